@@ -1,0 +1,27 @@
+// How subcommands plug into the CLI.
+//
+// Each cli/<command>.cpp defines one Registrar. It adds a CLI11 subcommand whose options bind to a plain option
+// struct of command/, and whose callback stores, in `selected`, the action that runs the command with those
+// options. run() calls the selected action after parsing and logging set-up. Registrars are listed in
+// commands() (cli.cpp), in the order `walvault --help` shows them.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace walvault::cli {
+
+using Action = std::function<int()>;
+using Registrar = void (*)(CLI::App& app, Action& selected);
+
+[[nodiscard]] const std::vector<Registrar>& commands();
+
+// --repo PATH, also from WALVAULT_REPO. Required.
+void add_repo_option(CLI::App& sub, std::string& repo);
+
+// --json: the stable machine-readable form of a command's output.
+void add_json_flag(CLI::App& sub, bool& json);
+
+}  // namespace walvault::cli

@@ -1,0 +1,45 @@
+// walvault::Error: the one exception type of the IO layer (src/).
+//
+// IO code throws Error for failures that end the operation. Each carries a stable ErrorCode that main.cpp maps
+// to a documented exit code, a lowercase one-line message naming the problem, an optional hint telling the
+// user what to do, and whether retrying may help (used by the streamer's reconnect loop).
+// The pure modules (wal/, format/) never throw: they return expected-style results that src/ converts.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace walvault {
+
+// Stable error classes. The exit code of each is documented in README.md ("Exit codes"); never renumber.
+enum class ErrorCode : int {
+  kInternal = 1,         // a bug or an unexpected condition
+  kUsage = 2,            // bad command-line arguments or options
+  kRepository = 3,       // repository missing, foreign, locked, or malformed
+  kConnection = 4,       // cannot talk to PostgreSQL, or it refused the request
+  kCorrupt = 5,          // a checksum or continuity check failed: data cannot be trusted
+  kNotRestorable = 6,    // the requested target cannot be reached from what the repository holds
+  kIo = 7,               // the local filesystem failed (disk full, permissions)
+  kUnsafe = 8,           // refused because it could destroy data (non-empty target dir, running server)
+  kNotFound = 9,         // the requested object (event, backup, segment) does not exist
+};
+
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorCode code, std::string message, std::string hint = {}, bool retryable = false)
+      : std::runtime_error(std::move(message)), code_(code), hint_(std::move(hint)), retryable_(retryable) {}
+
+  [[nodiscard]] ErrorCode code() const noexcept { return code_; }
+  [[nodiscard]] const std::string& hint() const noexcept { return hint_; }
+  [[nodiscard]] bool retryable() const noexcept { return retryable_; }
+
+ private:
+  ErrorCode code_;
+  std::string hint_;
+  bool retryable_;
+};
+
+// The process exit code for an error class.
+[[nodiscard]] constexpr int exit_code(ErrorCode code) noexcept { return static_cast<int>(code); }
+
+}  // namespace walvault

@@ -1,0 +1,80 @@
+// libpq, wrapped: RAII connections and results, in regular or physical-replication mode.
+//
+// Connection owns a PGconn for its lifetime; Result owns a PGresult. Every failure throws walvault::Error with
+// ErrorCode::kConnection, the server's message, and retryable = true when the connection itself was lost (the
+// streamer reconnects on those). Replication commands use the simple query protocol only, as the walsender
+// requires. Connection strings never need a password: libpq reads PG* variables and ~/.pgpass.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "wal/lsn.hpp"
+
+namespace walvault::pg {
+
+class Result {
+ public:
+  Result() = default;
+  explicit Result(PGresult* res) : res_(res) {}
+
+  [[nodiscard]] PGresult* get() const { return res_.get(); }
+  [[nodiscard]] ExecStatusType status() const { return PQresultStatus(res_.get()); }
+  [[nodiscard]] int rows() const { return PQntuples(res_.get()); }
+  [[nodiscard]] int columns() const { return PQnfields(res_.get()); }
+  [[nodiscard]] bool is_null(int row, int col) const { return PQgetisnull(res_.get(), row, col) != 0; }
+  [[nodiscard]] std::string value(int row, int col) const { return PQgetvalue(res_.get(), row, col); }
+  // The column named `name`; throws kConnection if the server sent no such column.
+  [[nodiscard]] int column(const char* name) const;
+
+ private:
+  struct Clear {
+    void operator()(PGresult* r) const { PQclear(r); }
+  };
+  std::unique_ptr<PGresult, Clear> res_;
+};
+
+enum class Mode { kRegular, kPhysicalReplication };
+
+// What IDENTIFY_SYSTEM reports.
+struct SystemIdentity {
+  uint64_t system_identifier = 0;
+  wal::TimelineId timeline;
+  wal::Lsn flush_lsn;  // the server's current WAL flush position
+};
+
+class Connection {
+ public:
+  // Connects; throws kConnection with the server's reason and a hint.
+  Connection(const std::string& conninfo, Mode mode);
+
+  [[nodiscard]] PGconn* get() const { return conn_.get(); }
+  [[nodiscard]] int server_version() const { return PQserverVersion(conn_.get()); }
+
+  // Runs one command and expects `expected` (PGRES_TUPLES_OK or PGRES_COMMAND_OK); throws otherwise.
+  Result exec(const std::string& sql, ExecStatusType expected = PGRES_TUPLES_OK) const;
+
+  [[nodiscard]] SystemIdentity identify_system() const;
+  // SHOW wal_segment_size, in bytes ("16MB" → 16777216).
+  [[nodiscard]] uint32_t wal_segment_size() const;
+
+  // The last libpq error message, one line.
+  [[nodiscard]] std::string error_message() const;
+  // Throws kConnection for a failed operation `what`; retryable when the connection is gone.
+  [[noreturn]] void fail(const std::string& what) const;
+
+ private:
+  struct Finish {
+    void operator()(PGconn* c) const { PQfinish(c); }
+  };
+  std::unique_ptr<PGconn, Finish> conn_;
+};
+
+// Parses a GUC size with unit as SHOW prints it ("16MB", "1GB", "512kB") into bytes.
+[[nodiscard]] std::optional<uint64_t> parse_size_with_unit(const std::string& text);
+
+}  // namespace walvault::pg

@@ -1,0 +1,39 @@
+// Proves the harness: a real PostgreSQL 15 answers IDENTIFY_SYSTEM in replication mode, and its system
+// identifier is the one pg_controldata reads from the same data directory.
+#include <catch2/catch.hpp>
+#include <regex>
+
+#include "pg/connection.hpp"
+#include "pg_cluster.hpp"
+#include "process.hpp"
+
+using walvault::test::PgCluster;
+
+TEST_CASE("IDENTIFY_SYSTEM over a replication connection matches pg_controldata", "[integration][harness]") {
+  PgCluster cluster;
+  const walvault::pg::Connection conn(cluster.conninfo(), walvault::pg::Mode::kPhysicalReplication);
+  const auto id = conn.identify_system();
+
+  const auto control = cluster.run_pg_program("pg_controldata", {"-D", cluster.data_dir()});
+  REQUIRE(control.exit_code == 0);
+  std::smatch m;
+  REQUIRE(std::regex_search(control.out, m, std::regex(R"(Database system identifier:\s+(\d+))")));
+  CHECK(std::to_string(id.system_identifier) == m[1].str());
+  CHECK(id.timeline.value() == 1);
+  CHECK(id.flush_lsn.valid());
+  CHECK(conn.wal_segment_size() == 16U << 20);
+  CHECK(conn.server_version() / 10000 == 15);
+}
+
+TEST_CASE("the walvault binary answers --version and --help", "[integration][cli]") {
+  const auto version = walvault::test::run({WALVAULT_BINARY, "--version"});
+  CHECK(version.exit_code == 0);
+  CHECK(version.out.rfind("walvault ", 0) == 0);
+  const auto help = walvault::test::run({WALVAULT_BINARY, "--help"});
+  CHECK(help.exit_code == 0);
+  CHECK(help.out.find("point-in-time recovery") != std::string::npos);
+  const auto bad = walvault::test::run({WALVAULT_BINARY, "--no-such-flag"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("walvault: error:") == 0);
+  CHECK(bad.err.find("HINT:") != std::string::npos);
+}
