@@ -1,0 +1,210 @@
+#include "storage/memory_storage.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace walvault::storage {
+
+class MemoryObjectWriter final : public ObjectWriter {
+ public:
+  MemoryObjectWriter(MemoryStorage& storage, std::string name, uint64_t generation)
+      : storage_(storage), name_(std::move(name)), generation_(generation) {}
+  ~MemoryObjectWriter() override { abort(); }
+  MemoryObjectWriter(const MemoryObjectWriter&) = delete;
+  MemoryObjectWriter& operator=(const MemoryObjectWriter&) = delete;
+
+  void write(std::span<const std::byte> bytes) override {
+    const std::lock_guard lock(storage_.mutex_);
+    check_open();
+    storage_.count_operation();
+    data_.insert(data_.end(), bytes.begin(), bytes.end());
+  }
+  void commit() override {
+    const std::lock_guard lock(storage_.mutex_);
+    check_open();
+    open_ = false;
+    storage_.count_operation();
+    storage_.commit_object(name_, std::move(data_));
+  }
+  void abort() noexcept override {
+    open_ = false;
+    data_.clear();
+  }
+  [[nodiscard]] uint64_t size() const override { return data_.size(); }
+
+ private:
+  void check_open() const {
+    if (!open_) throw Error(ErrorCode::kInternal, "object writer for " + name_ + " used after commit or abort");
+    storage_.check_generation(generation_);
+  }
+
+  MemoryStorage& storage_;
+  std::string name_;
+  uint64_t generation_;
+  Bytes data_;
+  bool open_ = true;
+};
+
+class MemoryAppendFile final : public AppendFile {
+ public:
+  MemoryAppendFile(MemoryStorage& storage, std::string name, uint64_t generation)
+      : storage_(storage), name_(std::move(name)), generation_(generation) {}
+
+  [[nodiscard]] uint64_t size() const override {
+    const std::lock_guard lock(storage_.mutex_);
+    return object().data.size();
+  }
+  void write_at(uint64_t offset, std::span<const std::byte> bytes) override {
+    const std::lock_guard lock(storage_.mutex_);
+    MemoryStorage::Object& obj = object();
+    if (offset > obj.data.size()) throw Error(ErrorCode::kInternal, "append file " + name_ + ": write beyond the end");
+    std::span<const std::byte> landed = bytes;
+    bool torn = false;
+    try {
+      storage_.count_operation();
+    } catch (const Error&) {
+      landed = bytes.first(bytes.size() / 2);
+      torn = true;
+    }
+    if (obj.data.size() < offset + landed.size()) obj.data.resize(offset + landed.size());
+    std::copy(landed.begin(), landed.end(), obj.data.begin() + static_cast<std::ptrdiff_t>(offset));
+    obj.synced = std::min<uint64_t>(obj.synced, offset);
+    if (torn) throw Error(ErrorCode::kIo, "injected failure", {}, true);
+  }
+  void truncate(uint64_t length) override {
+    const std::lock_guard lock(storage_.mutex_);
+    MemoryStorage::Object& obj = object();
+    if (length > obj.data.size()) throw Error(ErrorCode::kInternal, "append file " + name_ + ": truncate beyond the end");
+    storage_.count_operation();
+    obj.data.resize(length);
+    obj.synced = std::min<uint64_t>(obj.synced, length);
+  }
+  void sync() override {
+    const std::lock_guard lock(storage_.mutex_);
+    MemoryStorage::Object& obj = object();
+    storage_.count_operation();
+    obj.synced = obj.data.size();
+  }
+
+ private:
+  // Caller holds the mutex.
+  [[nodiscard]] MemoryStorage::Object& object() const {
+    storage_.check_generation(generation_);
+    const auto it = storage_.objects_.find(name_);
+    if (it == storage_.objects_.end()) throw Error(ErrorCode::kIo, "append file " + name_ + " was removed");
+    return it->second;
+  }
+
+  MemoryStorage& storage_;
+  std::string name_;
+  uint64_t generation_;
+};
+
+Capabilities MemoryStorage::capabilities() const { return Capabilities{.append = append_, .local_root = {}}; }
+
+void MemoryStorage::count_operation() const {
+  ++operations_;
+  if (fail_at_ != 0 && operations_ == fail_at_) {
+    fail_at_ = 0;
+    throw Error(ErrorCode::kIo, "injected failure", {}, true);
+  }
+}
+
+void MemoryStorage::check_generation(uint64_t generation) const {
+  if (generation != generation_) throw Error(ErrorCode::kIo, "storage handle lost in a crash");
+}
+
+void MemoryStorage::commit_object(const std::string& name, Bytes data) {
+  const auto it = objects_.find(name);
+  if (it != objects_.end()) {
+    if (it->second.data != data) throw content_conflict(name);
+    return;
+  }
+  const uint64_t size = data.size();
+  objects_.emplace(name, Object{std::move(data), size});
+}
+
+std::vector<ObjectInfo> MemoryStorage::list(std::string_view prefix) const {
+  const std::lock_guard lock(mutex_);
+  count_operation();
+  std::vector<ObjectInfo> out;
+  for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.starts_with(prefix); ++it) {
+    out.push_back(ObjectInfo{it->first, it->second.data.size()});
+  }
+  return out;
+}
+
+std::optional<uint64_t> MemoryStorage::info(std::string_view name) const {
+  check_object_name(name);
+  const std::lock_guard lock(mutex_);
+  count_operation();
+  const auto it = objects_.find(name);
+  if (it == objects_.end()) return std::nullopt;
+  return it->second.data.size();
+}
+
+Bytes MemoryStorage::read(std::string_view name) const { return read_range(name, 0, UINT64_MAX); }
+
+Bytes MemoryStorage::read_range(std::string_view name, uint64_t offset, uint64_t length) const {
+  check_object_name(name);
+  const std::lock_guard lock(mutex_);
+  count_operation();
+  const auto it = objects_.find(name);
+  if (it == objects_.end()) {
+    throw Error(ErrorCode::kNotFound, "object " + std::string(name) + " does not exist in the repository");
+  }
+  const Bytes& data = it->second.data;
+  if (offset >= data.size()) return {};
+  const uint64_t n = std::min(length, data.size() - offset);
+  const auto first = data.begin() + static_cast<std::ptrdiff_t>(offset);
+  return Bytes(first, first + static_cast<std::ptrdiff_t>(n));
+}
+
+void MemoryStorage::write_atomic(std::string_view name, std::span<const std::byte> bytes) {
+  check_object_name(name);
+  const std::lock_guard lock(mutex_);
+  count_operation();
+  commit_object(std::string(name), Bytes(bytes.begin(), bytes.end()));
+}
+
+std::unique_ptr<ObjectWriter> MemoryStorage::open_writer(std::string_view name) {
+  check_object_name(name);
+  const std::lock_guard lock(mutex_);
+  count_operation();
+  return std::make_unique<MemoryObjectWriter>(*this, std::string(name), generation_);
+}
+
+void MemoryStorage::remove(std::string_view name) {
+  check_object_name(name);
+  const std::lock_guard lock(mutex_);
+  count_operation();
+  const auto it = objects_.find(name);
+  if (it != objects_.end()) objects_.erase(it);
+}
+
+std::unique_ptr<AppendFile> MemoryStorage::open_append(std::string_view name) {
+  check_object_name(name);
+  if (!append_) throw Error(ErrorCode::kInternal, "this storage does not support append files");
+  const std::lock_guard lock(mutex_);
+  count_operation();
+  objects_.try_emplace(std::string(name));
+  return std::make_unique<MemoryAppendFile>(*this, std::string(name), generation_);
+}
+
+void MemoryStorage::fail_operation(uint64_t n) {
+  const std::lock_guard lock(mutex_);
+  fail_at_ = n == 0 ? 0 : operations_ + n;
+}
+
+uint64_t MemoryStorage::operations() const {
+  const std::lock_guard lock(mutex_);
+  return operations_;
+}
+
+void MemoryStorage::crash() {
+  const std::lock_guard lock(mutex_);
+  ++generation_;
+  for (auto& [name, obj] : objects_) obj.data.resize(obj.synced);
+}
+
+}  // namespace walvault::storage

@@ -1,0 +1,367 @@
+#include "storage/posix_storage.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <utility>
+
+namespace walvault::storage {
+namespace {
+
+constexpr std::size_t kCompareBlock = 1 << 16;
+
+Error io_error(const std::string& what, const std::string& path, int err) {
+  return Error(ErrorCode::kIo, "cannot " + what + " " + path + ": " + std::strerror(err),
+               "check the permissions and free space of the repository directory", err == EINTR || err == EAGAIN);
+}
+
+// An owned file descriptor.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+
+  [[nodiscard]] int get() const noexcept { return fd_; }
+  [[nodiscard]] bool valid() const noexcept { return fd_ >= 0; }
+  void reset() noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+std::string parent_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? std::string(".") : (slash == 0 ? std::string("/") : path.substr(0, slash));
+}
+
+void fsync_dir(const std::string& dir) {
+  const Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) throw io_error("open directory", dir, errno);
+  if (::fsync(fd.get()) != 0) throw io_error("fsync directory", dir, errno);
+}
+
+// mkdir -p of dir; every directory created is made durable by fsync'ing its parent.
+void make_dirs(const std::string& dir) {
+  if (dir.empty() || dir == "/" || dir == ".") return;
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) throw io_error("create directory", dir, ENOTDIR);
+    return;
+  }
+  const std::string parent = parent_of(dir);
+  make_dirs(parent);
+  if (::mkdir(dir.c_str(), 0750) != 0) {
+    if (errno == EEXIST) return;
+    throw io_error("create directory", dir, errno);
+  }
+  fsync_dir(parent);
+}
+
+void write_all(int fd, std::span<const std::byte> bytes, uint64_t offset, const std::string& path) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw io_error("write", path, errno);
+    }
+    bytes = bytes.subspan(static_cast<std::size_t>(n));
+    offset += static_cast<uint64_t>(n);
+  }
+}
+
+// Reads up to out.size() bytes at offset; returns the count (short only at end of file).
+std::size_t read_at(int fd, std::span<std::byte> out, uint64_t offset, const std::string& path) {
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw io_error("read", path, errno);
+    }
+    if (n == 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  return done;
+}
+
+Fd open_for_read(const std::string& path, std::string_view name) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno == ENOENT) {
+      throw Error(ErrorCode::kNotFound, "object " + std::string(name) + " does not exist in the repository");
+    }
+    throw io_error("open", path, errno);
+  }
+  return fd;
+}
+
+uint64_t file_size(int fd, const std::string& path) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw io_error("stat", path, errno);
+  return static_cast<uint64_t>(st.st_size);
+}
+
+bool same_content(int a, int b, const std::string& path_a, const std::string& path_b) {
+  if (file_size(a, path_a) != file_size(b, path_b)) return false;
+  std::vector<std::byte> buf_a(kCompareBlock);
+  std::vector<std::byte> buf_b(kCompareBlock);
+  for (uint64_t offset = 0;; offset += kCompareBlock) {
+    const std::size_t na = read_at(a, buf_a, offset, path_a);
+    const std::size_t nb = read_at(b, buf_b, offset, path_b);
+    if (na != nb || std::memcmp(buf_a.data(), buf_b.data(), na) != 0) return false;
+    if (na < kCompareBlock) return true;
+  }
+}
+
+// Moves temp to final unless final exists. Returns false when final exists (temp is left in place).
+bool rename_no_replace(const std::string& temp, const std::string& final_path) {
+  if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE) == 0) return true;
+  if (errno == EEXIST) return false;
+  if (errno != EINVAL && errno != ENOSYS) throw io_error("rename into", final_path, errno);
+  // The filesystem lacks RENAME_NOREPLACE: link() fails with EEXIST just the same.
+  if (::link(temp.c_str(), final_path.c_str()) != 0) {
+    if (errno == EEXIST) return false;
+    throw io_error("link into", final_path, errno);
+  }
+  ::unlink(temp.c_str());
+  return true;
+}
+
+std::atomic<uint64_t> temp_counter{0};
+
+// Creates a fresh temporary file beside final_path; returns its path and descriptor.
+std::pair<std::string, Fd> create_temp(const std::string& final_path) {
+  const std::string dir = parent_of(final_path);
+  const std::string base = final_path.substr(dir.size() + 1);
+  make_dirs(dir);
+  while (true) {
+    const std::string temp = dir + "/." + base + "." + std::to_string(::getpid()) + "." +
+                             std::to_string(temp_counter.fetch_add(1)) + ".tmp";
+    Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+    if (fd.valid()) return {temp, std::move(fd)};
+    if (errno != EEXIST) throw io_error("create", temp, errno);
+  }
+}
+
+// fsync + no-replace rename + directory fsync of a complete temporary file; resolves a name clash by content.
+void publish(const std::string& temp, Fd fd, const std::string& final_path, std::string_view name) {
+  try {
+    if (::fsync(fd.get()) != 0) throw io_error("fsync", temp, errno);
+    if (!rename_no_replace(temp, final_path)) {
+      const Fd existing = open_for_read(final_path, name);
+      const Fd written(::open(temp.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!written.valid()) throw io_error("open", temp, errno);
+      if (!same_content(existing.get(), written.get(), final_path, temp)) throw content_conflict(name);
+      ::unlink(temp.c_str());
+      return;
+    }
+    fsync_dir(parent_of(final_path));
+  } catch (...) {
+    ::unlink(temp.c_str());
+    throw;
+  }
+}
+
+class PosixObjectWriter final : public ObjectWriter {
+ public:
+  PosixObjectWriter(std::string final_path, std::string name)
+      : final_path_(std::move(final_path)), name_(std::move(name)) {
+    auto [temp, fd] = create_temp(final_path_);
+    temp_ = std::move(temp);
+    fd_ = std::move(fd);
+  }
+  ~PosixObjectWriter() override { abort(); }
+  PosixObjectWriter(const PosixObjectWriter&) = delete;
+  PosixObjectWriter& operator=(const PosixObjectWriter&) = delete;
+
+  void write(std::span<const std::byte> bytes) override {
+    check_open();
+    write_all(fd_.get(), bytes, size_, temp_);
+    size_ += bytes.size();
+  }
+  void commit() override {
+    check_open();
+    open_ = false;
+    publish(temp_, std::move(fd_), final_path_, name_);
+  }
+  void abort() noexcept override {
+    if (!open_) return;
+    open_ = false;
+    fd_.reset();
+    ::unlink(temp_.c_str());
+  }
+  [[nodiscard]] uint64_t size() const override { return size_; }
+
+ private:
+  void check_open() const {
+    if (!open_) throw Error(ErrorCode::kInternal, "object writer for " + name_ + " used after commit or abort");
+  }
+
+  std::string final_path_;
+  std::string name_;
+  std::string temp_;
+  Fd fd_;
+  uint64_t size_ = 0;
+  bool open_ = true;
+};
+
+class PosixAppendFile final : public AppendFile {
+ public:
+  PosixAppendFile(std::string path, Fd fd, uint64_t size) : path_(std::move(path)), fd_(std::move(fd)), size_(size) {}
+
+  [[nodiscard]] uint64_t size() const override { return size_; }
+  void write_at(uint64_t offset, std::span<const std::byte> bytes) override {
+    if (offset > size_) throw Error(ErrorCode::kInternal, "append file " + path_ + ": write beyond the end");
+    write_all(fd_.get(), bytes, offset, path_);
+    size_ = std::max<uint64_t>(size_, offset + bytes.size());
+  }
+  void truncate(uint64_t length) override {
+    if (length > size_) throw Error(ErrorCode::kInternal, "append file " + path_ + ": truncate beyond the end");
+    if (::ftruncate(fd_.get(), static_cast<off_t>(length)) != 0) throw io_error("truncate", path_, errno);
+    size_ = length;
+  }
+  void sync() override {
+    if (::fdatasync(fd_.get()) != 0) throw io_error("fsync", path_, errno);
+  }
+
+ private:
+  std::string path_;
+  Fd fd_;
+  uint64_t size_;
+};
+
+}  // namespace
+
+PosixStorage::PosixStorage(std::string root) : root_(std::move(root)) {
+  while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+}
+
+Capabilities PosixStorage::capabilities() const { return Capabilities{.append = true, .local_root = root_}; }
+
+std::vector<ObjectInfo> PosixStorage::list(std::string_view prefix) const {
+  namespace fs = std::filesystem;
+  const auto slash = prefix.rfind('/');
+  const std::string dir_part = slash == std::string_view::npos ? std::string() : std::string(prefix.substr(0, slash));
+  const fs::path start = dir_part.empty() ? fs::path(root_) : fs::path(root_) / dir_part;
+  std::vector<ObjectInfo> out;
+  std::error_code ec;
+  if (!fs::is_directory(start, ec)) return out;
+  fs::recursive_directory_iterator it(start, ec);
+  if (ec) throw io_error("list", start.string(), ec.value());
+  for (const fs::recursive_directory_iterator end; it != end; it.increment(ec)) {
+    if (ec) throw io_error("list", start.string(), ec.value());
+    const std::string filename = it->path().filename().string();
+    if (!filename.empty() && filename.front() == '.') {
+      if (it->is_directory()) it.disable_recursion_pending();
+      continue;
+    }
+    if (!it->is_regular_file()) continue;
+    std::string name = fs::relative(it->path(), root_).generic_string();
+    if (!name.starts_with(prefix)) continue;
+    const uint64_t size = it->file_size(ec);
+    if (ec) throw io_error("stat", it->path().string(), ec.value());
+    out.push_back(ObjectInfo{std::move(name), size});
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::optional<uint64_t> PosixStorage::info(std::string_view name) const {
+  check_object_name(name);
+  const std::string path = root_ + "/" + std::string(name);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+    throw io_error("stat", path, errno);
+  }
+  if (!S_ISREG(st.st_mode)) return std::nullopt;
+  return static_cast<uint64_t>(st.st_size);
+}
+
+Bytes PosixStorage::read(std::string_view name) const {
+  check_object_name(name);
+  const std::string path = root_ + "/" + std::string(name);
+  const Fd fd = open_for_read(path, name);
+  Bytes out(file_size(fd.get(), path));
+  out.resize(read_at(fd.get(), out, 0, path));
+  return out;
+}
+
+Bytes PosixStorage::read_range(std::string_view name, uint64_t offset, uint64_t length) const {
+  check_object_name(name);
+  const std::string path = root_ + "/" + std::string(name);
+  const Fd fd = open_for_read(path, name);
+  const uint64_t size = file_size(fd.get(), path);
+  Bytes out(offset >= size ? 0 : std::min(length, size - offset));
+  out.resize(read_at(fd.get(), out, offset, path));
+  return out;
+}
+
+void PosixStorage::write_atomic(std::string_view name, std::span<const std::byte> bytes) {
+  check_object_name(name);
+  const std::string final_path = root_ + "/" + std::string(name);
+  auto [temp, fd] = create_temp(final_path);
+  try {
+    write_all(fd.get(), bytes, 0, temp);
+  } catch (...) {
+    ::unlink(temp.c_str());
+    throw;
+  }
+  publish(temp, std::move(fd), final_path, name);
+}
+
+std::unique_ptr<ObjectWriter> PosixStorage::open_writer(std::string_view name) {
+  check_object_name(name);
+  return std::make_unique<PosixObjectWriter>(root_ + "/" + std::string(name), std::string(name));
+}
+
+void PosixStorage::remove(std::string_view name) {
+  check_object_name(name);
+  const std::string path = root_ + "/" + std::string(name);
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return;
+    throw io_error("remove", path, errno);
+  }
+  fsync_dir(parent_of(path));
+}
+
+std::unique_ptr<AppendFile> PosixStorage::open_append(std::string_view name) {
+  check_object_name(name);
+  const std::string path = root_ + "/" + std::string(name);
+  make_dirs(parent_of(path));
+  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
+  if (fd.valid()) {
+    // Newly created: make its existence durable before anyone relies on it.
+    if (::fsync(fd.get()) != 0) throw io_error("fsync", path, errno);
+    fsync_dir(parent_of(path));
+  } else {
+    if (errno != EEXIST) throw io_error("create", path, errno);
+    fd = Fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    if (!fd.valid()) throw io_error("open", path, errno);
+  }
+  const uint64_t size = file_size(fd.get(), path);
+  return std::make_unique<PosixAppendFile>(path, std::move(fd), size);
+}
+
+}  // namespace walvault::storage

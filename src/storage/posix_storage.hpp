@@ -1,0 +1,38 @@
+// PosixStorage: the Storage interface over a local directory (the repository root).
+//
+// Every object is a file under the root. New objects are written to a temporary file in the same directory
+// (".<name>.<pid>.<n>.tmp", never listed), fsync'ed, moved into place with a no-replace rename (renameat2
+// RENAME_NOREPLACE, or link()+unlink() where the filesystem lacks it) and the directory is fsync'ed, so an object
+// is either absent or complete and durable. Missing parent directories are created and their parents fsync'ed.
+// Temporary files left by a crash are ignored by list() and are harmless.
+// Errors as in storage.hpp; kIo messages name the path and the system error.
+#pragma once
+
+#include <string>
+
+#include "storage/storage.hpp"
+
+namespace walvault::storage {
+
+class PosixStorage final : public Storage {
+ public:
+  // root: the repository directory. It is created (with its parents) on the first write if missing.
+  explicit PosixStorage(std::string root);
+
+  [[nodiscard]] Capabilities capabilities() const override;
+  [[nodiscard]] std::vector<ObjectInfo> list(std::string_view prefix) const override;
+  [[nodiscard]] std::optional<uint64_t> info(std::string_view name) const override;
+  [[nodiscard]] Bytes read(std::string_view name) const override;
+  [[nodiscard]] Bytes read_range(std::string_view name, uint64_t offset, uint64_t length) const override;
+  void write_atomic(std::string_view name, std::span<const std::byte> bytes) override;
+  [[nodiscard]] std::unique_ptr<ObjectWriter> open_writer(std::string_view name) override;
+  void remove(std::string_view name) override;
+  [[nodiscard]] std::unique_ptr<AppendFile> open_append(std::string_view name) override;
+
+  [[nodiscard]] const std::string& root() const noexcept { return root_; }
+
+ private:
+  std::string root_;
+};
+
+}  // namespace walvault::storage

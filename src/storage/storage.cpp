@@ -1,0 +1,32 @@
+#include "storage/storage.hpp"
+
+#include <string>
+
+namespace walvault::storage {
+
+void check_object_name(std::string_view name) {
+  const auto bad = [&] {
+    return Error(ErrorCode::kInternal, "invalid object name \"" + std::string(name) + "\"");
+  };
+  if (name.empty() || name.size() > 1024) throw bad();
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t slash = name.find('/', start);
+    const std::string_view part = name.substr(start, slash == std::string_view::npos ? std::string_view::npos
+                                                                                      : slash - start);
+    if (part.empty() || part.front() == '.') throw bad();
+    for (const char c : part) {
+      if (c == '\0' || c == '\\') throw bad();
+    }
+    if (slash == std::string_view::npos) return;
+    start = slash + 1;
+  }
+}
+
+Error content_conflict(std::string_view name) {
+  return Error(ErrorCode::kCorrupt, "object " + std::string(name) + " exists with different content",
+               "the repository already holds different bytes under this name; check that only one cluster and one "
+               "walvault process write to this repository");
+}
+
+}  // namespace walvault::storage

@@ -1,0 +1,130 @@
+// Storage: the one interface through which walvault reads and writes its repository (see format/FORMAT.md,
+// "Repository layout").
+//
+// Objects are named by relative paths such as "wal/000000010000000000000004.wvs": '/'-separated, no leading
+// '/', no empty, "." or ".." components, and no component starting with '.' (reserved for temporary files).
+// Objects are immutable once written: write_atomic() and ObjectWriter::commit() never replace an existing object
+// with different content (pgBackRest archive-push semantics: the same bytes again succeed, different bytes are a
+// hard error). The only mutable objects are append files (the live tip), available when capabilities().append.
+//
+// The interface is shaped for object stores too: everything a caller needs is list/read/read_range/write/remove;
+// directories, renames and fsync are the backend's business. An S3 backend maps ObjectWriter to a multipart
+// upload and reports capabilities().append == false.
+//
+// Errors: every method throws walvault::Error. kNotFound when a named object does not exist (only where stated),
+// kCorrupt when an object exists with different content, kIo for any failure of the underlying store (retryable
+// when the backend says so), kInternal for an invalid object name or an unsupported optional operation (both are
+// programmer errors). Implementations are safe to call from several threads; a single ObjectWriter or AppendFile
+// is used by one thread at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.hpp"
+
+namespace walvault::storage {
+
+using Bytes = std::vector<std::byte>;
+
+struct ObjectInfo {
+  std::string name;  // full relative name, e.g. "wal/000000010000000000000004.wvs"
+  uint64_t size = 0;
+  auto operator<=>(const ObjectInfo&) const = default;
+};
+
+struct Capabilities {
+  // open_append() is supported: an object can be grown in place and made durable with sync().
+  bool append = false;
+  // The objects are plain files under this directory (so, for example, locks/ can use flock). Unset for
+  // remote stores.
+  std::optional<std::string> local_root;
+};
+
+// A streaming write of one new object. Bytes become visible under the name only at commit(), atomically and
+// durably. Destroying a writer that was not committed aborts it. After commit() or abort() no call but the
+// destructor is allowed (kInternal).
+class ObjectWriter {
+ public:
+  virtual ~ObjectWriter() = default;
+  ObjectWriter() = default;
+  ObjectWriter(const ObjectWriter&) = delete;
+  ObjectWriter& operator=(const ObjectWriter&) = delete;
+
+  // Appends bytes to the pending object. Throws kIo.
+  virtual void write(std::span<const std::byte> bytes) = 0;
+  // Makes the object durable and visible. If an object of that name already exists: same content → success
+  // (the pending copy is discarded), different content → kCorrupt "object exists with different content".
+  // Throws kIo. On any throw the pending object is discarded.
+  virtual void commit() = 0;
+  // Discards the pending object. Never throws.
+  virtual void abort() noexcept = 0;
+  // Bytes written so far.
+  [[nodiscard]] virtual uint64_t size() const = 0;
+};
+
+// A mutable object grown in place (the in-progress WAL segment, the index tip log). Writes are durable only
+// after sync(); a crash may drop anything written since the last sync(), but never earlier bytes.
+class AppendFile {
+ public:
+  virtual ~AppendFile() = default;
+  AppendFile() = default;
+  AppendFile(const AppendFile&) = delete;
+  AppendFile& operator=(const AppendFile&) = delete;
+
+  // Current size in bytes (including unsynced writes).
+  [[nodiscard]] virtual uint64_t size() const = 0;
+  // Writes bytes at offset (≤ size(); the file grows as needed). Throws kIo, kInternal when offset > size().
+  virtual void write_at(uint64_t offset, std::span<const std::byte> bytes) = 0;
+  // write_at(size(), bytes).
+  void append(std::span<const std::byte> bytes) { write_at(size(), bytes); }
+  // Cuts the file to length bytes (≤ size(); used to drop a torn tail). Throws kIo, kInternal.
+  virtual void truncate(uint64_t length) = 0;
+  // Makes everything written so far durable. Throws kIo.
+  virtual void sync() = 0;
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+  Storage() = default;
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  [[nodiscard]] virtual Capabilities capabilities() const = 0;
+
+  // Every object whose name starts with prefix (a plain string prefix, as in S3: "wal/" or "wal/00000002"),
+  // sorted by name. Throws kIo.
+  [[nodiscard]] virtual std::vector<ObjectInfo> list(std::string_view prefix) const = 0;
+  // The size of an object, or nullopt when it does not exist. Throws kIo.
+  [[nodiscard]] virtual std::optional<uint64_t> info(std::string_view name) const = 0;
+  // The whole object. Throws kNotFound, kIo.
+  [[nodiscard]] virtual Bytes read(std::string_view name) const = 0;
+  // Up to length bytes from offset; fewer only when the object ends first (none when offset ≥ size).
+  // Throws kNotFound, kIo.
+  [[nodiscard]] virtual Bytes read_range(std::string_view name, uint64_t offset, uint64_t length) const = 0;
+
+  // Writes a whole object atomically and durably; same semantics as ObjectWriter::commit(). Throws kCorrupt, kIo.
+  virtual void write_atomic(std::string_view name, std::span<const std::byte> bytes) = 0;
+  // Starts a streaming write of a new object (see ObjectWriter). Throws kIo.
+  [[nodiscard]] virtual std::unique_ptr<ObjectWriter> open_writer(std::string_view name) = 0;
+  // Removes an object; removing a missing object succeeds. Not for use on an object with an open AppendFile.
+  // Throws kIo.
+  virtual void remove(std::string_view name) = 0;
+  // Opens (creating it empty and durable if missing) a mutable object. Only when capabilities().append, else
+  // kInternal. Throws kIo.
+  [[nodiscard]] virtual std::unique_ptr<AppendFile> open_append(std::string_view name) = 0;
+};
+
+// Throws kInternal unless name is a valid object name (see the top of this file).
+void check_object_name(std::string_view name);
+// The kCorrupt error for a write that would replace an object with different content.
+[[nodiscard]] Error content_conflict(std::string_view name);
+
+}  // namespace walvault::storage

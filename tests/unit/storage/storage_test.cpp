@@ -1,0 +1,245 @@
+// The behavioural suite every Storage backend must pass (run against each, Litestream style), plus the
+// MemoryStorage fault-injection tests.
+#include <catch2/catch.hpp>
+
+#include <stdlib.h>
+
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "storage/memory_storage.hpp"
+#include "storage/posix_storage.hpp"
+
+namespace {
+
+using walvault::Error;
+using walvault::ErrorCode;
+using walvault::storage::Bytes;
+using walvault::storage::MemoryStorage;
+using walvault::storage::ObjectInfo;
+using walvault::storage::PosixStorage;
+using walvault::storage::Storage;
+
+Bytes bytes_of(std::string_view text) {
+  Bytes out(text.size());
+  std::memcpy(out.data(), text.data(), text.size());
+  return out;
+}
+
+ErrorCode code_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.code();
+  }
+  FAIL("expected a walvault::Error");
+  return ErrorCode::kInternal;
+}
+
+struct MemoryBackend {
+  MemoryStorage storage;
+};
+
+std::string make_temp_dir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "walvault-storage-XXXXXX").string();
+  REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+  return pattern;
+}
+
+struct PosixBackend {
+  PosixBackend() = default;
+  ~PosixBackend() { std::filesystem::remove_all(dir); }
+  PosixBackend(const PosixBackend&) = delete;
+  PosixBackend& operator=(const PosixBackend&) = delete;
+  std::string dir = make_temp_dir();  // declared before storage, so initialised first
+  PosixStorage storage{dir + "/repo"};
+};
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("storage: write, read, info, list", "[storage]", MemoryBackend, PosixBackend) {
+  TestType backend;
+  Storage& s = backend.storage;
+  CHECK(s.list("").empty());
+  CHECK_FALSE(s.info("wal/a").has_value());
+  CHECK(code_of([&] { (void)s.read("wal/a"); }) == ErrorCode::kNotFound);
+  CHECK(code_of([&] { (void)s.read_range("wal/a", 0, 1); }) == ErrorCode::kNotFound);
+
+  s.write_atomic("wal/a", bytes_of("hello"));
+  s.write_atomic("wal/b", bytes_of(""));
+  s.write_atomic("index/x/y", bytes_of("deep"));
+  s.write_atomic("walvault.json", bytes_of("{}"));
+  CHECK(s.read("wal/a") == bytes_of("hello"));
+  CHECK(s.read("wal/b").empty());
+  CHECK(s.info("wal/a") == std::optional<uint64_t>(5));
+  CHECK(s.read_range("wal/a", 1, 3) == bytes_of("ell"));
+  CHECK(s.read_range("wal/a", 3, 100) == bytes_of("lo"));
+  CHECK(s.read_range("wal/a", 5, 1).empty());
+  CHECK(s.read_range("wal/a", 99, 1).empty());
+
+  CHECK(s.list("wal/") == std::vector<ObjectInfo>{{"wal/a", 5}, {"wal/b", 0}});
+  CHECK(s.list("wal") == std::vector<ObjectInfo>{{"wal/a", 5}, {"wal/b", 0}, {"walvault.json", 2}});
+  CHECK(s.list("index/") == std::vector<ObjectInfo>{{"index/x/y", 4}});
+  CHECK(s.list("").size() == 4);
+  CHECK(s.list("nothing/").empty());
+}
+
+TEMPLATE_TEST_CASE("storage: objects are never overwritten with different content", "[storage]", MemoryBackend,
+                   PosixBackend) {
+  TestType backend;
+  Storage& s = backend.storage;
+  s.write_atomic("wal/a", bytes_of("one"));
+  s.write_atomic("wal/a", bytes_of("one"));  // idempotent
+  CHECK(code_of([&] { s.write_atomic("wal/a", bytes_of("two")); }) == ErrorCode::kCorrupt);
+  CHECK(code_of([&] { s.write_atomic("wal/a", bytes_of("on")); }) == ErrorCode::kCorrupt);
+  CHECK(s.read("wal/a") == bytes_of("one"));
+
+  auto same = s.open_writer("wal/a");
+  same->write(bytes_of("o"));
+  same->write(bytes_of("ne"));
+  same->commit();
+  auto different = s.open_writer("wal/a");
+  different->write(bytes_of("onf"));
+  CHECK(code_of([&] { different->commit(); }) == ErrorCode::kCorrupt);
+  CHECK(s.read("wal/a") == bytes_of("one"));
+  CHECK(s.list("") == std::vector<ObjectInfo>{{"wal/a", 3}});  // no temporary files left behind
+}
+
+TEMPLATE_TEST_CASE("storage: streaming writers publish only on commit", "[storage]", MemoryBackend, PosixBackend) {
+  TestType backend;
+  Storage& s = backend.storage;
+  {
+    auto w = s.open_writer("backup/1/base.wvt");
+    w->write(bytes_of("abc"));
+    CHECK(w->size() == 3);
+    CHECK_FALSE(s.info("backup/1/base.wvt").has_value());
+    CHECK(s.list("").empty());
+  }  // destroyed without commit: aborted
+  CHECK_FALSE(s.info("backup/1/base.wvt").has_value());
+
+  auto w = s.open_writer("backup/1/base.wvt");
+  w->write(bytes_of("abc"));
+  w->abort();
+  CHECK(code_of([&] { w->write(bytes_of("x")); }) == ErrorCode::kInternal);
+  CHECK(s.list("").empty());
+
+  auto w2 = s.open_writer("backup/1/base.wvt");
+  std::string big(300000, 'x');
+  w2->write(bytes_of(big));
+  w2->write(bytes_of("end"));
+  w2->commit();
+  CHECK(s.read("backup/1/base.wvt") == bytes_of(big + "end"));
+  CHECK(code_of([&] { w2->commit(); }) == ErrorCode::kInternal);
+}
+
+TEMPLATE_TEST_CASE("storage: remove", "[storage]", MemoryBackend, PosixBackend) {
+  TestType backend;
+  Storage& s = backend.storage;
+  s.write_atomic("index/run-1", bytes_of("x"));
+  s.remove("index/run-1");
+  s.remove("index/run-1");  // missing is fine
+  s.remove("never/there");
+  CHECK_FALSE(s.info("index/run-1").has_value());
+  s.write_atomic("index/run-1", bytes_of("y"));  // a removed name can be written again with new content
+  CHECK(s.read("index/run-1") == bytes_of("y"));
+}
+
+TEMPLATE_TEST_CASE("storage: append files", "[storage]", MemoryBackend, PosixBackend) {
+  TestType backend;
+  Storage& s = backend.storage;
+  REQUIRE(s.capabilities().append);
+  {
+    auto f = s.open_append("tip/000000010000000000000001.partial");
+    CHECK(f->size() == 0);
+    CHECK(s.info("tip/000000010000000000000001.partial") == std::optional<uint64_t>(0));
+    f->append(bytes_of("hello "));
+    f->append(bytes_of("world"));
+    f->write_at(0, bytes_of("J"));
+    f->sync();
+    CHECK(f->size() == 11);
+    CHECK(code_of([&] { f->write_at(12, bytes_of("x")); }) == ErrorCode::kInternal);
+    f->truncate(5);
+    f->sync();
+  }
+  auto again = s.open_append("tip/000000010000000000000001.partial");
+  CHECK(again->size() == 5);
+  CHECK(s.read("tip/000000010000000000000001.partial") == bytes_of("Jello"));
+}
+
+TEMPLATE_TEST_CASE("storage: invalid names are rejected", "[storage]", MemoryBackend, PosixBackend) {
+  TestType backend;
+  Storage& s = backend.storage;
+  for (const char* name : {"", "/abs", "a//b", "a/../b", "..", ".hidden", "wal/.tmp", "a/", "a\\b"}) {
+    INFO(name);
+    CHECK(code_of([&] { s.write_atomic(name, bytes_of("x")); }) == ErrorCode::kInternal);
+    CHECK(code_of([&] { (void)s.read(name); }) == ErrorCode::kInternal);
+  }
+}
+
+TEST_CASE("posix storage: leftover temporary files are invisible", "[storage]") {
+  PosixBackend backend;
+  backend.storage.write_atomic("wal/a", bytes_of("x"));
+  {
+    auto w = backend.storage.open_writer("wal/b");
+    w->write(bytes_of("pending"));
+    CHECK(backend.storage.list("") == std::vector<ObjectInfo>{{"wal/a", 1}});
+  }
+  CHECK(backend.storage.capabilities().local_root == backend.dir + "/repo");
+}
+
+TEST_CASE("memory storage: fail the nth operation", "[storage]") {
+  MemoryStorage s;
+  s.write_atomic("a", bytes_of("1"));
+  s.fail_operation(2);
+  CHECK_NOTHROW(s.read("a"));
+  CHECK(code_of([&] { s.write_atomic("b", bytes_of("2")); }) == ErrorCode::kIo);
+  CHECK_FALSE(s.info("b").has_value());
+  s.write_atomic("b", bytes_of("2"));  // only once
+  CHECK(s.read("b") == bytes_of("2"));
+
+  // A failed commit leaves nothing behind.
+  auto w = s.open_writer("c");
+  w->write(bytes_of("abc"));
+  s.fail_operation(1);
+  CHECK(code_of([&] { w->commit(); }) == ErrorCode::kIo);
+  CHECK_FALSE(s.info("c").has_value());
+
+  // A failed append write is torn: half of it lands.
+  auto f = s.open_append("tip/t");
+  s.fail_operation(1);
+  CHECK(code_of([&] { f->append(bytes_of("abcd")); }) == ErrorCode::kIo);
+  CHECK(s.read("tip/t") == bytes_of("ab"));
+}
+
+TEST_CASE("memory storage: crash drops unsynced and uncommitted writes", "[storage]") {
+  MemoryStorage s;
+  s.write_atomic("wal/done", bytes_of("durable"));
+  auto w = s.open_writer("wal/pending");
+  w->write(bytes_of("lost"));
+  auto f = s.open_append("tip/t");
+  f->append(bytes_of("synced"));
+  f->sync();
+  f->append(bytes_of("-unsynced"));
+  f->write_at(0, bytes_of("S"));  // rewriting a synced byte makes it unsynced too
+  s.crash();
+  CHECK(code_of([&] { w->commit(); }) == ErrorCode::kIo);
+  CHECK(code_of([&] { f->append(bytes_of("x")); }) == ErrorCode::kIo);
+  CHECK(s.read("wal/done") == bytes_of("durable"));
+  CHECK_FALSE(s.info("wal/pending").has_value());
+  CHECK(s.read("tip/t").empty());
+
+  auto g = s.open_append("tip/t");
+  g->append(bytes_of("abc"));
+  g->sync();
+  g->append(bytes_of("def"));
+  s.crash();
+  CHECK(s.read("tip/t") == bytes_of("abc"));
+}
+
+TEST_CASE("memory storage: without append it behaves like an object store", "[storage]") {
+  MemoryStorage s(false);
+  CHECK_FALSE(s.capabilities().append);
+  CHECK(code_of([&] { (void)s.open_append("tip/t"); }) == ErrorCode::kInternal);
+}
