@@ -1,0 +1,31 @@
+// RepositoryLock: one process at a time for a role in a repository (the streamer), with flock(2) on
+// <repo>/locks/<name>.lock. The lock file holds the owner's pid, so a second process can name it.
+//
+// The lock is released when the RepositoryLock is destroyed or the process dies (the kernel drops flocks), so a
+// kill -9 never leaves a stale lock. Only for local repositories (Storage::capabilities().local_root).
+// Errors: kRepository "repository is locked by another streamer (pid N)" when held; kIo when the lock file cannot
+// be created.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace walvault::repo {
+
+class RepositoryLock {
+ public:
+  // Takes the lock <root>/locks/<name>.lock without waiting; `role` names the holder in the error message.
+  RepositoryLock(const std::string& root, const std::string& name, const std::string& role);
+  ~RepositoryLock();
+  RepositoryLock(const RepositoryLock&) = delete;
+  RepositoryLock& operator=(const RepositoryLock&) = delete;
+
+  // The pid of the process holding the lock (0 when held but the pid is unreadable), or nullopt when nobody
+  // holds it. Never takes it. Throws nothing.
+  [[nodiscard]] static std::optional<long> holder(const std::string& root, const std::string& name);
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace walvault::repo

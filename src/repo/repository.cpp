@@ -1,0 +1,141 @@
+#include "repo/repository.hpp"
+
+#include <libpq-fe.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "storage/posix_storage.hpp"
+
+namespace walvault::repo {
+namespace {
+
+Error bad_config(const std::string& what) {
+  return Error(ErrorCode::kRepository, "walvault.json is malformed: " + what,
+               "restore walvault.json from a copy, or create a new repository with 'walvault init'");
+}
+
+}  // namespace
+
+std::string encode_config(const RepoConfig& c) {
+  nlohmann::ordered_json j;
+  j["version"] = c.version;
+  // A string: 64-bit identifiers lose precision in many JSON readers.
+  j["system_identifier"] = std::to_string(c.system_identifier);
+  j["pg_version"] = c.pg_version;
+  j["segment_size"] = c.segment_size;
+  j["timeline"] = c.timeline.value();
+  j["conninfo"] = c.conninfo;
+  j["slot"] = c.slot;
+  j["created"] = c.created;
+  return j.dump(2) + "\n";
+}
+
+RepoConfig decode_config(std::string_view text) {
+  const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) throw bad_config("not a JSON object");
+  RepoConfig c;
+  try {
+    c.version = j.at("version").get<int>();
+    if (c.version != kConfigVersion) {
+      throw Error(ErrorCode::kRepository, "walvault.json has version " + std::to_string(c.version) +
+                                              ", this walvault reads version " + std::to_string(kConfigVersion),
+                  "use the walvault release that created this repository");
+    }
+    const std::string sysid = j.at("system_identifier").get<std::string>();
+    std::size_t used = 0;
+    c.system_identifier = std::stoull(sysid, &used);
+    if (used != sysid.size()) throw bad_config("system_identifier is not a number");
+    c.pg_version = j.at("pg_version").get<int>();
+    c.segment_size = j.at("segment_size").get<uint32_t>();
+    c.timeline = wal::TimelineId(j.at("timeline").get<uint32_t>());
+    c.conninfo = j.at("conninfo").get<std::string>();
+    c.slot = j.at("slot").get<std::string>();
+    c.created = j.value("created", "");
+  } catch (const nlohmann::json::exception& e) {
+    throw bad_config(e.what());
+  } catch (const std::logic_error&) {  // stoull
+    throw bad_config("system_identifier is not a number");
+  }
+  if (!wal::valid_segment_size(c.segment_size)) throw bad_config("segment_size is not a valid WAL segment size");
+  if (!c.timeline.valid()) throw bad_config("timeline is 0");
+  return c;
+}
+
+std::optional<RepoConfig> read_config(const storage::Storage& storage) {
+  if (!storage.info(kConfigObject)) return std::nullopt;
+  const storage::Bytes bytes = storage.read(kConfigObject);
+  return decode_config(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+void write_config(storage::Storage& storage, const RepoConfig& config) {
+  const std::string text = encode_config(config);
+  storage.write_atomic(kConfigObject, std::as_bytes(std::span(text.data(), text.size())));
+}
+
+Repository open_repository(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec)) {
+    throw Error(ErrorCode::kRepository, "no walvault repository at " + path,
+                "create one with 'walvault init --repo " + path + " -d CONNSTR'");
+  }
+  Repository repo;
+  repo.path = path;
+  repo.storage = std::make_unique<storage::PosixStorage>(path);
+  auto config = read_config(*repo.storage);
+  if (!config) {
+    throw Error(ErrorCode::kRepository, "no walvault repository at " + path + " (walvault.json is missing)",
+                "create one with 'walvault init --repo " + path + " -d CONNSTR'");
+  }
+  repo.config = std::move(*config);
+  return repo;
+}
+
+void check_system_identifier(const RepoConfig& config, uint64_t server_system_identifier) {
+  if (config.system_identifier == server_system_identifier) return;
+  throw Error(ErrorCode::kRepository,
+              "repository belongs to database system " + std::to_string(config.system_identifier) +
+                  ", but the server is database system " + std::to_string(server_system_identifier),
+              "point -d at the cluster this repository was created for, or use a new repository for this one");
+}
+
+void check_server_version(int server_version_num) {
+  const int major = server_version_num / 10000;
+  if (major == 15) return;
+  if (major == 16 || major == 17) {
+    log::warning("PostgreSQL " + std::to_string(major) + " is recognised but not tested; walvault is tested with 15");
+    return;
+  }
+  if (major == 13 || major == 14) {
+    throw Error(ErrorCode::kConnection,
+                "PostgreSQL " + std::to_string(major) + " is not supported: walvault needs PostgreSQL 15 or later",
+                "walvault reads slots with READ_REPLICATION_SLOT, new in PostgreSQL 15; upgrade the server");
+  }
+  throw Error(ErrorCode::kConnection, "unknown PostgreSQL major version " + std::to_string(major) +
+                                          " (server_version_num " + std::to_string(server_version_num) + ")",
+              "walvault supports PostgreSQL 15 (13-17 are recognised); use a walvault release that knows this version");
+}
+
+void check_no_password(const std::string& conninfo) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  if (options == nullptr) {
+    const std::string reason = error == nullptr ? "out of memory" : error;
+    PQfreemem(error);
+    throw Error(ErrorCode::kUsage, "invalid connection string: " + reason.substr(0, reason.find('\n')),
+                "use libpq syntax, e.g. 'host=db.example port=5432 user=walvault'");
+  }
+  bool has_password = false;
+  for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (std::string_view(o->keyword) == "password" && o->val != nullptr && o->val[0] != '\0') has_password = true;
+  }
+  PQconninfoFree(options);
+  if (has_password) {
+    throw Error(ErrorCode::kUsage, "the connection string contains a password",
+                "remove it: walvault never stores passwords; set PGPASSWORD or use ~/.pgpass (PGPASSFILE)");
+  }
+}
+
+}  // namespace walvault::repo

@@ -1,0 +1,71 @@
+// The repository: its configuration (walvault.json), which binds it to one PostgreSQL cluster, and opening it.
+//
+// RepoConfig is what `walvault init` records (format/FORMAT.md, "walvault.json"): the cluster's system identifier,
+// its server version, segment size and timeline at init, the connection string (never with a password) and the
+// physical slot's name. walvault.json is written once, atomically and durably, through Storage; a second init
+// against the same cluster leaves it alone, against another cluster is refused.
+//
+// Errors: walvault::Error. kRepository for a missing, malformed or foreign repository; kUsage for a connection
+// string that holds a password; kConnection for a server whose version walvault cannot serve; Storage errors
+// (kIo) pass through.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "storage/storage.hpp"
+#include "wal/lsn.hpp"
+
+namespace walvault::repo {
+
+inline constexpr std::string_view kConfigObject = "walvault.json";
+inline constexpr int kConfigVersion = 1;
+inline constexpr std::string_view kDefaultSlot = "walvault";
+
+struct RepoConfig {
+  int version = kConfigVersion;
+  uint64_t system_identifier = 0;
+  int pg_version = 0;  // server_version_num at init, e.g. 150018
+  uint32_t segment_size = 0;
+  wal::TimelineId timeline;  // the server's timeline at init
+  std::string conninfo;      // libpq connection string, without a password
+  std::string slot;          // physical replication slot name
+  std::string created;       // ISO 8601 UTC time of init
+
+  bool operator==(const RepoConfig&) const = default;
+};
+
+// The JSON text of walvault.json, and back. decode throws kRepository naming what is wrong.
+[[nodiscard]] std::string encode_config(const RepoConfig& config);
+[[nodiscard]] RepoConfig decode_config(std::string_view text);
+
+// An opened repository: its storage and configuration. The storage lives as long as the Repository.
+struct Repository {
+  std::string path;
+  std::unique_ptr<storage::Storage> storage;
+  RepoConfig config;
+};
+
+// Opens the repository at path (a local directory) and reads walvault.json. Throws kRepository when there is
+// none ("no walvault repository at PATH", hint: run walvault init).
+[[nodiscard]] Repository open_repository(const std::string& path);
+
+// Reads walvault.json from storage; nullopt when it does not exist.
+[[nodiscard]] std::optional<RepoConfig> read_config(const storage::Storage& storage);
+// Writes walvault.json (durable; never replaces a different one).
+void write_config(storage::Storage& storage, const RepoConfig& config);
+
+// Throws kRepository when the repository belongs to another cluster; the message names both identifiers.
+void check_system_identifier(const RepoConfig& config, uint64_t server_system_identifier);
+
+// Throws kConnection for a server version walvault refuses: 13 and 14 are recognised but lack
+// READ_REPLICATION_SLOT; anything outside 13–17 is unknown. 16 and 17 are accepted with a warning (untested);
+// 15 is supported and tested.
+void check_server_version(int server_version_num);
+
+// Throws kUsage when the connection string (key=value or URI) sets a password.
+void check_no_password(const std::string& conninfo);
+
+}  // namespace walvault::repo
