@@ -1,0 +1,152 @@
+#include "restore/extract.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "common/error.hpp"
+#include "wal/crc32c.hpp"
+
+namespace walvault::restore {
+namespace {
+
+constexpr mode_t kDirMode = 0700;
+constexpr mode_t kFileMode = 0600;
+
+[[noreturn]] void io_error(const std::string& what, const std::string& path, int err) {
+  throw Error(ErrorCode::kIo, what + " \"" + path + "\": " + std::strerror(err));
+}
+
+void fsync_path(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) io_error("cannot open", path, errno);
+  if (::fsync(fd) != 0) {
+    const int err = errno;
+    ::close(fd);
+    io_error("cannot fsync", path, err);
+  }
+  ::close(fd);
+}
+
+}  // namespace
+
+void prepare_target_directory(const std::string& dest) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto status = fs::symlink_status(dest, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory) io_error("cannot inspect", dest, ec.value());
+  if (!fs::exists(status)) {
+    const fs::path path = fs::absolute(dest);
+    if (path.has_parent_path()) fs::create_directories(path.parent_path(), ec);
+    if (ec) io_error("cannot create", path.parent_path().string(), ec.value());
+    if (::mkdir(dest.c_str(), kDirMode) != 0) io_error("cannot create", dest, errno);
+    return;
+  }
+  if (!fs::is_directory(status)) {
+    throw Error(ErrorCode::kUnsafe, "target \"" + dest + "\" exists and is not a directory",
+                "give a directory that does not exist yet, or an empty one");
+  }
+  if (!fs::is_empty(dest, ec) || ec) {
+    throw Error(ErrorCode::kUnsafe, "target directory \"" + dest + "\" is not empty",
+                "give a directory that does not exist yet, or an empty one; walvault never overwrites files");
+  }
+  if (::chmod(dest.c_str(), kDirMode) != 0) io_error("cannot set permissions on", dest, errno);
+}
+
+DirectoryWriter::DirectoryWriter(std::string root) : root_(std::move(root)) {}
+
+DirectoryWriter::~DirectoryWriter() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void DirectoryWriter::make_directory(const std::string& path) {
+  const std::string full = root_ + "/" + path;
+  if (::mkdir(full.c_str(), kDirMode) != 0) {
+    const int err = errno;
+    struct stat st {};
+    if (err != EEXIST || ::lstat(full.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      io_error("cannot create directory", full, err);
+    }
+    if (::chmod(full.c_str(), kDirMode) != 0) io_error("cannot set permissions on", full, errno);
+  }
+  directories_.insert(path);
+}
+
+void DirectoryWriter::make_parents(const std::string& path) {
+  std::size_t slash = path.find('/');
+  while (slash != std::string::npos) {
+    const std::string parent = path.substr(0, slash);
+    if (symlinks_.contains(parent)) {
+      throw Error(ErrorCode::kCorrupt, "backup entry \"" + path + "\" lies under the symbolic link \"" + parent + "\"",
+                  "the backup is malformed or malicious; it was not extracted further");
+    }
+    if (!directories_.contains(parent)) make_directory(parent);
+    slash = path.find('/', slash + 1);
+  }
+}
+
+void DirectoryWriter::entry(const TarEntry& entry) {
+  make_parents(entry.path);
+  const std::string full = root_ + "/" + entry.path;
+  switch (entry.type) {
+    case TarEntryType::kDirectory:
+      if (symlinks_.contains(entry.path) || files_.contains(entry.path)) {
+        throw Error(ErrorCode::kCorrupt, "backup entry \"" + entry.path + "\" appears twice");
+      }
+      make_directory(entry.path);
+      break;
+    case TarEntryType::kSymlink:
+      if (::symlink(entry.link_target.c_str(), full.c_str()) != 0) io_error("cannot create symbolic link", full, errno);
+      symlinks_.insert(entry.path);
+      break;
+    case TarEntryType::kFile:
+      fd_ = ::open(full.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, kFileMode);
+      if (fd_ < 0) io_error("cannot create", full, errno);
+      current_ = entry.path;
+      digest_ = FileDigest{};
+      crc_ = wal::kCrc32cInit;
+      break;
+  }
+}
+
+void DirectoryWriter::data(std::span<const std::byte> bytes) {
+  crc_ = wal::crc32c_extend(crc_, bytes);
+  digest_.size += bytes.size();
+  bytes_ += bytes.size();
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      io_error("cannot write", root_ + "/" + current_, errno);
+    }
+    bytes = bytes.subspan(static_cast<std::size_t>(n));
+  }
+}
+
+void DirectoryWriter::entry_end() {
+  if (fd_ < 0) return;
+  const std::string full = root_ + "/" + current_;
+  const int fd = fd_;
+  fd_ = -1;
+  if (::fsync(fd) != 0) {
+    const int err = errno;
+    ::close(fd);
+    io_error("cannot fsync", full, err);
+  }
+  if (::close(fd) != 0) io_error("cannot close", full, errno);
+  digest_.crc32c = wal::crc32c_finish(crc_);
+  files_.emplace(current_, digest_);
+}
+
+void DirectoryWriter::finish() {
+  for (auto it = directories_.rbegin(); it != directories_.rend(); ++it) {
+    fsync_path(root_ + "/" + *it, O_RDONLY | O_DIRECTORY);
+  }
+  fsync_path(root_, O_RDONLY | O_DIRECTORY);
+}
+
+}  // namespace walvault::restore
