@@ -1,0 +1,45 @@
+#include <catch2/catch.hpp>
+
+#include "restore/wal_coverage.hpp"
+
+using walvault::restore::TipState;
+using walvault::restore::wal_coverage;
+using walvault::wal::Lsn;
+using walvault::wal::SegmentNo;
+using walvault::wal::TimelineId;
+
+namespace {
+constexpr uint32_t kSeg = 16U << 20;
+}
+
+TEST_CASE("WAL coverage: runs, gaps and the durable tip", "[restore][coverage]") {
+  const std::vector<std::string> names = {"wal/000000010000000000000003.wvs", "wal/000000010000000000000004.wvs",
+                                          "wal/000000010000000000000006.wvs", "wal/00000002.history",
+                                          "wal/000000020000000000000006.wvs", "wal/junk"};
+  const TipState tip{TimelineId(2), SegmentNo(7), Lsn(7ULL * kSeg + 0x1234)};
+  const auto coverage = wal_coverage(names, tip, kSeg);
+  REQUIRE(coverage.runs.size() == 3);
+  CHECK(coverage.runs[0].first.value() == 3);
+  CHECK(coverage.runs[0].last.value() == 4);
+  CHECK(coverage.runs[0].end_lsn == Lsn(5ULL * kSeg));
+  CHECK(coverage.runs[1].first.value() == 6);
+  CHECK_FALSE(coverage.runs[1].ends_at_tip);
+  CHECK(coverage.runs[2].timeline == TimelineId(2));
+  CHECK(coverage.runs[2].last.value() == 7);
+  CHECK(coverage.runs[2].ends_at_tip);
+  CHECK(coverage.runs[2].end_lsn == tip.durable_lsn);
+
+  CHECK(coverage.holds(TimelineId(1), Lsn(3ULL * kSeg + 40), Lsn(5ULL * kSeg), kSeg));
+  CHECK_FALSE(coverage.holds(TimelineId(1), Lsn(3ULL * kSeg + 40), Lsn(5ULL * kSeg + 1), kSeg));  // gap at 5
+  CHECK(coverage.holds(TimelineId(2), Lsn(6ULL * kSeg), tip.durable_lsn, kSeg));
+  CHECK_FALSE(coverage.holds(TimelineId(2), Lsn(6ULL * kSeg), tip.durable_lsn + 1, kSeg));
+  CHECK_FALSE(coverage.holds(TimelineId(3), Lsn(6ULL * kSeg), Lsn(6ULL * kSeg + 1), kSeg));
+}
+
+TEST_CASE("WAL coverage: a tip with nothing durable holds nothing", "[restore][coverage]") {
+  const TipState tip{TimelineId(1), SegmentNo(4), Lsn(4ULL * kSeg)};
+  const auto coverage = wal_coverage({"wal/000000010000000000000003.wvs"}, tip, kSeg);
+  REQUIRE(coverage.runs.size() == 1);
+  CHECK(coverage.runs[0].last.value() == 3);
+  CHECK(coverage.run_at(TimelineId(1), Lsn(4ULL * kSeg), kSeg) == nullptr);
+}
