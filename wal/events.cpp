@@ -1,0 +1,375 @@
+#include "wal/events.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "wal/rmgr.hpp"
+
+namespace walvault::wal {
+namespace {
+
+constexpr uint32_t kPgClassRel = 1259;
+constexpr RelFileNode kPgDatabase{1664, 0, 1262};
+constexpr size_t kMaxInplaces = 64;
+constexpr uint8_t kHeapOpMask = 0x70;
+constexpr uint8_t kHeapInsert = 0x00;
+constexpr uint8_t kHeapDelete = 0x10;
+constexpr uint8_t kHeapUpdate = 0x20;
+constexpr uint8_t kHeapHotUpdate = 0x40;
+constexpr uint8_t kHeapInplace = 0x70;
+constexpr uint8_t kHeap2MultiInsert = 0x50;
+constexpr uint8_t kXlogFpi = 0xB0;
+constexpr uint8_t kSmgrCreate = 0x10;
+constexpr uint8_t kStandbyLock = 0x00;
+constexpr uint8_t kStandbyRunningXacts = 0x10;
+constexpr uint16_t kDataPageSize = 8192;
+constexpr uint16_t kPageHeaderSize = 24;  // SizeOfPageHeaderData
+
+template <typename T>
+bool load(std::span<const std::byte> bytes, size_t offset, T& out) {
+  if (bytes.size() < offset + sizeof(T)) return false;
+  std::memcpy(&out, bytes.data() + offset, sizeof out);
+  return true;
+}
+
+// TransactionIdPrecedes for normal xids.
+bool xid_precedes(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) < 0; }
+
+template <typename T>
+void add_unique(std::vector<T>& v, const T& item, size_t cap, bool& overflow) {
+  if (std::find(v.begin(), v.end(), item) != v.end()) return;
+  if (v.size() >= cap) {
+    overflow = true;
+    return;
+  }
+  v.push_back(item);
+}
+
+// A full-page image of a heap page holding at least one line pointer: heap pages have no special space.
+bool is_heap_page_with_tuples(const BlockRef& b) {
+  if (!b.has_image() || b.image_compressed() || b.image.size() < kPageHeaderSize) return false;
+  if ((b.bimg_info & kBkpImageHasHole) != 0 && b.hole_offset < kPageHeaderSize) return false;
+  uint16_t lower = 0;
+  uint16_t special = 0;
+  if (!load(b.image, 12, lower) || !load(b.image, 16, special)) return false;
+  return special == kDataPageSize && lower > kPageHeaderSize;
+}
+
+}  // namespace
+
+std::string_view event_kind_name(EventKind kind) {
+  switch (kind) {
+    case EventKind::kDropDatabase:
+      return "drop_database";
+    case EventKind::kDropTable:
+      return "drop_table";
+    case EventKind::kTruncate:
+      return "truncate";
+    case EventKind::kMassDelete:
+      return "mass_delete";
+    case EventKind::kMassUpdate:
+      return "mass_update";
+  }
+  return "unknown";
+}
+
+EventTracker::EventTracker(EventConfig config)
+    : config_(config), dbase_drop_opcode_(config.pg_major <= 14 ? 0x10 : 0x20) {}
+
+uint32_t EventTracker::top_of(uint32_t xid) const {
+  const auto it = sub_to_top_.find(xid);
+  return it == sub_to_top_.end() ? xid : it->second;
+}
+
+EventTracker::Tx& EventTracker::tx_for(uint32_t xid, Lsn lsn) {
+  auto it = txs_.find(xid);
+  if (it != txs_.end()) return it->second;
+  if (txs_.size() >= config_.max_transactions) {
+    const auto oldest = std::min_element(txs_.begin(), txs_.end(), [](const auto& a, const auto& b) {
+      return a.second.first_lsn < b.second.first_lsn;
+    });
+    txs_.erase(oldest);
+  }
+  Tx& tx = txs_[xid];
+  tx.first_lsn = lsn;
+  return tx;
+}
+
+void EventTracker::merge_into(Tx& top, Tx&& sub) const {
+  top.first_lsn = std::min(top.first_lsn, sub.first_lsn);
+  for (const auto& c : sub.counts) {
+    auto it = std::find_if(top.counts.begin(), top.counts.end(), [&](const RelCounts& t) { return t.rel == c.rel; });
+    if (it != top.counts.end()) {
+      it->deletes += c.deletes;
+      it->updates += c.updates;
+    } else if (top.counts.size() < config_.max_relations) {
+      top.counts.push_back(c);
+    } else {
+      top.overflow = true;
+    }
+  }
+  for (const auto& r : sub.created) add_unique(top.created, r, config_.max_relations, top.overflow);
+  for (const auto& l : sub.locks) add_unique(top.locks, l, config_.max_relations, top.overflow);
+  top.data_into_created = top.data_into_created || sub.data_into_created;
+  top.pg_class_deletes += sub.pg_class_deletes;
+  if (sub.dropped_db != 0) top.dropped_db = sub.dropped_db;
+  if (sub.has_pg_database_delete && !top.has_pg_database_delete) {
+    top.has_pg_database_delete = true;
+    top.pg_database_block = sub.pg_database_block;
+    top.pg_database_offnum = sub.pg_database_offnum;
+  }
+  top.overflow = top.overflow || sub.overflow;
+}
+
+void EventTracker::note_new_data(const Record& rec, Tx& tx) const {
+  if (tx.created.empty() || tx.data_into_created) return;
+  const bool heap_rows = (rec.rmid == static_cast<uint8_t>(Rmgr::kHeap) && (rec.info & kHeapOpMask) == kHeapInsert) ||
+                         (rec.rmid == static_cast<uint8_t>(Rmgr::kHeap2) &&
+                          (rec.info & kHeapOpMask) == kHeap2MultiInsert);
+  for (const auto& b : rec.blocks) {
+    if (b.fork() != 0) continue;
+    if (std::find(tx.created.begin(), tx.created.end(), b.rel) == tx.created.end()) continue;
+    if (heap_rows || is_heap_page_with_tuples(b)) {
+      tx.data_into_created = true;
+      return;
+    }
+  }
+}
+
+void EventTracker::note_heap(const Record& rec, Tx& tx) {
+  if (rec.blocks.empty()) return;
+  const uint8_t op = rec.info & kHeapOpMask;
+  const RelFileNode& rel = rec.blocks.front().rel;
+  if (op == kHeapDelete) {
+    if (rel.rel == kPgClassRel) ++tx.pg_class_deletes;
+    if (rel == kPgDatabase) {
+      uint16_t offnum = 0;
+      if (load(rec.main_data, 4, offnum) && !tx.has_pg_database_delete) {
+        tx.has_pg_database_delete = true;
+        tx.pg_database_block = rec.blocks.front().block;
+        tx.pg_database_offnum = offnum;
+      }
+    }
+  }
+  if ((op != kHeapDelete && op != kHeapUpdate && op != kHeapHotUpdate) || rel.rel < kFirstNormalObjectId) return;
+  auto it = std::find_if(tx.counts.begin(), tx.counts.end(), [&](const RelCounts& c) { return c.rel == rel; });
+  if (it == tx.counts.end()) {
+    if (tx.counts.size() >= config_.max_relations) {
+      tx.overflow = true;
+      return;
+    }
+    tx.counts.push_back(RelCounts{rel});
+    it = tx.counts.end() - 1;
+  }
+  if (op == kHeapDelete) {
+    ++it->deletes;
+  } else {
+    ++it->updates;
+  }
+}
+
+void EventTracker::forget_finished(uint32_t oldest_running) {
+  for (auto it = txs_.begin(); it != txs_.end();) {
+    it = xid_precedes(it->first, oldest_running) ? txs_.erase(it) : std::next(it);
+  }
+  for (auto it = sub_to_top_.begin(); it != sub_to_top_.end();) {
+    it = xid_precedes(it->second, oldest_running) ? sub_to_top_.erase(it) : std::next(it);
+  }
+}
+
+bool EventTracker::observe(const Record& rec) {
+  const auto rmgr = static_cast<Rmgr>(rec.rmid);
+  if (rmgr == Rmgr::kTransaction) {
+    const XactOp op = xact_op(rec);
+    if (op == XactOp::kAssignment) {
+      if (const auto a = parse_xact_assignment(rec)) {
+        Tx& top = tx_for(a->top, rec.lsn);
+        for (uint32_t i = 0; i < a->subxacts.size(); ++i) {
+          const uint32_t sub = a->subxacts[i];
+          if (sub_to_top_.size() < config_.max_subxacts) sub_to_top_[sub] = a->top;
+          const auto it = txs_.find(sub);
+          if (it != txs_.end()) {
+            Tx moved = std::move(it->second);
+            txs_.erase(it);
+            merge_into(top, std::move(moved));
+          }
+        }
+      }
+      return false;
+    }
+    if (op == XactOp::kCommit || op == XactOp::kAbort || op == XactOp::kCommitPrepared ||
+        op == XactOp::kAbortPrepared) {
+      return finish(rec);
+    }
+  }
+  if (rmgr == Rmgr::kStandby) {
+    if (rec.opcode() == kStandbyLock) {
+      int32_t n = 0;
+      if (!load(rec.main_data, 0, n) || n < 0) return false;
+      for (int32_t i = 0; i < n; ++i) {
+        const size_t o = 4 + static_cast<size_t>(i) * 12;
+        uint32_t xid = 0;
+        RelationOid oid;
+        if (!load(rec.main_data, o, xid) || !load(rec.main_data, o + 4, oid.db) ||
+            !load(rec.main_data, o + 8, oid.rel) || xid == 0) {
+          break;
+        }
+        Tx& tx = tx_for(top_of(xid), rec.lsn);
+        add_unique(tx.locks, oid, config_.max_relations, tx.overflow);
+      }
+    } else if (rec.opcode() == kStandbyRunningXacts) {
+      uint32_t oldest = 0;
+      if (load(rec.main_data, 16, oldest) && oldest != 0) forget_finished(oldest);
+    }
+    return false;
+  }
+  if (rmgr == Rmgr::kHeap && (rec.info & kHeapOpMask) == kHeapInplace && !rec.blocks.empty() &&
+      rec.blocks.front().rel == kPgDatabase) {
+    uint16_t offnum = 0;
+    if (load(rec.main_data, 0, offnum)) {
+      if (inplaces_.size() >= kMaxInplaces) inplaces_.erase(inplaces_.begin());
+      inplaces_.push_back(Inplace{rec.lsn, rec.blocks.front().block, offnum});
+    }
+  }
+  if (rec.xid == 0) return false;
+  const uint32_t owner = rec.toplevel_xid != 0 ? rec.toplevel_xid : top_of(rec.xid);
+  Tx& tx = tx_for(owner, rec.lsn);
+  switch (rmgr) {
+    case Rmgr::kHeap:
+      note_heap(rec, tx);
+      note_new_data(rec, tx);
+      break;
+    case Rmgr::kHeap2:
+      note_new_data(rec, tx);
+      break;
+    case Rmgr::kXlog:
+      if (rec.opcode() == kXlogFpi) note_new_data(rec, tx);
+      break;
+    case Rmgr::kStorage:
+      if (rec.opcode() == kSmgrCreate) {
+        RelFileNode rel;
+        int32_t fork = -1;
+        if (load(rec.main_data, 0, rel.spc) && load(rec.main_data, 4, rel.db) && load(rec.main_data, 8, rel.rel) &&
+            load(rec.main_data, 12, fork) && fork == 0) {
+          add_unique(tx.created, rel, config_.max_relations, tx.overflow);
+        }
+      }
+      break;
+    case Rmgr::kDatabase:
+      if (rec.opcode() == dbase_drop_opcode_) {
+        uint32_t db = 0;
+        if (load(rec.main_data, 0, db)) tx.dropped_db = db;
+      }
+      break;
+    default:
+      break;
+  }
+  return false;
+}
+
+bool EventTracker::finish(const Record& rec) {
+  const auto f = parse_xact_finish(rec);
+  if (!f) return false;
+  commit_ = Commit{};
+  events_.clear();
+  commit_.xid = f->prepared() ? f->twophase_xid : rec.xid;
+  commit_.lsn = rec.lsn;
+  commit_.end_lsn = rec.end_lsn;
+  commit_.time = f->time;
+  commit_.aborted = f->aborted();
+  commit_.prepared = f->prepared();
+  commit_.db = f->db;
+  commit_.subxacts.reserve(f->subxacts.size());
+  for (uint32_t i = 0; i < f->subxacts.size(); ++i) commit_.subxacts.push_back(f->subxacts[i]);
+  commit_.dropped_rels.reserve(f->rels.size());
+  for (uint32_t i = 0; i < f->rels.size(); ++i) commit_.dropped_rels.push_back(f->rels[i]);
+
+  Tx tx;
+  bool known = false;
+  const auto take = [&](uint32_t xid) {
+    const auto it = txs_.find(xid);
+    if (it == txs_.end()) return;
+    if (!known) {
+      tx = std::move(it->second);
+      known = true;
+    } else {
+      merge_into(tx, std::move(it->second));
+    }
+    txs_.erase(it);
+  };
+  take(commit_.xid);
+  for (const uint32_t sub : commit_.subxacts) {
+    take(sub);
+    sub_to_top_.erase(sub);
+  }
+  if (commit_.db == 0 && !commit_.dropped_rels.empty()) commit_.db = commit_.dropped_rels.front().db;
+  if (!commit_.aborted && known) classify(tx);
+  if (!commit_.aborted && !known && !commit_.dropped_rels.empty()) {
+    // The transaction began before the WAL we saw: the commit alone still tells that files were dropped.
+    Tx unknown;
+    unknown.first_lsn = rec.lsn;
+    unknown.pg_class_deletes = 1;
+    classify(unknown);
+  }
+  return true;
+}
+
+void EventTracker::classify(const Tx& tx) {
+  const auto base = [&](EventKind kind) {
+    Event e;
+    e.kind = kind;
+    e.xid = commit_.xid;
+    e.commit_lsn = commit_.lsn;
+    e.commit_end_lsn = commit_.end_lsn;
+    e.commit_time = commit_.time;
+    e.db = commit_.db;
+    e.first_lsn = tx.first_lsn.valid() ? tx.first_lsn : commit_.lsn;
+    return e;
+  };
+  if (tx.dropped_db != 0) {
+    Event e = base(EventKind::kDropDatabase);
+    e.db = tx.dropped_db;
+    if (tx.has_pg_database_delete) {
+      // The newest invalidating INPLACE on the same pg_database tuple before the transaction's work.
+      for (auto it = inplaces_.rbegin(); it != inplaces_.rend(); ++it) {
+        if (it->lsn < e.first_lsn && it->block == tx.pg_database_block && it->offnum == tx.pg_database_offnum) {
+          e.first_lsn = it->lsn;
+          break;
+        }
+      }
+    }
+    events_.push_back(std::move(e));
+  }
+  const auto& dropped = commit_.dropped_rels;
+  if (!dropped.empty()) {
+    std::optional<EventKind> kind;
+    if (tx.created.empty()) {
+      if (tx.pg_class_deletes > 0) kind = EventKind::kDropTable;
+    } else if (!tx.data_into_created) {
+      kind = EventKind::kTruncate;
+    }
+    if (kind) {
+      Event e = base(*kind);
+      e.relfilenodes = dropped;
+      e.rel_oids = tx.locks;
+      events_.push_back(std::move(e));
+    }
+  }
+  const auto mass = [&](EventKind kind, uint64_t RelCounts::*field) {
+    Event e = base(kind);
+    for (const auto& c : tx.counts) {
+      if (c.*field < config_.mass_rows_threshold) continue;
+      if (std::find(dropped.begin(), dropped.end(), c.rel) != dropped.end()) continue;
+      e.relfilenodes.push_back(c.rel);
+      e.rows += c.*field;
+    }
+    if (e.relfilenodes.empty()) return;
+    e.db = e.relfilenodes.front().db;
+    events_.push_back(std::move(e));
+  };
+  mass(EventKind::kMassDelete, &RelCounts::deletes);
+  mass(EventKind::kMassUpdate, &RelCounts::updates);
+}
+
+}  // namespace walvault::wal

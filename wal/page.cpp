@@ -1,0 +1,79 @@
+#include "wal/page.hpp"
+
+#include <array>
+#include <cstdio>
+#include <cstring>
+
+namespace walvault::wal {
+namespace {
+
+constexpr std::array<WalFormat, 5> kFormats = {{
+    {13, 0xD106, 0x000F, 0x10},
+    {14, 0xD10D, 0x000F, 0x10},
+    {15, 0xD110, 0x000F, 0x20},
+    {16, 0xD113, 0x000F, 0x20},
+    {17, 0xD116, 0x000F, 0x20},
+}};
+
+template <typename T>
+T load(std::span<const std::byte> bytes, size_t offset) {
+  T value;
+  std::memcpy(&value, bytes.data() + offset, sizeof value);
+  return value;
+}
+
+std::string hex16(uint16_t value) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%04X", value);
+  return buf;
+}
+
+}  // namespace
+
+std::optional<WalFormat> wal_format_for_magic(uint16_t magic) noexcept {
+  for (const auto& format : kFormats) {
+    if (format.magic == magic) return format;
+  }
+  return std::nullopt;
+}
+
+Expected<PageHeader, PageError> parse_page_header(std::span<const std::byte> bytes) {
+  if (bytes.size() < kShortPageHeaderSize) {
+    return Unexpected(PageError{PageErrorKind::kTooShort, "wal page header is truncated"});
+  }
+  PageHeader h;
+  h.magic = load<uint16_t>(bytes, 0);
+  h.info = load<uint16_t>(bytes, 2);
+  h.timeline = TimelineId(load<uint32_t>(bytes, 4));
+  h.page_address = Lsn(load<uint64_t>(bytes, 8));
+  h.rem_len = load<uint32_t>(bytes, 16);
+  if (h.magic == 0 && h.info == 0 && !h.page_address.valid()) {
+    return Unexpected(PageError{PageErrorKind::kZeroed, "wal page is zeroed"});
+  }
+  const auto format = wal_format_for_magic(h.magic);
+  if (!format) {
+    return Unexpected(PageError{PageErrorKind::kUnknownMagic,
+                                "unknown wal page magic " + hex16(h.magic) + " (not PostgreSQL 13-17)"});
+  }
+  if ((h.info & ~format->all_flags) != 0) {
+    return Unexpected(PageError{PageErrorKind::kInvalidFlags, "invalid wal page flags " + hex16(h.info)});
+  }
+  if (!h.is_long()) return h;
+  if (bytes.size() < kLongPageHeaderSize) {
+    return Unexpected(PageError{PageErrorKind::kTooShort, "wal long page header is truncated"});
+  }
+  h.system_identifier = load<uint64_t>(bytes, 24);
+  h.segment_size = load<uint32_t>(bytes, 32);
+  h.page_size = load<uint32_t>(bytes, 36);
+  if (!valid_segment_size(h.segment_size)) {
+    return Unexpected(PageError{PageErrorKind::kInvalidLongHeader,
+                                "invalid wal segment size " + std::to_string(h.segment_size) + " in long page header"});
+  }
+  if (h.page_size != kWalPageSize) {
+    return Unexpected(PageError{PageErrorKind::kInvalidLongHeader,
+                                "unsupported wal page size " + std::to_string(h.page_size) + " (need 8192)"});
+  }
+  return h;
+}
+
+}  // namespace walvault::wal
