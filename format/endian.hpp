@@ -1,0 +1,99 @@
+// Little-endian fixed-width field encoding for the repository formats (FORMAT.md, "Conventions").
+// put_* write into caller-owned memory, get_* read from it; the caller checks bounds first. Appender grows a
+// byte vector. Nothing allocates except Appender; nothing fails.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace walvault::format {
+
+template <typename T>
+inline void put_le(std::byte* at, T value) noexcept {
+  static_assert(std::is_integral_v<T>);
+  for (std::size_t i = 0; i < sizeof(T); ++i) {
+    at[i] = static_cast<std::byte>(static_cast<std::make_unsigned_t<T>>(value) >> (8 * i));
+  }
+}
+
+template <typename T>
+[[nodiscard]] inline T get_le(const std::byte* at) noexcept {
+  static_assert(std::is_integral_v<T>);
+  std::make_unsigned_t<T> value = 0;
+  for (std::size_t i = 0; i < sizeof(T); ++i) {
+    value = static_cast<std::make_unsigned_t<T>>(value | (static_cast<std::make_unsigned_t<T>>(at[i]) << (8 * i)));
+  }
+  return static_cast<T>(value);
+}
+
+// Appends little-endian fields to a byte vector.
+class Appender {
+ public:
+  explicit Appender(std::vector<std::byte>& out) : out_(out) {}
+  template <typename T>
+  void put(T value) {
+    const std::size_t at = out_.size();
+    out_.resize(at + sizeof(T));
+    put_le<T>(out_.data() + at, value);
+  }
+  void put_bytes(std::span<const std::byte> bytes) { out_.insert(out_.end(), bytes.begin(), bytes.end()); }
+  void put_text(std::string_view text) {
+    put_bytes(std::span(reinterpret_cast<const std::byte*>(text.data()), text.size()));
+  }
+  [[nodiscard]] std::size_t size() const { return out_.size(); }
+
+ private:
+  std::vector<std::byte>& out_;
+};
+
+// Reads little-endian fields from a span with bounds checks: a read past the end sets failed() and yields 0.
+class Cursor {
+ public:
+  explicit Cursor(std::span<const std::byte> in) : in_(in) {}
+  template <typename T>
+  [[nodiscard]] T get() {
+    if (!take(sizeof(T))) return T{};
+    return get_le<T>(in_.data() + pos_ - sizeof(T));
+  }
+  [[nodiscard]] std::span<const std::byte> bytes(std::size_t n) {
+    if (!take(n)) return {};
+    return in_.subspan(pos_ - n, n);
+  }
+  [[nodiscard]] bool failed() const { return failed_; }
+  [[nodiscard]] std::size_t position() const { return pos_; }
+  [[nodiscard]] std::size_t remaining() const { return in_.size() - pos_; }
+
+ private:
+  bool take(std::size_t n) {
+    if (failed_ || n > in_.size() - pos_) {
+      failed_ = true;
+      return false;
+    }
+    pos_ += n;
+    return true;
+  }
+  std::span<const std::byte> in_;
+  std::size_t pos_ = 0;
+  bool failed_ = false;
+};
+
+inline constexpr std::string_view kMagic = "WALVAULT";
+inline constexpr std::string_view kEndMagic = "TLUAVLAW";
+inline constexpr uint16_t kFormatVersion = 1;
+
+// The u16 kind after the magic of every binary object.
+enum class ObjectKind : uint16_t { kSegment = 1, kStream = 2, kIndexRun = 3, kIndexTipLog = 4 };
+
+[[nodiscard]] inline bool has_magic(const std::byte* at, std::string_view magic) noexcept {
+  return std::memcmp(at, magic.data(), magic.size()) == 0;
+}
+
+// TimestampTz: microseconds since 2000-01-01 00:00:00 UTC (PostgreSQL's). kNoTime marks "none" on disk.
+using TimestampTz = int64_t;
+inline constexpr TimestampTz kNoTime = INT64_MIN;
+
+}  // namespace walvault::format
