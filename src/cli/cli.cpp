@@ -10,7 +10,9 @@
 namespace walvault::cli {
 
 const std::vector<Registrar>& commands() {
-  static const std::vector<Registrar> kCommands = {};
+  static const std::vector<Registrar> kCommands = {
+      &register_backup,
+  };
   return kCommands;
 }
 

@@ -18,6 +18,8 @@ using Registrar = void (*)(CLI::App& app, Action& selected);
 
 [[nodiscard]] const std::vector<Registrar>& commands();
 
+void register_backup(CLI::App& app, Action& selected);
+
 // --repo PATH, also from WALVAULT_REPO. Required.
 void add_repo_option(CLI::App& sub, std::string& repo);
 

@@ -9,6 +9,9 @@
 #include <filesystem>
 
 #include "common/error.hpp"
+#include "format/checksum.hpp"
+#include "format/segment_container.hpp"
+#include "restore/backup_catalog.hpp"
 #include "wal/crc32c.hpp"
 
 namespace walvault::restore {
@@ -30,6 +33,70 @@ void fsync_path(const std::string& path, int flags) {
     io_error("cannot fsync", path, err);
   }
   ::close(fd);
+}
+
+[[noreturn]] void corrupt(const std::string& object, const std::string& what) {
+  throw Error(ErrorCode::kCorrupt, "backup object " + object + " is damaged: " + what,
+              "restore from another backup; the repository's copy of this one cannot be trusted");
+}
+
+// Writes a whole small file (backup_manifest) with mode 0600 and fsyncs it.
+void write_file(const std::string& path, std::span<const std::byte> bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, kFileMode);
+  if (fd < 0) io_error("cannot create", path, errno);
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      io_error("cannot write", path, err);
+    }
+    bytes = bytes.subspan(static_cast<std::size_t>(n));
+  }
+  if (::fsync(fd) != 0) {
+    const int err = errno;
+    ::close(fd);
+    io_error("cannot fsync", path, err);
+  }
+  ::close(fd);
+}
+
+// Streams one stored tar archive (a stream container) into the tar reader, chunk by chunk, verifying every
+// chunk, the whole-content checksum, and the catalog's size and checksum.
+void extract_stream(const storage::Storage& storage, const BackupStream& stream, TarReader& tar) {
+  const std::string& object = stream.object;
+  const auto size = storage.info(object);
+  if (!size) throw Error(ErrorCode::kCorrupt, "backup object " + object + " is missing", "restore from another backup");
+  const auto header = format::parse_header(storage.read_range(object, 0, format::kContainerHeaderSize));
+  if (!header) corrupt(object, header.error().message);
+  const auto footer = format::parse_footer(
+      storage.read_range(object, *size - std::min<uint64_t>(*size, format::kContainerFooterSize),
+                         format::kContainerFooterSize),
+      *size);
+  if (!footer) corrupt(object, footer.error().message);
+  const auto info =
+      format::parse_trailer(*header, *footer, storage.read_range(object, footer->trailer_offset, footer->trailer_size()));
+  if (!info) corrupt(object, info.error().message);
+  if (info->raw_length != stream.raw_size || info->raw_checksum != stream.checksum) {
+    corrupt(object, "its size or checksum differs from the backup catalog");
+  }
+  format::ContainerReader reader;
+  format::Hasher hasher;
+  std::vector<std::byte> raw;
+  for (uint32_t i = 0; i < info->chunks.size(); ++i) {
+    const format::ChunkEntry& chunk = info->chunks[i];
+    const auto frame = storage.read_range(object, chunk.offset, format::kChunkFrameHeaderSize + chunk.stored_size);
+    raw.resize(chunk.raw_size);
+    const auto decoded = reader.decode_chunk(*info, i, frame, raw);
+    if (!decoded) corrupt(object, decoded.error().message);
+    hasher.update(raw);
+    const auto fed = tar.feed(raw);
+    if (!fed) corrupt(object, fed.error());
+  }
+  if (hasher.digest() != info->raw_checksum) corrupt(object, "the whole-content checksum does not match");
+  const auto finished = tar.finish();
+  if (!finished) corrupt(object, finished.error());
 }
 
 }  // namespace
@@ -147,6 +214,43 @@ void DirectoryWriter::finish() {
     fsync_path(root_ + "/" + *it, O_RDONLY | O_DIRECTORY);
   }
   fsync_path(root_, O_RDONLY | O_DIRECTORY);
+}
+
+ExtractSummary extract_backup(const storage::Storage& storage, const std::string& backup_id, const std::string& dest) {
+  const auto catalog_object = backup_object_name(backup_id, kCatalogObjectName);
+  if (!storage.info(catalog_object)) {
+    throw Error(ErrorCode::kNotFound, "no backup \"" + backup_id + "\" in the repository",
+                "run 'walvault list' to see the backups");
+  }
+  const auto catalog = storage.read(catalog_object);
+  const BackupEntry entry = decode_backup_entry(
+      std::string_view(reinterpret_cast<const char*>(catalog.data()), catalog.size()), catalog_object);
+  if (entry.streams.size() != 1 || entry.streams.front().tablespace_oid != 0) {
+    throw Error(ErrorCode::kRepository, "backup " + backup_id + " has tablespace archives, which this walvault "
+                "cannot restore");
+  }
+  const auto manifest_bytes = storage.read(entry.manifest_object);
+  if (manifest_bytes.size() != entry.manifest_size || format::checksum(manifest_bytes) != entry.manifest_checksum) {
+    corrupt(entry.manifest_object, "its size or checksum differs from the backup catalog");
+  }
+  const auto manifest = parse_backup_manifest(
+      std::string_view(reinterpret_cast<const char*>(manifest_bytes.data()), manifest_bytes.size()));
+  if (!manifest) corrupt(entry.manifest_object, manifest.error());
+
+  prepare_target_directory(dest);
+  DirectoryWriter writer(dest);
+  TarReader tar(writer);
+  extract_stream(storage, entry.streams.front(), tar);
+  write_file(dest + "/backup_manifest", manifest_bytes);
+  const auto problems = check_files(*manifest, writer.files());
+  if (!problems.empty()) {
+    throw Error(ErrorCode::kCorrupt,
+                "backup " + backup_id + " does not match its backup_manifest: " + problems.front() +
+                    (problems.size() > 1 ? " (and " + std::to_string(problems.size() - 1) + " more)" : ""),
+                "restore from another backup");
+  }
+  writer.finish();
+  return ExtractSummary{writer.files().size(), writer.bytes_written()};
 }
 
 }  // namespace walvault::restore

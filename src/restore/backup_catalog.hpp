@@ -1,0 +1,73 @@
+// The backup catalog: one entry per complete base backup, "backup/<id>/backup.json" (format/FORMAT.md, "Backup
+// catalog entry"), written last by `walvault backup`. Its presence is what makes a backup exist; objects under
+// backup/<id>/ without it are the leftovers of an interrupted backup and are ignored here.
+//
+// encode/decode are the JSON codec (decode throws kCorrupt naming the object and the field); read_backups()
+// lists the complete backups of a repository, oldest first. Storage errors pass through.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/storage.hpp"
+#include "wal/lsn.hpp"
+
+namespace walvault::restore {
+
+inline constexpr int kBackupCatalogVersion = 1;
+inline constexpr std::string_view kBackupPrefix = "backup/";
+inline constexpr std::string_view kCatalogObjectName = "backup.json";
+
+struct BackupStream {
+  std::string name;    // archive name without ".tar": "base", or the tablespace oid
+  std::string object;  // "backup/<id>/<name>.wvt"
+  uint32_t tablespace_oid = 0;  // 0 for the data directory
+  std::string tablespace_path;
+  uint64_t raw_size = 0;
+  uint64_t stored_size = 0;
+  uint64_t checksum = 0;  // xxh3 of the raw tar bytes
+  uint32_t chunk_size = 0;
+  uint32_t chunk_count = 0;
+  bool operator==(const BackupStream&) const = default;
+};
+
+struct BackupEntry {
+  int format_version = kBackupCatalogVersion;
+  std::string id;
+  std::string label;
+  uint64_t system_identifier = 0;
+  int pg_version = 0;
+  wal::TimelineId timeline;
+  wal::Lsn start_lsn;
+  wal::Lsn stop_lsn;
+  std::string start_time;  // ISO 8601 UTC with microseconds
+  std::string stop_time;
+  std::string backup_label;
+  std::string tablespace_map;
+  std::vector<BackupStream> streams;
+  std::string manifest_object;
+  uint64_t manifest_size = 0;
+  uint64_t manifest_checksum = 0;  // xxh3
+
+  [[nodiscard]] uint64_t raw_size() const;
+  [[nodiscard]] uint64_t stored_size() const;
+  bool operator==(const BackupEntry&) const = default;
+};
+
+// "backup/<id>/<leaf>".
+[[nodiscard]] std::string backup_object_name(std::string_view id, std::string_view leaf);
+
+[[nodiscard]] std::string encode_backup_entry(const BackupEntry& entry);
+// object: the object's name, for error messages.
+[[nodiscard]] BackupEntry decode_backup_entry(std::string_view text, std::string_view object);
+
+// Every complete backup (those with a catalog entry), sorted by id (oldest first).
+[[nodiscard]] std::vector<BackupEntry> read_backups(const storage::Storage& storage);
+
+// Ids that have objects under backup/ but no catalog entry: interrupted backups.
+[[nodiscard]] std::vector<std::string> orphaned_backup_ids(const storage::Storage& storage);
+
+}  // namespace walvault::restore
