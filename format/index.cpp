@@ -1,0 +1,736 @@
+#include "format/index.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <utility>
+
+#include "format/checksum.hpp"
+
+namespace walvault::format {
+namespace {
+
+constexpr uint32_t kTipCommit = 1;
+constexpr uint32_t kTipEvent = 2;
+constexpr uint32_t kTipRecordOverhead = 16;  // u32 size, u32 type, u64 checksum
+constexpr uint32_t kEventFixedSize = 48;
+constexpr uint32_t kMaxTipPayload = 16U << 20;
+constexpr uint64_t kMaxEventsSection = 1ULL << 30;
+
+Unexpected<IndexError> fail(IndexErrorKind kind, std::string message) {
+  return Unexpected(IndexError{kind, std::move(message)});
+}
+Unexpected<IndexError> corrupt(std::string message) { return fail(IndexErrorKind::kCorrupt, std::move(message)); }
+
+std::string hex_upper(uint64_t v, int digits) {
+  std::string out(static_cast<std::size_t>(digits), '0');
+  for (int i = digits - 1; i >= 0; --i, v >>= 4) out[static_cast<std::size_t>(i)] = "0123456789ABCDEF"[v & 0xF];
+  return out;
+}
+
+std::optional<uint64_t> parse_hex(std::string_view text) {
+  if (text.empty() || text.size() > 16) return std::nullopt;
+  uint64_t v = 0;
+  for (const char c : text) {
+    int d = 0;
+    if (c >= '0' && c <= '9') {
+      d = c - '0';
+    } else if (c >= 'A' && c <= 'F') {
+      d = c - 'A' + 10;
+    } else {
+      return std::nullopt;
+    }
+    v = (v << 4) | static_cast<uint64_t>(d);
+  }
+  return v;
+}
+
+void put_commit(Appender& a, const CommitEntry& c, TimestampTz max_time) {
+  a.put<uint64_t>(c.lsn.value());
+  a.put<uint64_t>(c.end_lsn.value());
+  a.put<int64_t>(c.time);
+  a.put<int64_t>(max_time);
+  a.put<uint32_t>(c.xid);
+  a.put<uint32_t>(c.aborted ? 1U : 0U);
+}
+
+CommitEntry get_commit(const std::byte* p) {
+  return CommitEntry{wal::Lsn(get_le<uint64_t>(p)), wal::Lsn(get_le<uint64_t>(p + 8)), get_le<int64_t>(p + 16),
+                     get_le<uint32_t>(p + 32), (get_le<uint32_t>(p + 36) & 1U) != 0};
+}
+TimestampTz get_max_time(const std::byte* p) { return get_le<int64_t>(p + 24); }
+
+void put_event(Appender& a, const EventEntry& e) {
+  a.put<uint8_t>(static_cast<uint8_t>(e.kind));
+  a.put<uint8_t>(0);
+  a.put<uint16_t>(0);
+  a.put<uint32_t>(e.xid);
+  a.put<uint64_t>(e.commit_lsn.value());
+  a.put<int64_t>(e.commit_time);
+  a.put<uint64_t>(e.first_lsn.value());
+  a.put<uint32_t>(e.database_oid);
+  a.put<uint32_t>(static_cast<uint32_t>(e.relations.size()));
+  a.put<uint64_t>(e.rows);
+  for (const uint32_t r : e.relations) a.put<uint32_t>(r);
+  a.put<uint32_t>(static_cast<uint32_t>(e.names.size()));
+  for (const std::string& n : e.names) {
+    a.put<uint16_t>(static_cast<uint16_t>(n.size()));
+    a.put_text(n);
+  }
+}
+
+std::optional<EventEntry> get_event(Cursor& c) {
+  EventEntry e;
+  const auto kind = c.get<uint8_t>();
+  if (kind < 1 || kind > 5) return std::nullopt;
+  e.kind = static_cast<EventKind>(kind);
+  (void)c.get<uint8_t>();
+  (void)c.get<uint16_t>();
+  e.xid = c.get<uint32_t>();
+  e.commit_lsn = wal::Lsn(c.get<uint64_t>());
+  e.commit_time = c.get<int64_t>();
+  e.first_lsn = wal::Lsn(c.get<uint64_t>());
+  e.database_oid = c.get<uint32_t>();
+  const auto relation_count = c.get<uint32_t>();
+  e.rows = c.get<uint64_t>();
+  if (c.failed() || relation_count > c.remaining() / 4) return std::nullopt;
+  e.relations.resize(relation_count);
+  for (uint32_t& r : e.relations) r = c.get<uint32_t>();
+  const auto name_count = c.get<uint32_t>();
+  if (c.failed() || name_count > c.remaining() / 2) return std::nullopt;
+  e.names.resize(name_count);
+  for (std::string& n : e.names) {
+    const auto bytes = c.bytes(c.get<uint16_t>());
+    n.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  }
+  if (c.failed()) return std::nullopt;
+  return e;
+}
+
+std::optional<IndexError> check_event(const EventEntry& e) {
+  if (e.relations.size() > (1U << 20) || e.names.size() > (1U << 20)) {
+    return IndexError{IndexErrorKind::kInvalidArgument, "event has too many relations or names"};
+  }
+  for (const std::string& n : e.names) {
+    if (n.size() > UINT16_MAX) return IndexError{IndexErrorKind::kInvalidArgument, "event name too long"};
+  }
+  if (static_cast<uint8_t>(e.kind) < 1 || static_cast<uint8_t>(e.kind) > 5) {
+    return IndexError{IndexErrorKind::kInvalidArgument, "unknown event kind"};
+  }
+  return std::nullopt;
+}
+
+void put_segment(Appender& a, const SegmentSummary& s) {
+  a.put<uint64_t>(s.segment_no.value());
+  a.put<uint64_t>(s.start_lsn.value());
+  a.put<uint64_t>(s.end_lsn.value());
+  a.put<int64_t>(s.first_commit_time.value_or(kNoTime));
+  a.put<int64_t>(s.last_commit_time.value_or(kNoTime));
+  a.put<uint64_t>(s.commit_count);
+  a.put<uint64_t>(s.event_count);
+  a.put<uint64_t>(0);
+}
+
+SegmentSummary get_segment(const std::byte* p) {
+  const auto time = [](int64_t v) { return v == kNoTime ? std::nullopt : std::optional<TimestampTz>(v); };
+  return SegmentSummary{wal::SegmentNo(get_le<uint64_t>(p)), wal::Lsn(get_le<uint64_t>(p + 8)),
+                        wal::Lsn(get_le<uint64_t>(p + 16)),   time(get_le<int64_t>(p + 24)),
+                        time(get_le<int64_t>(p + 32)),        get_le<uint64_t>(p + 40),
+                        get_le<uint64_t>(p + 48)};
+}
+
+uint64_t block_count(uint64_t records) { return (records + kIndexBlockEntries - 1) / kIndexBlockEntries; }
+
+// Checks the object-level magic, version and kind at p.
+std::optional<IndexError> check_magic(const std::byte* p, ObjectKind kind, const char* what) {
+  if (!has_magic(p, kMagic)) return IndexError{IndexErrorKind::kBadMagic, std::string("not a walvault ") + what};
+  const auto version = get_le<uint16_t>(p + 8);
+  if (version != kFormatVersion) {
+    return IndexError{IndexErrorKind::kUnsupportedVersion,
+                      std::string(what) + " format version " + std::to_string(version) + " is not supported"};
+  }
+  if (get_le<uint16_t>(p + 10) != static_cast<uint16_t>(kind)) {
+    return IndexError{IndexErrorKind::kBadMagic, std::string("object is not an ") + what};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view event_kind_name(EventKind kind) {
+  switch (kind) {
+    case EventKind::kDropDatabase:
+      return "drop_database";
+    case EventKind::kDropTable:
+      return "drop_table";
+    case EventKind::kTruncate:
+      return "truncate";
+    case EventKind::kMassDelete:
+      return "mass_delete";
+    case EventKind::kMassUpdate:
+      return "mass_update";
+  }
+  return "unknown";
+}
+
+// ------------------------------------------------------------------------------------------------ names
+
+std::string index_prefix(wal::TimelineId tli) { return "index/" + hex_upper(tli.value(), 8) + "/"; }
+
+std::string run_object_name(wal::TimelineId tli, wal::Lsn first, wal::Lsn end) {
+  return index_prefix(tli) + "run-" + hex_upper(first.value(), 16) + "-" + hex_upper(end.value(), 16) + ".wvi";
+}
+
+std::string tip_log_object_name(wal::TimelineId tli, wal::SegmentNo segno, uint32_t segment_size) {
+  return index_prefix(tli) + "tip-" + wal::segment_file_name(tli, segno, segment_size) + ".wvl";
+}
+
+std::optional<RunName> parse_run_object_name(std::string_view name) {
+  // index/TTTTTTTT/run-<16>-<16>.wvi
+  constexpr std::size_t kLength = 6 + 8 + 1 + 4 + 16 + 1 + 16 + 4;
+  if (name.size() != kLength || !name.starts_with("index/") || name.substr(14, 5) != "/run-" || name[35] != '-' ||
+      !name.ends_with(".wvi")) {
+    return std::nullopt;
+  }
+  const auto tli = parse_hex(name.substr(6, 8));
+  const auto first = parse_hex(name.substr(19, 16));
+  const auto end = parse_hex(name.substr(36, 16));
+  if (!tli || !first || !end || *tli == 0 || *first > *end) return std::nullopt;
+  return RunName{wal::TimelineId(static_cast<uint32_t>(*tli)), wal::Lsn(*first), wal::Lsn(*end)};
+}
+
+std::optional<wal::SegmentName> parse_tip_log_object_name(std::string_view name, uint32_t segment_size) {
+  // index/TTTTTTTT/tip-<24>.wvl
+  if (name.size() != 6 + 8 + 5 + 24 + 4 || !name.starts_with("index/") || name.substr(14, 5) != "/tip-" ||
+      !name.ends_with(".wvl") || name.substr(6, 8) != name.substr(19, 8)) {
+    return std::nullopt;
+  }
+  return wal::parse_segment_file_name(name.substr(19, 24), segment_size);
+}
+
+// ------------------------------------------------------------------------------------------------ runs
+
+IndexResult<std::vector<std::byte>> encode_run(const RunContent& run) {
+  const auto invalid = [](std::string m) { return fail(IndexErrorKind::kInvalidArgument, std::move(m)); };
+  if (!run.timeline.valid() || run.first_lsn > run.end_lsn) return invalid("run has no timeline or a bad lsn range");
+  if (run.commits.size() > UINT32_MAX) return invalid("run has too many commits");
+  for (std::size_t i = 0; i < run.commits.size(); ++i) {
+    const CommitEntry& c = run.commits[i];
+    if (c.lsn < run.first_lsn || c.lsn >= run.end_lsn || (i > 0 && c.lsn <= run.commits[i - 1].lsn)) {
+      return invalid("commit at " + c.lsn.to_string() + " is out of order or outside the run");
+    }
+  }
+  for (std::size_t i = 0; i < run.events.size(); ++i) {
+    if (auto e = check_event(run.events[i])) return Unexpected(std::move(*e));
+    if (i > 0 && run.events[i].commit_lsn < run.events[i - 1].commit_lsn) return invalid("events out of order");
+  }
+  for (std::size_t i = 1; i < run.segments.size(); ++i) {
+    if (run.segments[i].segment_no <= run.segments[i - 1].segment_no) return invalid("segments out of order");
+  }
+
+  const uint64_t n = run.commits.size();
+  const uint64_t blocks = block_count(n);
+  std::vector<std::byte> out;
+  out.reserve(kRunHeaderSize + n * (kCommitRecordSize + kXidRecordSize) + kRunFooterSize);
+  Appender a(out);
+  a.put_text(kMagic);
+  a.put<uint16_t>(kFormatVersion);
+  a.put<uint16_t>(static_cast<uint16_t>(ObjectKind::kIndexRun));
+  a.put<uint32_t>(kIndexBlockEntries);
+  a.put<uint64_t>(run.system_identifier);
+  a.put<uint32_t>(run.timeline.value());
+  a.put<uint32_t>(0);
+  a.put<uint64_t>(run.first_lsn.value());
+  a.put<uint64_t>(run.end_lsn.value());
+  a.put<uint64_t>(0);
+  a.put<uint64_t>(checksum(std::span(out).first(56)));
+
+  // 1. commits, with the running max of time.
+  const uint64_t commits_offset = out.size();
+  TimestampTz max_time = kNoTime;
+  std::vector<TimestampTz> block_max;
+  for (uint64_t i = 0; i < n; ++i) {
+    max_time = std::max(max_time, run.commits[i].time);
+    put_commit(a, run.commits[i], max_time);
+    if ((i + 1) % kIndexBlockEntries == 0 || i + 1 == n) block_max.push_back(max_time);
+  }
+  // 2. xids, sorted by (xid, position).
+  const uint64_t xids_offset = out.size();
+  std::vector<std::pair<uint32_t, uint32_t>> xids(n);
+  for (uint64_t i = 0; i < n; ++i) xids[i] = {run.commits[i].xid, static_cast<uint32_t>(i)};
+  std::sort(xids.begin(), xids.end());
+  for (const auto& [xid, pos] : xids) {
+    a.put<uint32_t>(xid);
+    a.put<uint32_t>(pos);
+  }
+  // 3. + 4. block tables.
+  const uint64_t commit_blocks_offset = out.size();
+  for (uint64_t b = 0; b < blocks; ++b) {
+    const uint64_t first = b * kIndexBlockEntries;
+    const uint64_t count = std::min<uint64_t>(kIndexBlockEntries, n - first);
+    a.put<int64_t>(block_max[b]);
+    a.put<uint64_t>(run.commits[first].lsn.value());
+    a.put<uint64_t>(checksum(std::span(out).subspan(commits_offset + first * kCommitRecordSize,
+                                                    count * kCommitRecordSize)));
+  }
+  const uint64_t xid_blocks_offset = out.size();
+  for (uint64_t b = 0; b < blocks; ++b) {
+    const uint64_t first = b * kIndexBlockEntries;
+    const uint64_t count = std::min<uint64_t>(kIndexBlockEntries, n - first);
+    a.put<uint32_t>(xids[first].first);
+    a.put<uint32_t>(0);
+    a.put<uint64_t>(
+        checksum(std::span(out).subspan(xids_offset + first * kXidRecordSize, count * kXidRecordSize)));
+  }
+  // 5. segments.
+  const uint64_t segments_offset = out.size();
+  for (const SegmentSummary& s : run.segments) put_segment(a, s);
+  const uint64_t blocks_checksum = checksum(std::span(out).subspan(commit_blocks_offset));
+  // 6. events.
+  const uint64_t events_offset = out.size();
+  for (const EventEntry& e : run.events) put_event(a, e);
+  const uint64_t events_size = out.size() - events_offset;
+  if (events_size > kMaxEventsSection) return invalid("run events exceed 1 GiB");
+  const uint64_t events_checksum = checksum(std::span(out).subspan(events_offset));
+
+  const std::size_t footer_start = out.size();
+  a.put<uint64_t>(n);
+  a.put<uint64_t>(run.events.size());
+  a.put<uint64_t>(run.segments.size());
+  a.put<uint64_t>(commits_offset);
+  a.put<uint64_t>(xids_offset);
+  a.put<uint64_t>(commit_blocks_offset);
+  a.put<uint64_t>(xid_blocks_offset);
+  a.put<uint64_t>(segments_offset);
+  a.put<uint64_t>(events_offset);
+  a.put<uint64_t>(events_size);
+  a.put<int64_t>(max_time);
+  a.put<uint64_t>(blocks_checksum);
+  a.put<uint64_t>(events_checksum);
+  a.put<uint64_t>(0);
+  a.put<uint64_t>(checksum(std::span(out).subspan(footer_start)));
+  a.put_text(kEndMagic);
+  return out;
+}
+
+IndexResult<RunReader> RunReader::open(RangeReader read, uint64_t object_size) {
+  if (object_size < kRunHeaderSize + kRunFooterSize) return fail(IndexErrorKind::kTruncated, "index run truncated");
+  const auto head = read(0, kRunHeaderSize);
+  const auto foot = read(object_size - kRunFooterSize, kRunFooterSize);
+  if (head.size() != kRunHeaderSize || foot.size() != kRunFooterSize) {
+    return fail(IndexErrorKind::kTruncated, "index run truncated");
+  }
+  if (auto e = check_magic(head.data(), ObjectKind::kIndexRun, "index run")) return Unexpected(std::move(*e));
+  if (checksum(std::span(head).first(56)) != get_le<uint64_t>(head.data() + 56)) {
+    return corrupt("index run header checksum mismatch");
+  }
+  if (get_le<uint32_t>(head.data() + 12) != kIndexBlockEntries) return corrupt("index run block size unsupported");
+  if (!has_magic(foot.data() + 120, kEndMagic)) return fail(IndexErrorKind::kTruncated, "index run footer missing");
+  if (checksum(std::span(foot).first(112)) != get_le<uint64_t>(foot.data() + 112)) {
+    return corrupt("index run footer checksum mismatch");
+  }
+  RunReader r;
+  r.read_ = std::move(read);
+  r.system_identifier_ = get_le<uint64_t>(head.data() + 16);
+  r.timeline_ = wal::TimelineId(get_le<uint32_t>(head.data() + 24));
+  r.first_lsn_ = wal::Lsn(get_le<uint64_t>(head.data() + 32));
+  r.end_lsn_ = wal::Lsn(get_le<uint64_t>(head.data() + 40));
+  Cursor f(foot);
+  const auto n = f.get<uint64_t>();
+  r.commit_count_ = n;
+  r.event_count_ = f.get<uint64_t>();
+  const auto segment_count = f.get<uint64_t>();
+  r.commits_offset_ = f.get<uint64_t>();
+  r.xids_offset_ = f.get<uint64_t>();
+  const auto commit_blocks_offset = f.get<uint64_t>();
+  const auto xid_blocks_offset = f.get<uint64_t>();
+  const auto segments_offset = f.get<uint64_t>();
+  r.events_offset_ = f.get<uint64_t>();
+  r.events_size_ = f.get<uint64_t>();
+  r.max_time_ = f.get<int64_t>();
+  const auto blocks_checksum = f.get<uint64_t>();
+  r.events_checksum_ = f.get<uint64_t>();
+  // Every section must sit exactly where its predecessor ends; the counts are capped by the object size first.
+  const uint64_t body = object_size - kRunHeaderSize - kRunFooterSize;
+  const uint64_t blocks = block_count(n);
+  if (n > body / (kCommitRecordSize + kXidRecordSize) || segment_count > body / kSegmentSummarySize ||
+      r.event_count_ > body / kEventFixedSize || r.commits_offset_ != kRunHeaderSize ||
+      r.xids_offset_ != r.commits_offset_ + n * kCommitRecordSize ||
+      commit_blocks_offset != r.xids_offset_ + n * kXidRecordSize ||
+      xid_blocks_offset != commit_blocks_offset + blocks * kCommitBlockEntrySize ||
+      segments_offset != xid_blocks_offset + blocks * kXidBlockEntrySize ||
+      r.events_offset_ != segments_offset + segment_count * kSegmentSummarySize || r.events_size_ > body ||
+      r.events_offset_ + r.events_size_ != object_size - kRunFooterSize || r.first_lsn_ > r.end_lsn_ ||
+      !r.timeline_.valid() || (n == 0) != (r.max_time_ == kNoTime) || (r.event_count_ == 0) != (r.events_size_ == 0)) {
+    return corrupt("index run footer is inconsistent with the object size");
+  }
+  const auto tables = r.read_(commit_blocks_offset, r.events_offset_ - commit_blocks_offset);
+  if (tables.size() != r.events_offset_ - commit_blocks_offset) {
+    return fail(IndexErrorKind::kTruncated, "index run truncated");
+  }
+  if (checksum(tables) != blocks_checksum) return corrupt("index run block tables checksum mismatch");
+  const std::byte* p = tables.data();
+  r.commit_blocks_.resize(blocks);
+  for (CommitBlock& b : r.commit_blocks_) {
+    b = CommitBlock{get_le<int64_t>(p), get_le<uint64_t>(p + 8), get_le<uint64_t>(p + 16)};
+    p += kCommitBlockEntrySize;
+  }
+  r.xid_blocks_.resize(blocks);
+  for (XidBlock& b : r.xid_blocks_) {
+    b = XidBlock{get_le<uint32_t>(p), get_le<uint64_t>(p + 8)};
+    p += kXidBlockEntrySize;
+  }
+  r.segments_.resize(segment_count);
+  for (SegmentSummary& s : r.segments_) {
+    s = get_segment(p);
+    p += kSegmentSummarySize;
+  }
+  return r;
+}
+
+std::optional<TimestampTz> RunReader::max_time() const {
+  return max_time_ == kNoTime ? std::nullopt : std::optional(max_time_);
+}
+
+IndexResult<std::vector<std::byte>> RunReader::read_block(uint64_t section_offset, uint32_t record_size,
+                                                          uint64_t count, uint64_t block, uint64_t expected) {
+  const uint64_t first = block * kIndexBlockEntries;
+  const uint64_t length = std::min<uint64_t>(kIndexBlockEntries, count - first) * record_size;
+  auto bytes = read_(section_offset + first * record_size, length);
+  if (bytes.size() != length) return fail(IndexErrorKind::kTruncated, "index run truncated");
+  if (checksum(bytes) != expected) {
+    return corrupt("index run block " + std::to_string(block) + " checksum mismatch");
+  }
+  return bytes;
+}
+
+IndexResult<void> RunReader::load_commit_block(uint64_t block) {
+  if (cached_block_ == block) return {};
+  auto bytes = read_block(commits_offset_, kCommitRecordSize, commit_count_, block, commit_blocks_[block].checksum);
+  if (!bytes) return Unexpected(bytes.error());
+  // The running max must be non-decreasing and agree with the block table, or binary search would lie.
+  const std::byte* p = bytes->data();
+  const std::size_t records = bytes->size() / kCommitRecordSize;
+  TimestampTz previous = block == 0 ? kNoTime : commit_blocks_[block - 1].max_time;
+  for (std::size_t i = 0; i < records; ++i, p += kCommitRecordSize) {
+    const TimestampTz m = get_max_time(p);
+    if (m < previous || m != std::max(previous, get_le<int64_t>(p + 16))) {
+      return corrupt("index run block " + std::to_string(block) + " has an inconsistent running max");
+    }
+    previous = m;
+  }
+  if (previous != commit_blocks_[block].max_time) {
+    return corrupt("index run block " + std::to_string(block) + " disagrees with its block table");
+  }
+  cached_records_ = std::move(*bytes);
+  cached_block_ = block;
+  return {};
+}
+
+IndexResult<std::optional<uint64_t>> RunReader::first_after(TimestampTz t) {
+  if (commit_count_ == 0 || max_time_ <= t) return std::optional<uint64_t>();
+  const auto it = std::upper_bound(commit_blocks_.begin(), commit_blocks_.end(), t,
+                                   [](TimestampTz v, const CommitBlock& b) { return v < b.max_time; });
+  if (it == commit_blocks_.end()) return corrupt("index run block table disagrees with its footer");
+  const auto block = static_cast<uint64_t>(it - commit_blocks_.begin());
+  if (auto r = load_commit_block(block); !r) return Unexpected(r.error());
+  const std::size_t records = cached_records_.size() / kCommitRecordSize;
+  std::size_t lo = 0;
+  std::size_t hi = records;
+  while (lo < hi) {
+    const std::size_t mid = (lo + hi) / 2;
+    if (get_max_time(cached_records_.data() + mid * kCommitRecordSize) > t) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  if (lo == records) return corrupt("index run block " + std::to_string(block) + " disagrees with its block table");
+  return std::optional<uint64_t>(block * kIndexBlockEntries + lo);
+}
+
+IndexResult<CommitEntry> RunReader::commit_at(uint64_t position) {
+  if (position >= commit_count_) return fail(IndexErrorKind::kInvalidArgument, "commit position out of range");
+  const uint64_t block = position / kIndexBlockEntries;
+  if (auto r = load_commit_block(block); !r) return Unexpected(r.error());
+  return get_commit(cached_records_.data() + (position % kIndexBlockEntries) * kCommitRecordSize);
+}
+
+IndexResult<std::vector<CommitEntry>> RunReader::find_xid(uint32_t xid) {
+  std::vector<CommitEntry> out;
+  // Blocks whose first xid ≤ xid, starting with the last block that starts below xid (equal xids may span blocks).
+  auto it = std::lower_bound(xid_blocks_.begin(), xid_blocks_.end(), xid,
+                             [](const XidBlock& b, uint32_t v) { return b.first_xid < v; });
+  if (it != xid_blocks_.begin()) --it;
+  for (; it != xid_blocks_.end() && it->first_xid <= xid; ++it) {
+    const auto block = static_cast<uint64_t>(it - xid_blocks_.begin());
+    auto bytes = read_block(xids_offset_, kXidRecordSize, commit_count_, block, it->checksum);
+    if (!bytes) return Unexpected(bytes.error());
+    for (std::size_t i = 0; i < bytes->size(); i += kXidRecordSize) {
+      if (get_le<uint32_t>(bytes->data() + i) != xid) continue;
+      auto c = commit_at(get_le<uint32_t>(bytes->data() + i + 4));
+      if (!c) return Unexpected(c.error());
+      if (c->xid != xid) return corrupt("index run xid table points at the wrong commit");
+      out.push_back(*c);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const CommitEntry& a, const CommitEntry& b) { return a.lsn < b.lsn; });
+  return out;
+}
+
+IndexResult<std::vector<EventEntry>> RunReader::events() {
+  std::vector<EventEntry> out;
+  if (event_count_ == 0) return out;
+  const auto bytes = read_(events_offset_, events_size_);
+  if (bytes.size() != events_size_) return fail(IndexErrorKind::kTruncated, "index run truncated");
+  if (checksum(bytes) != events_checksum_) return corrupt("index run events checksum mismatch");
+  Cursor c(bytes);
+  out.reserve(event_count_);
+  for (uint64_t i = 0; i < event_count_; ++i) {
+    auto e = get_event(c);
+    if (!e) return corrupt("index run event " + std::to_string(i) + " is malformed");
+    out.push_back(std::move(*e));
+  }
+  if (c.remaining() != 0) return corrupt("index run events section has trailing bytes");
+  return out;
+}
+
+IndexResult<void> RunReader::verify() {
+  for (uint64_t b = 0; b < commit_blocks_.size(); ++b) {
+    if (auto r = load_commit_block(b); !r) return r;
+    auto xids = read_block(xids_offset_, kXidRecordSize, commit_count_, b, xid_blocks_[b].checksum);
+    if (!xids) return Unexpected(xids.error());
+    if (get_le<uint32_t>(xids->data()) != xid_blocks_[b].first_xid) {
+      return corrupt("index run xid block " + std::to_string(b) + " disagrees with its block table");
+    }
+    for (std::size_t i = 0; i < xids->size(); i += kXidRecordSize) {
+      if (get_le<uint32_t>(xids->data() + i + 4) >= commit_count_) return corrupt("index run xid table out of range");
+    }
+  }
+  auto events = this->events();
+  if (!events) return Unexpected(events.error());
+  return {};
+}
+
+IndexResult<RunContent> decode_run(std::span<const std::byte> object) {
+  auto reader = RunReader::open(
+      [object](uint64_t offset, uint64_t length) {
+        if (offset >= object.size()) return std::vector<std::byte>();
+        const auto part = object.subspan(offset, std::min<uint64_t>(length, object.size() - offset));
+        return std::vector<std::byte>(part.begin(), part.end());
+      },
+      object.size());
+  if (!reader) return Unexpected(reader.error());
+  if (auto v = reader->verify(); !v) return Unexpected(v.error());
+  RunContent run;
+  run.system_identifier = reader->system_identifier();
+  run.timeline = reader->timeline();
+  run.first_lsn = reader->first_lsn();
+  run.end_lsn = reader->end_lsn();
+  run.segments = reader->segments();
+  run.commits.reserve(reader->commit_count());
+  for (uint64_t i = 0; i < reader->commit_count(); ++i) {
+    auto c = reader->commit_at(i);
+    if (!c) return Unexpected(c.error());
+    run.commits.push_back(*c);
+  }
+  auto events = reader->events();
+  if (!events) return Unexpected(events.error());
+  run.events = std::move(*events);
+  return run;
+}
+
+IndexResult<RunContent> merge_runs(std::vector<RunContent> runs) {
+  if (runs.empty()) return fail(IndexErrorKind::kInvalidArgument, "nothing to merge");
+  RunContent out;
+  out.system_identifier = runs.front().system_identifier;
+  out.timeline = runs.front().timeline;
+  out.first_lsn = runs.front().first_lsn;
+  out.end_lsn = runs.front().first_lsn;
+  for (RunContent& r : runs) {
+    if (r.timeline != out.timeline || r.system_identifier != out.system_identifier || r.first_lsn < out.end_lsn) {
+      return fail(IndexErrorKind::kInvalidArgument, "runs to merge overlap or belong to different timelines");
+    }
+    out.end_lsn = r.end_lsn;
+    out.commits.insert(out.commits.end(), r.commits.begin(), r.commits.end());
+    std::move(r.events.begin(), r.events.end(), std::back_inserter(out.events));
+    out.segments.insert(out.segments.end(), r.segments.begin(), r.segments.end());
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------ tip logs
+
+std::vector<std::byte> encode_tip_header(uint64_t system_identifier, wal::TimelineId tli) {
+  std::vector<std::byte> out;
+  Appender a(out);
+  a.put_text(kMagic);
+  a.put<uint16_t>(kFormatVersion);
+  a.put<uint16_t>(static_cast<uint16_t>(ObjectKind::kIndexTipLog));
+  a.put<uint32_t>(tli.value());
+  a.put<uint64_t>(system_identifier);
+  a.put<uint64_t>(checksum(out));
+  return out;
+}
+
+namespace {
+std::vector<std::byte> tip_record(uint32_t type, const std::vector<std::byte>& payload) {
+  std::vector<std::byte> out;
+  out.reserve(payload.size() + kTipRecordOverhead);
+  Appender a(out);
+  a.put<uint32_t>(static_cast<uint32_t>(payload.size()));
+  a.put<uint32_t>(type);
+  a.put_bytes(payload);
+  a.put<uint64_t>(checksum(out));
+  return out;
+}
+}  // namespace
+
+std::vector<std::byte> encode_tip_record(const CommitEntry& commit) {
+  std::vector<std::byte> payload;
+  Appender a(payload);
+  put_commit(a, commit, 0);
+  return tip_record(kTipCommit, payload);
+}
+
+std::vector<std::byte> encode_tip_record(const EventEntry& event) {
+  std::vector<std::byte> payload;
+  Appender a(payload);
+  put_event(a, event);
+  return tip_record(kTipEvent, payload);
+}
+
+IndexResult<TipLog> parse_tip_log(std::span<const std::byte> bytes) {
+  if (bytes.size() < kTipHeaderSize) return fail(IndexErrorKind::kTruncated, "index tip log shorter than its header");
+  if (auto e = check_magic(bytes.data(), ObjectKind::kIndexTipLog, "index tip log")) return Unexpected(std::move(*e));
+  if (checksum(bytes.first(24)) != get_le<uint64_t>(bytes.data() + 24)) {
+    return corrupt("index tip log header checksum mismatch");
+  }
+  TipLog log;
+  log.timeline = wal::TimelineId(get_le<uint32_t>(bytes.data() + 12));
+  log.system_identifier = get_le<uint64_t>(bytes.data() + 16);
+  std::size_t pos = kTipHeaderSize;
+  while (bytes.size() - pos >= kTipRecordOverhead) {
+    const auto size = get_le<uint32_t>(bytes.data() + pos);
+    const auto type = get_le<uint32_t>(bytes.data() + pos + 4);
+    if (size > kMaxTipPayload || size > bytes.size() - pos - kTipRecordOverhead) break;
+    const auto covered = bytes.subspan(pos, 8 + size);
+    if (checksum(covered) != get_le<uint64_t>(bytes.data() + pos + 8 + size)) break;
+    const auto payload = covered.subspan(8);
+    if (type == kTipCommit && size == kCommitRecordSize) {
+      log.commits.push_back(get_commit(payload.data()));
+    } else if (type == kTipEvent) {
+      Cursor c(payload);
+      auto e = get_event(c);
+      if (!e || c.remaining() != 0) break;
+      log.events.push_back(std::move(*e));
+    } else {
+      break;
+    }
+    pos += kTipRecordOverhead + size;
+  }
+  log.valid_length = pos;
+  log.torn_bytes = bytes.size() - pos;
+  return log;
+}
+
+// ------------------------------------------------------------------------------------------------ view
+
+IndexView::IndexView(std::vector<RunReader> runs, std::vector<CommitEntry> tip_commits,
+                     std::vector<EventEntry> tip_events)
+    : runs_(std::move(runs)), tip_commits_(std::move(tip_commits)), tip_events_(std::move(tip_events)) {
+  const wal::Lsn sealed = runs_.empty() ? wal::Lsn() : runs_.back().end_lsn();
+  std::erase_if(tip_commits_, [&](const CommitEntry& c) { return c.lsn < sealed; });
+  std::erase_if(tip_events_, [&](const EventEntry& e) { return e.commit_lsn < sealed; });
+}
+
+IndexResult<TimeLookup> IndexView::lookup_time(TimestampTz t) {
+  TimeLookup out;
+  // The last entry seen so far in LSN order: a run position or a tip position.
+  RunReader* last_run = nullptr;
+  for (RunReader& run : runs_) {
+    auto pos = run.first_after(t);
+    if (!pos) return Unexpected(pos.error());
+    if (pos->has_value()) {
+      auto first = run.commit_at(**pos);
+      if (!first) return Unexpected(first.error());
+      out.first_after = *first;
+      if (**pos > 0) {
+        auto before = run.commit_at(**pos - 1);
+        if (!before) return Unexpected(before.error());
+        out.last_at_or_before = *before;
+      } else if (last_run != nullptr) {
+        auto before = last_run->commit_at(last_run->commit_count() - 1);
+        if (!before) return Unexpected(before.error());
+        out.last_at_or_before = *before;
+      }
+      return out;
+    }
+    if (run.commit_count() > 0) last_run = &run;
+  }
+  if (last_run != nullptr) {
+    auto last = last_run->commit_at(last_run->commit_count() - 1);
+    if (!last) return Unexpected(last.error());
+    out.last_at_or_before = *last;
+  }
+  for (const CommitEntry& c : tip_commits_) {
+    if (c.time > t) {
+      out.first_after = c;
+      return out;
+    }
+    out.last_at_or_before = c;
+  }
+  return out;
+}
+
+IndexResult<std::vector<CommitEntry>> IndexView::lookup_xid(uint32_t xid) {
+  std::vector<CommitEntry> out;
+  for (RunReader& run : runs_) {
+    auto found = run.find_xid(xid);
+    if (!found) return Unexpected(found.error());
+    out.insert(out.end(), found->begin(), found->end());
+  }
+  for (const CommitEntry& c : tip_commits_) {
+    if (c.xid == xid) out.push_back(c);
+  }
+  return out;
+}
+
+IndexResult<std::vector<EventEntry>> IndexView::all_events(wal::Lsn from, wal::Lsn to) {
+  std::vector<EventEntry> out;
+  for (RunReader& run : runs_) {
+    if (run.event_count() == 0 || run.end_lsn() <= from || run.first_lsn() >= to) continue;
+    auto events = run.events();
+    if (!events) return Unexpected(events.error());
+    std::move(events->begin(), events->end(), std::back_inserter(out));
+  }
+  out.insert(out.end(), tip_events_.begin(), tip_events_.end());
+  return out;
+}
+
+IndexResult<std::vector<EventEntry>> IndexView::events_by_lsn(wal::Lsn from, wal::Lsn to) {
+  auto events = all_events(from, to);
+  if (!events) return events;
+  std::erase_if(*events, [&](const EventEntry& e) { return e.commit_lsn < from || e.commit_lsn >= to; });
+  return events;
+}
+
+IndexResult<std::vector<EventEntry>> IndexView::events_by_time(TimestampTz from, TimestampTz to) {
+  auto events = all_events(wal::Lsn(), wal::Lsn(UINT64_MAX));
+  if (!events) return events;
+  std::erase_if(*events, [&](const EventEntry& e) { return e.commit_time < from || e.commit_time > to; });
+  return events;
+}
+
+std::vector<SegmentSummary> IndexView::segments() const {
+  std::vector<SegmentSummary> out;
+  for (const RunReader& run : runs_) out.insert(out.end(), run.segments().begin(), run.segments().end());
+  return out;
+}
+
+uint64_t IndexView::commit_count() const {
+  uint64_t n = tip_commits_.size();
+  for (const RunReader& run : runs_) n += run.commit_count();
+  return n;
+}
+
+}  // namespace walvault::format
