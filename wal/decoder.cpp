@@ -111,6 +111,10 @@ bool StreamDecoder::check_page(const PageHeader& h, Lsn page, Step& step) {
 // when the caller must return step (need more, end, error).
 bool StreamDecoder::read_page_header(Step& step) {
   if (!in_page_header_) {
+    if (available() == 0) {
+      step = Step{Status::kNeedMore};
+      return false;
+    }
     in_page_header_ = true;
     header_page_ = pos_;
     header_have_ = 0;
