@@ -11,11 +11,8 @@ namespace walvault::cli {
 
 const std::vector<Registrar>& commands() {
   static const std::vector<Registrar> kCommands = {
-      &register_init,
-      &register_stream,
-      &register_status,
-      &register_dump,
       &register_backup,
+      &register_dump,
   };
   return kCommands;
 }
