@@ -11,8 +11,12 @@ namespace walvault::cli {
 
 const std::vector<Registrar>& commands() {
   static const std::vector<Registrar> kCommands = {
-      &register_backup,
+      &register_init,
+      &register_stream,
+      &register_status,
       &register_dump,
+      &register_backup,
+      &register_list,
   };
   return kCommands;
 }

@@ -8,7 +8,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace walvault {
 
@@ -36,5 +38,7 @@ inline constexpr int64_t kPostgresEpochUnixMicros = 946684800000000;
 
 // ISO 8601 UTC with microseconds: "2026-11-21T04:15:59.705207Z".
 [[nodiscard]] std::string format_time(std::chrono::system_clock::time_point t);
+// Parses exactly that form (1..6 fraction digits, or none); nullopt otherwise.
+[[nodiscard]] std::optional<std::chrono::system_clock::time_point> parse_time(std::string_view text);
 
 }  // namespace walvault

@@ -106,10 +106,6 @@ LibpqReplicationSource::LibpqReplicationSource(const std::string& conninfo)
 
 LibpqReplicationSource::~LibpqReplicationSource() = default;
 
-std::unique_ptr<ReplicationSource> LibpqReplicationSource::open(const std::string& conninfo) {
-  return std::make_unique<LibpqReplicationSource>(conninfo);
-}
-
 void LibpqReplicationSource::lost(const std::string& what) const {
   throw Error(ErrorCode::kConnection, what + ": " + conn_.error_message(), "the connection to the server was lost",
               /*retryable=*/true);
@@ -203,7 +199,7 @@ StreamEvent LibpqReplicationSource::next(std::chrono::milliseconds timeout) {
     pollfd fd{PQsocket(conn_.get()), POLLIN, 0};
     const int ready = ::poll(&fd, 1, static_cast<int>(left.count()));
     if (ready < 0 && errno != EINTR) lost("waiting for the server failed");
-    if (ready == 0) return Idle{};
+    if (ready <= 0) return Idle{};  // timeout, or a signal the caller may want to look at
     if (PQconsumeInput(conn_.get()) == 0) lost("reading from the server failed");
   }
 }

@@ -96,9 +96,6 @@ class ReplicationSource {
   virtual void send_status(wal::Lsn write, wal::Lsn flush, int64_t now, bool reply_requested) = 0;
 };
 
-// Opens a new source (a new connection); the streamer calls it again after a lost connection.
-using SourceFactory = std::unique_ptr<ReplicationSource> (*)(const std::string& conninfo);
-
 class LibpqReplicationSource final : public ReplicationSource {
  public:
   // Connects in physical replication mode. Throws kConnection (retryable) when the server is unreachable.
@@ -114,9 +111,6 @@ class LibpqReplicationSource final : public ReplicationSource {
   std::optional<TimelineEnd> start(const std::string& slot, wal::Lsn start, wal::TimelineId timeline) override;
   StreamEvent next(std::chrono::milliseconds timeout) override;
   void send_status(wal::Lsn write, wal::Lsn flush, int64_t now, bool reply_requested) override;
-
-  // The SourceFactory for real servers.
-  static std::unique_ptr<ReplicationSource> open(const std::string& conninfo);
 
  private:
   // After COPY ended: reads the results up to NULL; a next-timeline row becomes a TimelineEnd.

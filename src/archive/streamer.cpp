@@ -1,0 +1,310 @@
+#include "archive/streamer.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+
+#include "archive/segment_archiver.hpp"
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "format/segment_container.hpp"
+
+namespace walvault::archive {
+namespace {
+
+constexpr std::string_view kPartialSuffix = ".partial";
+constexpr std::string_view kContainerSuffix = ".wvs";
+
+struct NamedSegment {
+  wal::SegmentName segment;
+  std::string object;
+};
+
+// Segment objects under prefix whose names are "<prefix><24 hex><suffix>", sorted by (segno, timeline).
+std::vector<NamedSegment> segments_under(const storage::Storage& storage, std::string_view prefix,
+                                         std::string_view suffix, uint32_t segment_size) {
+  std::vector<NamedSegment> found;
+  for (const auto& object : storage.list(prefix)) {
+    const std::string_view name = std::string_view(object.name).substr(prefix.size());
+    if (name.size() != 24 + suffix.size() || name.substr(24) != suffix) continue;
+    if (const auto seg = wal::parse_segment_file_name(name.substr(0, 24), segment_size)) {
+      found.push_back({*seg, object.name});
+    }
+  }
+  std::sort(found.begin(), found.end(), [](const NamedSegment& a, const NamedSegment& b) {
+    return std::pair(a.segment.segno, a.segment.timeline) < std::pair(b.segment.segno, b.segment.timeline);
+  });
+  return found;
+}
+
+std::chrono::milliseconds since(std::chrono::steady_clock::time_point now, std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(now - t);
+}
+
+}  // namespace
+
+std::optional<ResumePoint> repository_resume_point(storage::Storage& storage, uint32_t segment_size) {
+  const auto tips = segments_under(storage, "tip/", kPartialSuffix, segment_size);
+  if (!tips.empty()) {
+    // Older tips are leftovers of a crash between archiving a segment and removing its tip: drop those whose
+    // container exists. One without a container (a timeline switch cut short) is kept and reported.
+    for (std::size_t i = 0; i + 1 < tips.size(); ++i) {
+      const auto& t = tips[i];
+      if (storage.info(format::segment_object_name(t.segment.timeline, t.segment.segno, segment_size))) {
+        storage.remove(t.object);
+      } else {
+        log::warning("in-progress copy " + t.object + " was never archived; it is kept, and later WAL continues on "
+                     "a newer timeline or segment");
+      }
+    }
+    const auto& last = tips.back().segment;
+    return ResumePoint{last.timeline, wal::segment_start(last.segno, segment_size)};
+  }
+  const auto done = segments_under(storage, "wal/", kContainerSuffix, segment_size);
+  if (done.empty()) return std::nullopt;
+  const auto& last = done.back().segment;
+  return ResumePoint{last.timeline, wal::segment_start(last.segno.next(), segment_size)};
+}
+
+Streamer::Streamer(storage::Storage& storage, const repo::RepoConfig& config, Clock& clock, SourceOpener open_source,
+                   StreamerOptions options, const std::atomic<bool>& stop)
+    : storage_(storage),
+      config_(config),
+      clock_(clock),
+      open_source_(std::move(open_source)),
+      options_(options),
+      stop_(stop),
+      indexer_(storage, config) {
+  state_.pid = static_cast<long>(::getpid());
+}
+
+wal::Lsn Streamer::durable() const {
+  if (tip_) return wal::segment_start(tip_->segno(), config_.segment_size) + tip_->synced();
+  return received_;  // no tip: received_ is a segment boundary and everything before it is archived
+}
+
+void Streamer::run() {
+  Backoff backoff(options_.backoff_initial, options_.backoff_max);
+  while (!stop_) {
+    const wal::Lsn before = received_;
+    try {
+      if (session() == SessionEnd::kStopped) break;
+      log::warning("the server ended streaming (shutting down?); reconnecting");
+    } catch (const Error& e) {
+      source_.reset();
+      tip_.reset();
+      if (!e.retryable()) throw;
+      log::warning(std::string(e.what()) + "; reconnecting");
+    }
+    source_.reset();
+    tip_.reset();
+    if (received_ != before) backoff.reset();
+    sleep_unless_stopped(backoff.next());
+  }
+  source_.reset();
+}
+
+void Streamer::sleep_unless_stopped(std::chrono::milliseconds delay) {
+  const auto step = std::chrono::milliseconds(100);
+  for (auto left = delay; left.count() > 0 && !stop_; left -= step) clock_.sleep_for(std::min(left, step));
+}
+
+Streamer::SessionEnd Streamer::session() {
+  source_ = open_source_();
+  const auto identity = source_->identify_system();
+  repo::check_system_identifier(config_, identity.system_identifier);
+  if (!version_checked_) {
+    repo::check_server_version(source_->server_version());
+    version_checked_ = true;
+  }
+  if (source_->wal_segment_size() != config_.segment_size) {
+    throw Error(ErrorCode::kRepository, "the server's wal_segment_size differs from the repository's",
+                "this repository belongs to a cluster initialised with another --wal-segsize");
+  }
+  const auto slot = source_->read_slot(config_.slot);
+  if (!slot) {
+    throw Error(ErrorCode::kRepository, "replication slot \"" + config_.slot + "\" does not exist on the server",
+                "run 'walvault init' again with the same --repo and -d: it recreates the slot and keeps the "
+                "repository; WAL the server removed meanwhile is lost to this repository");
+  }
+  if (!position_) position_ = repository_resume_point(storage_, config_.segment_size);
+  if (!position_) {
+    position_ = slot->restart_lsn ? ResumePoint{*slot->restart_timeline,
+                                                wal::segment_start(wal::segment_of(*slot->restart_lsn,
+                                                                                   config_.segment_size),
+                                                                   config_.segment_size)}
+                                  : ResumePoint{identity.timeline,
+                                                wal::segment_start(wal::segment_of(identity.flush_lsn,
+                                                                                   config_.segment_size),
+                                                                   config_.segment_size)};
+  }
+  state_file_ = storage_.open_append(kStreamStateObject);
+  while (!stop_) {
+    timeline_ = position_->timeline;
+    received_ = position_->start;
+    tip_.reset();
+    indexer_.restart(timeline_, received_);
+    log::info("streaming from " + received_.to_string() + " on timeline " + std::to_string(timeline_.value()));
+    auto end = source_->start(config_.slot, received_, timeline_);
+    if (!end) end = stream();
+    if (stop_) break;
+    if (!end) return SessionEnd::kServerEnded;
+    switch_timeline(*end);
+  }
+  return SessionEnd::kStopped;
+}
+
+std::optional<pg::TimelineEnd> Streamer::stream() {
+  const auto begin = clock_.steady();
+  last_sync_ = last_status_ = last_message_ = begin;
+  write_state();
+  send_status(false);
+  while (!stop_) {
+    auto now = clock_.steady();
+    auto wait = options_.status_interval - since(now, last_status_);
+    if (tip_ && tip_->written() > tip_->synced()) wait = std::min(wait, options_.fsync_interval - since(now, last_sync_));
+    wait = std::clamp(wait, std::chrono::milliseconds(0), std::chrono::milliseconds(1000));
+
+    const pg::StreamEvent event = source_->next(wait);
+    now = clock_.steady();
+    if (const auto* data = std::get_if<pg::XLogData>(&event)) {
+      last_message_ = now;
+      server_lsn_ = std::max(server_lsn_, data->server_end);
+      on_data(*data);
+    } else if (const auto* keepalive = std::get_if<pg::Keepalive>(&event)) {
+      last_message_ = now;
+      server_lsn_ = std::max(server_lsn_, keepalive->server_end);
+      if (keepalive->reply_requested) make_durable();
+    } else if (const auto* end = std::get_if<pg::TimelineEnd>(&event)) {
+      make_durable();
+      return *end;
+    } else if (std::holds_alternative<pg::StreamEnded>(event)) {
+      make_durable();
+      return std::nullopt;
+    }
+    now = clock_.steady();
+    if (tip_ && tip_->written() > tip_->synced() && since(now, last_sync_) >= options_.fsync_interval) {
+      make_durable();
+    } else if (since(now, last_status_) >= options_.status_interval) {
+      send_status(/*reply_requested=*/true);  // the answer proves the connection is alive
+    }
+    if (since(now, last_message_) >= options_.receive_timeout) {
+      throw Error(ErrorCode::kConnection,
+                  "no message from the server for " + std::to_string(options_.receive_timeout.count() / 1000) + " s",
+                  "", /*retryable=*/true);
+    }
+  }
+  make_durable();
+  return std::nullopt;
+}
+
+void Streamer::on_data(const pg::XLogData& data) {
+  if (data.start != received_) {
+    throw Error(ErrorCode::kConnection,
+                "server sent WAL from " + data.start.to_string() + ", expected " + received_.to_string(), "",
+                /*retryable=*/true);
+  }
+  auto bytes = data.bytes;
+  while (!bytes.empty()) {
+    const wal::SegmentNo segno = wal::segment_of(received_, config_.segment_size);
+    const uint32_t offset = wal::segment_offset(received_, config_.segment_size);
+    if (!tip_) open_tip(segno);
+    const auto piece = bytes.first(std::min<std::size_t>(bytes.size(), config_.segment_size - offset));
+    if (!tip_->write(offset, piece) && !warned_damage_) {
+      log::warning("the in-progress copy " + tip_->name() + " differed from the server's WAL at offset " +
+                   std::to_string(offset) + "; replaced it with the server's bytes");
+      warned_damage_ = true;
+    }
+    indexer_.feed(received_, piece);
+    received_ = received_ + piece.size();
+    bytes = bytes.subspan(piece.size());
+    if (tip_->complete()) complete_segment();
+  }
+}
+
+void Streamer::open_tip(wal::SegmentNo segno) {
+  tip_ = std::make_unique<Tip>(storage_, timeline_, segno, config_.segment_size);
+  position_ = ResumePoint{timeline_, wal::segment_start(segno, config_.segment_size)};
+  state_.segment = wal::segment_file_name(timeline_, segno, config_.segment_size);
+  warned_damage_ = false;
+}
+
+void Streamer::complete_segment() {
+  tip_->sync();
+  const SegmentToArchive segment{tip_->name(),        tip_->written(), config_.system_identifier,
+                                 config_.pg_version,  timeline_,       tip_->segno(),
+                                 config_.segment_size};
+  const wal::Lsn end = wal::segment_start(tip_->segno(), config_.segment_size) + tip_->written();
+  indexer_.publish(end);
+  const std::string container = archive_tip(storage_, segment, indexer_.segment_summary(tip_->segno()));
+  indexer_.complete_segment(tip_->segno(), end);
+  storage_.remove(tip_->name());
+  log::debug("archived " + container);
+  tip_.reset();
+  position_ = ResumePoint{timeline_, end};
+  make_durable();
+}
+
+void Streamer::switch_timeline(const pg::TimelineEnd& end) {
+  if (end.next_timeline <= timeline_ || end.next_start > received_) {
+    throw Error(ErrorCode::kConnection,
+                "server ended timeline " + std::to_string(timeline_.value()) + " with an impossible successor (" +
+                    std::to_string(end.next_timeline.value()) + " at " + end.next_start.to_string() + ")");
+  }
+  const auto history = source_->timeline_history(end.next_timeline);
+  storage_.write_atomic("wal/" + history.file_name,
+                        std::as_bytes(std::span(history.content.data(), history.content.size())));
+  const ResumePoint next{end.next_timeline, wal::segment_start(wal::segment_of(end.next_start, config_.segment_size),
+                                                               config_.segment_size)};
+  if (tip_) {
+    // Create the new timeline's tip first: at a restart the newest tip is where streaming resumes, and this one
+    // (the old timeline's last, partial segment) is archived below or, after a crash, kept for inspection.
+    const Tip successor(storage_, next.timeline, wal::segment_of(next.start, config_.segment_size),
+                        config_.segment_size);
+    tip_->sync();
+    const SegmentToArchive segment{tip_->name(),       tip_->written(), config_.system_identifier,
+                                   config_.pg_version, timeline_,       tip_->segno(),
+                                   config_.segment_size};
+    indexer_.publish(received_);
+    archive_tip(storage_, segment, indexer_.segment_summary(tip_->segno()));
+    indexer_.complete_segment(tip_->segno(), received_);
+    storage_.remove(tip_->name());
+    tip_.reset();
+  }
+  log::info("timeline " + std::to_string(timeline_.value()) + " ended at " + end.next_start.to_string() +
+            "; following timeline " + std::to_string(end.next_timeline.value()));
+  position_ = next;
+}
+
+void Streamer::make_durable() {
+  if (tip_) tip_->sync();
+  indexer_.publish(durable());
+  write_state();
+  send_status(false);
+  last_sync_ = clock_.steady();
+}
+
+void Streamer::write_state() {
+  state_.timeline = timeline_;
+  state_.durable_lsn = durable();
+  state_.received_lsn = received_;
+  state_.server_lsn = std::max(server_lsn_, received_);
+  state_.updated = format_time(clock_.now());
+  if (state_.durable_lsn >= server_lsn_) state_.caught_up = state_.updated;
+  if (const auto& last = indexer_.last_commit()) {
+    state_.last_commit_time = format_time(from_pg_timestamp(last->time));
+    state_.last_commit_lsn = last->lsn;
+  }
+  const std::string text = encode_stream_state(state_);
+  state_file_->write_at(0, std::as_bytes(std::span(text.data(), text.size())));
+  state_file_->sync();
+}
+
+void Streamer::send_status(bool reply_requested) {
+  if (!source_) return;
+  source_->send_status(received_, durable(), to_pg_timestamp(clock_.now()), reply_requested);
+  last_status_ = clock_.steady();
+}
+
+}  // namespace walvault::archive

@@ -1,0 +1,108 @@
+// Streamer: continuous capture of a cluster's WAL into the repository (`walvault stream`).
+//
+// It connects through a ReplicationSource, checks the server's system identifier against the repository, and
+// streams from the repository's durable end (rounded down to the start of the in-progress segment, which is
+// fetched again and compared with what the tip already holds) or, for an empty repository, from the segment of
+// the slot's restart_lsn. Bytes go to the tip (archive/tip.hpp), synced at least every fsync_interval while data
+// arrives and whenever the server asks for a reply; status updates report flush = the durable end only. Records
+// are decoded as they arrive (archive/wal_indexer.hpp) and their commits and events published to the index
+// within a second. A completed segment becomes a container plus its index run, then the tip is removed.
+// Timeline switches are followed (history files stored as wal/NNNNNNNN.history); lost connections are retried
+// with capped exponential backoff. run() returns when `stop` becomes true, after a final sync and status update.
+//
+// Lifetime: borrows storage, clock and stop; they must outlive the Streamer. Errors: run() throws
+// walvault::Error for anything that retrying cannot fix (a foreign server, a missing slot, a storage failure, an
+// unsupported server version); retryable connection errors are logged and retried.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "archive/backoff.hpp"
+#include "archive/stream_state.hpp"
+#include "archive/tip.hpp"
+#include "archive/wal_indexer.hpp"
+#include "common/clock.hpp"
+#include "pg/replication.hpp"
+#include "repo/repository.hpp"
+#include "storage/storage.hpp"
+
+namespace walvault::archive {
+
+struct StreamerOptions {
+  std::chrono::milliseconds fsync_interval{200};
+  std::chrono::milliseconds status_interval{10000};
+  // A connection that delivers nothing for this long (not even the keepalive we ask for) is dropped.
+  std::chrono::milliseconds receive_timeout{60000};
+  std::chrono::milliseconds backoff_initial{1000};
+  std::chrono::milliseconds backoff_max{30000};
+};
+
+using SourceOpener = std::function<std::unique_ptr<pg::ReplicationSource>()>;
+
+// Where streaming (re)starts: a segment start on a timeline.
+struct ResumePoint {
+  wal::TimelineId timeline;
+  wal::Lsn start;
+};
+
+// The repository's durable end as a resume point: the in-progress segment's start if a tip exists (stale tips
+// of archived segments are removed), else the end of the highest archived segment; nullopt for an empty
+// repository. Throws Storage errors.
+[[nodiscard]] std::optional<ResumePoint> repository_resume_point(storage::Storage& storage, uint32_t segment_size);
+
+class Streamer {
+ public:
+  Streamer(storage::Storage& storage, const repo::RepoConfig& config, Clock& clock, SourceOpener open_source,
+           StreamerOptions options, const std::atomic<bool>& stop);
+
+  void run();
+
+  // The end of what the repository holds durably / what was received (for tests and status).
+  [[nodiscard]] wal::Lsn durable() const;
+  [[nodiscard]] wal::Lsn received() const { return received_; }
+
+ private:
+  enum class SessionEnd { kStopped, kServerEnded };
+
+  SessionEnd session();
+  std::optional<pg::TimelineEnd> stream();
+  void on_data(const pg::XLogData& data);
+  void switch_timeline(const pg::TimelineEnd& end);
+  void open_tip(wal::SegmentNo segno);
+  void complete_segment();
+  // Syncs the tip, publishes index entries and the state record, then reports the durable end to the server.
+  void make_durable();
+  void send_status(bool reply_requested);
+  void write_state();
+  void sleep_unless_stopped(std::chrono::milliseconds delay);
+
+  storage::Storage& storage_;
+  repo::RepoConfig config_;
+  Clock& clock_;
+  SourceOpener open_source_;
+  StreamerOptions options_;
+  const std::atomic<bool>& stop_;
+
+  std::unique_ptr<pg::ReplicationSource> source_;
+  std::optional<ResumePoint> position_;  // where the next START_REPLICATION begins
+  wal::TimelineId timeline_;
+  wal::Lsn received_;
+  wal::Lsn archived_;  // end of the last archived segment (durable without the tip)
+  wal::Lsn server_lsn_;
+  std::unique_ptr<Tip> tip_;
+  WalIndexer indexer_;
+  std::unique_ptr<storage::AppendFile> state_file_;
+  StreamState state_;
+  std::chrono::steady_clock::time_point last_sync_;
+  std::chrono::steady_clock::time_point last_status_;
+  std::chrono::steady_clock::time_point last_message_;
+  bool version_checked_ = false;
+  bool warned_damage_ = false;
+};
+
+}  // namespace walvault::archive

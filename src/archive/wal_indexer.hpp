@@ -1,0 +1,77 @@
+// WalIndexer: decodes the live WAL as it arrives and turns it into index entries (format/FORMAT.md, "Index").
+//
+// The streamer feeds every received piece in LSN order (feed), tells it how far the WAL is durable (publish),
+// and when a segment is archived (complete_segment). Commits and events go to the index only once the WAL that
+// holds them is durable, so the index never names WAL the repository could lose: publish() appends them to the
+// in-progress segment's index tip log and syncs it; complete_segment() writes the segment's immutable index run
+// and drops the tip log. It also keeps the per-segment summary stored in the container trailer, the last
+// published commit (for `walvault status`), and notices Storage CREATE records (new relations, for name
+// snapshots).
+//
+// Decoding problems never stop archiving: the indexer logs them once and resumes at the next segment start
+// (commits in between are missing from the index, the WAL itself is intact). After restart() at a segment
+// start, entries the index already holds are not appended again.
+// Lifetime: borrows storage. Errors: Storage errors pass through (kIo).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "format/segment_container.hpp"
+#include "repo/repository.hpp"
+#include "storage/storage.hpp"
+#include "wal/decoder.hpp"
+#include "wal/events.hpp"
+#include "wal/lsn.hpp"
+
+namespace walvault::archive {
+
+struct CommitMark {
+  wal::Lsn lsn;
+  wal::TimestampTz time = 0;
+};
+
+class WalIndexer {
+ public:
+  WalIndexer(storage::Storage& storage, const repo::RepoConfig& config);
+
+  // Decoding starts afresh at segment_start (a segment start) on timeline.
+  void restart(wal::TimelineId timeline, wal::Lsn segment_start);
+  // The next received bytes, contiguous with the previous ones. They need to live only during the call.
+  void feed(wal::Lsn start, std::span<const std::byte> bytes);
+  // The WAL up to durable is durable: publish the entries it completes.
+  void publish(wal::Lsn durable);
+  // The trailer summary of segment segno (entries published so far).
+  [[nodiscard]] format::ContainerSummary segment_summary(wal::SegmentNo segno) const;
+  // Segment segno (ending at end) is archived: write its index run.
+  void complete_segment(wal::SegmentNo segno, wal::Lsn end);
+
+  [[nodiscard]] const std::optional<CommitMark>& last_commit() const { return last_commit_; }
+  // True once after the WAL showed a new relation file (Storage CREATE) followed by a commit.
+  [[nodiscard]] bool take_relations_created();
+
+ private:
+  struct Pending {
+    wal::Commit commit;
+    std::vector<wal::Event> events;
+  };
+  void observe(const wal::Record& record);
+
+  storage::Storage& storage_;
+  repo::RepoConfig config_;
+  wal::TimelineId timeline_;
+  std::optional<wal::StreamDecoder> decoder_;
+  wal::EventTracker tracker_;
+  bool decoding_ = false;
+  std::vector<Pending> pending_;          // decoded, not yet durable
+  wal::Lsn published_;                    // entries ending at or before this were published
+  std::map<wal::SegmentNo, format::ContainerSummary> summaries_;
+  std::optional<CommitMark> last_commit_;
+  bool created_seen_ = false;
+  bool relations_created_ = false;
+};
+
+}  // namespace walvault::archive

@@ -1,0 +1,24 @@
+#include <CLI/CLI.hpp>
+#include <memory>
+
+#include "cli/registry.hpp"
+#include "command/stream.hpp"
+
+namespace walvault::cli {
+
+void register_stream(CLI::App& app, Action& selected) {
+  auto options = std::make_shared<command::StreamOptions>();
+  CLI::App* sub = app.add_subcommand("stream", "Stream the cluster's WAL into the repository (foreground)");
+  add_repo_option(*sub, options->repo);
+  sub->add_option("--fsync-interval-ms", options->fsync_interval_ms,
+                  "Longest time received WAL may stay unsynced while data arrives")
+      ->default_val(200)
+      ->check(CLI::Range(1, 10000));
+  sub->add_option("--status-interval-ms", options->status_interval_ms,
+                  "Interval of standby status updates when idle")
+      ->default_val(10000)
+      ->check(CLI::Range(100, 3600000));
+  sub->callback([options, &selected] { selected = [options] { return command::run_stream(*options); }; });
+}
+
+}  // namespace walvault::cli

@@ -1,0 +1,158 @@
+#include "command/status.hpp"
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+
+#include "archive/stream_state.hpp"
+#include "common/clock.hpp"
+#include "common/error.hpp"
+#include "pg/replication.hpp"
+#include "repo/lock.hpp"
+#include "repo/repository.hpp"
+
+namespace walvault::command {
+namespace {
+
+struct Status {
+  std::optional<long> streamer_pid;  // set when the stream lock is held
+  std::optional<archive::StreamState> state;
+  std::optional<wal::Lsn> server_lsn;
+  std::string server_error;
+  uint64_t segments_archived = 0;
+  std::optional<uint64_t> lag_bytes;
+  std::optional<double> lag_seconds;
+};
+
+Status collect(const repo::Repository& repository) {
+  Status s;
+  s.streamer_pid = repo::RepositoryLock::holder(repository.path, "stream");
+  if (repository.storage->info(archive::kStreamStateObject)) {
+    const auto bytes = repository.storage->read(archive::kStreamStateObject);
+    s.state = archive::decode_stream_state(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  }
+  for (const auto& object : repository.storage->list("wal/")) {
+    if (object.name.ends_with(".wvs")) ++s.segments_archived;
+  }
+  try {
+    pg::LibpqReplicationSource source(repository.config.conninfo);
+    s.server_lsn = source.identify_system().flush_lsn;
+  } catch (const Error& e) {
+    s.server_error = e.what();
+  }
+  if (s.state && s.server_lsn) {
+    const wal::Lsn durable = s.state->durable_lsn;
+    s.lag_bytes = *s.server_lsn > durable ? *s.server_lsn - durable : 0;
+    if (*s.lag_bytes == 0) {
+      s.lag_seconds = 0.0;
+    } else if (const auto caught_up = parse_time(s.state->caught_up)) {
+      s.lag_seconds = std::chrono::duration<double>(std::chrono::system_clock::now() - *caught_up).count();
+    }
+  }
+  return s;
+}
+
+void print_json(const repo::Repository& repository, const Status& s) {
+  nlohmann::ordered_json j;
+  j["repository"] = repository.path;
+  j["system_identifier"] = std::to_string(repository.config.system_identifier);
+  j["streamer"] = {{"running", s.streamer_pid.has_value()},
+                   {"pid", s.streamer_pid && *s.streamer_pid > 0 ? nlohmann::json(*s.streamer_pid) : nullptr}};
+  j["server"] = {{"reachable", s.server_lsn.has_value()},
+                 {"lsn", s.server_lsn ? nlohmann::json(s.server_lsn->to_string()) : nullptr},
+                 {"error", s.server_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.server_error)}};
+  const auto opt_lsn = [](bool has, wal::Lsn lsn) { return has ? nlohmann::json(lsn.to_string()) : nullptr; };
+  const bool st = s.state.has_value();
+  j["received_lsn"] = opt_lsn(st, st ? s.state->received_lsn : wal::Lsn());
+  j["durable_lsn"] = opt_lsn(st, st ? s.state->durable_lsn : wal::Lsn());
+  j["lag_bytes"] = s.lag_bytes ? nlohmann::json(*s.lag_bytes) : nullptr;
+  j["lag_seconds"] = s.lag_seconds ? nlohmann::json(*s.lag_seconds) : nullptr;
+  j["timeline"] = st ? nlohmann::json(s.state->timeline.value()) : nullptr;
+  j["current_segment"] = st && !s.state->segment.empty() ? nlohmann::json(s.state->segment) : nullptr;
+  j["last_commit_time"] = st && !s.state->last_commit_time.empty() ? nlohmann::json(s.state->last_commit_time) : nullptr;
+  j["state_updated"] = st ? nlohmann::json(s.state->updated) : nullptr;
+  j["segments_archived"] = s.segments_archived;
+  std::cout << j.dump(2) << "\n";
+}
+
+void print_prometheus(const Status& s) {
+  std::ostringstream out;
+  const auto metric = [&](const char* name, const char* help, double value) {
+    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " gauge\n" << name << ' ' << value << '\n';
+  };
+  out.precision(17);
+  metric("walvault_streamer_running", "Whether a walvault streamer holds the repository's stream lock.",
+         s.streamer_pid ? 1 : 0);
+  metric("walvault_server_reachable", "Whether the PostgreSQL server answered.", s.server_lsn ? 1 : 0);
+  if (s.server_lsn) {
+    metric("walvault_server_lsn_bytes", "The server's WAL flush position, as a byte position.",
+           static_cast<double>(s.server_lsn->value()));
+  }
+  if (s.state) {
+    metric("walvault_received_lsn_bytes", "End of the WAL received by the streamer.",
+           static_cast<double>(s.state->received_lsn.value()));
+    metric("walvault_durable_lsn_bytes", "End of the WAL the repository holds durably.",
+           static_cast<double>(s.state->durable_lsn.value()));
+    metric("walvault_timeline", "The timeline being streamed.", s.state->timeline.value());
+    if (const auto t = parse_time(s.state->last_commit_time)) {
+      metric("walvault_last_commit_timestamp_seconds", "Commit time of the last durable commit in the repository.",
+             std::chrono::duration<double>(t->time_since_epoch()).count());
+    }
+  }
+  if (s.lag_bytes) metric("walvault_lag_bytes", "Server WAL position minus durable position.", static_cast<double>(*s.lag_bytes));
+  if (s.lag_seconds) metric("walvault_lag_seconds", "Seconds since the durable position last reached the server's.", *s.lag_seconds);
+  metric("walvault_segments_archived", "Completed WAL segment containers in the repository.",
+         static_cast<double>(s.segments_archived));
+  std::cout << out.str();
+}
+
+void print_human(const repo::Repository& repository, const Status& s) {
+  std::cout << "repository:      " << repository.path << " (database system " << repository.config.system_identifier
+            << ")\n";
+  std::cout << "streamer:        "
+            << (s.streamer_pid ? "running" + (*s.streamer_pid > 0 ? " (pid " + std::to_string(*s.streamer_pid) + ")"
+                                                                  : std::string())
+                               : std::string("not running"))
+            << "\n";
+  std::cout << "server LSN:      " << (s.server_lsn ? s.server_lsn->to_string() : "unreachable (" + s.server_error + ")")
+            << "\n";
+  if (s.state) {
+    std::cout << "received LSN:    " << s.state->received_lsn.to_string() << "\n"
+              << "durable LSN:     " << s.state->durable_lsn.to_string() << "\n";
+  } else {
+    std::cout << "received LSN:    none (the streamer has not run yet)\n";
+  }
+  if (s.lag_bytes) {
+    std::cout << "lag:             " << *s.lag_bytes << " bytes";
+    if (s.lag_seconds) std::cout << ", " << *s.lag_seconds << " s";
+    std::cout << "\n";
+  }
+  if (s.state) {
+    std::cout << "timeline:        " << s.state->timeline.value() << "\n"
+              << "current segment: " << (s.state->segment.empty() ? "none" : s.state->segment) << "\n"
+              << "last commit:     " << (s.state->last_commit_time.empty() ? "none" : s.state->last_commit_time)
+              << "\n";
+  }
+  std::cout << "segments:        " << s.segments_archived << " archived\n";
+}
+
+}  // namespace
+
+int run_status(const StatusOptions& options) {
+  if (options.json && options.prometheus) {
+    throw Error(ErrorCode::kUsage, "--json and --prometheus exclude each other", "choose one output format");
+  }
+  const repo::Repository repository = repo::open_repository(options.repo);
+  const Status s = collect(repository);
+  if (options.json) {
+    print_json(repository, s);
+  } else if (options.prometheus) {
+    print_prometheus(s);
+  } else {
+    print_human(repository, s);
+  }
+  return 0;
+}
+
+}  // namespace walvault::command

@@ -1,0 +1,23 @@
+// `walvault status`: is the streamer running, and how far behind the server is the repository?
+//
+// Reads the repository's stream lock (who holds it) and the streamer's state record (archive/stream_state.hpp),
+// and asks the server for its current WAL position over a replication connection (IDENTIFY_SYSTEM); an
+// unreachable server is reported, not an error. Lag: bytes = server LSN − durable LSN; seconds = 0 when durable
+// has reached the server, else the time since the streamer was last caught up. Output: human text, --json
+// (stable fields), or --prometheus (text exposition format, walvault_* metrics, for node_exporter's textfile
+// collector). Errors: kRepository when there is no repository.
+#pragma once
+
+#include <string>
+
+namespace walvault::command {
+
+struct StatusOptions {
+  std::string repo;
+  bool json = false;
+  bool prometheus = false;
+};
+
+int run_status(const StatusOptions& options);
+
+}  // namespace walvault::command
