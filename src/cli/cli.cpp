@@ -16,7 +16,6 @@ const std::vector<Registrar>& commands() {
       &register_status,
       &register_dump,
       &register_backup,
-      &register_list,
   };
   return kCommands;
 }
