@@ -16,6 +16,7 @@ const std::vector<Registrar>& commands() {
       &register_status,
       &register_dump,
       &register_backup,
+      &register_list,
   };
   return kCommands;
 }

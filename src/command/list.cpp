@@ -1,0 +1,197 @@
+#include "command/list.hpp"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "archive/stream_state.hpp"
+#include "common/clock.hpp"
+#include "common/error.hpp"
+#include "format/index.hpp"
+#include "repo/repository.hpp"
+#include "restore/backup_catalog.hpp"
+#include "restore/wal_coverage.hpp"
+
+namespace walvault::command {
+namespace {
+
+using nlohmann::json;
+
+struct Window {
+  wal::TimelineId timeline;
+  std::string earliest;                // ISO 8601
+  std::optional<std::string> latest;   // the last archived commit in the run
+  std::vector<std::string> backups;    // ids, oldest first
+  const restore::WalRun* run = nullptr;
+};
+
+[[noreturn]] void index_error(const std::string& object, const format::IndexError& error) {
+  throw Error(ErrorCode::kCorrupt, "index object " + object + " is damaged: " + error.message,
+              "the WAL itself is unaffected; the index can be rebuilt from it");
+}
+
+// The latest commit time the index holds for WAL [from, to) of timeline, at segment granularity for sealed runs.
+std::optional<format::TimestampTz> last_commit_time(const storage::Storage& storage, wal::TimelineId timeline,
+                                                    wal::Lsn from, wal::Lsn to, uint32_t segment_size) {
+  std::optional<format::TimestampTz> latest;
+  const auto consider = [&](std::optional<format::TimestampTz> t) {
+    if (t && (!latest || *t > *latest)) latest = t;
+  };
+  for (const auto& info : storage.list(format::index_prefix(timeline))) {
+    if (const auto run = format::parse_run_object_name(info.name)) {
+      if (run->end <= from || run->first >= to) continue;
+      const std::string name = info.name;
+      auto reader = format::RunReader::open(
+          [&storage, name](uint64_t offset, uint64_t length) { return storage.read_range(name, offset, length); },
+          info.size);
+      if (!reader) index_error(name, reader.error());
+      for (const auto& segment : reader->segments()) {
+        if (segment.start_lsn < to && segment.end_lsn > from) consider(segment.last_commit_time);
+      }
+    } else if (format::parse_tip_log_object_name(info.name, segment_size)) {
+      const auto log = format::parse_tip_log(storage.read(info.name));
+      if (!log) index_error(info.name, log.error());
+      for (const auto& commit : log->commits) {
+        if (commit.lsn >= from && commit.lsn < to) consider(commit.time);
+      }
+    }
+  }
+  return latest;
+}
+
+restore::WalCoverage read_coverage(const repo::Repository& repository) {
+  const storage::Storage& storage = *repository.storage;
+  std::optional<restore::TipState> tip;
+  if (storage.info(archive::kStreamStateObject)) {
+    const auto bytes = storage.read(archive::kStreamStateObject);
+    const auto state =
+        archive::decode_stream_state(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    if (state) {
+      const auto segment = wal::parse_segment_file_name(state->segment, repository.config.segment_size);
+      if (segment) tip = restore::TipState{segment->timeline, segment->segno, state->durable_lsn};
+    }
+  }
+  std::vector<std::string> names;
+  for (const auto& info : storage.list("wal/")) names.push_back(info.name);
+  return restore::wal_coverage(names, tip, repository.config.segment_size);
+}
+
+std::string human_bytes(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024 && unit < 4) {
+    value /= 1024;
+    ++unit;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
+  return buf;
+}
+
+}  // namespace
+
+int run_list(const ListOptions& options) {
+  const repo::Repository repository = repo::open_repository(options.repo);
+  const storage::Storage& storage = *repository.storage;
+  const uint32_t segment_size = repository.config.segment_size;
+  const std::vector<restore::BackupEntry> backups = restore::read_backups(storage);
+  const restore::WalCoverage coverage = read_coverage(repository);
+
+  std::vector<Window> windows;
+  for (const auto& backup : backups) {
+    const wal::Lsn from = wal::segment_start(wal::segment_of(backup.start_lsn, segment_size), segment_size);
+    if (!coverage.holds(backup.timeline, from, backup.stop_lsn, segment_size)) continue;
+    const restore::WalRun* run = coverage.run_at(backup.timeline, from, segment_size);
+    if (!windows.empty() && windows.back().run == run) {
+      windows.back().backups.push_back(backup.id);
+      continue;
+    }
+    Window window;
+    window.timeline = backup.timeline;
+    window.earliest = backup.stop_time;
+    window.backups.push_back(backup.id);
+    window.run = run;
+    const auto last = last_commit_time(storage, backup.timeline, backup.start_lsn, run->end_lsn, segment_size);
+    if (last) {
+      const std::string text = format_time(from_pg_timestamp(*last));
+      if (text > window.earliest) window.latest = text;
+    }
+    windows.push_back(std::move(window));
+  }
+
+  if (options.json) {
+    json doc = {{"backups", json::array()}, {"wal", json::array()}, {"gaps", json::array()},
+                {"windows", json::array()}};
+    for (const auto& b : backups) {
+      doc["backups"].push_back({{"id", b.id},
+                                {"label", b.label},
+                                {"timeline", b.timeline.value()},
+                                {"start_lsn", b.start_lsn.to_string()},
+                                {"stop_lsn", b.stop_lsn.to_string()},
+                                {"start_time", b.start_time},
+                                {"stop_time", b.stop_time},
+                                {"raw_size", b.raw_size()},
+                                {"stored_size", b.stored_size()}});
+    }
+    for (std::size_t i = 0; i < coverage.runs.size(); ++i) {
+      const auto& r = coverage.runs[i];
+      doc["wal"].push_back({{"timeline", r.timeline.value()},
+                            {"first_segment", wal::segment_file_name(r.timeline, r.first, segment_size)},
+                            {"last_segment", wal::segment_file_name(r.timeline, r.last, segment_size)},
+                            {"start_lsn", r.start_lsn.to_string()},
+                            {"end_lsn", r.end_lsn.to_string()},
+                            {"in_progress", r.ends_at_tip}});
+      if (i > 0 && coverage.runs[i - 1].timeline == r.timeline) {
+        doc["gaps"].push_back(
+            {{"timeline", r.timeline.value()},
+             {"first_missing", wal::segment_file_name(r.timeline, coverage.runs[i - 1].last.next(), segment_size)},
+             {"last_missing", wal::segment_file_name(r.timeline, wal::SegmentNo(r.first.value() - 1), segment_size)}});
+      }
+    }
+    for (const auto& w : windows) {
+      doc["windows"].push_back({{"timeline", w.timeline.value()},
+                                {"earliest", w.earliest},
+                                {"latest", w.latest ? json(*w.latest) : json(nullptr)},
+                                {"backups", w.backups}});
+    }
+    std::fputs((doc.dump(2) + "\n").c_str(), stdout);
+    return 0;
+  }
+
+  std::string out = "Backups (" + std::to_string(backups.size()) + "):\n";
+  if (backups.empty()) out += "  none; take one with 'walvault backup --repo " + options.repo + "'\n";
+  for (const auto& b : backups) {
+    out += "  " + b.id + "  timeline " + std::to_string(b.timeline.value()) + "  start " + b.start_lsn.to_string() +
+           "  stop " + b.stop_lsn.to_string() + "\n      " + b.start_time + " .. " + b.stop_time + "  " +
+           human_bytes(b.raw_size()) + " raw, " + human_bytes(b.stored_size()) + " stored\n";
+  }
+  out += "WAL:\n";
+  if (coverage.runs.empty()) out += "  none\n";
+  std::string gaps;
+  for (std::size_t i = 0; i < coverage.runs.size(); ++i) {
+    const auto& r = coverage.runs[i];
+    out += "  timeline " + std::to_string(r.timeline.value()) + ": " +
+           wal::segment_file_name(r.timeline, r.first, segment_size) + " .. " +
+           wal::segment_file_name(r.timeline, r.last, segment_size) + "  (" + r.start_lsn.to_string() + " .. " +
+           r.end_lsn.to_string() + (r.ends_at_tip ? ", in progress)" : ")") + "\n";
+    if (i > 0 && coverage.runs[i - 1].timeline == r.timeline) {
+      gaps += "  timeline " + std::to_string(r.timeline.value()) + ": missing " +
+              wal::segment_file_name(r.timeline, coverage.runs[i - 1].last.next(), segment_size) + " .. " +
+              wal::segment_file_name(r.timeline, wal::SegmentNo(r.first.value() - 1), segment_size) + "\n";
+    }
+  }
+  out += "Gaps:\n" + (gaps.empty() ? std::string("  none\n") : gaps);
+  out += "Restorable window:\n";
+  if (windows.empty()) out += "  none: no backup has its WAL in the repository\n";
+  for (const auto& w : windows) {
+    out += "  " + w.earliest + " .. " + (w.latest ? *w.latest : std::string("(no commit archived after it yet)")) +
+           "  timeline " + std::to_string(w.timeline.value()) + ", from backup " + w.backups.front() + "\n";
+  }
+  std::fputs(out.c_str(), stdout);
+  return 0;
+}
+
+}  // namespace walvault::command
