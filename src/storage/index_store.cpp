@@ -1,0 +1,268 @@
+#include "storage/index_store.hpp"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+namespace walvault::storage {
+namespace {
+
+Error index_corrupt(std::string_view object, const format::IndexError& e) {
+  return Error(ErrorCode::kCorrupt, "index object " + std::string(object) + ": " + e.message,
+               "the index can be rebuilt from the WAL containers; do not trust lookups until then");
+}
+
+format::RangeReader range_reader(const Storage& storage, std::string name) {
+  return [&storage, name = std::move(name)](uint64_t offset, uint64_t length) {
+    return storage.read_range(name, offset, length);
+  };
+}
+
+struct ListedRun {
+  ObjectInfo object;
+  format::RunName name;
+};
+
+// The runs to read: sorted by first LSN, each covered run dropped (compaction writes the merged run first).
+std::vector<ListedRun> visible_runs(const Storage& storage, wal::TimelineId timeline) {
+  std::vector<ListedRun> runs;
+  for (ObjectInfo& o : storage.list(format::index_prefix(timeline))) {
+    if (auto name = format::parse_run_object_name(o.name); name && name->timeline == timeline) {
+      runs.push_back(ListedRun{std::move(o), *name});
+    }
+  }
+  std::sort(runs.begin(), runs.end(), [](const ListedRun& a, const ListedRun& b) {
+    return a.name.first != b.name.first ? a.name.first < b.name.first : a.name.end > b.name.end;
+  });
+  std::vector<ListedRun> out;
+  for (ListedRun& r : runs) {
+    if (!out.empty() && r.name.end <= out.back().name.end) continue;  // covered
+    if (!out.empty() && r.name.first < out.back().name.end) {
+      throw Error(ErrorCode::kCorrupt,
+                  "index runs " + out.back().object.name + " and " + r.object.name + " overlap",
+                  "remove the smaller run; the index can be rebuilt from the WAL containers");
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace
+
+struct IndexWriter::Tip {
+  std::string name;
+  std::unique_ptr<AppendFile> file;          // null on stores without append
+  std::vector<std::byte> pending;            // stores without append: the whole log
+  wal::Lsn last_commit;                      // highest commit lsn present
+  std::vector<format::EventEntry> last_events;  // events at the highest event commit lsn present
+};
+
+IndexWriter::IndexWriter(Storage& storage, uint64_t system_identifier, wal::TimelineId timeline,
+                         uint32_t segment_size)
+    : storage_(storage), system_identifier_(system_identifier), timeline_(timeline), segment_size_(segment_size) {}
+
+IndexWriter::~IndexWriter() = default;
+
+IndexWriter::Tip& IndexWriter::tip_for(wal::Lsn lsn) {
+  const wal::SegmentNo segno = wal::segment_of(lsn, segment_size_);
+  auto& slot = tips_[segno.value()];
+  if (slot) return *slot;
+  auto tip = std::make_unique<Tip>();
+  tip->name = format::tip_log_object_name(timeline_, segno, segment_size_);
+  const auto header = format::encode_tip_header(system_identifier_, timeline_);
+  if (!storage_.capabilities().append) {
+    tip->pending = header;
+  } else {
+    tip->file = storage_.open_append(tip->name);
+    const auto existing = tip->file->size() == 0 ? Bytes() : storage_.read(tip->name);
+    auto parsed = format::parse_tip_log(existing);
+    if (!parsed && parsed.error().kind != format::IndexErrorKind::kTruncated) {
+      throw index_corrupt(tip->name, parsed.error());
+    }
+    if (!parsed || parsed->system_identifier != system_identifier_ || parsed->timeline != timeline_) {
+      if (parsed) {
+        throw Error(ErrorCode::kCorrupt, "index tip log " + tip->name + " belongs to another cluster or timeline");
+      }
+      // Empty, or a header torn by a crash right after creation: start over.
+      tip->file->truncate(0);
+      tip->file->append(header);
+      tip->file->sync();
+    } else {
+      if (parsed->torn_bytes > 0) {
+        tip->file->truncate(parsed->valid_length);
+        tip->file->sync();
+      }
+      for (const auto& c : parsed->commits) tip->last_commit = std::max(tip->last_commit, c.lsn);
+      for (auto& e : parsed->events) {
+        if (!tip->last_events.empty() && e.commit_lsn > tip->last_events.back().commit_lsn) tip->last_events.clear();
+        tip->last_events.push_back(std::move(e));
+      }
+    }
+  }
+  slot = std::move(tip);
+  return *slot;
+}
+
+void IndexWriter::append(const format::CommitEntry& entry) {
+  Tip& tip = tip_for(entry.lsn);
+  if (entry.lsn <= tip.last_commit) return;  // already logged before a restart
+  const auto record = format::encode_tip_record(entry);
+  if (tip.file) {
+    tip.file->append(record);
+  } else {
+    tip.pending.insert(tip.pending.end(), record.begin(), record.end());
+  }
+  tip.last_commit = entry.lsn;
+}
+
+void IndexWriter::append(const format::EventEntry& event) {
+  Tip& tip = tip_for(event.commit_lsn);
+  if (!tip.last_events.empty()) {
+    const wal::Lsn last = tip.last_events.back().commit_lsn;
+    if (event.commit_lsn < last) return;
+    if (event.commit_lsn == last &&
+        std::find(tip.last_events.begin(), tip.last_events.end(), event) != tip.last_events.end()) {
+      return;
+    }
+    if (event.commit_lsn > last) tip.last_events.clear();
+  }
+  const auto record = format::encode_tip_record(event);
+  if (tip.file) {
+    tip.file->append(record);
+  } else {
+    tip.pending.insert(tip.pending.end(), record.begin(), record.end());
+  }
+  tip.last_events.push_back(event);
+}
+
+void IndexWriter::sync() {
+  for (auto& [segno, tip] : tips_) {
+    if (tip->file) tip->file->sync();
+  }
+}
+
+format::SegmentSummary IndexWriter::seal_segment(wal::SegmentNo segno, wal::Lsn start_lsn, wal::Lsn end_lsn) {
+  const std::string tip_name = format::tip_log_object_name(timeline_, segno, segment_size_);
+  Bytes log;
+  if (auto it = tips_.find(segno.value()); it != tips_.end()) {
+    if (it->second->file) {
+      it->second->file->sync();
+    } else {
+      log = std::move(it->second->pending);
+    }
+    tips_.erase(it);
+  }
+  const std::string run_name = format::run_object_name(timeline_, start_lsn, end_lsn);
+  if (storage_.info(run_name)) {
+    // Sealed before (a restart replayed the segment): the run is authoritative.
+    auto sealed = format::decode_run(storage_.read(run_name));
+    if (!sealed || sealed->segments.size() != 1) {
+      throw index_corrupt(run_name, sealed ? format::IndexError{format::IndexErrorKind::kCorrupt,
+                                                                "a segment run must hold one segment summary"}
+                                           : sealed.error());
+    }
+    storage_.remove(tip_name);
+    return sealed->segments.front();
+  }
+  if (log.empty() && storage_.info(tip_name)) log = storage_.read(tip_name);
+
+  format::RunContent run;
+  run.system_identifier = system_identifier_;
+  run.timeline = timeline_;
+  run.first_lsn = start_lsn;
+  run.end_lsn = end_lsn;
+  if (!log.empty()) {
+    auto parsed = format::parse_tip_log(log);
+    if (!parsed) throw index_corrupt(tip_name, parsed.error());
+    run.commits = std::move(parsed->commits);
+    run.events = std::move(parsed->events);
+  }
+  std::stable_sort(run.commits.begin(), run.commits.end(),
+                   [](const auto& a, const auto& b) { return a.lsn < b.lsn; });
+  run.commits.erase(std::unique(run.commits.begin(), run.commits.end(),
+                                [](const auto& a, const auto& b) { return a.lsn == b.lsn; }),
+                    run.commits.end());
+  std::stable_sort(run.events.begin(), run.events.end(),
+                   [](const auto& a, const auto& b) { return a.commit_lsn < b.commit_lsn; });
+
+  format::SegmentSummary summary{segno, start_lsn, end_lsn, {}, {}, run.commits.size(), run.events.size()};
+  if (!run.commits.empty()) {
+    summary.first_commit_time = run.commits.front().time;
+    summary.last_commit_time = run.commits.back().time;
+  }
+  run.segments = {summary};
+  auto bytes = format::encode_run(run);
+  if (!bytes) {
+    throw Error(ErrorCode::kInternal, "cannot build the index run of segment " + std::to_string(segno.value()) +
+                                          ": " + bytes.error().message);
+  }
+  storage_.write_atomic(run_name, *bytes);
+  storage_.remove(tip_name);
+  return summary;
+}
+
+std::size_t IndexWriter::compact(std::size_t fanout) {
+  std::size_t merged_away = 0;
+  // Size class: floor(log_fanout(segments spanned)), from the names alone.
+  const auto level = [&](const ListedRun& r) {
+    uint64_t segments = std::max<uint64_t>(1, (r.name.end - r.name.first) / segment_size_);
+    int l = 0;
+    for (; segments >= fanout; segments /= fanout) ++l;
+    return l;
+  };
+  bool progress = true;
+  while (progress && fanout >= 2) {
+    progress = false;
+    const auto runs = visible_runs(storage_, timeline_);
+    for (std::size_t i = 0; i + fanout <= runs.size(); ++i) {
+      uint64_t bytes = 0;
+      bool same_level = true;
+      for (std::size_t j = i; j < i + fanout; ++j) {
+        bytes += runs[j].object.size;
+        same_level = same_level && level(runs[j]) == level(runs[i]);
+      }
+      if (!same_level || bytes > kMaxMergeBytes) continue;
+      std::vector<format::RunContent> parts;
+      for (std::size_t j = i; j < i + fanout; ++j) {
+        auto run = format::decode_run(storage_.read(runs[j].object.name));
+        if (!run) throw index_corrupt(runs[j].object.name, run.error());
+        parts.push_back(std::move(*run));
+      }
+      auto merged = format::merge_runs(std::move(parts));
+      if (!merged) throw Error(ErrorCode::kInternal, "cannot merge index runs: " + merged.error().message);
+      auto encoded = format::encode_run(*merged);
+      if (!encoded) throw Error(ErrorCode::kInternal, "cannot merge index runs: " + encoded.error().message);
+      storage_.write_atomic(format::run_object_name(timeline_, merged->first_lsn, merged->end_lsn), *encoded);
+      for (std::size_t j = i; j < i + fanout; ++j) storage_.remove(runs[j].object.name);
+      merged_away += fanout - 1;
+      progress = true;
+      break;
+    }
+  }
+  return merged_away;
+}
+
+format::IndexView open_index(const Storage& storage, wal::TimelineId timeline, uint32_t segment_size) {
+  std::vector<format::RunReader> readers;
+  for (const ListedRun& r : visible_runs(storage, timeline)) {
+    auto reader = format::RunReader::open(range_reader(storage, r.object.name), r.object.size);
+    if (!reader) throw index_corrupt(r.object.name, reader.error());
+    readers.push_back(std::move(*reader));
+  }
+  std::vector<format::CommitEntry> commits;
+  std::vector<format::EventEntry> events;
+  for (const ObjectInfo& o : storage.list(format::index_prefix(timeline))) {
+    if (!format::parse_tip_log_object_name(o.name, segment_size)) continue;
+    auto log = format::parse_tip_log(storage.read(o.name));
+    if (!log) throw index_corrupt(o.name, log.error());
+    commits.insert(commits.end(), log->commits.begin(), log->commits.end());
+    std::move(log->events.begin(), log->events.end(), std::back_inserter(events));
+  }
+  // Tip logs list in segment order; keep LSN order within them.
+  std::stable_sort(commits.begin(), commits.end(), [](const auto& a, const auto& b) { return a.lsn < b.lsn; });
+  std::stable_sort(events.begin(), events.end(),
+                   [](const auto& a, const auto& b) { return a.commit_lsn < b.commit_lsn; });
+  return format::IndexView(std::move(readers), std::move(commits), std::move(events));
+}
+
+}  // namespace walvault::storage
