@@ -1,0 +1,87 @@
+#include "wal_fixtures.hpp"
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+
+namespace walvault::test {
+namespace {
+
+const std::filesystem::path kDir = std::filesystem::path(WALVAULT_FIXTURE_DIR) / "wal" / "pg15";
+
+std::vector<char> read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open fixture " + path.string());
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::vector<std::byte> decompress(const std::filesystem::path& path) {
+  const auto packed = read_file(path);
+  const unsigned long long size = ZSTD_getFrameContentSize(packed.data(), packed.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) {
+    throw std::runtime_error("bad zstd fixture " + path.string());
+  }
+  std::vector<std::byte> out(static_cast<size_t>(size));
+  const size_t got = ZSTD_decompress(out.data(), out.size(), packed.data(), packed.size());
+  if (ZSTD_isError(got) != 0 || got != out.size()) throw std::runtime_error("bad zstd fixture " + path.string());
+  return out;
+}
+
+}  // namespace
+
+const WalFixture& wal_fixture() {
+  static const WalFixture fixture = [] {
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(kDir)) {
+      const auto name = entry.path().filename().string();
+      if (name.size() == 28 && name.ends_with(".zst")) names.push_back(name);
+    }
+    std::sort(names.begin(), names.end());
+    WalFixture f;
+    const auto first = wal::parse_segment_file_name(names.front().substr(0, 24), kFixtureSegmentSize);
+    if (!first) throw std::runtime_error("bad fixture name " + names.front());
+    f.start = wal::segment_start(first->segno, kFixtureSegmentSize);
+    for (const auto& name : names) {
+      const auto seg = decompress(kDir / name);
+      f.bytes.insert(f.bytes.end(), seg.begin(), seg.end());
+    }
+    return f;
+  }();
+  return fixture;
+}
+
+std::string fixture_text(const std::string& name) {
+  const auto path = kDir / name;
+  if (name.ends_with(".zst")) {
+    const auto bytes = decompress(path);
+    return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+  }
+  const auto chars = read_file(path);
+  return {chars.begin(), chars.end()};
+}
+
+const std::vector<GoldenRecord>& golden_records() {
+  static const std::vector<GoldenRecord> records = [] {
+    std::vector<GoldenRecord> out;
+    std::istringstream in(fixture_text("pg_waldump.txt.zst"));
+    const std::regex line(R"(^rmgr: (\S+)\s+len \(rec/tot\):\s+\d+/\s*(\d+), tx:\s+(\d+), lsn: (\S+), prev (\S+),)");
+    std::string text;
+    std::smatch m;
+    while (std::getline(in, text)) {
+      if (!std::regex_search(text, m, line)) continue;
+      out.push_back({m[1].str(), static_cast<uint32_t>(std::stoul(m[2].str())),
+                     static_cast<uint32_t>(std::stoul(m[3].str())), *wal::Lsn::parse(m[4].str()),
+                     *wal::Lsn::parse(m[5].str())});
+    }
+    return out;
+  }();
+  return records;
+}
+
+}  // namespace walvault::test
