@@ -77,6 +77,18 @@ Streamer::Streamer(storage::Storage& storage, const repo::RepoConfig& config, Cl
       stop_(stop),
       indexer_(storage, config) {
   state_.pid = static_cast<long>(::getpid());
+  names_ = latest_name_snapshot(storage_);
+  if (names_) indexer_.set_names(*names_);
+}
+
+void Streamer::refresh_names() {
+  last_names_ = clock_.steady();
+  auto snapshot = take_name_snapshot(config_.conninfo);
+  if (!snapshot) return;
+  if (names_ && names_->databases == snapshot->databases && names_->relations == snapshot->relations) return;
+  store_name_snapshot(storage_, *snapshot);
+  indexer_.set_names(*snapshot);
+  names_ = std::move(snapshot);
 }
 
 wal::Lsn Streamer::durable() const {
@@ -140,6 +152,7 @@ Streamer::SessionEnd Streamer::session() {
                                                                    config_.segment_size)};
   }
   state_file_ = storage_.open_append(kStreamStateObject);
+  if (options_.relation_names) refresh_names();
   while (!stop_) {
     timeline_ = position_->timeline;
     received_ = position_->start;
@@ -188,6 +201,10 @@ std::optional<pg::TimelineEnd> Streamer::stream() {
       make_durable();
     } else if (since(now, last_status_) >= options_.status_interval) {
       send_status(/*reply_requested=*/true);  // the answer proves the connection is alive
+    }
+    if (options_.relation_names && since(now, last_names_) >= options_.names_interval &&
+        indexer_.take_relations_created()) {
+      refresh_names();
     }
     if (since(now, last_message_) >= options_.receive_timeout) {
       throw Error(ErrorCode::kConnection,
@@ -238,7 +255,7 @@ void Streamer::complete_segment() {
   const wal::Lsn end = wal::segment_start(tip_->segno(), config_.segment_size) + tip_->written();
   indexer_.publish(end);
   const std::string container = archive_tip(storage_, segment, indexer_.segment_summary(tip_->segno()));
-  indexer_.complete_segment(tip_->segno(), end);
+  indexer_.complete_segment(tip_->segno(), end, /*final=*/false);
   storage_.remove(tip_->name());
   log::debug("archived " + container);
   tip_.reset();
@@ -268,7 +285,7 @@ void Streamer::switch_timeline(const pg::TimelineEnd& end) {
                                    config_.segment_size};
     indexer_.publish(received_);
     archive_tip(storage_, segment, indexer_.segment_summary(tip_->segno()));
-    indexer_.complete_segment(tip_->segno(), received_);
+    indexer_.complete_segment(tip_->segno(), received_, /*final=*/true);
     storage_.remove(tip_->name());
     tip_.reset();
   }

@@ -7,7 +7,8 @@
 // arrives and whenever the server asks for a reply; status updates report flush = the durable end only. Records
 // are decoded as they arrive (archive/wal_indexer.hpp) and their commits and events published to the index
 // within a second. A completed segment becomes a container plus its index run, then the tip is removed.
-// Timeline switches are followed (history files stored as wal/NNNNNNNN.history); lost connections are retried
+// Relation name snapshots (archive/relation_names.hpp) are taken at connect and after the WAL shows new
+// relations (at most every names_interval). Timeline switches are followed (history files stored as wal/NNNNNNNN.history); lost connections are retried
 // with capped exponential backoff. run() returns when `stop` becomes true, after a final sync and status update.
 //
 // Lifetime: borrows storage, clock and stop; they must outlive the Streamer. Errors: run() throws
@@ -40,6 +41,9 @@ struct StreamerOptions {
   std::chrono::milliseconds receive_timeout{60000};
   std::chrono::milliseconds backoff_initial{1000};
   std::chrono::milliseconds backoff_max{30000};
+  std::chrono::milliseconds names_interval{1000};
+  // Take relation name snapshots over regular connections (off in unit tests: no server).
+  bool relation_names = true;
 };
 
 using SourceOpener = std::function<std::unique_ptr<pg::ReplicationSource>()>;
@@ -80,6 +84,8 @@ class Streamer {
   void send_status(bool reply_requested);
   void write_state();
   void sleep_unless_stopped(std::chrono::milliseconds delay);
+  // Takes a relation name snapshot and stores it when it differs from the last one.
+  void refresh_names();
 
   storage::Storage& storage_;
   repo::RepoConfig config_;
@@ -101,6 +107,8 @@ class Streamer {
   std::chrono::steady_clock::time_point last_sync_;
   std::chrono::steady_clock::time_point last_status_;
   std::chrono::steady_clock::time_point last_message_;
+  std::optional<NameSnapshot> names_;
+  std::chrono::steady_clock::time_point last_names_;
   bool version_checked_ = false;
   bool warned_damage_ = false;
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/log.hpp"
+#include "format/index.hpp"
 #include "wal/rmgr.hpp"
 
 namespace walvault::archive {
@@ -16,13 +17,31 @@ wal::EventConfig event_config(const repo::RepoConfig& config) {
   return c;
 }
 
+format::EventKind to_format(wal::EventKind kind) {
+  switch (kind) {
+    case wal::EventKind::kDropDatabase: return format::EventKind::kDropDatabase;
+    case wal::EventKind::kDropTable: return format::EventKind::kDropTable;
+    case wal::EventKind::kTruncate: return format::EventKind::kTruncate;
+    case wal::EventKind::kMassDelete: return format::EventKind::kMassDelete;
+    case wal::EventKind::kMassUpdate: return format::EventKind::kMassUpdate;
+  }
+  return format::EventKind::kDropTable;
+}
+
 }  // namespace
 
 WalIndexer::WalIndexer(storage::Storage& storage, const repo::RepoConfig& config)
     : storage_(storage), config_(config), tracker_(event_config(config)) {}
 
 void WalIndexer::restart(wal::TimelineId timeline, wal::Lsn segment_start) {
-  timeline_ = timeline;
+  // Records that straddle into the resume segment will not be decoded again: seal what was archived.
+  if (writer_) seal_ready(/*force=*/true);
+  if (!writer_ || timeline != timeline_) {
+    timeline_ = timeline;
+    writer_ = std::make_unique<storage::IndexWriter>(storage_, config_.system_identifier, timeline,
+                                                     config_.segment_size);
+  }
+  seal_leftovers(wal::segment_of(segment_start, config_.segment_size));
   wal::DecoderConfig dc;
   dc.segment_size = config_.segment_size;
   dc.system_identifier = config_.system_identifier;
@@ -32,11 +51,24 @@ void WalIndexer::restart(wal::TimelineId timeline, wal::Lsn segment_start) {
   pending_.clear();
 }
 
+void WalIndexer::seal_leftovers(wal::SegmentNo resume_segment) {
+  for (const auto& object : storage_.list(format::index_prefix(timeline_))) {
+    const auto slash = object.name.rfind('/');
+    const auto seg = format::parse_tip_log_object_name(object.name.substr(slash + 1), config_.segment_size);
+    if (!seg || seg->segno >= resume_segment) continue;
+    if (!storage_.info(format::segment_object_name(timeline_, seg->segno, config_.segment_size))) continue;
+    const wal::Lsn start = wal::segment_start(seg->segno, config_.segment_size);
+    (void)writer_->seal_segment(seg->segno, start, start + config_.segment_size);
+  }
+}
+
 void WalIndexer::feed(wal::Lsn start, std::span<const std::byte> bytes) {
   if (!decoding_) {
     // Resume at the next segment start after a decoding problem.
     if (wal::segment_offset(start, config_.segment_size) != 0) return;
-    restart(timeline_, start);
+    decoder_.emplace(decoder_->config(), start);
+    tracker_ = wal::EventTracker(event_config(config_));
+    decoding_ = true;
   }
   decoder_->feed(start, bytes);
   while (true) {
@@ -49,11 +81,13 @@ void WalIndexer::feed(wal::Lsn start, std::span<const std::byte> bytes) {
     log::warning("cannot decode the WAL at " + step.problem->lsn.to_string() + " (" + step.problem->message +
                  "); commits and events are not indexed until the next segment");
     decoding_ = false;
+    pending_.clear();
     return;
   }
 }
 
 void WalIndexer::observe(const wal::Record& record) {
+  last_record_ = record.lsn;
   if (record.rmid == static_cast<uint8_t>(wal::Rmgr::kStorage) && record.opcode() == kSmgrCreate) {
     created_seen_ = true;
   }
@@ -62,7 +96,6 @@ void WalIndexer::observe(const wal::Record& record) {
     relations_created_ = true;
     created_seen_ = false;
   }
-  if (tracker_.commit().end_lsn <= published_) return;  // already in the index (fetched again after a restart)
   pending_.push_back(Pending{tracker_.commit(), {tracker_.events().begin(), tracker_.events().end()}});
 }
 
@@ -71,15 +104,41 @@ void WalIndexer::publish(wal::Lsn durable) {
                                   [&](const Pending& p) { return p.commit.end_lsn > durable; });
   for (auto it = pending_.begin(); it != ready; ++it) {
     const wal::Commit& c = it->commit;
-    auto& summary = summaries_[wal::segment_of_end(c.end_lsn, config_.segment_size)];
+    writer_->append(format::CommitEntry{c.lsn, c.end_lsn, c.time, c.xid, c.aborted});
+    for (const auto& e : it->events) {
+      format::EventEntry entry;
+      entry.kind = to_format(e.kind);
+      entry.xid = e.xid;
+      entry.commit_lsn = e.commit_lsn;
+      entry.commit_time = e.commit_time;
+      entry.first_lsn = e.first_lsn;
+      entry.database_oid = e.db != 0 || e.relfilenodes.empty() ? e.db : e.relfilenodes.front().db;
+      entry.rows = e.rows;
+      for (const auto& node : e.relfilenodes) entry.relations.push_back(node.rel);
+      if (names_) entry.names = names_for(*names_, e);
+      writer_->append(entry);
+    }
+    auto& summary = summaries_[wal::segment_of(c.lsn, config_.segment_size)];
     if (!summary.first_commit_time) summary.first_commit_time = c.time;
     summary.last_commit_time = c.time;
     ++summary.commit_count;
     summary.event_count += it->events.size();
     last_commit_ = CommitMark{c.lsn, c.time};
   }
+  if (ready != pending_.begin()) writer_->sync();
   pending_.erase(pending_.begin(), ready);
-  published_ = std::max(published_, durable);
+  seal_ready(/*force=*/false);
+}
+
+void WalIndexer::seal_ready(bool force) {
+  while (!archived_.empty()) {
+    const auto [segno, end] = *archived_.begin();
+    const bool decoded_past = !decoding_ || last_record_ >= end;
+    const bool published = pending_.empty() || pending_.front().commit.lsn >= end;
+    if (!force && !(decoded_past && published)) return;
+    (void)writer_->seal_segment(segno, wal::segment_start(segno, config_.segment_size), end);
+    archived_.erase(archived_.begin());
+  }
 }
 
 format::ContainerSummary WalIndexer::segment_summary(wal::SegmentNo segno) const {
@@ -87,9 +146,10 @@ format::ContainerSummary WalIndexer::segment_summary(wal::SegmentNo segno) const
   return it == summaries_.end() ? format::ContainerSummary{} : it->second;
 }
 
-void WalIndexer::complete_segment(wal::SegmentNo segno, wal::Lsn end) {
+void WalIndexer::complete_segment(wal::SegmentNo segno, wal::Lsn end, bool final) {
   summaries_.erase(summaries_.begin(), summaries_.upper_bound(segno));
-  published_ = std::max(published_, end);
+  archived_[segno] = end;
+  seal_ready(final);
 }
 
 bool WalIndexer::take_relations_created() { return std::exchange(relations_created_, false); }

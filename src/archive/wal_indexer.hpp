@@ -1,12 +1,13 @@
 // WalIndexer: decodes the live WAL as it arrives and turns it into index entries (format/FORMAT.md, "Index").
 //
 // The streamer feeds every received piece in LSN order (feed), tells it how far the WAL is durable (publish),
-// and when a segment is archived (complete_segment). Commits and events go to the index only once the WAL that
-// holds them is durable, so the index never names WAL the repository could lose: publish() appends them to the
-// in-progress segment's index tip log and syncs it; complete_segment() writes the segment's immutable index run
-// and drops the tip log. It also keeps the per-segment summary stored in the container trailer, the last
-// published commit (for `walvault status`), and notices Storage CREATE records (new relations, for name
-// snapshots).
+// and when a segment is archived (complete_segment). Commits and events go to the index (storage/index_store.hpp)
+// only once the WAL that holds them is durable, so the index never names WAL the repository could lose:
+// publish() appends them to the index tip log of the segment holding their start LSN and syncs it. A segment's
+// immutable index run is sealed once the segment is archived and every record starting in it was decoded and
+// published (a commit may start in one segment and end in the next). It also keeps the per-segment summary
+// stored in the container trailer, the last published commit (for `walvault status`), attaches relation names
+// from the latest name snapshot to events, and notices Storage CREATE records (new relations).
 //
 // Decoding problems never stop archiving: the indexer logs them once and resumes at the next segment start
 // (commits in between are missing from the index, the WAL itself is intact). After restart() at a segment
@@ -16,12 +17,15 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
 
+#include "archive/relation_names.hpp"
 #include "format/segment_container.hpp"
 #include "repo/repository.hpp"
+#include "storage/index_store.hpp"
 #include "storage/storage.hpp"
 #include "wal/decoder.hpp"
 #include "wal/events.hpp"
@@ -46,8 +50,11 @@ class WalIndexer {
   void publish(wal::Lsn durable);
   // The trailer summary of segment segno (entries published so far).
   [[nodiscard]] format::ContainerSummary segment_summary(wal::SegmentNo segno) const;
-  // Segment segno (ending at end) is archived: write its index run.
-  void complete_segment(wal::SegmentNo segno, wal::Lsn end);
+  // Segment segno (ending at end) is archived. Its index run is written as soon as its last record is
+  // published, or at once when `final` (the last segment of a timeline).
+  void complete_segment(wal::SegmentNo segno, wal::Lsn end, bool final);
+  // Names for the events published from now on.
+  void set_names(NameSnapshot names) { names_ = std::move(names); }
 
   [[nodiscard]] const std::optional<CommitMark>& last_commit() const { return last_commit_; }
   // True once after the WAL showed a new relation file (Storage CREATE) followed by a commit.
@@ -59,6 +66,10 @@ class WalIndexer {
     std::vector<wal::Event> events;
   };
   void observe(const wal::Record& record);
+  // Seals archived segments whose entries are all published (all of them when force).
+  void seal_ready(bool force);
+  // Seals segments a previous run archived but did not seal (index tip logs below the resume segment).
+  void seal_leftovers(wal::SegmentNo resume_segment);
 
   storage::Storage& storage_;
   repo::RepoConfig config_;
@@ -66,8 +77,11 @@ class WalIndexer {
   std::optional<wal::StreamDecoder> decoder_;
   wal::EventTracker tracker_;
   bool decoding_ = false;
+  std::unique_ptr<storage::IndexWriter> writer_;
   std::vector<Pending> pending_;          // decoded, not yet durable
-  wal::Lsn published_;                    // entries ending at or before this were published
+  wal::Lsn last_record_;                  // start of the last decoded record
+  std::map<wal::SegmentNo, wal::Lsn> archived_;  // archived, index run not yet written: segment → end
+  std::optional<NameSnapshot> names_;
   std::map<wal::SegmentNo, format::ContainerSummary> summaries_;
   std::optional<CommitMark> last_commit_;
   bool created_seen_ = false;

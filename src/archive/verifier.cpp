@@ -1,0 +1,753 @@
+#include "archive/verifier.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "archive/stream_state.hpp"
+#include "archive/timeline_history.hpp"
+#include "common/error.hpp"
+#include "format/checksum.hpp"
+#include "format/index.hpp"
+#include "format/segment_container.hpp"
+#include "restore/backup_catalog.hpp"
+#include "restore/backup_manifest.hpp"
+#include "restore/tar.hpp"
+#include "wal/crc32c.hpp"
+
+namespace walvault::archive {
+namespace {
+
+using storage::Bytes;
+using storage::ObjectInfo;
+using storage::Storage;
+
+constexpr std::string_view kWalPrefix = "wal/";
+constexpr std::string_view kSegmentSuffix = ".wvs";
+constexpr std::string_view kHistorySuffix = ".history";
+constexpr std::string_view kIndexPrefix = "index/";
+// The key of an object is the checksum of this many trailing bytes (a container's or run's footer).
+constexpr uint64_t kKeyTailSize = 32;
+
+std::string_view text_of(const Bytes& bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+// What the containers say about one stored segment.
+struct SegmentFacts {
+  std::string object;
+  wal::TimelineId timeline;
+  wal::SegmentNo segno;
+  uint64_t size = 0;
+  VerifiedObject key;
+  std::optional<format::ContainerInfo> info;  // unset when the header or trailer is damaged
+  bool check_now = false;                     // read in full this run
+  bool clean = true;
+};
+
+// Header, footer and trailer through ranged reads, and the object's key (checksum of its last bytes).
+struct ContainerMeta {
+  VerifiedObject key;
+  Expected<format::ContainerInfo, format::ContainerError> info =
+      Unexpected(format::ContainerError{format::ContainerErrorKind::kTruncated, "not read", {}, 0, 0});
+};
+
+ContainerMeta read_container_meta(const Storage& storage, const std::string& name, uint64_t size) {
+  ContainerMeta meta;
+  const Bytes tail = storage.read_range(name, size - std::min(size, kKeyTailSize), kKeyTailSize);
+  meta.key = VerifiedObject{size, format::checksum(tail)};
+  const auto header = format::parse_header(storage.read_range(name, 0, format::kContainerHeaderSize));
+  if (!header) {
+    meta.info = Unexpected(header.error());
+    return meta;
+  }
+  const auto footer = format::parse_footer(tail, size);
+  if (!footer) {
+    meta.info = Unexpected(footer.error());
+    return meta;
+  }
+  meta.info = format::parse_trailer(*header, *footer, storage.read_range(name, footer->trailer_offset,
+                                                                         footer->trailer_size()));
+  return meta;
+}
+
+// Measures every regular file of a tar stream (size, CRC-32C) without writing it anywhere.
+class DigestHandler final : public restore::TarHandler {
+ public:
+  DigestHandler(std::string prefix, std::map<std::string, restore::FileDigest>& files)
+      : prefix_(std::move(prefix)), files_(files) {}
+
+  void entry(const restore::TarEntry& entry) override {
+    active_ = entry.type == restore::TarEntryType::kFile;
+    path_ = prefix_ + entry.path;
+    crc_ = wal::kCrc32cInit;
+    size_ = 0;
+  }
+  void data(std::span<const std::byte> bytes) override {
+    crc_ = wal::crc32c_extend(crc_, bytes);
+    size_ += bytes.size();
+  }
+  void entry_end() override {
+    if (active_) files_[path_] = restore::FileDigest{size_, wal::crc32c_finish(crc_)};
+    active_ = false;
+  }
+
+ private:
+  std::string prefix_;
+  std::map<std::string, restore::FileDigest>& files_;
+  bool active_ = false;
+  std::string path_;
+  uint32_t crc_ = 0;
+  uint64_t size_ = 0;
+};
+
+// One backup as found in the catalog, before its full check.
+struct BackupFacts {
+  std::string catalog_object;
+  std::optional<restore::BackupEntry> entry;
+  Bytes manifest;
+  std::vector<ContainerMeta> streams;  // parallel to entry->streams
+  VerifiedObject key;
+  bool check_now = false;
+  bool clean = true;
+};
+
+bool vanished(const Storage& storage, const std::string& name) { return !storage.info(name).has_value(); }
+
+class Verifier {
+ public:
+  Verifier(const Storage& storage, const repo::RepoConfig& config, const VerifyState& previous,
+           const VerifyOptions& options)
+      : storage_(storage), config_(config), previous_(previous), options_(options) {}
+
+  VerifyReport run() {
+    const auto wal_objects = storage_.list(kWalPrefix);
+    collect_segments(wal_objects);
+    collect_backups();
+    for (const auto& [key, facts] : segments_) progress_.total += facts.check_now ? facts.size : 0;
+    for (const auto& facts : backups_) {
+      if (!facts.check_now) continue;
+      for (const auto& stream : facts.entry->streams) progress_.total += stream.stored_size;
+    }
+    for (auto& [key, facts] : segments_) {
+      if (facts.check_now) check_segment(facts);
+    }
+    for (auto& facts : backups_) {
+      if (facts.check_now) check_backup(facts);
+    }
+    for (const auto& [key, facts] : segments_) {
+      if (facts.clean && facts.info) report_.state.objects[facts.object] = facts.key;
+    }
+    for (const auto& facts : backups_) {
+      if (facts.clean) report_.state.objects[facts.catalog_object] = facts.key;
+    }
+    check_history(wal_objects);
+    check_index();
+    read_tip();
+    check_continuity();
+    return std::move(report_);
+  }
+
+ private:
+  void problem(ProblemKind kind, std::string object, std::string message,
+               std::optional<wal::TimelineId> timeline = std::nullopt, std::optional<wal::Lsn> from = std::nullopt,
+               std::optional<wal::Lsn> to = std::nullopt) {
+    report_.problems.push_back(
+        Problem{kind, std::move(object), std::move(message), timeline, from, to});
+  }
+
+  void report_progress(const std::string& object) {
+    if (!options_.progress) return;
+    progress_.object = object;
+    options_.progress(progress_);
+  }
+
+  // ---- segments
+
+  void collect_segments(const std::vector<ObjectInfo>& objects) {
+    for (const auto& object : objects) {
+      const std::string_view name = object.name;
+      if (!name.ends_with(kSegmentSuffix)) continue;
+      const auto parsed = wal::parse_segment_file_name(
+          name.substr(kWalPrefix.size(), name.size() - kWalPrefix.size() - kSegmentSuffix.size()),
+          config_.segment_size);
+      if (!parsed) {
+        problem(ProblemKind::kSegment, object.name, "not a segment container name for this repository's segment size");
+        continue;
+      }
+      ++report_.counts.segments;
+      SegmentFacts facts;
+      facts.object = object.name;
+      facts.timeline = parsed->timeline;
+      facts.segno = parsed->segno;
+      facts.size = object.size;
+      try {
+        ContainerMeta meta = read_container_meta(storage_, object.name, object.size);
+        facts.key = meta.key;
+        if (!meta.info) {
+          segment_problem(facts, meta.info.error());
+        } else {
+          facts.info = std::move(*meta.info);
+          check_segment_header(facts);
+        }
+      } catch (const Error& e) {
+        if (e.code() == ErrorCode::kNotFound && vanished(storage_, object.name)) continue;
+        throw;
+      }
+      facts.check_now = facts.info && (options_.full || !previous_.verified(facts.object, facts.key));
+      segments_.emplace(std::pair(facts.timeline.value(), facts.segno.value()), std::move(facts));
+    }
+  }
+
+  void segment_problem(SegmentFacts& facts, const format::ContainerError& error) {
+    facts.clean = false;
+    std::optional<wal::Lsn> from;
+    std::optional<wal::Lsn> to;
+    if (error.chunk && facts.info) {
+      from = facts.info->header.start_lsn + error.raw_offset;
+      to = *from + error.raw_length;
+    } else {
+      from = wal::segment_start(facts.segno, config_.segment_size);
+      to = wal::segment_start(facts.segno.next(), config_.segment_size);
+    }
+    problem(ProblemKind::kSegment, facts.object, error.message, facts.timeline, from, to);
+  }
+
+  void check_segment_header(SegmentFacts& facts) {
+    const format::ContainerHeader& h = facts.info->header;
+    std::string wrong;
+    if (h.kind != format::ContainerKind::kSegment) wrong = "is not a segment container";
+    else if (h.system_identifier != config_.system_identifier) wrong = "belongs to another cluster (system identifier " + std::to_string(h.system_identifier) + ")";
+    else if (h.timeline != facts.timeline || h.segment_no != facts.segno) wrong = "holds another segment than its name says";
+    else if (h.segment_size != config_.segment_size) wrong = "has segment size " + std::to_string(h.segment_size) + ", the repository " + std::to_string(config_.segment_size);
+    if (wrong.empty()) return;
+    facts.clean = false;
+    problem(ProblemKind::kSegment, facts.object, "segment container " + wrong, facts.timeline,
+            wal::segment_start(facts.segno, config_.segment_size),
+            wal::segment_start(facts.segno.next(), config_.segment_size));
+  }
+
+  void check_segment(SegmentFacts& facts) {
+    report_progress(facts.object);
+    Bytes object;
+    try {
+      object = storage_.read(facts.object);
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::kNotFound && vanished(storage_, facts.object)) {
+        facts.info.reset();
+        return;
+      }
+      throw;
+    }
+    ++report_.counts.segments_checked;
+    report_.counts.stored_bytes += object.size();
+    progress_.done += facts.size;
+    const auto info = format::parse_container(object);
+    if (!info) {
+      segment_problem(facts, info.error());
+      return;
+    }
+    if (!check_chunks(*info, object, [&](const format::ContainerError& e) { segment_problem(facts, e); })) {
+      facts.clean = false;
+    }
+  }
+
+  // Decodes every chunk of a whole container held in memory; reports each bad chunk and a whole-content
+  // mismatch. Returns whether everything was good.
+  template <typename Report>
+  bool check_chunks(const format::ContainerInfo& info, std::span<const std::byte> object, Report report) {
+    bool good = true;
+    format::Hasher whole;
+    for (uint32_t i = 0; i < info.chunks.size(); ++i) {
+      const format::ChunkEntry& chunk = info.chunks[i];
+      raw_.resize(std::max<std::size_t>(raw_.size(), chunk.raw_size));
+      const std::span<std::byte> out(raw_.data(), chunk.raw_size);
+      const auto decoded = reader_.decode_chunk(
+          info, i, object.subspan(chunk.offset, format::kChunkFrameHeaderSize + chunk.stored_size), out);
+      if (!decoded) {
+        report(decoded.error());
+        good = false;
+        continue;
+      }
+      whole.update(out);
+      report_.counts.raw_bytes += chunk.raw_size;
+    }
+    if (good && whole.digest() != info.raw_checksum) {
+      report(format::ContainerError{format::ContainerErrorKind::kBadChecksum, "whole-content checksum mismatch", {},
+                                    0, info.raw_length});
+      good = false;
+    }
+    return good;
+  }
+
+  // ---- backups
+
+  void collect_backups() {
+    for (const auto& object : storage_.list(restore::kBackupPrefix)) {
+      const std::string_view name = object.name;
+      const std::size_t slash = name.find('/', restore::kBackupPrefix.size());
+      if (slash == std::string_view::npos || name.substr(slash + 1) != restore::kCatalogObjectName) continue;
+      ++report_.counts.backups;
+      BackupFacts facts;
+      facts.catalog_object = object.name;
+      try {
+        collect_backup(facts, std::string(name.substr(restore::kBackupPrefix.size(),
+                                                      slash - restore::kBackupPrefix.size())));
+      } catch (const Error& e) {
+        if (e.code() == ErrorCode::kNotFound && vanished(storage_, facts.catalog_object)) continue;
+        if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kCorrupt) throw;
+        backup_problem(facts, facts.catalog_object, e.what());
+      }
+      facts.check_now = facts.clean && (options_.full || !previous_.verified(facts.catalog_object, facts.key));
+      backups_.push_back(std::move(facts));
+    }
+  }
+
+  void backup_problem(BackupFacts& facts, const std::string& object, const std::string& message) {
+    facts.clean = false;
+    std::optional<wal::TimelineId> timeline;
+    std::optional<wal::Lsn> from;
+    std::optional<wal::Lsn> to;
+    if (facts.entry) {
+      timeline = facts.entry->timeline;
+      from = facts.entry->start_lsn;
+      to = facts.entry->stop_lsn;
+    }
+    problem(ProblemKind::kBackup, object, message, timeline, from, to);
+  }
+
+  void collect_backup(BackupFacts& facts, const std::string& id) {
+    const Bytes catalog = storage_.read(facts.catalog_object);
+    facts.entry = restore::decode_backup_entry(text_of(catalog), facts.catalog_object);
+    const restore::BackupEntry& entry = *facts.entry;
+    format::Hasher key;
+    key.update(catalog);
+    if (entry.id != id) backup_problem(facts, facts.catalog_object, "catalog entry names backup \"" + entry.id + "\"");
+    if (entry.system_identifier != config_.system_identifier) {
+      backup_problem(facts, facts.catalog_object, "backup belongs to another cluster (system identifier " +
+                                                      std::to_string(entry.system_identifier) + ")");
+    }
+    if (!storage_.info(entry.manifest_object)) {
+      backup_problem(facts, entry.manifest_object, "backup_manifest is missing");
+    } else {
+      facts.manifest = storage_.read(entry.manifest_object);
+      key.update(facts.manifest);
+      if (facts.manifest.size() != entry.manifest_size || format::checksum(facts.manifest) != entry.manifest_checksum) {
+        backup_problem(facts, entry.manifest_object, "backup_manifest differs from the size and checksum in the catalog");
+      }
+    }
+    for (const auto& stream : entry.streams) {
+      const auto size = storage_.info(stream.object);
+      if (!size) {
+        backup_problem(facts, stream.object, "backup stream is missing");
+        facts.streams.emplace_back();
+        continue;
+      }
+      ContainerMeta meta = read_container_meta(storage_, stream.object, *size);
+      const uint64_t k = meta.key.key;
+      key.update(std::as_bytes(std::span(&k, 1)));
+      if (!meta.info) {
+        backup_problem(facts, stream.object, meta.info.error().message);
+      } else if (meta.info->header.kind != format::ContainerKind::kStream) {
+        backup_problem(facts, stream.object, "backup stream is not a stream container");
+      } else if (meta.info->raw_length != stream.raw_size || meta.info->raw_checksum != stream.checksum) {
+        backup_problem(facts, stream.object, "backup stream differs from the size and checksum in the catalog");
+      }
+      facts.streams.push_back(std::move(meta));
+    }
+    facts.key = VerifiedObject{catalog.size(), key.digest()};
+  }
+
+  void check_backup(BackupFacts& facts) {
+    const restore::BackupEntry& entry = *facts.entry;
+    const auto manifest = restore::parse_backup_manifest(text_of(facts.manifest));
+    if (!manifest) {
+      backup_problem(facts, entry.manifest_object, "backup_manifest does not parse: " + manifest.error());
+      return;
+    }
+    ++report_.counts.backups_checked;
+    std::map<std::string, restore::FileDigest> files;
+    for (std::size_t i = 0; i < entry.streams.size(); ++i) {
+      const restore::BackupStream& stream = entry.streams[i];
+      const std::string prefix =
+          stream.tablespace_oid == 0 ? "" : "pg_tblspc/" + std::to_string(stream.tablespace_oid) + "/";
+      DigestHandler digests(prefix, files);
+      if (!check_stream(facts, stream.object, *facts.streams[i].info, digests)) return;
+    }
+    for (const auto& mismatch : restore::check_files(*manifest, files)) {
+      backup_problem(facts, entry.manifest_object, "backup " + entry.id + " does not match its manifest: " + mismatch);
+    }
+  }
+
+  // Reads a stream container a chunk at a time, checking every chunk and feeding the tar reader.
+  bool check_stream(BackupFacts& facts, const std::string& object, const format::ContainerInfo& info,
+                    DigestHandler& digests) {
+    restore::TarReader tar(digests);
+    format::Hasher whole;
+    bool tar_good = true;
+    bool good = true;
+    for (uint32_t i = 0; i < info.chunks.size(); ++i) {
+      const format::ChunkEntry& chunk = info.chunks[i];
+      report_progress(object);
+      const Bytes frame = storage_.read_range(object, chunk.offset, format::kChunkFrameHeaderSize + chunk.stored_size);
+      report_.counts.stored_bytes += frame.size();
+      progress_.done += frame.size();
+      raw_.resize(std::max<std::size_t>(raw_.size(), chunk.raw_size));
+      const std::span<std::byte> out(raw_.data(), chunk.raw_size);
+      const auto decoded = reader_.decode_chunk(info, i, frame, out);
+      if (!decoded) {
+        backup_problem(facts, object, decoded.error().message);
+        good = false;
+        continue;
+      }
+      report_.counts.raw_bytes += chunk.raw_size;
+      whole.update(out);
+      if (good && tar_good) {
+        if (const auto fed = tar.feed(out); !fed) {
+          backup_problem(facts, object, "not a valid tar stream: " + fed.error());
+          tar_good = false;
+        }
+      }
+    }
+    if (good && whole.digest() != info.raw_checksum) {
+      backup_problem(facts, object, "whole-content checksum mismatch");
+      good = false;
+    }
+    if (good && tar_good) {
+      if (const auto finished = tar.finish(); !finished) {
+        backup_problem(facts, object, "not a valid tar stream: " + finished.error());
+        tar_good = false;
+      }
+    }
+    return good && tar_good;
+  }
+
+  // ---- history
+
+  void check_history(const std::vector<ObjectInfo>& objects) {
+    for (const auto& object : objects) {
+      const std::string_view name = object.name;
+      if (!name.ends_with(kHistorySuffix)) continue;
+      const auto tli = wal::parse_history_file_name(name.substr(kWalPrefix.size()));
+      if (!tli) {
+        problem(ProblemKind::kHistory, object.name, "not a timeline history file name");
+        continue;
+      }
+      ++report_.counts.history_files;
+      Bytes bytes;
+      try {
+        bytes = storage_.read(object.name);
+      } catch (const Error& e) {
+        if (e.code() == ErrorCode::kNotFound && vanished(storage_, object.name)) continue;
+        throw;
+      }
+      auto entries = parse_timeline_history(*tli, text_of(bytes));
+      if (!entries) {
+        problem(ProblemKind::kHistory, object.name, "history file does not parse: " + entries.error(), *tli);
+        continue;
+      }
+      timelines_.add(*tli, std::move(*entries));
+      history_.insert(tli->value());
+    }
+    for (const auto& message : timelines_.inconsistencies()) problem(ProblemKind::kHistory, "", message);
+    std::set<uint32_t> reported;
+    for (const auto& [key, facts] : segments_) {
+      const uint32_t tli = key.first;
+      if (tli > 1 && !history_.contains(tli) && reported.insert(tli).second) {
+        problem(ProblemKind::kHistory, std::string(kWalPrefix) + wal::history_file_name(facts.timeline),
+                "timeline " + std::to_string(tli) + " holds WAL but its history file is missing", facts.timeline);
+      }
+    }
+  }
+
+  // ---- index
+
+  void check_index() {
+    for (const auto& object : storage_.list(kIndexPrefix)) {
+      try {
+        if (const auto run = format::parse_run_object_name(object.name)) {
+          check_run(object, *run);
+        } else if (format::parse_tip_log_object_name(object.name, config_.segment_size)) {
+          const auto log = format::parse_tip_log(storage_.read(object.name));
+          if (!log) problem(ProblemKind::kIndex, object.name, "index tip log is damaged: " + log.error().message);
+        }
+      } catch (const Error& e) {
+        if (e.code() == ErrorCode::kNotFound && vanished(storage_, object.name)) continue;
+        throw;
+      }
+    }
+  }
+
+  void check_run(const ObjectInfo& object, const format::RunName& name) {
+    ++report_.counts.index_runs;
+    const VerifiedObject key{
+        object.size,
+        format::checksum(storage_.read_range(object.name, object.size - std::min(object.size, kKeyTailSize),
+                                             kKeyTailSize))};
+    bool segments_changed = false;
+    for (auto it = segments_.lower_bound({name.timeline.value(), wal::segment_of(name.first, config_.segment_size).value()});
+         it != segments_.end() && it->first.first == name.timeline.value() &&
+         wal::segment_start(wal::SegmentNo(it->first.second), config_.segment_size) < name.end;
+         ++it) {
+      segments_changed = segments_changed || it->second.check_now || !it->second.clean;
+    }
+    if (!options_.full && !segments_changed && previous_.verified(object.name, key)) {
+      report_.state.objects[object.name] = key;
+      return;
+    }
+    ++report_.counts.index_runs_checked;
+    const Bytes bytes = storage_.read(object.name);
+    report_.counts.stored_bytes += bytes.size();
+    const auto run = format::decode_run(bytes);
+    if (!run) {
+      problem(ProblemKind::kIndex, object.name, "index run is damaged: " + run.error().message, name.timeline,
+              name.first, name.end);
+      return;
+    }
+    const std::size_t before = report_.problems.size();
+    if (run->system_identifier != config_.system_identifier || run->timeline != name.timeline ||
+        run->first_lsn != name.first || run->end_lsn != name.end) {
+      problem(ProblemKind::kIndex, object.name, "index run header does not match its name or the repository",
+              name.timeline, name.first, name.end);
+    }
+    cross_check(object.name, *run);
+    if (report_.problems.size() == before) report_.state.objects[object.name] = key;
+  }
+
+  // The run's entries and segment summaries against the containers.
+  void cross_check(const std::string& object, const format::RunContent& run) {
+    const uint32_t tli = run.timeline.value();
+    const auto first_held = segments_.lower_bound({tli, 0});
+    const std::optional<uint64_t> first_segno =
+        first_held != segments_.end() && first_held->first.first == tli ? std::optional(first_held->first.second)
+                                                                        : std::nullopt;
+    // Entries per segment, and those outside the WAL held.
+    struct Tally {
+      uint64_t commits = 0;
+      uint64_t events = 0;
+      uint64_t outside = 0;
+      wal::Lsn first_outside;
+    };
+    std::map<uint64_t, Tally> tally;
+    const auto place = [&](wal::Lsn lsn, bool is_event) {
+      const uint64_t segno = wal::segment_of(lsn, config_.segment_size).value();
+      Tally& t = tally[segno];
+      (is_event ? t.events : t.commits) += 1;
+      const auto it = segments_.find({tli, segno});
+      bool inside = true;
+      if (it == segments_.end()) {
+        inside = first_segno && segno < *first_segno;  // expired WAL: the index may outlive it
+      } else if (it->second.info) {
+        inside = lsn >= it->second.info->header.start_lsn && lsn < it->second.info->end_lsn;
+      }
+      if (!inside && t.outside++ == 0) t.first_outside = lsn;
+    };
+    for (const auto& commit : run.commits) place(commit.lsn, false);
+    for (const auto& event : run.events) place(event.commit_lsn, true);
+    for (const auto& [segno, t] : tally) {
+      if (t.outside == 0) continue;
+      const wal::SegmentNo s(segno);
+      problem(ProblemKind::kIndex, object,
+              std::to_string(t.outside) + " index entries (the first at " + t.first_outside.to_string() + ") name WAL of segment " +
+                  wal::segment_file_name(run.timeline, s, config_.segment_size) + " that the repository does not hold",
+              run.timeline, wal::segment_start(s, config_.segment_size),
+              wal::segment_start(s.next(), config_.segment_size));
+    }
+    for (const auto& summary : run.segments) {
+      const Tally& t = tally[summary.segment_no.value()];
+      const std::string segment = wal::segment_file_name(run.timeline, summary.segment_no, config_.segment_size);
+      const auto report = [&](const std::string& what) {
+        problem(ProblemKind::kIndex, object, "segment " + segment + ": " + what, run.timeline, summary.start_lsn,
+                summary.end_lsn);
+      };
+      if (t.commits != summary.commit_count || t.events != summary.event_count) {
+        report("the run holds " + std::to_string(t.commits) + " commits and " + std::to_string(t.events) +
+               " events, its summary says " + std::to_string(summary.commit_count) + " and " +
+               std::to_string(summary.event_count));
+      }
+      const auto it = segments_.find({tli, summary.segment_no.value()});
+      if (it == segments_.end() || !it->second.info) continue;
+      const format::ContainerInfo& info = *it->second.info;
+      if (info.header.start_lsn != summary.start_lsn || info.end_lsn != summary.end_lsn) {
+        report("the index covers " + summary.start_lsn.to_string() + ".." + summary.end_lsn.to_string() +
+               ", the container holds " + info.header.start_lsn.to_string() + ".." + info.end_lsn.to_string());
+      }
+      if (info.summary.commit_count != summary.commit_count || info.summary.event_count != summary.event_count) {
+        report("the index counts " + std::to_string(summary.commit_count) + " commits and " +
+               std::to_string(summary.event_count) + " events, the container " +
+               std::to_string(info.summary.commit_count) + " and " + std::to_string(info.summary.event_count));
+      }
+    }
+  }
+
+  // ---- continuity
+
+  void read_tip() {
+    if (!storage_.info(kStreamStateObject)) return;
+    Bytes bytes;
+    try {
+      bytes = storage_.read(kStreamStateObject);
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::kNotFound) return;
+      throw;
+    }
+    const auto state = decode_stream_state(text_of(bytes));
+    if (!state) return;
+    const auto segment = wal::parse_segment_file_name(state->segment, config_.segment_size);
+    if (!segment) return;
+    const wal::Lsn start = wal::segment_start(segment->segno, config_.segment_size);
+    if (state->durable_lsn <= start) return;
+    tip_ = TipRange{segment->timeline, segment->segno, start,
+                    std::min(state->durable_lsn, wal::segment_start(segment->segno.next(), config_.segment_size))};
+  }
+
+  struct Range {
+    wal::Lsn start;
+    wal::Lsn end;
+  };
+  struct TipRange {
+    wal::TimelineId timeline;
+    wal::SegmentNo segno;
+    wal::Lsn start;
+    wal::Lsn end;
+  };
+  struct Need {
+    wal::Lsn from;
+    std::optional<wal::Lsn> until;  // the switch point to a child; unset: to the end of the timeline's WAL
+    std::string backup;             // the oldest backup needing it ("" when none)
+  };
+
+  std::map<uint32_t, std::map<uint64_t, Range>> held_ranges() const {
+    std::map<uint32_t, std::map<uint64_t, Range>> held;
+    for (const auto& [key, facts] : segments_) {
+      const wal::Lsn seg_start = wal::segment_start(facts.segno, config_.segment_size);
+      const wal::Lsn seg_end = wal::segment_start(facts.segno.next(), config_.segment_size);
+      // A damaged container is reported already; for continuity it counts as the whole segment.
+      held[key.first][key.second] =
+          facts.info ? Range{facts.info->header.start_lsn, facts.info->end_lsn} : Range{seg_start, seg_end};
+    }
+    if (tip_) held[tip_->timeline.value()].try_emplace(tip_->segno.value(), Range{tip_->start, tip_->end});
+    return held;
+  }
+
+  void check_continuity() {
+    const auto held = held_ranges();
+    std::map<uint32_t, Need> needs;
+    const auto add_need = [&](wal::TimelineId tli, wal::Lsn from, std::optional<wal::Lsn> until,
+                              const std::string& backup) {
+      auto [it, inserted] = needs.try_emplace(tli.value(), Need{from, until, backup});
+      if (inserted) return;
+      Need& need = it->second;
+      if (from < need.from) {
+        need.from = from;
+        need.backup = backup;
+      }
+      if (!until || !need.until) need.until.reset();
+      else need.until = std::max(*need.until, *until);
+    };
+    for (const auto& facts : backups_) {
+      if (!facts.entry) continue;
+      const restore::BackupEntry& b = *facts.entry;
+      wal::TimelineId last = b.timeline;
+      for (const auto& [tli, ranges] : held) {
+        // A child that left the backup's timeline before the backup started cannot be reached from it.
+        const auto left = timelines_.switch_point(b.timeline, wal::TimelineId(tli));
+        if (tli > last.value() && left && *left >= b.start_lsn) last = wal::TimelineId(tli);
+      }
+      wal::Lsn from = b.start_lsn;
+      for (const auto& step : timelines_.path(b.timeline, last)) {
+        add_need(step.timeline, from, step.end, b.id);
+        if (step.end) from = *step.end;
+      }
+    }
+    // WAL no backup reaches through: from its first segment, up to where a child timeline with WAL left it.
+    for (const auto& [tli, ranges] : held) {
+      if (needs.contains(tli) || ranges.empty()) continue;
+      std::optional<wal::Lsn> until;
+      for (const auto& [child, child_ranges] : held) {
+        const auto left = child > tli ? timelines_.switch_point(wal::TimelineId(tli), wal::TimelineId(child))
+                                      : std::nullopt;
+        if (left && (!until || *left > *until)) until = left;
+      }
+      add_need(wal::TimelineId(tli), ranges.begin()->second.start, until, "");
+    }
+    for (const auto& [tli, need] : needs) {
+      const auto it = held.find(tli);
+      walk(wal::TimelineId(tli), need, it == held.end() ? std::map<uint64_t, Range>{} : it->second);
+    }
+  }
+
+  void walk(wal::TimelineId tli, const Need& need, const std::map<uint64_t, Range>& ranges) {
+    const std::string needed_by = need.backup.empty() ? "" : ", needed by backup " + need.backup;
+    const auto gap = [&](wal::Lsn from, wal::Lsn to) {
+      const std::string first = wal::segment_file_name(tli, wal::segment_of(from, config_.segment_size), config_.segment_size);
+      const std::string last = wal::segment_file_name(tli, wal::segment_of_end(to, config_.segment_size), config_.segment_size);
+      problem(ProblemKind::kWalGap, "",
+              "WAL missing on timeline " + std::to_string(tli.value()) + " from " + from.to_string() + " to " +
+                  to.to_string() + " (segment" + (first == last ? " " + first : "s " + first + " to " + last) + ")" +
+                  needed_by,
+              tli, from, to);
+    };
+    if (ranges.empty()) {
+      problem(ProblemKind::kWalGap, "",
+              "no WAL held on timeline " + std::to_string(tli.value()) + " from " + need.from.to_string() + needed_by,
+              tli, need.from, need.until);
+      return;
+    }
+    const wal::Lsn end = need.until ? *need.until : ranges.rbegin()->second.end;
+    wal::Lsn cursor = need.from;
+    while (cursor < end) {
+      const uint64_t segno = wal::segment_of(cursor, config_.segment_size).value();
+      const auto it = ranges.find(segno);
+      if (it != ranges.end() && it->second.start <= cursor && cursor < it->second.end) {
+        cursor = it->second.end;
+        continue;
+      }
+      // WAL resumes at the first held range starting after the cursor.
+      std::optional<wal::Lsn> resume;
+      for (auto next = ranges.lower_bound(segno); next != ranges.end(); ++next) {
+        if (next->second.start > cursor && next->second.end > next->second.start) {
+          resume = next->second.start;
+          break;
+        }
+      }
+      const wal::Lsn gap_end = resume ? std::min(*resume, end) : end;
+      gap(cursor, gap_end);
+      cursor = gap_end;
+    }
+  }
+
+  const Storage& storage_;
+  const repo::RepoConfig& config_;
+  const VerifyState& previous_;
+  const VerifyOptions& options_;
+  VerifyReport report_;
+  VerifyProgress progress_;
+  std::map<std::pair<uint32_t, uint64_t>, SegmentFacts> segments_;  // by (timeline, segno)
+  std::vector<BackupFacts> backups_;
+  TimelineTree timelines_;
+  std::set<uint32_t> history_;
+  std::optional<TipRange> tip_;
+  format::ContainerReader reader_;
+  std::vector<std::byte> raw_;
+};
+
+}  // namespace
+
+std::string_view problem_kind_name(ProblemKind kind) {
+  switch (kind) {
+    case ProblemKind::kSegment: return "segment";
+    case ProblemKind::kBackup: return "backup";
+    case ProblemKind::kIndex: return "index";
+    case ProblemKind::kWalGap: return "wal_gap";
+    case ProblemKind::kHistory: return "history";
+  }
+  return "unknown";
+}
+
+VerifyReport verify_repository(const Storage& storage, const repo::RepoConfig& config, const VerifyState& previous,
+                               const VerifyOptions& options) {
+  return Verifier(storage, config, previous, options).run();
+}
+
+}  // namespace walvault::archive
