@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -380,13 +381,22 @@ class RepositorySink final : public pg::BaseBackupSink {
   uint64_t done_ = 0;
 };
 
-// Removes the objects of interrupted backups (no catalog entry). Runs under the backup lock, so none of them
+// Removes what interrupted backups left (objects under backup/<id>/ without a catalog entry, and the temporary
+// files of a writer that was killed, which list() does not show). Runs under the backup lock, so none of it
 // belongs to a backup in progress.
-void remove_orphans(storage::Storage& storage) {
-  for (const auto& id : restore::orphaned_backup_ids(storage)) {
-    const auto objects = storage.list(restore::backup_object_name(id, ""));
-    for (const auto& object : objects) storage.remove(object.name);
-    log::info("removed " + std::to_string(objects.size()) + " object(s) of interrupted backup " + id);
+void remove_orphans(const std::string& root) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(root) / std::string(restore::kBackupPrefix);
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return;
+  for (const auto& child : fs::directory_iterator(dir)) {
+    if (!child.is_directory() || fs::exists(child.path() / std::string(restore::kCatalogObjectName))) continue;
+    const auto removed = fs::remove_all(child.path(), ec);
+    if (ec) {
+      throw Error(ErrorCode::kIo, "cannot remove interrupted backup " + child.path().string() + ": " + ec.message());
+    }
+    log::info("removed interrupted backup " + child.path().filename().string() + " (" + std::to_string(removed) +
+              " files)");
   }
 }
 
@@ -438,7 +448,7 @@ int run_backup(const BackupOptions& options) {
   const pg::SystemIdentity identity = connection.identify_system();
   repo::check_system_identifier(repository.config, identity.system_identifier);
 
-  remove_orphans(storage);
+  remove_orphans(*root);
   BackupEntry entry;
   entry.id = new_backup_id(storage, clock);
   entry.label = options.label.empty() ? "walvault " + entry.id : options.label;

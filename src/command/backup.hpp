@@ -4,7 +4,8 @@
 // (format/FORMAT.md): each tar archive as a stream container "<name>.wvt" (zstd, xxh3 per chunk and overall),
 // PostgreSQL's backup_manifest verbatim, and last, atomically, the catalog entry backup.json. Its presence is
 // what makes a backup exist: an interrupted backup leaves no catalog entry; `list` and restore ignore such
-// orphaned objects, and the next `backup` removes them. Ids are the UTC start time, "20261121T041540Z", so they
+// orphaned objects, and the next `backup` removes them (the whole backup/<id>/ directory, temporary files
+// of a killed writer included). Ids are the UTC start time, "20261121T041540Z", so they
 // sort by age.
 //
 // Safety checks, all before the catalog entry is written (a failure leaves none):
@@ -13,8 +14,8 @@
 //     back to the backup's start segment (kNotRestorable otherwise: such a backup could never be restored);
 //   - at the end, the repository's durable WAL reaches the stop LSN with no gap from the start, within
 //     wal_wait (kNotRestorable otherwise);
-//   - the cluster has no user tablespaces (refused with kUnsupported-style kUsage error naming them: walvault
-//     restores into one data directory and does not relocate tablespaces yet).
+//   - the cluster has no user tablespaces (kNotRestorable, naming each by oid and location: walvault restores
+//     into one data directory and does not relocate tablespaces).
 // One backup at a time per repository (locks/backup.lock). Memory is bounded (one CopyData message, one
 // container chunk) whatever the database size. Progress goes to stderr when it is a terminal.
 #pragma once

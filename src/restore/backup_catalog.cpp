@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <set>
 
 #include "common/error.hpp"
 
@@ -185,22 +184,6 @@ std::vector<BackupEntry> read_backups(const storage::Storage& storage) {
         decode_backup_entry(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), info.name));
   }
   std::sort(out.begin(), out.end(), [](const BackupEntry& a, const BackupEntry& b) { return a.id < b.id; });
-  return out;
-}
-
-std::vector<std::string> orphaned_backup_ids(const storage::Storage& storage) {
-  std::set<std::string> ids;
-  std::set<std::string> complete;
-  for (const auto& info : storage.list(kBackupPrefix)) {
-    const std::string id(id_of(info.name));
-    if (id.empty()) continue;
-    ids.insert(id);
-    if (info.name == backup_object_name(id, kCatalogObjectName)) complete.insert(id);
-  }
-  std::vector<std::string> out;
-  for (const auto& id : ids) {
-    if (!complete.contains(id)) out.push_back(id);
-  }
   return out;
 }
 

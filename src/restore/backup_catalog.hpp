@@ -67,7 +67,4 @@ struct BackupEntry {
 // Every complete backup (those with a catalog entry), sorted by id (oldest first).
 [[nodiscard]] std::vector<BackupEntry> read_backups(const storage::Storage& storage);
 
-// Ids that have objects under backup/ but no catalog entry: interrupted backups.
-[[nodiscard]] std::vector<std::string> orphaned_backup_ids(const storage::Storage& storage);
-
 }  // namespace walvault::restore
