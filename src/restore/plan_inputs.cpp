@@ -1,0 +1,232 @@
+#include "restore/plan_inputs.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <set>
+#include <tuple>
+#include <string_view>
+
+#include "archive/stream_state.hpp"
+#include "common/error.hpp"
+#include "storage/index_store.hpp"
+
+namespace walvault::restore {
+namespace {
+
+std::string_view as_text(const storage::Bytes& bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+template <typename T>
+T checked(format::IndexResult<T> result, wal::TimelineId tli) {
+  if (!result) {
+    throw Error(ErrorCode::kCorrupt,
+                "the index of timeline " + std::to_string(tli.value()) + " is damaged: " + result.error().message,
+                "the WAL itself is unaffected; the index can be rebuilt from it");
+  }
+  return std::move(result).value();
+}
+
+bool in_piece(const BranchPiece& piece, wal::Lsn lsn) { return lsn >= piece.begin && lsn < piece.end; }
+
+// Timelines that have an index folder ("index/<TTTTTTTT>/").
+std::set<uint32_t> indexed_timelines(const storage::Storage& storage) {
+  std::set<uint32_t> out;
+  for (const auto& object : storage.list("index/")) {
+    const std::string_view rest = std::string_view(object.name).substr(6);
+    if (rest.size() < 9 || rest[8] != '/') continue;
+    uint32_t tli = 0;
+    bool ok = true;
+    for (const char c : rest.substr(0, 8)) {
+      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      if (d < 0) ok = false;
+      tli = tli * 16 + static_cast<uint32_t>(d < 0 ? 0 : d);
+    }
+    if (ok && tli != 0) out.insert(tli);
+  }
+  return out;
+}
+
+ErrorCode error_code(PlanErrorKind kind) {
+  switch (kind) {
+    case PlanErrorKind::kNotFound:
+      return ErrorCode::kNotFound;
+    case PlanErrorKind::kRepository:
+      return ErrorCode::kRepository;
+    case PlanErrorKind::kNotRestorable:
+      return ErrorCode::kNotRestorable;
+  }
+  return ErrorCode::kNotRestorable;
+}
+
+}  // namespace
+
+std::optional<TipState> read_tip_state(const storage::Storage& storage, uint32_t segment_size) {
+  if (!storage.info(archive::kStreamStateObject)) return std::nullopt;
+  const auto state = archive::decode_stream_state(as_text(storage.read(archive::kStreamStateObject)));
+  if (!state) return std::nullopt;
+  const auto segment = wal::parse_segment_file_name(state->segment, segment_size);
+  if (!segment) return std::nullopt;
+  return TipState{segment->timeline, segment->segno, state->durable_lsn};
+}
+
+WalCoverage read_wal_coverage(const storage::Storage& storage, uint32_t segment_size) {
+  std::vector<std::string> names;
+  for (const auto& info : storage.list("wal/")) names.push_back(info.name);
+  return wal_coverage(names, read_tip_state(storage, segment_size), segment_size);
+}
+
+std::map<wal::TimelineId, std::vector<HistoryEntry>> read_histories(const storage::Storage& storage) {
+  std::map<wal::TimelineId, std::vector<HistoryEntry>> out;
+  for (const auto& info : storage.list("wal/")) {
+    const auto tli = wal::parse_history_file_name(std::string_view(info.name).substr(4));
+    if (!tli) continue;
+    auto parsed = parse_history(as_text(storage.read(info.name)));
+    if (!parsed) {
+      throw Error(ErrorCode::kCorrupt, "history file " + info.name + " is damaged: " + parsed.error(),
+                  "the server's copy (pg_wal/" + info.name.substr(4) + ") can replace it");
+    }
+    out[*tli] = std::move(parsed).value();
+  }
+  return out;
+}
+
+std::optional<wal::TimelineId> newest_timeline(const storage::Storage& storage, uint32_t segment_size) {
+  std::optional<wal::TimelineId> newest;
+  const auto consider = [&newest](wal::TimelineId t) {
+    if (!newest || t > *newest) newest = t;
+  };
+  for (const auto& run : read_wal_coverage(storage, segment_size).runs) consider(run.timeline);
+  for (const auto& [tli, history] : read_histories(storage)) consider(tli);
+  for (const uint32_t tli : indexed_timelines(storage)) consider(wal::TimelineId(tli));
+  return newest;
+}
+
+Branch read_branch(const storage::Storage& storage, wal::TimelineId tli) {
+  if (tli.value() <= 1) return make_branch(tli, {});
+  const auto histories = read_histories(storage);
+  const auto it = histories.find(tli);
+  if (it == histories.end()) {
+    throw Error(ErrorCode::kNotRestorable,
+                "the repository has no history file for timeline " + std::to_string(tli.value()),
+                "'walvault list' shows the timelines held; choose one with --timeline");
+  }
+  return make_branch(tli, it->second);
+}
+
+std::optional<format::CommitEntry> last_commit_on(const storage::Storage& storage, const Branch& branch,
+                                                  uint32_t segment_size) {
+  for (auto piece = branch.rbegin(); piece != branch.rend(); ++piece) {
+    auto view = storage::open_index(storage, piece->timeline, segment_size);
+    const auto found = checked(view.lookup_time(std::numeric_limits<format::TimestampTz>::max()), piece->timeline);
+    if (found.last_at_or_before && in_piece(*piece, found.last_at_or_before->lsn)) return found.last_at_or_before;
+  }
+  return std::nullopt;
+}
+
+format::TimeLookup lookup_time_on(const storage::Storage& storage, const Branch& branch, format::TimestampTz t,
+                                  uint32_t segment_size) {
+  format::TimeLookup result;
+  for (const BranchPiece& piece : branch) {
+    auto view = storage::open_index(storage, piece.timeline, segment_size);
+    const auto found = checked(view.lookup_time(t), piece.timeline);
+    if (found.last_at_or_before && in_piece(piece, found.last_at_or_before->lsn)) {
+      result.last_at_or_before = found.last_at_or_before;
+    }
+    if (found.first_after && in_piece(piece, found.first_after->lsn)) {
+      result.first_after = found.first_after;
+      return result;
+    }
+  }
+  return result;
+}
+
+std::vector<TimelineEvent> read_events(const storage::Storage& storage, format::TimestampTz since,
+                                       format::TimestampTz until, uint32_t segment_size) {
+  std::vector<TimelineEvent> out;
+  for (const uint32_t t : indexed_timelines(storage)) {
+    const wal::TimelineId tli(t);
+    // A newer timeline's first segment repeats the parent's WAL before the switch: keep those events once.
+    const wal::Lsn begin = read_branch(storage, tli).back().begin;
+    auto view = storage::open_index(storage, tli, segment_size);
+    for (auto& e : checked(view.events_by_time(since, until), tli)) {
+      if (e.commit_lsn >= begin) out.push_back({tli, std::move(e)});
+    }
+  }
+  std::stable_sort(out.begin(), out.end(), [](const TimelineEvent& a, const TimelineEvent& b) {
+    return std::tie(a.event.commit_time, a.event.commit_lsn) < std::tie(b.event.commit_time, b.event.commit_lsn);
+  });
+  return out;
+}
+
+PlanInputs read_plan_inputs(const repo::Repository& repository) {
+  PlanInputs inputs;
+  inputs.system_identifier = repository.config.system_identifier;
+  inputs.segment_size = repository.config.segment_size;
+  inputs.backups = read_backups(*repository.storage);
+  inputs.coverage = read_wal_coverage(*repository.storage, inputs.segment_size);
+  return inputs;
+}
+
+TargetFacts read_target_facts(const repo::Repository& repository, const TargetRequest& request) {
+  const storage::Storage& storage = *repository.storage;
+  const uint32_t seg = repository.config.segment_size;
+  TargetFacts facts;
+  facts.request = request;
+  std::optional<EventId> id;
+  if (request.kind == TargetKind::kBeforeEvent) {
+    id = parse_event_id(request.event_id);
+    if (!id) {
+      throw Error(ErrorCode::kNotFound, "\"" + request.event_id + "\" is not an event id",
+                  "event ids look like 1-0000000004019D50-drop_table; run 'walvault events' to list them");
+    }
+  }
+  if (request.timeline) {
+    facts.timeline = *request.timeline;
+  } else if (id) {
+    facts.timeline = id->timeline;
+  } else {
+    const auto newest = newest_timeline(storage, seg);
+    facts.timeline = newest ? *newest : repository.config.timeline;
+  }
+  facts.branch = read_branch(storage, facts.timeline);
+  facts.last_commit = last_commit_on(storage, facts.branch, seg);
+  switch (request.kind) {
+    case TargetKind::kTime: {
+      const auto found = lookup_time_on(storage, facts.branch, request.time, seg);
+      facts.last_at_or_before = found.last_at_or_before;
+      facts.first_after = found.first_after;
+      break;
+    }
+    case TargetKind::kXid:
+      for (const BranchPiece& piece : facts.branch) {
+        auto view = storage::open_index(storage, piece.timeline, seg);
+        for (const auto& c : checked(view.lookup_xid(request.xid), piece.timeline)) {
+          if (in_piece(piece, c.lsn)) facts.xid_commit = c;
+        }
+      }
+      break;
+    case TargetKind::kBeforeEvent: {
+      if (timeline_at(facts.branch, id->commit_lsn) != id->timeline) break;
+      auto view = storage::open_index(storage, id->timeline, seg);
+      for (auto& e : checked(view.events_by_lsn(id->commit_lsn, id->commit_lsn + 1), id->timeline)) {
+        if (e.kind == id->kind) facts.event = std::move(e);
+      }
+      break;
+    }
+    case TargetKind::kLsn:
+    case TargetKind::kLatest:
+      break;
+  }
+  return facts;
+}
+
+RestorePlan make_plan(const repo::Repository& repository, const TargetRequest& request) {
+  const PlanInputs inputs = read_plan_inputs(repository);
+  const TargetFacts facts = read_target_facts(repository, request);
+  auto plan = plan_restore(inputs, facts);
+  if (!plan) throw Error(error_code(plan.error().kind), plan.error().message, plan.error().hint);
+  return std::move(plan).value();
+}
+
+}  // namespace walvault::restore

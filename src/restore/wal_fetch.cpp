@@ -1,0 +1,285 @@
+#include "restore/wal_fetch.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include "archive/tip.hpp"
+#include "common/error.hpp"
+#include "format/segment_container.hpp"
+#include "restore/plan_inputs.hpp"
+
+namespace walvault::restore {
+namespace {
+
+constexpr std::string_view kRequestedFile = "requested";
+constexpr std::string_view kLockFile = "prefetch.lock";
+constexpr std::string_view kStopFile = "stop";
+// A prefetcher with a full window waits this long for PostgreSQL to ask for more before it exits.
+constexpr auto kIdleExit = std::chrono::seconds(5);
+constexpr auto kIdlePoll = std::chrono::milliseconds(5);
+
+[[noreturn]] void io_error(const std::string& what, const std::string& path, int err) {
+  throw Error(ErrorCode::kIo, what + " \"" + path + "\": " + std::strerror(err));
+}
+
+[[noreturn]] void corrupt(const std::string& object, const std::string& what) {
+  throw Error(ErrorCode::kCorrupt, "WAL object " + object + " cannot be served: " + what,
+              "recovery must not continue past damaged WAL; 'walvault verify' names every damaged object");
+}
+
+std::string parent_dir(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string base_name(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// Writes `bytes` at `offset` of a new file of `size` bytes (zeros elsewhere) next to dest, then renames it to
+// dest, so dest appears complete or not at all.
+void write_file_atomically(const std::string& dest, std::span<const std::byte> bytes, uint64_t offset,
+                           uint64_t size) {
+  const std::string tmp = parent_dir(dest) + "/." + base_name(dest) + ".walvault." + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) io_error("cannot create", tmp, errno);
+  const auto fail = [&](const char* what) {
+    const int err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    io_error(what, tmp, err);
+  };
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0) fail("cannot size");
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail("cannot write");
+    done += static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    io_error("cannot write", tmp, err);
+  }
+  if (::rename(tmp.c_str(), dest.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    io_error("cannot rename into place", dest, err);
+  }
+}
+
+// Verifies and decompresses a segment container into dest (padded to the segment size).
+void serve_container(const storage::Storage& storage, const repo::RepoConfig& config, const std::string& object,
+                     const wal::SegmentName& segment, const std::string& dest) {
+  const storage::Bytes bytes = storage.read(object);
+  const auto info = format::parse_container(bytes);
+  if (!info) corrupt(object, info.error().message);
+  const format::ContainerHeader& h = info->header;
+  if (h.system_identifier != config.system_identifier) {
+    throw Error(ErrorCode::kRepository,
+                "WAL object " + object + " belongs to another cluster (system identifier " +
+                    std::to_string(h.system_identifier) + ", the repository's is " +
+                    std::to_string(config.system_identifier) + ")",
+                "this repository holds objects of a foreign cluster; restore from that cluster's own repository");
+  }
+  if (h.kind != format::ContainerKind::kSegment || h.timeline != segment.timeline || h.segment_no != segment.segno ||
+      h.segment_size != config.segment_size) {
+    corrupt(object, "its header names another segment");
+  }
+  std::vector<std::byte> raw(info->raw_length);
+  format::ContainerReader reader;
+  const auto decoded = reader.decode_all(*info, bytes, raw);
+  if (!decoded) corrupt(object, decoded.error().message);
+  write_file_atomically(dest, raw, wal::segment_offset(h.start_lsn, config.segment_size), config.segment_size);
+}
+
+// Serves the durable part of the streamer's in-progress copy of the segment, if that is what it is writing.
+bool serve_tip(const storage::Storage& storage, const repo::RepoConfig& config, const wal::SegmentName& segment,
+               const std::string& dest) {
+  const auto tip = read_tip_state(storage, config.segment_size);
+  if (!tip || tip->timeline != segment.timeline || tip->segno != segment.segno) return false;
+  const wal::Lsn start = wal::segment_start(segment.segno, config.segment_size);
+  if (tip->durable_lsn <= start) return false;
+  const uint64_t durable = std::min<uint64_t>(tip->durable_lsn - start, config.segment_size);
+  const std::string object = archive::tip_object_name(segment.timeline, segment.segno, config.segment_size);
+  if (!storage.info(object)) return false;
+  const storage::Bytes bytes = storage.read_range(object, 0, durable);
+  if (bytes.size() < durable) {
+    corrupt(object, "it holds " + std::to_string(bytes.size()) + " bytes, less than the " + std::to_string(durable) +
+                        " the streamer recorded as durable");
+  }
+  write_file_atomically(dest, bytes, 0, config.segment_size);
+  return true;
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+// The segment named in the spool's "requested" file.
+std::optional<wal::SegmentName> read_requested(const std::string& dir, uint32_t segment_size) {
+  const int fd = ::open((dir + "/" + std::string(kRequestedFile)).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char buf[32] = {};
+  const ssize_t n = ::read(fd, buf, 24);
+  ::close(fd);
+  if (n != 24) return std::nullopt;
+  return wal::parse_segment_file_name(std::string_view(buf, 24), segment_size);
+}
+
+class FileLock {
+ public:
+  FileLock(const std::string& path, bool wait) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ < 0) io_error("cannot open", path, errno);
+    held_ = ::flock(fd_, wait ? LOCK_EX : LOCK_EX | LOCK_NB) == 0;
+  }
+  ~FileLock() { ::close(fd_); }
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+  [[nodiscard]] bool held() const { return held_; }
+
+ private:
+  int fd_ = -1;
+  bool held_ = false;
+};
+
+}  // namespace
+
+FetchOutcome fetch_wal_file(const storage::Storage& storage, const repo::RepoConfig& config, std::string_view name,
+                            const std::string& dest) {
+  if (wal::parse_history_file_name(name)) {
+    const std::string object = "wal/" + std::string(name);
+    if (!storage.info(object)) return FetchOutcome::kMissing;
+    const storage::Bytes bytes = storage.read(object);
+    write_file_atomically(dest, bytes, 0, bytes.size());
+    return FetchOutcome::kFetched;
+  }
+  const auto segment = name.size() == 24 ? wal::parse_segment_file_name(name, config.segment_size) : std::nullopt;
+  if (!segment) return FetchOutcome::kMissing;
+  const std::string object = format::segment_object_name(segment->timeline, segment->segno, config.segment_size);
+  if (storage.info(object)) {
+    serve_container(storage, config, object, *segment, dest);
+    return FetchOutcome::kFetched;
+  }
+  if (serve_tip(storage, config, *segment, dest)) return FetchOutcome::kFetched;
+  // The streamer may have archived the tip between the two looks.
+  if (storage.info(object)) {
+    serve_container(storage, config, object, *segment, dest);
+    return FetchOutcome::kFetched;
+  }
+  return FetchOutcome::kMissing;
+}
+
+Spool::Spool(std::string dir) : dir_(std::move(dir)) {}
+
+bool Spool::take(std::string_view name, const std::string& dest) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) io_error("cannot create", dir_, ec.value());
+  write_file_atomically(dir_ + "/" + std::string(kRequestedFile), std::as_bytes(std::span(name.data(), name.size())),
+                        0, name.size());
+  const std::string spooled = dir_ + "/" + std::string(name);
+  if (::rename(spooled.c_str(), dest.c_str()) == 0) return true;
+  if (errno != ENOENT) io_error("cannot move the prefetched segment into place", dest, errno);
+  return false;
+}
+
+void Spool::start_prefetcher(const repo::Repository& repository, uint32_t depth) const {
+  if (FileLock probe(dir_ + "/" + std::string(kLockFile), false); !probe.held()) return;  // one is running
+  char exe[4096];
+  const ssize_t len = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (len <= 0) io_error("cannot find this program", "/proc/self/exe", errno);
+  exe[len] = '\0';
+  const std::string depth_text = std::to_string(depth);
+  const pid_t child = ::fork();
+  if (child < 0) io_error("cannot start the prefetcher", dir_, errno);
+  if (child == 0) {
+    // Detach: a new session, then a grandchild that PostgreSQL's shell never waits for.
+    ::setsid();
+    if (::fork() != 0) ::_exit(0);
+    const int null = ::open("/dev/null", O_RDWR);
+    if (null >= 0) {
+      ::dup2(null, 0);
+      ::dup2(null, 1);
+      ::dup2(null, 2);
+    }
+    const char* argv[] = {exe, "wal-fetch", "--repo", repository.path.c_str(), "--spool", dir_.c_str(),
+                          "--prefetch", depth_text.c_str(), "--prefetch-worker", nullptr};
+    ::execv(exe, const_cast<char* const*>(argv));
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+void Spool::prefetch(const repo::Repository& repository, uint32_t depth) const {
+  if (!exists(dir_)) return;
+  const FileLock lock(dir_ + "/" + std::string(kLockFile), false);
+  if (!lock.held()) return;
+  const uint32_t seg = repository.config.segment_size;
+  auto idle_since = std::chrono::steady_clock::now();
+  std::optional<wal::SegmentName> last_seen;
+  while (!exists(dir_ + "/" + std::string(kStopFile))) {
+    const auto requested = read_requested(dir_, seg);
+    if (!requested) return;
+    if (!last_seen || last_seen->segno != requested->segno || last_seen->timeline != requested->timeline) {
+      last_seen = requested;
+      idle_since = std::chrono::steady_clock::now();
+    }
+    // Drop what PostgreSQL has gone past (or another timeline's segments).
+    if (DIR* d = ::opendir(dir_.c_str())) {
+      while (const dirent* entry = ::readdir(d)) {
+        const auto s = wal::parse_segment_file_name(entry->d_name, seg);
+        if (s && (s->timeline != requested->timeline || s->segno <= requested->segno)) {
+          ::unlink((dir_ + "/" + entry->d_name).c_str());
+        }
+      }
+      ::closedir(d);
+    }
+    std::optional<std::string> next;
+    for (uint32_t i = 1; i <= depth && !next; ++i) {
+      const std::string name =
+          wal::segment_file_name(requested->timeline, wal::SegmentNo(requested->segno.value() + i), seg);
+      if (!exists(dir_ + "/" + name)) next = name;
+    }
+    if (!next) {
+      if (std::chrono::steady_clock::now() - idle_since > kIdleExit) return;
+      std::this_thread::sleep_for(kIdlePoll);
+      continue;
+    }
+    const auto segment = wal::parse_segment_file_name(*next, seg);
+    const std::string object = format::segment_object_name(segment->timeline, segment->segno, seg);
+    if (!repository.storage->info(object)) return;  // the end of the archived WAL (or the tip): nothing to spool
+    serve_container(*repository.storage, repository.config, object, *segment, dir_ + "/" + *next);
+  }
+}
+
+void Spool::remove() const {
+  if (!exists(dir_)) return;
+  write_file_atomically(dir_ + "/" + std::string(kStopFile), {}, 0, 0);
+  {
+    const FileLock wait_for_prefetcher(dir_ + "/" + std::string(kLockFile), true);
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+    if (ec) io_error("cannot remove", dir_, ec.value());
+  }
+}
+
+}  // namespace walvault::restore
