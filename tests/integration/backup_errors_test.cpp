@@ -1,0 +1,100 @@
+// walvault backup's refusals: each gives a clear error and leaves no catalog entry behind.
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "backup_fixture.hpp"
+
+using walvault::test::BackupRepo;
+using walvault::test::PgCluster;
+
+namespace {
+
+// Catalog entries (backup.json) anywhere under the repository's backup/.
+int catalog_entries(const std::string& repo) {
+  int n = 0;
+  if (!std::filesystem::exists(repo + "/backup")) return 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(repo + "/backup")) {
+    if (e.path().filename() == "backup.json") ++n;
+  }
+  return n;
+}
+
+// Rewrites the connection string walvault.json holds (as if the address now served another cluster).
+void set_conninfo(const std::string& repo, const std::string& conninfo) {
+  const std::string path = repo + "/walvault.json";
+  nlohmann::json config = nlohmann::json::parse(std::ifstream(path));
+  config["conninfo"] = conninfo;
+  std::ofstream(path, std::ios::trunc) << config.dump(2) << "\n";
+}
+
+}  // namespace
+
+TEST_CASE("backup refuses a missing streamer, a foreign cluster and a server that is down", "[integration][backup]") {
+  PgCluster cluster;
+  const BackupRepo repo(cluster);
+
+  const auto no_streamer = repo.walvault({"backup", "--repo", repo.path(), "--fast"});
+  CHECK(no_streamer.exit_code == 6);
+  CHECK(no_streamer.err.find("walvault: error: no streamer is capturing WAL into this repository, so this backup "
+                             "could never be restored\nHINT: run 'walvault stream'") == 0);
+
+  {
+    PgCluster foreign;
+    set_conninfo(repo.path(), foreign.conninfo());
+    const auto result = repo.walvault({"backup", "--repo", repo.path(), "--fast"});
+    CHECK(result.exit_code == 3);
+    CHECK(result.err.find("walvault: error: repository belongs to database system ") == 0);
+    CHECK(result.err.find("but the server is database system ") != std::string::npos);
+    set_conninfo(repo.path(), cluster.conninfo());
+  }
+
+  cluster.stop();
+  const auto down = repo.walvault({"backup", "--repo", repo.path(), "--fast"});
+  CHECK(down.exit_code == 4);
+  CHECK(down.err.find("walvault: error: cannot connect to PostgreSQL: ") == 0);
+
+  CHECK(catalog_entries(repo.path()) == 0);
+  CHECK(repo.list()["backups"].empty());
+}
+
+TEST_CASE("a backup killed mid-transfer leaves no catalog entry, and the next backup removes its leftovers",
+          "[integration][backup]") {
+  PgCluster cluster;
+  const BackupRepo repo(cluster);
+  repo.pgbench_init(25);
+  const auto streamer = repo.start_streamer();
+
+  walvault::test::Background backup(
+      walvault::test::as_postgres({WALVAULT_BINARY, "backup", "--repo", repo.path(), "--fast"}),
+      cluster.work_dir() + "/backup.log");
+  // The archive's temporary file appears once the server streams base.tar: kill the backup then.
+  std::string leftover;
+  REQUIRE(walvault::test::wait_until(
+      [&] {
+        if (!std::filesystem::exists(repo.path() + "/backup")) return false;
+        for (const auto& e : std::filesystem::recursive_directory_iterator(repo.path() + "/backup")) {
+          if (e.is_regular_file() && std::filesystem::file_size(e.path()) > (16U << 20)) {
+            leftover = e.path().parent_path().string();
+            return true;
+          }
+        }
+        return false;
+      },
+      std::chrono::seconds(30)));
+  CHECK(backup.stop(SIGKILL) == 128 + SIGKILL);
+
+  CHECK(catalog_entries(repo.path()) == 0);
+  CHECK(repo.list()["backups"].empty());
+  CHECK(std::filesystem::exists(leftover));
+
+  const auto entry = repo.backup();
+  CHECK_FALSE(std::filesystem::exists(leftover));
+  const auto listed = repo.list()["backups"];
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0]["id"] == entry["id"]);
+}
