@@ -12,6 +12,8 @@ namespace walvault {
 
 template <typename E>
 struct Unexpected {
+  // A constructor rather than aggregate init, so Unexpected(e) also compiles on clang < 16 (libFuzzer builds).
+  explicit Unexpected(E e) : error(std::move(e)) {}
   E error;
 };
 template <typename E>
