@@ -17,6 +17,8 @@ const std::vector<Registrar>& commands() {
       &register_dump,
       &register_backup,
       &register_list,
+      &register_verify,
+      &register_expire,
   };
   return kCommands;
 }

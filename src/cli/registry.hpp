@@ -24,6 +24,8 @@ void register_status(CLI::App& app, Action& selected);
 void register_dump(CLI::App& app, Action& selected);
 void register_backup(CLI::App& app, Action& selected);
 void register_list(CLI::App& app, Action& selected);
+void register_verify(CLI::App& app, Action& selected);
+void register_expire(CLI::App& app, Action& selected);
 
 // --repo PATH, also from WALVAULT_REPO. Required.
 void add_repo_option(CLI::App& sub, std::string& repo);

@@ -1,0 +1,134 @@
+#include "command/expire.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "archive/retention.hpp"
+#include "archive/timeline_history.hpp"
+#include "common/clock.hpp"
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "repo/lock.hpp"
+#include "repo/repository.hpp"
+#include "restore/backup_catalog.hpp"
+
+namespace walvault::command {
+namespace {
+
+using nlohmann::json;
+
+// The lock `walvault backup` holds (command/backup.cpp): expire and backup exclude each other.
+constexpr const char* kBackupLockName = "backup";
+
+archive::TimelineTree read_timelines(const storage::Storage& storage) {
+  archive::TimelineTree tree;
+  for (const auto& object : storage.list("wal/")) {
+    const std::string_view name = object.name;
+    const auto tli = wal::parse_history_file_name(name.substr(4));
+    if (!tli) continue;
+    const auto bytes = storage.read(object.name);
+    auto entries = archive::parse_timeline_history(
+        *tli, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    if (!entries) {
+      throw Error(ErrorCode::kCorrupt, "history file " + object.name + " does not parse: " + entries.error(),
+                  "expire needs the timeline history to know which WAL is needed; run 'walvault verify'");
+    }
+    tree.add(*tli, std::move(*entries));
+  }
+  return tree;
+}
+
+std::vector<archive::RetentionBackup> retention_backups(const std::vector<restore::BackupEntry>& entries) {
+  std::vector<archive::RetentionBackup> out;
+  for (const auto& entry : entries) {
+    const auto stop = parse_time(entry.stop_time);
+    if (!stop) {
+      throw Error(ErrorCode::kCorrupt, "backup " + entry.id + " has an unreadable stop time \"" + entry.stop_time + "\"",
+                  "run 'walvault verify'");
+    }
+    out.push_back(archive::RetentionBackup{entry.id, entry.timeline, entry.start_lsn, *stop});
+  }
+  return out;
+}
+
+void remove_backup(storage::Storage& storage, const std::string& id) {
+  const std::string catalog = restore::backup_object_name(id, restore::kCatalogObjectName);
+  storage.remove(catalog);  // first: from here on the backup is not listed
+  for (const auto& object : storage.list(restore::backup_object_name(id, ""))) storage.remove(object.name);
+}
+
+void print_human(const archive::ExpirePlan& plan, bool dry_run) {
+  const char* verb = dry_run ? "would remove" : "removed";
+  std::printf("keeping %zu backup(s):", plan.kept_backups.size());
+  for (const auto& id : plan.kept_backups) std::printf(" %s", id.c_str());
+  std::printf("\n");
+  for (const auto& id : plan.expired_backups) std::printf("%s backup %s\n", verb, id.c_str());
+  for (const auto& name : plan.wal_objects) std::printf("%s %s\n", verb, name.c_str());
+  for (const auto& name : plan.index_objects) std::printf("%s %s\n", verb, name.c_str());
+  std::printf("%s %zu backup(s), %zu WAL segment(s), %zu index run(s)\n", dry_run ? "would remove" : "removed",
+              plan.expired_backups.size(), plan.wal_objects.size(), plan.index_objects.size());
+}
+
+void print_json(const archive::ExpirePlan& plan, bool dry_run, uint32_t segment_size) {
+  // Per timeline, the first segment kept.
+  json cut = json::object();
+  for (const auto& [tli, segno] : plan.wal_cut) {
+    cut[std::to_string(tli)] = wal::segment_file_name(wal::TimelineId(tli), segno, segment_size);
+  }
+  const json doc = {{"dry_run", dry_run},
+                    {"wal_kept_from", cut},
+                    {"kept_backups", plan.kept_backups},
+                    {"expired_backups", plan.expired_backups},
+                    {"wal_objects", plan.wal_objects},
+                    {"index_objects", plan.index_objects}};
+  std::puts(doc.dump(2).c_str());
+}
+
+}  // namespace
+
+int run_expire(const ExpireOptions& options) {
+  if (options.keep_backups.has_value() == options.keep_days.has_value()) {
+    throw Error(ErrorCode::kUsage, "expire needs exactly one of --keep-backups and --keep-days",
+                "for example: walvault expire --keep-backups 7");
+  }
+  if ((options.keep_backups && *options.keep_backups == 0) || (options.keep_days && *options.keep_days == 0)) {
+    throw Error(ErrorCode::kUsage, "expire must keep at least one backup and one day", "give a positive number");
+  }
+  const repo::Repository repository = repo::open_repository(options.repo);
+  storage::Storage& storage = *repository.storage;
+  const auto root = storage.capabilities().local_root;
+  if (!root) throw Error(ErrorCode::kRepository, "walvault expire needs a local repository");
+  const repo::RepositoryLock lock(*root, kBackupLockName, "backup or expire");
+
+  archive::RetentionPolicy policy;
+  policy.now = SystemClock().now();
+  if (options.keep_backups) policy.keep_backups = *options.keep_backups;
+  if (options.keep_days) policy.keep_for = std::chrono::hours(24) * *options.keep_days;
+
+  std::vector<std::string> names;
+  for (const auto& object : storage.list("wal/")) names.push_back(object.name);
+  for (const auto& object : storage.list("index/")) names.push_back(object.name);
+  const archive::ExpirePlan plan =
+      archive::plan_expire(retention_backups(restore::read_backups(storage)), policy, read_timelines(storage), names,
+                           repository.config.segment_size);
+
+  if (!options.dry_run) {
+    for (const auto& id : plan.expired_backups) {
+      remove_backup(storage, id);
+      log::info("removed backup " + id);
+    }
+    for (const auto& name : plan.wal_objects) storage.remove(name);
+    for (const auto& name : plan.index_objects) storage.remove(name);
+  }
+  if (options.json) {
+    print_json(plan, options.dry_run, repository.config.segment_size);
+  } else {
+    print_human(plan, options.dry_run);
+  }
+  return 0;
+}
+
+}  // namespace walvault::command

@@ -1,0 +1,267 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <string>
+
+#include "archive/verifier.hpp"
+#include "archive/verify_state.hpp"
+#include "format/index.hpp"
+#include "format/segment_container.hpp"
+#include "storage/memory_storage.hpp"
+
+namespace {
+
+using namespace walvault;
+using archive::ProblemKind;
+using wal::Lsn;
+using wal::SegmentNo;
+using wal::TimelineId;
+
+constexpr uint32_t kSeg = 1U << 20;
+constexpr uint32_t kChunk = 64U << 10;
+constexpr uint64_t kSystem = 42;
+
+repo::RepoConfig config() {
+  repo::RepoConfig c;
+  c.system_identifier = kSystem;
+  c.pg_version = 150000;
+  c.segment_size = kSeg;
+  c.timeline = TimelineId(1);
+  return c;
+}
+
+std::string segment_name(uint32_t tli, uint64_t segno) {
+  return format::segment_object_name(TimelineId(tli), SegmentNo(segno), kSeg);
+}
+
+// Stores segment segno of timeline tli (raw bytes [start, start + length)) with `commits` commits in its
+// summary, and the index run of that segment with `indexed` commits.
+void store_segment(storage::Storage& storage, uint32_t tli, uint64_t segno, uint64_t commits = 2,
+                   uint64_t indexed = 2, uint32_t length = kSeg) {
+  const Lsn start = wal::segment_start(SegmentNo(segno), kSeg);
+  std::vector<std::byte> raw(length);
+  for (uint32_t i = 0; i < length; ++i) raw[i] = std::byte(static_cast<uint8_t>((i * 7 + segno) % 251 / 3));
+  format::ContainerHeader header;
+  header.kind = format::ContainerKind::kSegment;
+  header.chunk_size = kChunk;
+  header.system_identifier = kSystem;
+  header.pg_version = 150000;
+  header.timeline = TimelineId(tli);
+  header.segment_no = SegmentNo(segno);
+  header.segment_size = kSeg;
+  header.start_lsn = start;
+  format::ContainerSummary summary;
+  summary.commit_count = commits;
+  const auto object = format::encode_container(header, raw, summary);
+  REQUIRE(object);
+  storage.write_atomic(segment_name(tli, segno), *object);
+
+  format::RunContent run;
+  run.system_identifier = kSystem;
+  run.timeline = TimelineId(tli);
+  run.first_lsn = start;
+  run.end_lsn = start + length;
+  for (uint64_t i = 0; i < indexed; ++i) {
+    run.commits.push_back(format::CommitEntry{start + 1000 * (i + 1), start + 1000 * (i + 1) + 40,
+                                              static_cast<format::TimestampTz>(segno * 100 + i),
+                                              static_cast<uint32_t>(segno * 10 + i), false});
+  }
+  run.segments.push_back(format::SegmentSummary{SegmentNo(segno), start, start + length, std::nullopt, std::nullopt,
+                                                indexed, 0});
+  const auto encoded = format::encode_run(run);
+  REQUIRE(encoded);
+  storage.write_atomic(format::run_object_name(TimelineId(tli), run.first_lsn, run.end_lsn), *encoded);
+}
+
+void replace(storage::Storage& storage, const std::string& name, const std::function<void(storage::Bytes&)>& edit) {
+  auto bytes = storage.read(name);
+  edit(bytes);
+  storage.remove(name);
+  storage.write_atomic(name, bytes);
+}
+
+void put_text(storage::Storage& storage, const std::string& name, const std::string& text) {
+  storage.write_atomic(name, std::as_bytes(std::span(text.data(), text.size())));
+}
+
+archive::VerifyReport verify(const storage::Storage& storage, const archive::VerifyState& previous = {},
+                             bool full = false) {
+  return archive::verify_repository(storage, config(), previous, archive::VerifyOptions{full, nullptr});
+}
+
+std::string describe(const archive::VerifyReport& report) {
+  std::string text;
+  for (const auto& p : report.problems) text += std::string(archive::problem_kind_name(p.kind)) + " " + p.object + ": " + p.message + "\n";
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("verifier: a clean repository, then an incremental run that reads nothing again", "[verify]") {
+  storage::MemoryStorage storage;
+  for (uint64_t s = 1; s <= 4; ++s) store_segment(storage, 1, s);
+  const auto first = verify(storage);
+  INFO(describe(first));
+  CHECK(first.problems.empty());
+  CHECK(first.counts.segments == 4);
+  CHECK(first.counts.segments_checked == 4);
+  CHECK(first.counts.index_runs_checked == 4);
+  CHECK(first.counts.raw_bytes == 4 * kSeg);
+  CHECK(first.state.objects.size() == 8);
+
+  const auto second = verify(storage, first.state);
+  CHECK(second.problems.empty());
+  CHECK(second.counts.segments_checked == 0);
+  CHECK(second.counts.index_runs_checked == 0);
+  CHECK(second.state == first.state);
+
+  SECTION("a new segment is the only one read") {
+    store_segment(storage, 1, 5);
+    const auto third = verify(storage, second.state);
+    CHECK(third.problems.empty());
+    CHECK(third.counts.segments_checked == 1);
+    CHECK(third.counts.index_runs_checked == 1);
+  }
+  SECTION("--full reads everything again") {
+    CHECK(verify(storage, second.state, true).counts.segments_checked == 4);
+  }
+  SECTION("the state survives its codec and storage") {
+    archive::write_verify_state(storage, second.state);
+    archive::write_verify_state(storage, second.state);
+    CHECK(storage.list("verify/").size() == 1);
+    CHECK(archive::read_verify_state(storage) == second.state);
+    CHECK(archive::decode_verify_state(archive::encode_verify_state(second.state)) == second.state);
+    CHECK_FALSE(archive::decode_verify_state("{\"version\": 2, \"objects\": {}}"));
+    CHECK_FALSE(archive::decode_verify_state("not json"));
+  }
+}
+
+TEST_CASE("verifier: a flipped byte in a chunk names the segment and the chunk's LSN range", "[verify]") {
+  storage::MemoryStorage storage;
+  for (uint64_t s = 1; s <= 3; ++s) store_segment(storage, 1, s);
+  const auto clean = verify(storage);
+  REQUIRE(clean.problems.empty());
+  const std::string name = segment_name(1, 2);
+  replace(storage, name, [](storage::Bytes& b) {
+    // Inside the second chunk's zstd frame.
+    const auto info = format::parse_container(b);
+    REQUIRE(info);
+    b[info->chunks[1].offset + format::kChunkFrameHeaderSize + 5] ^= std::byte{0x10};
+  });
+  const auto report = verify(storage, clean.state, /*full=*/true);
+  INFO(describe(report));
+  REQUIRE(report.problems.size() == 1);
+  const auto& p = report.problems.front();
+  CHECK(p.kind == ProblemKind::kSegment);
+  CHECK(p.object == name);
+  CHECK(p.message.find("chunk 1 of 16") != std::string::npos);
+  CHECK(p.from == wal::segment_start(SegmentNo(2), kSeg) + kChunk);
+  CHECK(p.to == wal::segment_start(SegmentNo(2), kSeg) + 2 * kChunk);
+  CHECK_FALSE(report.state.objects.contains(name));
+}
+
+TEST_CASE("verifier: a damaged trailer is found by an incremental run", "[verify]") {
+  storage::MemoryStorage storage;
+  for (uint64_t s = 1; s <= 2; ++s) store_segment(storage, 1, s);
+  const auto clean = verify(storage);
+  REQUIRE(clean.problems.empty());
+  replace(storage, segment_name(1, 1), [](storage::Bytes& b) { b[b.size() - 40] ^= std::byte{1}; });
+  const auto report = verify(storage, clean.state);
+  REQUIRE(report.problems.size() == 1);
+  CHECK(report.problems.front().object == segment_name(1, 1));
+  CHECK(report.problems.front().kind == ProblemKind::kSegment);
+}
+
+TEST_CASE("verifier: a deleted segment is a gap with its LSN range", "[verify]") {
+  storage::MemoryStorage storage;
+  for (uint64_t s = 1; s <= 5; ++s) store_segment(storage, 1, s);
+  storage.remove(segment_name(1, 3));
+  const auto report = verify(storage);
+  INFO(describe(report));
+  const auto gap = std::find_if(report.problems.begin(), report.problems.end(),
+                                [](const archive::Problem& p) { return p.kind == ProblemKind::kWalGap; });
+  REQUIRE(gap != report.problems.end());
+  CHECK(gap->timeline == TimelineId(1));
+  CHECK(gap->from == wal::segment_start(SegmentNo(3), kSeg));
+  CHECK(gap->to == wal::segment_start(SegmentNo(4), kSeg));
+  CHECK(gap->message == "WAL missing on timeline 1 from 0/300000 to 0/400000 (segment 000000010000000000000003)");
+  // The index still names the removed segment's commits.
+  const auto index = std::find_if(report.problems.begin(), report.problems.end(),
+                                  [](const archive::Problem& p) { return p.kind == ProblemKind::kIndex; });
+  REQUIRE(index != report.problems.end());
+  CHECK(index->message.find("000000010000000000000003 that the repository does not hold") != std::string::npos);
+  CHECK(report.problems.size() == 2);
+}
+
+TEST_CASE("verifier: a partial segment in the middle of a timeline leaves a gap", "[verify]") {
+  storage::MemoryStorage storage;
+  store_segment(storage, 1, 1);
+  store_segment(storage, 1, 2, 2, 2, kSeg / 2);
+  store_segment(storage, 1, 3);
+  const auto report = verify(storage);
+  REQUIRE(report.problems.size() == 1);
+  CHECK(report.problems.front().kind == ProblemKind::kWalGap);
+  CHECK(report.problems.front().from == wal::segment_start(SegmentNo(2), kSeg) + kSeg / 2);
+  CHECK(report.problems.front().to == wal::segment_start(SegmentNo(3), kSeg));
+}
+
+TEST_CASE("verifier: index summaries must match the containers", "[verify]") {
+  storage::MemoryStorage storage;
+  store_segment(storage, 1, 1);
+  store_segment(storage, 1, 2, /*commits=*/5, /*indexed=*/2);
+  const auto report = verify(storage);
+  INFO(describe(report));
+  REQUIRE(report.problems.size() == 1);
+  const auto& p = report.problems.front();
+  CHECK(p.kind == ProblemKind::kIndex);
+  CHECK(p.message == "segment 000000010000000000000002: the index counts 2 commits and 0 events, the container 5 and 0");
+  CHECK(p.from == wal::segment_start(SegmentNo(2), kSeg));
+}
+
+TEST_CASE("verifier: a damaged index run is named", "[verify]") {
+  storage::MemoryStorage storage;
+  store_segment(storage, 1, 1);
+  const std::string run = storage.list("index/").front().name;
+  replace(storage, run, [](storage::Bytes& b) { b[70] ^= std::byte{4}; });
+  const auto report = verify(storage);
+  REQUIRE(report.problems.size() == 1);
+  CHECK(report.problems.front().kind == ProblemKind::kIndex);
+  CHECK(report.problems.front().object == run);
+}
+
+TEST_CASE("verifier: history files", "[verify]") {
+  storage::MemoryStorage storage;
+  store_segment(storage, 1, 1);
+  store_segment(storage, 1, 2, 2, 2, kSeg / 4);
+  store_segment(storage, 2, 2);
+  store_segment(storage, 2, 3);
+  SECTION("a timeline without its history file") {
+    const auto report = verify(storage);
+    REQUIRE(report.problems.size() == 1);
+    CHECK(report.problems.front().kind == ProblemKind::kHistory);
+    CHECK(report.problems.front().message == "timeline 2 holds WAL but its history file is missing");
+  }
+  SECTION("a good history joins the timelines without gaps") {
+    put_text(storage, "wal/00000002.history", "1\t0/240000\tno recovery target specified\n");
+    const auto report = verify(storage);
+    INFO(describe(report));
+    CHECK(report.problems.empty());
+    CHECK(report.counts.history_files == 1);
+  }
+  SECTION("a switch point past the parent's WAL is a gap") {
+    put_text(storage, "wal/00000002.history", "1\t0/280000\tno recovery target specified\n");
+    const auto report = verify(storage);
+    INFO(describe(report));
+    REQUIRE(report.problems.size() == 1);
+    CHECK(report.problems.front().kind == ProblemKind::kWalGap);
+    CHECK(report.problems.front().from == Lsn(0x240000));
+    CHECK(report.problems.front().to == Lsn(0x280000));
+  }
+  SECTION("a history that does not parse") {
+    put_text(storage, "wal/00000002.history", "3\t0/280000\tbad\n");
+    const auto report = verify(storage);
+    REQUIRE(report.problems.size() == 2);  // the bad file, and so timeline 2 has no usable history
+    CHECK(report.problems.front().object == "wal/00000002.history");
+    CHECK(report.problems.front().message.find("does not parse: line 1") != std::string::npos);
+  }
+}
