@@ -10,6 +10,7 @@ namespace walvault::wal {
 namespace {
 
 constexpr uint32_t kPgClassRel = 1259;
+constexpr uint32_t kPgTypeRel = 1247;
 constexpr RelFileNode kPgDatabase{1664, 0, 1262};
 constexpr size_t kMaxInplaces = 64;
 constexpr uint8_t kHeapOpMask = 0x70;
@@ -113,6 +114,7 @@ void EventTracker::merge_into(Tx& top, Tx&& sub) const {
   for (const auto& l : sub.locks) add_unique(top.locks, l, config_.max_relations, top.overflow);
   top.data_into_created = top.data_into_created || sub.data_into_created;
   top.pg_class_deletes += sub.pg_class_deletes;
+  top.pg_type_deletes += sub.pg_type_deletes;
   if (sub.dropped_db != 0) top.dropped_db = sub.dropped_db;
   if (sub.has_pg_database_delete && !top.has_pg_database_delete) {
     top.has_pg_database_delete = true;
@@ -143,6 +145,7 @@ void EventTracker::note_heap(const Record& rec, Tx& tx) {
   const RelFileNode& rel = rec.blocks.front().rel;
   if (op == kHeapDelete) {
     if (rel.rel == kPgClassRel) ++tx.pg_class_deletes;
+    if (rel.rel == kPgTypeRel) ++tx.pg_type_deletes;
     if (rel == kPgDatabase) {
       uint16_t offnum = 0;
       if (load(rec.main_data, 4, offnum) && !tx.has_pg_database_delete) {
@@ -310,6 +313,7 @@ bool EventTracker::finish(const Record& rec) {
     Tx unknown;
     unknown.first_lsn = rec.lsn;
     unknown.pg_class_deletes = 1;
+    unknown.pg_type_deletes = 1;
     classify(unknown);
   }
   return true;
@@ -345,7 +349,8 @@ void EventTracker::classify(const Tx& tx) {
   if (!dropped.empty()) {
     std::optional<EventKind> kind;
     if (tx.created.empty()) {
-      if (tx.pg_class_deletes > 0) kind = EventKind::kDropTable;
+      // A table (or materialized view) has a row type; an index has none: DROP INDEX deletes no pg_type row.
+      if (tx.pg_class_deletes > 0 && tx.pg_type_deletes > 0) kind = EventKind::kDropTable;
     } else if (!tx.data_into_created) {
       kind = EventKind::kTruncate;
     }

@@ -1,0 +1,103 @@
+// Destructive-event classification on real PG15 WAL: each destructive statement yields exactly one event of the
+// right kind, with the xid that txid_current() reported in the same transaction and the commit time that
+// track_commit_timestamp recorded; the same statements rolled back, and table rewrites, yield none.
+#include <catch2/catch.hpp>
+#include <map>
+#include <set>
+#include <string>
+
+#include "pg_cluster.hpp"
+#include "process.hpp"
+#include "wal/lsn.hpp"
+#include "wal_test_support.hpp"
+
+using walvault::test::PgCluster;
+using walvault::test::psql;
+
+namespace {
+
+// Runs statement in its own transaction and returns its xid.
+std::string in_transaction(const PgCluster& cluster, const std::string& db, const std::string& statement,
+                           const std::string& end = "COMMIT") {
+  const auto out = psql(cluster, db, {"BEGIN", "SELECT txid_current()", statement, end});
+  return out.substr(0, out.find('\n'));
+}
+
+std::string commit_time(const PgCluster& cluster, const std::string& xid) {
+  return cluster.scalar("SELECT to_char(pg_xact_commit_timestamp('" + xid +
+                        "'::xid) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')");
+}
+
+}  // namespace
+
+TEST_CASE("destructive statements yield exactly their events; rollbacks and rewrites none",
+          "[integration][wal][events]") {
+  PgCluster cluster({.wal_segment_size_mb = 1,
+                     .settings = {"max_prepared_transactions = 5", "wal_keep_size = 1GB", "max_wal_size = 1GB",
+                                  "track_commit_timestamp = on", "autovacuum = off"}});
+  cluster.exec("CREATE DATABASE app");
+  cluster.exec("CREATE DATABASE doomed");
+  const std::string doomed_oid = cluster.scalar("SELECT oid FROM pg_database WHERE datname = 'doomed'");
+  psql(cluster, "app",
+       {"CREATE TABLE big (id int primary key, v text)",
+        "INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, 2000) g", "CREATE INDEX big_v ON big (v)",
+        "CREATE TABLE victim (id int primary key, v text)", "INSERT INTO victim SELECT g, 'v' FROM generate_series(1, 50) g",
+        "CREATE TABLE tr (id int primary key)", "INSERT INTO tr SELECT generate_series(1, 50)",
+        "CREATE SCHEMA s", "CREATE TABLE s.a (x int primary key)", "CREATE TABLE s.b (y text)",
+        "CREATE SEQUENCE s.seq", "INSERT INTO s.a VALUES (1)", "CREATE TABLE small (id int)",
+        "INSERT INTO small SELECT generate_series(1, 10)"});
+  const std::string first = cluster.scalar("SELECT pg_walfile_name(pg_current_wal_insert_lsn())");
+
+  // Rolled back: nothing.
+  for (const char* stmt : {"DROP TABLE victim", "DROP SCHEMA s CASCADE", "TRUNCATE tr", "DELETE FROM big",
+                           "UPDATE big SET v = 'x'"}) {
+    (void)in_transaction(cluster, "app", stmt, "ROLLBACK");
+  }
+  // Rewrites and small changes: nothing.
+  const std::set<std::string> quiet = {
+      in_transaction(cluster, "app", "ALTER TABLE big ALTER COLUMN id TYPE bigint"),
+      in_transaction(cluster, "app", "CLUSTER big USING big_pkey"),
+      in_transaction(cluster, "app", "DELETE FROM small"),
+      in_transaction(cluster, "app", "DROP INDEX big_v"),
+  };
+  psql(cluster, "app", {"VACUUM FULL big", "VACUUM FULL tr"});
+
+  std::map<std::string, std::string> expected;  // xid -> kind
+  expected[in_transaction(cluster, "app", "UPDATE big SET v = 'u'")] = "mass_update";
+  expected[in_transaction(cluster, "app", "DELETE FROM big")] = "mass_delete";
+  expected[in_transaction(cluster, "app", "TRUNCATE tr")] = "truncate";
+  expected[in_transaction(cluster, "app", "DROP TABLE victim")] = "drop_table";
+  const std::string schema_xid = in_transaction(cluster, "app", "DROP SCHEMA s CASCADE");
+  expected[schema_xid] = "drop_table";
+  cluster.exec("DROP DATABASE doomed");
+  const std::string last = cluster.scalar("SELECT pg_walfile_name(pg_switch_wal())");
+  cluster.exec("SELECT 1");
+
+  const auto lines = walvault::test::dump_events(walvault::test::segment_files(cluster, first, last));
+  std::map<std::string, std::string> got;
+  std::string drop_db_xid;
+  for (const auto& j : lines) {
+    if (j["type"] != "event") continue;
+    const std::string xid = std::to_string(j["xid"].get<uint64_t>());
+    const std::string kind = j["kind"];
+    INFO(j.dump());
+    CHECK(got.count(xid) == 0);
+    CHECK(quiet.count(xid) == 0);
+    got[xid] = kind;
+    CHECK(j["commit_time"].get<std::string>() == commit_time(cluster, xid));
+    CHECK(*walvault::wal::Lsn::parse(j["first_lsn"].get<std::string>()) <=
+          *walvault::wal::Lsn::parse(j["commit_lsn"].get<std::string>()));
+    if (kind == "drop_database") {
+      drop_db_xid = xid;
+      CHECK(std::to_string(j["db"].get<uint64_t>()) == doomed_oid);
+      CHECK(*walvault::wal::Lsn::parse(j["first_lsn"].get<std::string>()) <
+            *walvault::wal::Lsn::parse(j["commit_lsn"].get<std::string>()));
+    }
+    if (kind == "drop_table" && xid == schema_xid) {
+      CHECK(j["relfilenodes"].size() >= 3);  // s.a, its index, s.b (+ toast), s.seq
+    }
+  }
+  REQUIRE_FALSE(drop_db_xid.empty());
+  expected[drop_db_xid] = "drop_database";
+  CHECK(got == expected);
+}
