@@ -34,7 +34,7 @@ void set_conninfo(const std::string& repo, const std::string& conninfo) {
 
 }  // namespace
 
-TEST_CASE("backup refuses a missing streamer, a foreign cluster and a server that is down", "[integration][backup]") {
+TEST_CASE("backup refuses a missing streamer, a foreign cluster, user tablespaces and a server that is down", "[integration][backup]") {
   PgCluster cluster;
   const BackupRepo repo(cluster);
 
@@ -51,6 +51,19 @@ TEST_CASE("backup refuses a missing streamer, a foreign cluster and a server tha
     CHECK(result.err.find("walvault: error: repository belongs to database system ") == 0);
     CHECK(result.err.find("but the server is database system ") != std::string::npos);
     set_conninfo(repo.path(), cluster.conninfo());
+  }
+
+  {  // user tablespaces are refused, naming each (walvault restores into one data directory)
+    const std::string location = cluster.work_dir() + "/ts1";
+    std::filesystem::create_directory(location);
+    walvault::test::give_to_postgres(location);
+    cluster.exec("CREATE TABLESPACE ts1 LOCATION '" + location + "'");
+    const std::string oid = cluster.scalar("SELECT oid FROM pg_tablespace WHERE spcname = 'ts1'");
+    const auto result = repo.walvault({"backup", "--repo", repo.path(), "--fast"});
+    CHECK(result.exit_code == 6);
+    CHECK(result.err.find("walvault: error: the cluster has user tablespaces (" + oid + " at " + location +
+                          "), which walvault backup does not support\nHINT: move their objects to pg_default") == 0);
+    cluster.exec("DROP TABLESPACE ts1");
   }
 
   cluster.stop();
