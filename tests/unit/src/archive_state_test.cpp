@@ -1,0 +1,72 @@
+#include <catch2/catch.hpp>
+
+#include "archive/backoff.hpp"
+#include "archive/relation_names.hpp"
+#include "archive/stream_state.hpp"
+#include "common/clock.hpp"
+
+using namespace walvault;
+using namespace std::chrono_literals;
+
+TEST_CASE("backoff doubles from 1 s up to 30 s and resets", "[archive]") {
+  archive::Backoff b;
+  std::vector<long> seen;
+  for (int i = 0; i < 8; ++i) seen.push_back(static_cast<long>(b.next().count()));
+  CHECK(seen == std::vector<long>{1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000});
+  b.reset();
+  CHECK(b.next() == 1000ms);
+}
+
+TEST_CASE("the stream state record has a fixed size and round-trips", "[archive]") {
+  archive::StreamState s;
+  s.pid = 4242;
+  s.timeline = wal::TimelineId(2);
+  s.segment = "000000020000000000000004";
+  s.durable_lsn = wal::Lsn(0x4019D50);
+  s.received_lsn = wal::Lsn(0x401A000);
+  s.server_lsn = wal::Lsn(0x5000000);
+  s.updated = "2026-11-21T04:15:59.705207Z";
+  s.caught_up = "2026-11-21T04:15:58.000000Z";
+  s.last_commit_time = "2026-11-21T04:15:57.000001Z";
+  s.last_commit_lsn = wal::Lsn(0x4019000);
+  const std::string text = archive::encode_stream_state(s);
+  CHECK(text.size() == archive::kStreamStateSize);
+  CHECK(text.back() == '\n');
+  CHECK(archive::decode_stream_state(text) == s);
+  CHECK_FALSE(archive::decode_stream_state(text.substr(0, 40)));
+  CHECK_FALSE(archive::decode_stream_state(""));
+}
+
+TEST_CASE("times print and parse as ISO 8601 UTC with microseconds", "[common]") {
+  const auto t = from_pg_timestamp(817013759705207);
+  const std::string text = format_time(t);
+  CHECK(parse_time(text) == t);
+  CHECK(format_time(from_pg_timestamp(0)) == "2000-01-01T00:00:00.000000Z");
+  CHECK(to_pg_timestamp(*parse_time("2000-01-01T00:00:01.5Z")) == 1500000);
+  CHECK_FALSE(parse_time("2000-01-01 00:00:00Z"));
+  CHECK_FALSE(parse_time("2000-13-01T00:00:00Z"));
+  CHECK_FALSE(parse_time("2000-01-01T00:00:00"));
+}
+
+TEST_CASE("relation name snapshots round-trip and name the relations of events", "[archive]") {
+  archive::NameSnapshot s;
+  s.lsn = wal::Lsn(0x9D17540);
+  s.databases = {{5, "postgres"}, {16418, "shop"}};
+  s.relations = {{{5, 16396}, "public.accounts"}, {{5, 16400}, "app.orders"}};
+  CHECK(archive::decode_name_snapshot(archive::encode_name_snapshot(s)) == s);
+  CHECK_FALSE(archive::decode_name_snapshot("{\"lsn\":\"x\"}"));
+
+  wal::Event drop;
+  drop.kind = wal::EventKind::kDropTable;
+  drop.relfilenodes = {{1663, 5, 16400}, {1663, 5, 99999}};
+  CHECK(archive::names_for(s, drop) == std::vector<std::string>{"postgres.app.orders"});
+  wal::Event dropdb;
+  dropdb.kind = wal::EventKind::kDropDatabase;
+  dropdb.db = 16418;
+  CHECK(archive::names_for(s, dropdb) == std::vector<std::string>{"shop"});
+}
+
+TEST_CASE("conninfo is rewritten for another database", "[archive]") {
+  CHECK(archive::conninfo_for_database("host=db port=5433 dbname=x", "shop") == "host='db' port='5433' dbname='shop'");
+  CHECK(archive::conninfo_for_database("postgresql://u@h:5/x", "it's") == "user='u' host='h' port='5' dbname='it\\'s'");
+}
