@@ -1,0 +1,83 @@
+// `walvault init`: records the cluster and creates the slot, is idempotent, and refuses a foreign cluster, a
+// password in the connection string and a directory that is not a repository. `walvault stream` refuses a
+// server whose system identifier is not the repository's.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "stream_support.hpp"
+
+using namespace walvault::test;
+
+TEST_CASE("init binds a repository to one cluster and refuses others", "[integration][init]") {
+  PgCluster a;
+  PgCluster b;
+  const std::string repo = a.work_dir() + "/repo";
+  const std::string id_a = a.scalar("SELECT system_identifier FROM pg_control_system()");
+  const std::string id_b = b.scalar("SELECT system_identifier FROM pg_control_system()");
+
+  // --repo from WALVAULT_REPO, default slot name.
+  const auto first = walvault_cli({"init", "-d", a.conninfo(), "--json"}, {"WALVAULT_REPO=" + repo});
+  INFO(first.err);
+  REQUIRE(first.exit_code == 0);
+  const auto j = nlohmann::json::parse(first.out);
+  CHECK(j["created"] == true);
+  CHECK(j["system_identifier"] == id_a);
+  CHECK(j["slot"] == "walvault");
+  CHECK(j["slot_created"] == true);
+  CHECK(a.scalar("SELECT slot_type || ' ' || (restart_lsn IS NOT NULL) FROM pg_replication_slots "
+                 "WHERE slot_name = 'walvault'") == "physical true");
+
+  std::ifstream in(repo + "/walvault.json");
+  const auto config = nlohmann::json::parse(in);
+  CHECK(config["system_identifier"] == id_a);
+  CHECK(config["pg_version"].get<int>() / 10000 == 15);
+  CHECK(config["segment_size"] == 16 * 1024 * 1024);
+  CHECK(config["timeline"] == 1);
+  CHECK(config["conninfo"] == a.conninfo());
+
+  // Idempotent on the same cluster; a dropped slot is recreated.
+  a.exec("SELECT pg_drop_replication_slot('walvault')");
+  const auto again = walvault_cli({"init", "--repo", repo, "-d", a.conninfo()});
+  CHECK(again.exit_code == 0);
+  CHECK(again.out.find("already initialised") != std::string::npos);
+  CHECK(a.scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'walvault'") == "1");
+
+  // Another cluster: refused, naming both identifiers.
+  const auto foreign = walvault_cli({"init", "--repo", repo, "-d", b.conninfo()});
+  CHECK(foreign.exit_code == 3);
+  CHECK(foreign.err.find("walvault: error: repository belongs to database system " + id_a +
+                         ", but the server is database system " + id_b) == 0);
+  CHECK(foreign.err.find("HINT: ") != std::string::npos);
+
+  // A password in the connection string: refused before connecting, nothing written.
+  const auto password = walvault_cli({"init", "--repo", a.work_dir() + "/repo2", "-d", a.conninfo() + " password=x"});
+  CHECK(password.exit_code == 2);
+  CHECK(password.err.find("walvault: error: the connection string contains a password\nHINT: ") == 0);
+  CHECK_FALSE(std::filesystem::exists(a.work_dir() + "/repo2"));
+
+  // A non-empty directory that is not a repository.
+  const std::string other = a.work_dir() + "/other";
+  std::filesystem::create_directories(other);
+  std::ofstream(other + "/file") << "x";
+  give_to_postgres(other);
+  const auto taken = walvault_cli({"init", "--repo", other, "-d", a.conninfo()});
+  CHECK(taken.exit_code == 3);
+  CHECK(taken.err.find("is not empty and is not a walvault repository") != std::string::npos);
+}
+
+TEST_CASE("stream refuses a server of another cluster", "[integration][init][stream]") {
+  PgCluster a;
+  PgCluster b;
+  const std::string repo = a.work_dir() + "/repo";
+  REQUIRE(walvault_cli({"init", "--repo", repo, "-d", a.conninfo()}).exit_code == 0);
+  // Point the repository at cluster b, as a misconfigured host would.
+  std::ifstream in(repo + "/walvault.json");
+  auto config = nlohmann::json::parse(in);
+  config["conninfo"] = b.conninfo();
+  std::ofstream(repo + "/walvault.json", std::ios::trunc) << config.dump(2);
+  const auto r = walvault_cli({"stream", "--repo", repo});
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("repository belongs to database system") != std::string::npos);
+}
