@@ -1,0 +1,63 @@
+// Test support for the verify / expire / drill / fault tests: a real PostgreSQL 15 cluster with a walvault
+// repository that a real `walvault stream` process fills.
+//
+// ArchivedCluster runs `walvault init` against a fresh PgCluster (repository at <work_dir>/repo unless told
+// otherwise) and can start, kill and restart the streamer, take backups, and wait until the repository durably
+// holds the server's WAL. Everything runs the real binary (WALVAULT_BINARY) as the postgres OS user when root.
+// The streamer is stopped and the cluster removed on destruction. Failures throw std::runtime_error.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pg_cluster.hpp"
+#include "process.hpp"
+#include "wal/lsn.hpp"
+
+namespace walvault::test {
+
+class ArchivedCluster {
+ public:
+  // repo: the repository directory ("" = <work_dir>/repo); it must be writable by the postgres OS user.
+  explicit ArchivedCluster(ClusterOptions options = {}, std::string repo = "");
+  ~ArchivedCluster();
+  ArchivedCluster(const ArchivedCluster&) = delete;
+  ArchivedCluster& operator=(const ArchivedCluster&) = delete;
+
+  [[nodiscard]] PgCluster& pg() { return cluster_; }
+  [[nodiscard]] const std::string& repo() const { return repo_; }
+
+  // Runs `walvault <args...>` (as postgres when root), with extra "NAME=value" environment entries.
+  [[nodiscard]] ProcessResult walvault(const std::vector<std::string>& args,
+                                       const std::vector<std::string>& env = {}) const;
+
+  void start_streamer();
+  // Sends sig to the streamer and waits for it to exit.
+  void stop_streamer(int sig);
+  [[nodiscard]] bool streamer_running();
+  [[nodiscard]] std::string streamer_log() const;
+
+  // The end of WAL the repository holds durably (tip/stream.state), 0/0 when unknown.
+  [[nodiscard]] wal::Lsn durable_lsn() const;
+  // Waits until the repository durably holds the server's WAL up to its current insert position.
+  void wait_durable(std::chrono::seconds timeout = std::chrono::seconds(60));
+  // Switches to a new WAL segment and waits until the one it ended is archived as a container.
+  void switch_and_archive(std::chrono::seconds timeout = std::chrono::seconds(60));
+  // `walvault backup --fast --json`; returns the backup id.
+  std::string backup();
+
+ private:
+  PgCluster cluster_;
+  std::string repo_;
+  std::string log_;
+  std::unique_ptr<Background> streamer_;
+};
+
+// Flips one bit of the byte at offset in file path (as root or its owner).
+void flip_byte(const std::string& path, uint64_t offset);
+// Every file under dir whose name (relative to dir) starts with prefix, sorted.
+std::vector<std::string> files_under(const std::string& dir, const std::string& prefix = "");
+
+}  // namespace walvault::test
