@@ -43,7 +43,7 @@ done
 cat >"$OUT" <<MD
 # WAL decode throughput
 
-Command: \`bench/make-wal.sh && bench/decode.sh build/walvault\` (RUNS=$RUNS, best wall time, warm page cache).
+Command: \`bench/make-wal.sh && bench/decode.sh ${1:-build/walvault}\` (walvault built RelWithDebInfo, -O2) (RUNS=$RUNS, best wall time, warm page cache).
 walvault verifies every record CRC (SSE4.2: $(grep -q sse4_2 /proc/cpuinfo && echo yes || echo no)), parses
 block references and runs the event tracker (commits, destructive events) on every record.
 

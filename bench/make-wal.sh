@@ -61,7 +61,7 @@ pgbench_workload() {
 inserts_workload() {
   local tmp=$1
   as_pg "$BIN/psql" -h "$tmp" -p $PORT -U postgres -X -q -v ON_ERROR_STOP=1 \
-    -c "CREATE TABLE IF NOT EXISTS t (id bigint, v int)" \
+    -c "SET client_min_messages = warning" -c "CREATE TABLE IF NOT EXISTS t (id bigint, v int)" \
     -c "INSERT INTO t SELECT g, g FROM generate_series(1, 2000000) g" >/dev/null
 }
 
