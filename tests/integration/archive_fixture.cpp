@@ -71,6 +71,8 @@ void ArchivedCluster::wait_durable(std::chrono::seconds timeout) {
 }
 
 void ArchivedCluster::switch_and_archive(std::chrono::seconds timeout) {
+  // A commit record first: pg_switch_wal() does nothing in a segment that holds no record yet.
+  cluster_.exec("SELECT txid_current()");
   const std::string segment = cluster_.scalar("SELECT pg_walfile_name(pg_current_wal_insert_lsn())");
   cluster_.exec("SELECT pg_switch_wal()");
   const std::string container = repo_ + "/wal/" + segment + ".wvs";
