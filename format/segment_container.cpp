@@ -10,6 +10,8 @@
 namespace walvault::format {
 namespace {
 
+constexpr uint64_t kMaxExpansion = 32768;
+
 struct CCtxDeleter {
   void operator()(ZSTD_CCtx* c) const noexcept { ZSTD_freeCCtx(c); }
 };
@@ -331,7 +333,9 @@ ContainerResult<ContainerInfo> parse_trailer(const ContainerHeader& header, cons
     e.raw_checksum = c.get<uint64_t>();
     e.stored_checksum = c.get<uint64_t>();
     const bool last = i + 1 == footer.chunk_count;
+    // zstd needs at least 4 bytes per 128 KiB block (an RLE block), so no frame expands more than 32768-fold.
     if (e.offset != expected_offset || e.stored_size == 0 || e.stored_size > max_stored || e.raw_size == 0 ||
+        e.raw_size > uint64_t{e.stored_size} * kMaxExpansion ||
         e.raw_size > header.chunk_size || (!last && e.raw_size != header.chunk_size)) {
       return bad("chunk table entry " + std::to_string(i) + " is inconsistent");
     }
@@ -435,6 +439,11 @@ ContainerResult<void> ContainerReader::decode_all(const ContainerInfo& info, std
 ContainerResult<std::vector<std::byte>> ContainerReader::read(std::span<const std::byte> object) {
   auto info = parse_container(object);
   if (!info) return Unexpected(info.error());
+  if (info->raw_length > kMaxReadLength) {
+    return Unexpected(error(ContainerErrorKind::kInvalidArgument,
+                            "container holds " + std::to_string(info->raw_length) +
+                                " raw bytes, too many to read at once; decode it chunk by chunk"));
+  }
   std::vector<std::byte> out(info->raw_length);
   if (auto r = decode_all(*info, object, out); !r) return Unexpected(r.error());
   return out;

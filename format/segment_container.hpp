@@ -43,6 +43,8 @@ inline constexpr uint32_t kStreamChunkSize = 1U << 20;     // default for stream
 inline constexpr int kDefaultZstdLevel = 1;
 // A stream container holds at most this many chunks (8 TiB at 1 MiB chunks), which caps the trailer size.
 inline constexpr uint32_t kMaxChunkCount = 1U << 23;
+// ContainerReader::read() allocates at most this much (a whole 1 GiB segment).
+inline constexpr uint64_t kMaxReadLength = 1ULL << 30;
 
 // The object name of a segment container: "wal/<24-hex segment name>.wvs".
 [[nodiscard]] std::string segment_object_name(wal::TimelineId tli, wal::SegmentNo segno, uint32_t segment_size);
@@ -189,7 +191,8 @@ class ContainerReader {
   // Every chunk of a whole object into out (exactly info.raw_length bytes), then the whole-content checksum.
   [[nodiscard]] ContainerResult<void> decode_all(const ContainerInfo& info, std::span<const std::byte> object,
                                                  std::span<std::byte> out);
-  // parse_container + decode_all into a new buffer.
+  // parse_container + decode_all into a new buffer. Refuses (kInvalidArgument) more than kMaxReadLength raw
+  // bytes: read big streams chunk by chunk.
   [[nodiscard]] ContainerResult<std::vector<std::byte>> read(std::span<const std::byte> object);
 
  private:
