@@ -7,7 +7,7 @@
 namespace walvault::archive {
 namespace {
 
-constexpr uint64_t kReadSize = 1U << 20;
+constexpr uint64_t kReadSize = format::kSegmentChunkSize;  // one container chunk at a time
 
 [[noreturn]] void writer_bug(const format::ContainerError& e) {
   throw Error(ErrorCode::kInternal, "segment container writer rejected the segment: " + e.message);

@@ -2,7 +2,7 @@
 //
 // archive_tip() reads the tip's raw bytes back in chunks and streams them through format's ContainerWriter into
 // "wal/<segment>.wvs" (ObjectWriter: visible only when complete and durable). Memory: one read buffer plus the
-// container writer's chunk. If the container already exists (a crash after writing it, before removing the tip)
+// container writer's chunk (256 KiB each). If the container already exists (a crash after writing it, before removing the tip)
 // it is left as it is. Errors: Storage errors (kIo, kCorrupt) pass through; kInternal if the writer rejects the
 // input (a bug).
 #pragma once

@@ -197,7 +197,8 @@ std::optional<pg::TimelineEnd> Streamer::stream() {
       return std::nullopt;
     }
     now = clock_.steady();
-    if (tip_ && tip_->written() > tip_->synced() && since(now, last_sync_) >= options_.fsync_interval) {
+    if (tip_ && tip_->written() > tip_->synced() &&
+        (since(now, last_sync_) >= options_.fsync_interval || indexer_.pending() >= WalIndexer::kMaxPending)) {
       make_durable();
     } else if (since(now, last_status_) >= options_.status_interval) {
       send_status(/*reply_requested=*/true);  // the answer proves the connection is alive

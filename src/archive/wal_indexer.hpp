@@ -57,6 +57,10 @@ class WalIndexer {
   void set_names(NameSnapshot names) { names_ = std::move(names); }
 
   [[nodiscard]] const std::optional<CommitMark>& last_commit() const { return last_commit_; }
+  // Decoded entries waiting for durability. The streamer syncs early when this reaches kMaxPending, which bounds
+  // memory while catching up (a 16 MiB segment of small transactions holds tens of thousands of commits).
+  [[nodiscard]] std::size_t pending() const { return pending_.size(); }
+  static constexpr std::size_t kMaxPending = 4096;
   // True once after the WAL showed a new relation file (Storage CREATE) followed by a commit.
   [[nodiscard]] bool take_relations_created();
 
