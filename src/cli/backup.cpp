@@ -1,8 +1,9 @@
+#include "command/backup.hpp"
+
 #include <CLI/CLI.hpp>
 #include <memory>
 
 #include "cli/registry.hpp"
-#include "command/backup.hpp"
 
 namespace walvault::cli {
 

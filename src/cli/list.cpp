@@ -1,8 +1,9 @@
+#include "command/list.hpp"
+
 #include <CLI/CLI.hpp>
 #include <memory>
 
 #include "cli/registry.hpp"
-#include "command/list.hpp"
 
 namespace walvault::cli {
 

@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "archive/stream_state.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
@@ -20,6 +19,7 @@
 #include "repo/lock.hpp"
 #include "repo/repository.hpp"
 #include "restore/backup_catalog.hpp"
+#include "restore/plan_inputs.hpp"
 #include "restore/tar.hpp"
 #include "restore/wal_coverage.hpp"
 
@@ -34,19 +34,6 @@ constexpr const char* kBackupLockName = "backup";
 constexpr int kZstdLevel = 3;
 constexpr std::size_t kMaxBackupLabelSize = 64 << 10;
 constexpr std::chrono::milliseconds kWalPollInterval{200};
-
-std::string human_bytes(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1024 && unit < 4) {
-    value /= 1024;
-    ++unit;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
-  return buf;
-}
 
 Error container_error(const std::string& object, const format::ContainerError& error) {
   return Error(ErrorCode::kInternal, "cannot write " + object + ": " + error.message);
@@ -116,29 +103,18 @@ class LabelCapture final : public restore::TarHandler {
 // What the repository holds of the WAL right now, and whether a streamer is capturing more.
 struct WalView {
   restore::WalCoverage coverage;
-  std::optional<archive::StreamState> state;
+  std::optional<restore::TipState> tip;
   bool streamer_running = false;
 };
 
 WalView read_wal_view(const repo::Repository& repository) {
   const storage::Storage& storage = *repository.storage;
   const uint32_t segment_size = repository.config.segment_size;
-  WalView view;
   const auto root = storage.capabilities().local_root;
+  WalView view;
   view.streamer_running = root && repo::RepositoryLock::holder(*root, kStreamLockName).has_value();
-  std::optional<restore::TipState> tip;
-  if (storage.info(archive::kStreamStateObject)) {
-    const auto bytes = storage.read(archive::kStreamStateObject);
-    view.state = archive::decode_stream_state(std::string_view(reinterpret_cast<const char*>(bytes.data()),
-                                                               bytes.size()));
-    if (view.state) {
-      const auto segment = wal::parse_segment_file_name(view.state->segment, segment_size);
-      if (segment) tip = restore::TipState{segment->timeline, segment->segno, view.state->durable_lsn};
-    }
-  }
-  std::vector<std::string> names;
-  for (const auto& info : storage.list("wal/")) names.push_back(info.name);
-  view.coverage = restore::wal_coverage(names, tip, segment_size);
+  view.tip = restore::read_tip_state(storage, segment_size);
+  view.coverage = restore::read_wal_coverage(storage, segment_size);
   return view;
 }
 
@@ -149,7 +125,7 @@ Error not_captured(const std::string& what) {
 }
 
 std::string durable_text(const WalView& view) {
-  return view.state ? view.state->durable_lsn.to_string() : std::string("nothing");
+  return view.tip ? view.tip->durable_lsn.to_string() : std::string("nothing");
 }
 
 // Shows progress on stderr when it is a terminal, at most a few times a second.
@@ -169,12 +145,12 @@ class ProgressLine {
     if (!shown_) started_ = now;
     shown_ = true;
     const double seconds = std::chrono::duration<double>(now - started_).count();
-    std::string line = "\rwalvault: backup " + human_bytes(done);
+    std::string line = "\rwalvault: backup " + format_size(done);
     if (total_ > 0) {
-      line += " of ~" + human_bytes(total_) + " (" +
-              std::to_string(std::min<uint64_t>(100, done * 100 / total_)) + "%)";
+      line +=
+          " of ~" + format_size(total_) + " (" + std::to_string(std::min<uint64_t>(100, done * 100 / total_)) + "%)";
     }
-    if (seconds > 1) line += ", " + human_bytes(static_cast<uint64_t>(static_cast<double>(done) / seconds)) + "/s";
+    if (seconds > 1) line += ", " + format_size(static_cast<uint64_t>(static_cast<double>(done) / seconds)) + "/s";
     line += "   ";
     std::fputs(line.c_str(), stderr);
   }
@@ -210,8 +186,7 @@ class RepositorySink final : public pg::BaseBackupSink {
     }
     if (!user_tablespaces.empty()) {
       throw Error(ErrorCode::kNotRestorable,
-                  "the cluster has user tablespaces (" + user_tablespaces +
-                      "), which walvault backup does not support",
+                  "the cluster has user tablespaces (" + user_tablespaces + "), which walvault backup does not support",
                   "move their objects to pg_default (ALTER TABLE/INDEX ... SET TABLESPACE pg_default) and drop the "
                   "tablespaces, or back this cluster up with another tool");
     }
@@ -279,8 +254,8 @@ class RepositorySink final : public pg::BaseBackupSink {
     progress_.end();
     if (stop.timeline != entry_.timeline) {
       throw Error(ErrorCode::kNotRestorable,
-                  "the server changed timeline during the backup (" + std::to_string(entry_.timeline.value()) +
-                      " to " + std::to_string(stop.timeline.value()) + ")",
+                  "the server changed timeline during the backup (" + std::to_string(entry_.timeline.value()) + " to " +
+                      std::to_string(stop.timeline.value()) + ")",
                   "take the backup again");
     }
     entry_.stop_lsn = stop.lsn;
@@ -318,8 +293,9 @@ class RepositorySink final : public pg::BaseBackupSink {
     while (true) {
       const WalView view = read_wal_view(repository_);
       if (!view.streamer_running) {
-        throw not_captured("no streamer is capturing WAL into this repository, so this backup could never be "
-                           "restored");
+        throw not_captured(
+            "no streamer is capturing WAL into this repository, so this backup could never be "
+            "restored");
       }
       const restore::WalRun* newest = nullptr;
       for (const auto& run : view.coverage.runs) {
@@ -356,12 +332,11 @@ class RepositorySink final : public pg::BaseBackupSink {
       }
       if (clock_.steady() >= deadline) {
         const restore::WalRun* run = view.coverage.run_at(entry_.timeline, from, segment_size);
-        const std::string reason =
-            run == nullptr ? "the WAL from " + from.to_string() + " is missing"
-                           : "it holds WAL without a gap only up to " + run->end_lsn.to_string();
+        const std::string reason = run == nullptr ? "the WAL from " + from.to_string() + " is missing"
+                                                  : "it holds WAL without a gap only up to " + run->end_lsn.to_string();
         throw not_captured("the repository did not capture the backup's WAL up to its stop LSN " +
-                           entry_.stop_lsn.to_string() + " within " + std::to_string(wal_wait_.count()) + " s: " +
-                           reason);
+                           entry_.stop_lsn.to_string() + " within " + std::to_string(wal_wait_.count()) +
+                           " s: " + reason);
       }
       clock_.sleep_for(kWalPollInterval);
     }
@@ -404,8 +379,8 @@ void remove_backup_objects(storage::Storage& storage, const std::string& id) noe
   try {
     for (const auto& object : storage.list(restore::backup_object_name(id, ""))) storage.remove(object.name);
   } catch (const Error& e) {
-    log::warning("could not remove the objects of failed backup " + id + " (the next backup removes them): " +
-                 e.what());
+    log::warning("could not remove the objects of failed backup " + id +
+                 " (the next backup removes them): " + e.what());
   }
 }
 
@@ -423,17 +398,32 @@ void print_summary(const BackupEntry& entry, std::chrono::steady_clock::duration
   const uint64_t raw = entry.raw_size();
   const uint64_t stored = entry.stored_size();
   char ratio[32];
-  std::snprintf(ratio, sizeof ratio, "%.2f", stored == 0 ? 0.0 : static_cast<double>(raw) / static_cast<double>(stored));
+  std::snprintf(ratio, sizeof ratio, "%.2f",
+                stored == 0 ? 0.0 : static_cast<double>(raw) / static_cast<double>(stored));
   char secs[32];
   std::snprintf(secs, sizeof secs, "%.1f", seconds);
-  std::printf("backup %s complete\n  timeline %u, start %s, stop %s\n  started %s, stopped %s (%s s)\n"
-              "  %s raw, %s stored (%sx)\n",
-              entry.id.c_str(), entry.timeline.value(), entry.start_lsn.to_string().c_str(),
-              entry.stop_lsn.to_string().c_str(), entry.start_time.c_str(), entry.stop_time.c_str(), secs,
-              human_bytes(raw).c_str(), human_bytes(stored).c_str(), ratio);
+  std::printf(
+      "backup %s complete\n  timeline %u, start %s, stop %s\n  started %s, stopped %s (%s s)\n"
+      "  %s raw, %s stored (%sx)\n",
+      entry.id.c_str(), entry.timeline.value(), entry.start_lsn.to_string().c_str(), entry.stop_lsn.to_string().c_str(),
+      entry.start_time.c_str(), entry.stop_time.c_str(), secs, format_size(raw).c_str(), format_size(stored).c_str(),
+      ratio);
 }
 
 }  // namespace
+
+std::string format_size(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024 && unit < 4) {
+    value /= 1024;
+    ++unit;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
+  return buf;
+}
 
 int run_backup(const BackupOptions& options) {
   SystemClock clock;

@@ -21,18 +21,22 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 namespace walvault::command {
 
 struct BackupOptions {
   std::string repo;
-  bool fast = false;   // CHECKPOINT 'fast'
-  std::string label;   // default "walvault <id>"
+  bool fast = false;                  // CHECKPOINT 'fast'
+  std::string label;                  // default "walvault <id>"
   std::chrono::seconds wal_wait{60};  // how long to wait for the stop LSN's WAL to be durable
   bool json = false;
 };
 
 int run_backup(const BackupOptions& options);
+
+// A byte count as backup and list print it: "1.2 GiB".
+[[nodiscard]] std::string format_size(uint64_t bytes);
 
 }  // namespace walvault::command

@@ -6,12 +6,13 @@
 #include <string>
 #include <vector>
 
-#include "archive/stream_state.hpp"
+#include "command/backup.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "format/index.hpp"
 #include "repo/repository.hpp"
 #include "restore/backup_catalog.hpp"
+#include "restore/plan_inputs.hpp"
 #include "restore/wal_coverage.hpp"
 
 namespace walvault::command {
@@ -21,9 +22,9 @@ using nlohmann::json;
 
 struct Window {
   wal::TimelineId timeline;
-  std::string earliest;                // ISO 8601
-  std::optional<std::string> latest;   // the last archived commit in the run
-  std::vector<std::string> backups;    // ids, oldest first
+  std::string earliest;               // ISO 8601
+  std::optional<std::string> latest;  // the last archived commit in the run
+  std::vector<std::string> backups;   // ids, oldest first
   const restore::WalRun* run = nullptr;
 };
 
@@ -61,36 +62,6 @@ std::optional<format::TimestampTz> last_commit_time(const storage::Storage& stor
   return latest;
 }
 
-restore::WalCoverage read_coverage(const repo::Repository& repository) {
-  const storage::Storage& storage = *repository.storage;
-  std::optional<restore::TipState> tip;
-  if (storage.info(archive::kStreamStateObject)) {
-    const auto bytes = storage.read(archive::kStreamStateObject);
-    const auto state =
-        archive::decode_stream_state(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-    if (state) {
-      const auto segment = wal::parse_segment_file_name(state->segment, repository.config.segment_size);
-      if (segment) tip = restore::TipState{segment->timeline, segment->segno, state->durable_lsn};
-    }
-  }
-  std::vector<std::string> names;
-  for (const auto& info : storage.list("wal/")) names.push_back(info.name);
-  return restore::wal_coverage(names, tip, repository.config.segment_size);
-}
-
-std::string human_bytes(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1024 && unit < 4) {
-    value /= 1024;
-    ++unit;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
-  return buf;
-}
-
 }  // namespace
 
 int run_list(const ListOptions& options) {
@@ -98,7 +69,7 @@ int run_list(const ListOptions& options) {
   const storage::Storage& storage = *repository.storage;
   const uint32_t segment_size = repository.config.segment_size;
   const std::vector<restore::BackupEntry> backups = restore::read_backups(storage);
-  const restore::WalCoverage coverage = read_coverage(repository);
+  const restore::WalCoverage coverage = restore::read_wal_coverage(storage, segment_size);
 
   std::vector<Window> windows;
   for (const auto& backup : backups) {
@@ -123,8 +94,8 @@ int run_list(const ListOptions& options) {
   }
 
   if (options.json) {
-    json doc = {{"backups", json::array()}, {"wal", json::array()}, {"gaps", json::array()},
-                {"windows", json::array()}};
+    json doc = {
+        {"backups", json::array()}, {"wal", json::array()}, {"gaps", json::array()}, {"windows", json::array()}};
     for (const auto& b : backups) {
       doc["backups"].push_back({{"id", b.id},
                                 {"label", b.label},
@@ -166,7 +137,7 @@ int run_list(const ListOptions& options) {
   for (const auto& b : backups) {
     out += "  " + b.id + "  timeline " + std::to_string(b.timeline.value()) + "  start " + b.start_lsn.to_string() +
            "  stop " + b.stop_lsn.to_string() + "\n      " + b.start_time + " .. " + b.stop_time + "  " +
-           human_bytes(b.raw_size()) + " raw, " + human_bytes(b.stored_size()) + " stored\n";
+           format_size(b.raw_size()) + " raw, " + format_size(b.stored_size()) + " stored\n";
   }
   out += "WAL:\n";
   if (coverage.runs.empty()) out += "  none\n";

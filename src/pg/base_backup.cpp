@@ -95,8 +95,8 @@ Expected<CopyMessage, std::string> parse_copy_message(std::span<const std::byte>
     case 'd':
       return CopyMessage(ArchiveData{message.subspan(1)});
     case 'p': {
-      if (message.size() != 9) return Unexpected(std::string("'p' message of ") + std::to_string(message.size()) +
-                                                 " bytes, expected 9");
+      if (message.size() != 9)
+        return Unexpected(std::string("'p' message of ") + std::to_string(message.size()) + " bytes, expected 9");
       uint64_t value = 0;
       for (std::size_t i = 1; i < 9; ++i) value = (value << 8) | static_cast<uint8_t>(message[i]);
       return CopyMessage(Progress{value});
@@ -105,14 +105,12 @@ Expected<CopyMessage, std::string> parse_copy_message(std::span<const std::byte>
       if (message.size() != 1) return Unexpected(std::string("trailing bytes in 'm' message"));
       return CopyMessage(ManifestStart{});
     default:
-      return Unexpected(std::string("unknown message type 0x") +
-                        "0123456789abcdef"[static_cast<uint8_t>(type) >> 4] +
+      return Unexpected(std::string("unknown message type 0x") + "0123456789abcdef"[static_cast<uint8_t>(type) >> 4] +
                         "0123456789abcdef"[static_cast<uint8_t>(type) & 0xF]);
   }
 }
 
-BackupPosition run_base_backup(const Connection& connection, const BaseBackupOptions& options,
-                               BaseBackupSink& sink) {
+BackupPosition run_base_backup(const Connection& connection, const BaseBackupOptions& options, BaseBackupSink& sink) {
   PGconn* conn = connection.get();
   if (PQsendQuery(conn, base_backup_command(options).c_str()) != 1) connection.fail("BASE_BACKUP");
 
@@ -134,7 +132,8 @@ BackupPosition run_base_backup(const Connection& connection, const BaseBackupOpt
         parse_copy_message(std::span(reinterpret_cast<const std::byte*>(buffer), static_cast<std::size_t>(n)));
     if (!parsed) throw Error(ErrorCode::kConnection, "BASE_BACKUP sent a malformed message: " + parsed.error());
     if (const auto* archive = std::get_if<NewArchive>(&*parsed)) {
-      if (phase == Phase::kManifest) throw Error(ErrorCode::kConnection, "BASE_BACKUP sent an archive after the manifest");
+      if (phase == Phase::kManifest)
+        throw Error(ErrorCode::kConnection, "BASE_BACKUP sent an archive after the manifest");
       phase = Phase::kArchive;
       sink.archive(*archive);
     } else if (const auto* data = std::get_if<ArchiveData>(&*parsed)) {

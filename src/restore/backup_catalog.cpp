@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
-#include <limits>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -120,7 +120,9 @@ std::string encode_backup_entry(const BackupEntry& entry) {
       {"tablespace_map", entry.tablespace_map},
       {"streams", streams},
       {"manifest",
-       {{"object", entry.manifest_object}, {"size", entry.manifest_size}, {"checksum", hex64(entry.manifest_checksum)}}},
+       {{"object", entry.manifest_object},
+        {"size", entry.manifest_size},
+        {"checksum", hex64(entry.manifest_checksum)}}},
   };
   return doc.dump(2) + "\n";
 }

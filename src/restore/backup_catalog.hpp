@@ -22,8 +22,8 @@ inline constexpr std::string_view kBackupPrefix = "backup/";
 inline constexpr std::string_view kCatalogObjectName = "backup.json";
 
 struct BackupStream {
-  std::string name;    // archive name without ".tar": "base", or the tablespace oid
-  std::string object;  // "backup/<id>/<name>.wvt"
+  std::string name;             // archive name without ".tar": "base", or the tablespace oid
+  std::string object;           // "backup/<id>/<name>.wvt"
   uint32_t tablespace_oid = 0;  // 0 for the data directory
   std::string tablespace_path;
   uint64_t raw_size = 0;

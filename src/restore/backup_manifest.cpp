@@ -70,8 +70,8 @@ Expected<BackupManifest, std::string> parse_backup_manifest(std::string_view tex
         }
         file.crc32c = lower(checksum->get<std::string>());
       } else if (name != "NONE") {
-        return Unexpected("backup_manifest entry \"" + file.path + "\" uses unsupported checksum algorithm \"" +
-                          name + "\"");
+        return Unexpected("backup_manifest entry \"" + file.path + "\" uses unsupported checksum algorithm \"" + name +
+                          "\"");
       }
     }
     manifest.files.push_back(std::move(file));

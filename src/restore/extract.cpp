@@ -70,13 +70,13 @@ void extract_stream(const storage::Storage& storage, const BackupStream& stream,
   if (!size) throw Error(ErrorCode::kCorrupt, "backup object " + object + " is missing", "restore from another backup");
   const auto header = format::parse_header(storage.read_range(object, 0, format::kContainerHeaderSize));
   if (!header) corrupt(object, header.error().message);
-  const auto footer = format::parse_footer(
-      storage.read_range(object, *size - std::min<uint64_t>(*size, format::kContainerFooterSize),
-                         format::kContainerFooterSize),
-      *size);
+  const auto footer =
+      format::parse_footer(storage.read_range(object, *size - std::min<uint64_t>(*size, format::kContainerFooterSize),
+                                              format::kContainerFooterSize),
+                           *size);
   if (!footer) corrupt(object, footer.error().message);
-  const auto info =
-      format::parse_trailer(*header, *footer, storage.read_range(object, footer->trailer_offset, footer->trailer_size()));
+  const auto info = format::parse_trailer(*header, *footer,
+                                          storage.read_range(object, footer->trailer_offset, footer->trailer_size()));
   if (!info) corrupt(object, info.error().message);
   if (info->raw_length != stream.raw_size || info->raw_checksum != stream.checksum) {
     corrupt(object, "its size or checksum differs from the backup catalog");
@@ -226,8 +226,9 @@ ExtractSummary extract_backup(const storage::Storage& storage, const std::string
   const BackupEntry entry = decode_backup_entry(
       std::string_view(reinterpret_cast<const char*>(catalog.data()), catalog.size()), catalog_object);
   if (entry.streams.size() != 1 || entry.streams.front().tablespace_oid != 0) {
-    throw Error(ErrorCode::kRepository, "backup " + backup_id + " has tablespace archives, which this walvault "
-                "cannot restore");
+    throw Error(ErrorCode::kRepository, "backup " + backup_id +
+                                            " has tablespace archives, which this walvault "
+                                            "cannot restore");
   }
   const auto manifest_bytes = storage.read(entry.manifest_object);
   if (manifest_bytes.size() != entry.manifest_size || format::checksum(manifest_bytes) != entry.manifest_checksum) {

@@ -27,9 +27,9 @@ enum class TarEntryType { kFile, kDirectory, kSymlink };
 struct TarEntry {
   std::string path;  // relative, '/'-separated, without "./" prefix or trailing '/', no "." or ".." parts
   TarEntryType type = TarEntryType::kFile;
-  uint32_t mode = 0;    // permission bits from the header
-  uint64_t size = 0;    // content bytes (files only; 0 otherwise)
-  int64_t mtime = 0;    // seconds since the Unix epoch
+  uint32_t mode = 0;        // permission bits from the header
+  uint64_t size = 0;        // content bytes (files only; 0 otherwise)
+  int64_t mtime = 0;        // seconds since the Unix epoch
   std::string link_target;  // symbolic links only
 };
 

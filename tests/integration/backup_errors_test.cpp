@@ -34,7 +34,8 @@ void set_conninfo(const std::string& repo, const std::string& conninfo) {
 
 }  // namespace
 
-TEST_CASE("backup refuses a missing streamer, a foreign cluster, user tablespaces and a server that is down", "[integration][backup]") {
+TEST_CASE("backup refuses a missing streamer, a foreign cluster, user tablespaces and a server that is down",
+          "[integration][backup]") {
   PgCluster cluster;
   const BackupRepo repo(cluster);
 

@@ -34,8 +34,7 @@ class BackupRepo {
   std::unique_ptr<Background> start_streamer() const {
     auto streamer = std::make_unique<Background>(as_postgres({WALVAULT_BINARY, "stream", "--repo", path_}),
                                                  cluster_.work_dir() + "/stream.log");
-    REQUIRE(wait_until([&] { return std::filesystem::exists(path_ + "/tip/stream.state"); },
-                       std::chrono::seconds(20)));
+    REQUIRE(wait_until([&] { return std::filesystem::exists(path_ + "/tip/stream.state"); }, std::chrono::seconds(20)));
     return streamer;
   }
 
@@ -55,9 +54,9 @@ class BackupRepo {
   }
 
   void pgbench_init(int scale) const {
-    const auto out = cluster_.run_pg_program(
-        "pgbench", {"-i", "-q", "-s", std::to_string(scale), "-h", "127.0.0.1", "-p", std::to_string(cluster_.port()),
-                    "-U", "postgres", "postgres"});
+    const auto out =
+        cluster_.run_pg_program("pgbench", {"-i", "-q", "-s", std::to_string(scale), "-h", "127.0.0.1", "-p",
+                                            std::to_string(cluster_.port()), "-U", "postgres", "postgres"});
     INFO(out.err);
     REQUIRE(out.exit_code == 0);
   }

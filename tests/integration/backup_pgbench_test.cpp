@@ -34,12 +34,13 @@ void export_wal(const walvault::storage::Storage& storage, walvault::wal::Segmen
   std::filesystem::create_directories(dir);
   walvault::format::ContainerReader reader;
   for (uint64_t segno = first.value(); segno <= last.value(); ++segno) {
-    const auto name = walvault::wal::segment_file_name(walvault::wal::TimelineId(1), walvault::wal::SegmentNo(segno), kSeg);
+    const auto name =
+        walvault::wal::segment_file_name(walvault::wal::TimelineId(1), walvault::wal::SegmentNo(segno), kSeg);
     const auto raw = reader.read(storage.read("wal/" + name + ".wvs"));
     REQUIRE(raw);
     REQUIRE(raw->size() == kSeg);
-    std::ofstream(dir + "/" + name, std::ios::binary).write(reinterpret_cast<const char*>(raw->data()),
-                                                             static_cast<std::streamsize>(raw->size()));
+    std::ofstream(dir + "/" + name, std::ios::binary)
+        .write(reinterpret_cast<const char*>(raw->data()), static_cast<std::streamsize>(raw->size()));
   }
 }
 

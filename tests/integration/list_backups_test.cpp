@@ -47,6 +47,5 @@ TEST_CASE("list shows two backups, the WAL range without gaps, and the restorabl
   CHECK(human.exit_code == 0);
   CHECK(human.out.find("Backups (2):\n  " + first["id"].get<std::string>()) == 0);
   CHECK(human.out.find("Gaps:\n  none\n") != std::string::npos);
-  CHECK(human.out.find("Restorable window:\n  " + first["stop_time"].get<std::string>() + " .. ") !=
-        std::string::npos);
+  CHECK(human.out.find("Restorable window:\n  " + first["stop_time"].get<std::string>() + " .. ") != std::string::npos);
 }

@@ -1,8 +1,9 @@
+#include "restore/backup_catalog.hpp"
+
 #include <catch2/catch.hpp>
 #include <string>
 
 #include "common/error.hpp"
-#include "restore/backup_catalog.hpp"
 
 using walvault::restore::BackupEntry;
 using walvault::restore::decode_backup_entry;
@@ -22,7 +23,8 @@ BackupEntry sample() {
   e.start_time = "2026-11-21T04:15:40.000001Z";
   e.stop_time = "2026-11-21T04:15:42.500000Z";
   e.backup_label = "START WAL LOCATION: 0/3000028 (file 000000010000000000000003)\n";
-  e.streams.push_back({"base", "backup/20261121T041540Z/base.wvt", 0, "", 1000, 100, 0xfedcba9876543210ULL, 1 << 20, 1});
+  e.streams.push_back(
+      {"base", "backup/20261121T041540Z/base.wvt", 0, "", 1000, 100, 0xfedcba9876543210ULL, 1 << 20, 1});
   e.manifest_object = "backup/20261121T041540Z/backup_manifest";
   e.manifest_size = 50;
   e.manifest_checksum = 7;

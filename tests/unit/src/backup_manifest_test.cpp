@@ -1,7 +1,8 @@
+#include "restore/backup_manifest.hpp"
+
 #include <catch2/catch.hpp>
 #include <string>
 
-#include "restore/backup_manifest.hpp"
 #include "wal/crc32c.hpp"
 
 using walvault::restore::check_files;
@@ -77,9 +78,10 @@ TEST_CASE("malformed backup_manifests are refused", "[restore][manifest]") {
         "backup_manifest has an unsupported version (expected 1)");
   CHECK(parse_backup_manifest(R"({"PostgreSQL-Backup-Manifest-Version": 1})").error() ==
         "backup_manifest has no Files list");
-  CHECK(parse_backup_manifest(
-            R"({"PostgreSQL-Backup-Manifest-Version": 1, "Files": [{"Path": "a", "Size": 1, "Checksum-Algorithm": "SHA256", "Checksum": "00"}]})")
-            .error() == "backup_manifest entry \"a\" uses unsupported checksum algorithm \"SHA256\"");
+  CHECK(
+      parse_backup_manifest(
+          R"({"PostgreSQL-Backup-Manifest-Version": 1, "Files": [{"Path": "a", "Size": 1, "Checksum-Algorithm": "SHA256", "Checksum": "00"}]})")
+          .error() == "backup_manifest entry \"a\" uses unsupported checksum algorithm \"SHA256\"");
   CHECK(parse_backup_manifest(R"({"PostgreSQL-Backup-Manifest-Version": 1, "Files": [{"Path": "a"}]})").error() ==
         "backup_manifest entry \"a\" has no valid Size");
 }

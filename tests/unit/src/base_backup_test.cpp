@@ -1,8 +1,8 @@
+#include "pg/base_backup.hpp"
+
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
-
-#include "pg/base_backup.hpp"
 
 using walvault::pg::ArchiveData;
 using walvault::pg::ManifestStart;

@@ -1,10 +1,10 @@
+#include "restore/tar.hpp"
+
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
-
-#include "restore/tar.hpp"
 
 using walvault::restore::normalize_entry_path;
 using walvault::restore::TarEntry;
@@ -45,7 +45,10 @@ Bytes header(const Member& m, uint64_t size) {
   put_octal(block, 136, 12, 1700000000);
   block[156] = static_cast<std::byte>(m.type);
   put(block, 157, m.link);
-  put(block, 257, std::string("ustar\0" "00", 8));
+  put(block, 257,
+      std::string("ustar\0"
+                  "00",
+                  8));
   put(block, 345, m.prefix);
   put(block, 148, "        ");
   unsigned sum = 0;

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "restore/wal_coverage.hpp"
+
+#include <catch2/catch.hpp>
 
 using walvault::restore::TipState;
 using walvault::restore::wal_coverage;
