@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,7 +23,6 @@ namespace walvault::repo {
 
 inline constexpr std::string_view kConfigObject = "walvault.json";
 inline constexpr int kConfigVersion = 1;
-inline constexpr std::string_view kDefaultSlot = "walvault";
 
 struct RepoConfig {
   int version = kConfigVersion;
