@@ -98,7 +98,6 @@ class Streamer {
   std::optional<ResumePoint> position_;  // where the next START_REPLICATION begins
   wal::TimelineId timeline_;
   wal::Lsn received_;
-  wal::Lsn archived_;  // end of the last archived segment (durable without the tip)
   wal::Lsn server_lsn_;
   std::unique_ptr<Tip> tip_;
   WalIndexer indexer_;
