@@ -2,9 +2,8 @@
 // ancestry questions that verify, expire and restore planning ask.
 //
 // A history file of timeline N lists, oldest first, every ancestor timeline and the LSN where N's line of
-// history left it: "parentTLI <tab> switchpoint <tab> reason", '#' comments and blank lines ignored, exactly as
-// PostgreSQL's readTimeLineHistory reads them. parse_timeline_history() checks what PostgreSQL checks (ids in
-// increasing order, each below N) and that switch points do not go backwards.
+// history left it. parse_timeline_history() is restore::parse_history() (restore/plan.hpp: the one parser of
+// the format) plus the check that every parent is below N.
 //
 // TimelineTree holds the parsed histories of a repository and answers "is A an ancestor of B", "where did B
 // leave A", and whether the files agree with each other (a child's history must be its parent's plus one line).
@@ -17,18 +16,15 @@
 #include <string_view>
 #include <vector>
 
+#include "restore/plan.hpp"
 #include "wal/expected.hpp"
 #include "wal/lsn.hpp"
 
 namespace walvault::archive {
 
-struct HistoryEntry {
-  wal::TimelineId parent;  // an ancestor timeline
-  wal::Lsn switch_lsn;     // where the line of history left it (the first LSN of the next timeline)
-  bool operator==(const HistoryEntry&) const = default;
-};
+using restore::HistoryEntry;
 
-// The entries of timeline tli's history file, oldest first. Errors name the line.
+// The entries of timeline tli's history file, oldest first.
 [[nodiscard]] Expected<std::vector<HistoryEntry>, std::string> parse_timeline_history(wal::TimelineId tli,
                                                                                       std::string_view text);
 

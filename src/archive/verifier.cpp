@@ -4,7 +4,6 @@
 #include <map>
 #include <set>
 
-#include "archive/stream_state.hpp"
 #include "archive/timeline_history.hpp"
 #include "common/error.hpp"
 #include "format/checksum.hpp"
@@ -12,6 +11,7 @@
 #include "format/segment_container.hpp"
 #include "restore/backup_catalog.hpp"
 #include "restore/backup_manifest.hpp"
+#include "restore/plan_inputs.hpp"
 #include "restore/tar.hpp"
 #include "wal/crc32c.hpp"
 
@@ -583,22 +583,17 @@ class Verifier {
   // ---- continuity
 
   void read_tip() {
-    if (!storage_.info(kStreamStateObject)) return;
-    Bytes bytes;
+    std::optional<restore::TipState> tip;
     try {
-      bytes = storage_.read(kStreamStateObject);
+      tip = restore::read_tip_state(storage_, config_.segment_size);
     } catch (const Error& e) {
-      if (e.code() == ErrorCode::kNotFound) return;
+      if (e.code() == ErrorCode::kNotFound) return;  // the streamer replaced it meanwhile
       throw;
     }
-    const auto state = decode_stream_state(text_of(bytes));
-    if (!state) return;
-    const auto segment = wal::parse_segment_file_name(state->segment, config_.segment_size);
-    if (!segment) return;
-    const wal::Lsn start = wal::segment_start(segment->segno, config_.segment_size);
-    if (state->durable_lsn <= start) return;
-    tip_ = TipRange{segment->timeline, segment->segno, start,
-                    std::min(state->durable_lsn, wal::segment_start(segment->segno.next(), config_.segment_size))};
+    const wal::Lsn start = wal::segment_start(tip ? tip->segno : wal::SegmentNo(), config_.segment_size);
+    if (!tip || tip->durable_lsn <= start) return;
+    tip_ = TipRange{tip->timeline, tip->segno, start,
+                    std::min(tip->durable_lsn, wal::segment_start(tip->segno.next(), config_.segment_size))};
   }
 
   struct Range {

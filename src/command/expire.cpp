@@ -14,6 +14,7 @@
 #include "repo/lock.hpp"
 #include "repo/repository.hpp"
 #include "restore/backup_catalog.hpp"
+#include "restore/plan_inputs.hpp"
 
 namespace walvault::command {
 namespace {
@@ -25,19 +26,7 @@ constexpr const char* kBackupLockName = "backup";
 
 archive::TimelineTree read_timelines(const storage::Storage& storage) {
   archive::TimelineTree tree;
-  for (const auto& object : storage.list("wal/")) {
-    const std::string_view name = object.name;
-    const auto tli = wal::parse_history_file_name(name.substr(4));
-    if (!tli) continue;
-    const auto bytes = storage.read(object.name);
-    auto entries = archive::parse_timeline_history(
-        *tli, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-    if (!entries) {
-      throw Error(ErrorCode::kCorrupt, "history file " + object.name + " does not parse: " + entries.error(),
-                  "expire needs the timeline history to know which WAL is needed; run 'walvault verify'");
-    }
-    tree.add(*tli, std::move(*entries));
-  }
+  for (auto& [tli, entries] : restore::read_histories(storage)) tree.add(tli, std::move(entries));
   return tree;
 }
 
