@@ -19,6 +19,10 @@ const std::vector<Registrar>& commands() {
       &register_list,
       &register_verify,
       &register_expire,
+      &register_events,
+      &register_locate,
+      &register_restore,
+      &register_wal_fetch,
   };
   return kCommands;
 }

@@ -26,6 +26,10 @@ void register_backup(CLI::App& app, Action& selected);
 void register_list(CLI::App& app, Action& selected);
 void register_verify(CLI::App& app, Action& selected);
 void register_expire(CLI::App& app, Action& selected);
+void register_events(CLI::App& app, Action& selected);
+void register_locate(CLI::App& app, Action& selected);
+void register_restore(CLI::App& app, Action& selected);
+void register_wal_fetch(CLI::App& app, Action& selected);
 
 // --repo PATH, also from WALVAULT_REPO. Required.
 void add_repo_option(CLI::App& sub, std::string& repo);

@@ -9,6 +9,7 @@
 #include <exception>
 
 #include "common/clock.hpp"
+#include "common/error.hpp"
 
 namespace walvault {
 namespace {
@@ -121,6 +122,15 @@ Expected<int64_t, std::string> parse_user_time(std::string_view text) {
     }
   }
   return to_pg_timestamp(std::chrono::time_point_cast<std::chrono::system_clock::duration>(utc));
+}
+
+int64_t time_option(std::string_view option, std::string_view text) {
+  auto parsed = parse_user_time(text);
+  if (!parsed) {
+    throw Error(ErrorCode::kUsage, std::string(option) + ": " + parsed.error(),
+                "write times like 2026-11-21T04:15:59.705207Z or '2026-11-21 04:15:59+02' (no zone: local time)");
+  }
+  return *parsed;
 }
 
 std::string print_time(int64_t pg_timestamp) { return format_time(from_pg_timestamp(pg_timestamp)); }

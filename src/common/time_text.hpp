@@ -13,7 +13,8 @@
 //
 // print_time() gives ISO 8601 UTC with microseconds ("2026-11-21T04:15:59.705207Z"); postgres_time_literal()
 // the form written into recovery_target_time ("2026-11-21 04:15:59.705207+00").
-// Errors: parse_user_time() returns a one-line message naming the problem; nothing throws.
+// Errors: parse_user_time() returns a one-line message naming the problem and throws nothing;
+// time_option() throws it as walvault::Error kUsage naming the option.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +26,8 @@
 namespace walvault {
 
 [[nodiscard]] Expected<int64_t, std::string> parse_user_time(std::string_view text);
+// parse_user_time() for a command-line option: throws kUsage ("--time: cannot read ...").
+[[nodiscard]] int64_t time_option(std::string_view option, std::string_view text);
 [[nodiscard]] std::string print_time(int64_t pg_timestamp);
 [[nodiscard]] std::string postgres_time_literal(int64_t pg_timestamp);
 

@@ -409,7 +409,16 @@ std::string recovery_conf_text(const RestorePlan& plan, const RecoveryConfig& co
     out += std::string(name) + " = " + conf_quote(value) + "\n";
   };
   line("restore_command", config.restore_command);
-  if (!config.recovery_end_command.empty()) line("recovery_end_command", config.recovery_end_command);
+  line("recovery_end_command", config.recovery_end_command);
+  // Unused target settings are written empty, first, so a stale one in the backup's own postgresql.auto.conf
+  // (a cluster restored before) cannot combine with ours; PostgreSQL refuses a second non-empty target, and
+  // also an empty one assigned after a set one ("multiple recovery targets specified"), hence the order.
+  for (const std::string_view name : {"recovery_target", "recovery_target_lsn", "recovery_target_name",
+                                      "recovery_target_time", "recovery_target_xid"}) {
+    const bool used = std::any_of(plan.recovery.begin(), plan.recovery.end(),
+                                  [name](const RecoverySetting& s) { return s.name == name; });
+    if (!used) line(name, "");
+  }
   for (const RecoverySetting& s : plan.recovery) line(s.name, s.value);
   line("recovery_target_action", target_action_name(config.action));
   line("archive_mode", "off");

@@ -1,0 +1,21 @@
+#include <CLI/CLI.hpp>
+#include <memory>
+
+#include "cli/registry.hpp"
+#include "command/events.hpp"
+
+namespace walvault::cli {
+
+void register_events(CLI::App& app, Action& selected) {
+  auto o = std::make_shared<command::EventsOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "events", "List destructive events (drops, truncates, mass deletes/updates), each with its restore command");
+  add_repo_option(*sub, o->repo);
+  sub->add_option("--since", o->since, "Only events committed at or after this time");
+  sub->add_option("--until", o->until, "Only events committed at or before this time");
+  sub->add_option("--kind", o->kind, "Only this kind: drop_database, drop_table, truncate, mass_delete, mass_update");
+  add_json_flag(*sub, o->json);
+  sub->callback([o, &selected] { selected = [o] { return command::run_events(*o); }; });
+}
+
+}  // namespace walvault::cli

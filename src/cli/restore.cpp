@@ -1,0 +1,41 @@
+#include <CLI/CLI.hpp>
+#include <memory>
+
+#include "cli/registry.hpp"
+#include "command/restore.hpp"
+
+namespace walvault::cli {
+
+void register_restore(CLI::App& app, Action& selected) {
+  auto o = std::make_shared<command::RestoreOptions>();
+  CLI::App* sub = app.add_subcommand("restore", "Restore a new data directory to any instant the repository can reach");
+  add_repo_option(*sub, o->repo);
+  sub->add_option("--target-dir", o->target_dir, "Data directory to create (must not exist, or be empty)")->required();
+  auto* time = sub->add_option("--time", o->time,
+                               "The state at this instant (ISO 8601 / timestamptz text; no zone = local time)");
+  auto* lsn = sub->add_option("--lsn", o->lsn, "Stop after the first record at or after this LSN");
+  auto* xid = sub->add_option("--xid", o->xid, "The state just after this transaction committed");
+  auto* event = sub->add_option("--before-event", o->before_event,
+                                "The state just before this event (an id from 'walvault events')");
+  auto* latest = sub->add_flag("--latest", o->latest, "Replay everything the repository holds");
+  for (auto* a : {time, lsn, xid, event, latest}) {
+    for (auto* b : {time, lsn, xid, event, latest}) {
+      if (a != b) a->excludes(b);
+    }
+  }
+  sub->add_option("--timeline", o->timeline, "Follow this timeline's branch (default: the newest)");
+  sub->add_option("--target-action", o->target_action, "What the server does at the target")
+      ->check(CLI::IsMember({"promote", "pause", "shutdown"}))
+      ->default_val("promote");
+  sub->add_flag("--dry-run", o->dry_run, "Print the plan and stop; nothing is written");
+  sub->add_flag("--start", o->start, "Start PostgreSQL on the restored directory and wait until the target is reached");
+  sub->add_option("--port", o->port, "Port for the restored server (with --start: default a free one)")
+      ->check(CLI::Range(1, 65535));
+  sub->add_option("--prefetch", o->prefetch, "Segments wal-fetch decompresses ahead of PostgreSQL")
+      ->default_val(8)
+      ->check(CLI::Range(0, 256));
+  add_json_flag(*sub, o->json);
+  sub->callback([o, &selected] { selected = [o] { return command::run_restore(*o); }; });
+}
+
+}  // namespace walvault::cli

@@ -1,0 +1,214 @@
+#include "command/restore.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "command/locate.hpp"
+#include "common/error.hpp"
+#include "common/time_text.hpp"
+#include "repo/repository.hpp"
+#include "restore/execute.hpp"
+#include "restore/plan_inputs.hpp"
+
+namespace walvault::command {
+namespace {
+
+using nlohmann::ordered_json;
+
+restore::TargetRequest target_request(const RestoreOptions& o) {
+  const int given = int{o.time.has_value()} + int{o.lsn.has_value()} + int{o.xid.has_value()} +
+                    int{o.before_event.has_value()} + int{o.latest};
+  if (given != 1) {
+    throw Error(ErrorCode::kUsage, "give exactly one target: --time, --lsn, --xid, --before-event or --latest",
+                "'walvault events' lists events; 'walvault locate --time T' shows where a time falls");
+  }
+  restore::TargetRequest r;
+  if (o.time) {
+    r.kind = restore::TargetKind::kTime;
+    r.time = time_option("--time", *o.time);
+  } else if (o.lsn) {
+    r.kind = restore::TargetKind::kLsn;
+    const auto lsn = wal::Lsn::parse(*o.lsn);
+    if (!lsn) throw Error(ErrorCode::kUsage, "--lsn: \"" + *o.lsn + "\" is not an LSN", "write it as pg_lsn does: 0/4019D50");
+    r.lsn = *lsn;
+  } else if (o.xid) {
+    r.kind = restore::TargetKind::kXid;
+    r.xid = *o.xid;
+  } else if (o.before_event) {
+    r.kind = restore::TargetKind::kBeforeEvent;
+    r.event_id = *o.before_event;
+  }
+  if (o.timeline) r.timeline = wal::TimelineId(*o.timeline);
+  return r;
+}
+
+restore::TargetAction target_action(const std::string& name) {
+  for (const auto a : {restore::TargetAction::kPromote, restore::TargetAction::kPause, restore::TargetAction::kShutdown}) {
+    if (restore::target_action_name(a) == name) return a;
+  }
+  throw Error(ErrorCode::kUsage, "--target-action: unknown action \"" + name + "\"", "use promote, pause or shutdown");
+}
+
+std::string self_executable() {
+  std::error_code ec;
+  const auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) throw Error(ErrorCode::kIo, "cannot find this program's path (/proc/self/exe): " + ec.message());
+  return path.string();
+}
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw Error(ErrorCode::kIo, std::string("cannot pick a free port: ") + std::strerror(errno));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  ::close(fd);
+  if (!ok) throw Error(ErrorCode::kIo, std::string("cannot pick a free port: ") + std::strerror(errno), "give --port");
+  return ntohs(addr.sin_port);
+}
+
+std::string segments_text(const restore::RestorePlan& plan, uint32_t segment_size) {
+  std::string out;
+  for (const auto& need : plan.wal) {
+    out += (out.empty() ? "" : ", ") + wal::segment_file_name(need.timeline, need.first, segment_size) + " .. " +
+           wal::segment_file_name(need.timeline, need.last, segment_size);
+  }
+  return std::to_string(plan.segment_count) + " segment" + (plan.segment_count == 1 ? "" : "s") +
+         (out.empty() ? "" : ": " + out);
+}
+
+ordered_json plan_json(const restore::RestorePlan& plan, uint32_t segment_size) {
+  ordered_json j;
+  j["backup"] = {{"id", plan.backup.id},
+                 {"timeline", plan.backup.timeline.value()},
+                 {"start_lsn", plan.backup.start_lsn.to_string()},
+                 {"stop_lsn", plan.backup.stop_lsn.to_string()},
+                 {"stop_time", plan.backup.stop_time}};
+  j["target"] = {{"description", plan.description},
+                 {"stop_lsn", plan.stop_lsn.to_string()},
+                 {"timeline", plan.timeline.value()}};
+  ordered_json settings = ordered_json::object();
+  for (const auto& s : plan.recovery) settings[s.name] = s.value;
+  j["recovery_settings"] = settings;
+  ordered_json wal = ordered_json::array();
+  for (const auto& need : plan.wal) {
+    wal.push_back({{"timeline", need.timeline.value()},
+                   {"first_segment", wal::segment_file_name(need.timeline, need.first, segment_size)},
+                   {"last_segment", wal::segment_file_name(need.timeline, need.last, segment_size)}});
+  }
+  j["wal"] = wal;
+  j["segments"] = plan.segment_count;
+  j["last_replayed"] = commit_json(plan.last_replayed);
+  j["first_skipped"] = commit_json(plan.first_skipped);
+  j["window"] = {{"earliest", plan.window.earliest_time},
+                 {"latest", plan.window.latest ? ordered_json(print_time(plan.window.latest->time)) : ordered_json(nullptr)}};
+  return j;
+}
+
+std::string plan_text(const restore::RestorePlan& plan, uint32_t segment_size) {
+  std::string out = "Plan:\n";
+  out += "  backup    " + plan.backup.id + " (timeline " + std::to_string(plan.backup.timeline.value()) +
+         ", consistent at " + plan.backup.stop_lsn.to_string() + ", " + plan.backup.stop_time + ")\n";
+  out += "  target    " + plan.description + "\n";
+  for (const auto& s : plan.recovery) out += "            " + s.name + " = '" + s.value + "'\n";
+  out += "  WAL       " + segments_text(plan, segment_size) + "\n";
+  out += "  window    " + plan.window.text() + "\n";
+  return out;
+}
+
+}  // namespace
+
+int run_restore(const RestoreOptions& options) {
+  const restore::TargetRequest request = target_request(options);
+  const restore::TargetAction action = target_action(options.target_action);
+  if (options.port && (*options.port <= 0 || *options.port > 65535)) {
+    throw Error(ErrorCode::kUsage, "--port: out of range");
+  }
+  if (options.start && ::geteuid() == 0) {
+    throw Error(ErrorCode::kUsage, "--start as root: PostgreSQL refuses to run as root",
+                "run the restore as the user that owns PostgreSQL's files, e.g. 'runuser -u postgres -- walvault "
+                "restore ...'");
+  }
+  const std::string repo_path = std::filesystem::absolute(options.repo).lexically_normal().string();
+  const std::string target_dir = std::filesystem::absolute(options.target_dir).lexically_normal().string();
+  const repo::Repository repository = repo::open_repository(repo_path);
+  const uint32_t seg = repository.config.segment_size;
+
+  const restore::RestorePlan plan = restore::make_plan(repository, request);
+  restore::check_target_directory(target_dir);
+  if (options.dry_run) {
+    if (options.json) {
+      ordered_json j = plan_json(plan, seg);
+      j["target_dir"] = target_dir;
+      j["dry_run"] = true;
+      std::fputs((j.dump(2) + "\n").c_str(), stdout);
+    } else {
+      std::fputs((plan_text(plan, seg) + "(dry run: nothing written)\n").c_str(), stdout);
+    }
+    return 0;
+  }
+
+  restore::ExecuteOptions exec;
+  exec.target_dir = target_dir;
+  exec.walvault_binary = self_executable();
+  exec.action = action;
+  exec.port = options.port;
+  if (options.start && !exec.port) exec.port = free_port();
+  exec.loopback_only = options.start;
+  exec.prefetch_depth = options.prefetch;
+  if (!options.json) std::fputs(plan_text(plan, seg).c_str(), stdout);
+  std::fflush(stdout);
+  const restore::ExecuteResult done = restore::execute_plan(repository, plan, exec);
+  char line[256];
+  std::snprintf(line, sizeof line, "restored backup %s into %s: %llu files, %.1f MiB, extracted and verified in %.1f s\n",
+                plan.backup.id.c_str(), target_dir.c_str(), static_cast<unsigned long long>(done.extracted.files),
+                static_cast<double>(done.extracted.bytes) / (1 << 20), done.extract_time.count());
+  std::string out = line;
+
+  std::optional<restore::StartResult> started;
+  if (options.start) {
+    restore::StartOptions start;
+    start.pg_bindir = restore::pg_bindir_for(plan.backup.pg_version);
+    start.port = *exec.port;
+    start.action = action;
+    started = restore::start_restored_server(target_dir, start);
+    std::snprintf(line, sizeof line, "target reached: server %s on port %d after %.1f s of recovery\n",
+                  started->state.c_str(), *exec.port, started->elapsed.count());
+    out += line;
+    if (!started->stop_line.empty()) out += "  " + started->stop_line + "\n";
+  } else {
+    out += "start it with: pg_ctl start -D " + restore::shell_quote(target_dir) +
+           (exec.port ? "" : "   (it keeps the backup's port; add --port to restore to choose one)") + "\n";
+  }
+  if (options.json) {
+    ordered_json j = plan_json(plan, seg);
+    j["target_dir"] = target_dir;
+    j["dry_run"] = false;
+    j["extract"] = {{"files", done.extracted.files},
+                    {"bytes", done.extracted.bytes},
+                    {"seconds", done.extract_time.count()}};
+    if (started) {
+      j["start"] = {{"port", *exec.port},
+                    {"state", started->state},
+                    {"recovery_seconds", started->elapsed.count()},
+                    {"stop_line", started->stop_line}};
+    }
+    std::fputs((j.dump(2) + "\n").c_str(), stdout);
+  } else {
+    std::fputs(out.c_str(), stdout);
+  }
+  return 0;
+}
+
+}  // namespace walvault::command

@@ -1,0 +1,43 @@
+// `walvault restore`: bring a new data directory to any instant the repository can reach.
+//
+// Plan first (restore/plan_inputs.hpp, restore/plan.hpp): the newest backup that reaches the target, the WAL
+// from its start to the target with no gap on the right timeline, and a target inside the restorable window;
+// every refusal happens here, before any disk is touched. --dry-run prints the plan (--json: as JSON) and
+// stops. Then execute (restore/execute.hpp): extract and verify the backup into --target-dir (which must not
+// exist or be empty), write the recovery settings and recovery.signal, fsync. --start then runs PostgreSQL on
+// it (--port, default a free one; loopback and a Unix socket in the data directory only) and waits until the
+// target is reached and the server is consistent, reporting how long replay took.
+//
+// Safety: the restored copy gets archive_mode = off and no primary_conninfo, so it can neither push WAL into
+// any archive nor follow the production server; without --port it keeps the backup's port, so starting it
+// beside the production server fails instead of colliding. Run it as the data directory's owner: PostgreSQL
+// refuses root, and --start refuses it too.
+// Errors: kUsage, kRepository, kNotRestorable, kNotFound, kUnsafe, kCorrupt, kIo (see README "Exit codes").
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace walvault::command {
+
+struct RestoreOptions {
+  std::string repo;
+  std::string target_dir;
+  std::optional<std::string> time;
+  std::optional<std::string> lsn;
+  std::optional<uint32_t> xid;
+  std::optional<std::string> before_event;
+  bool latest = false;
+  std::optional<uint32_t> timeline;
+  std::string target_action = "promote";
+  bool dry_run = false;
+  bool start = false;
+  std::optional<int> port;
+  uint32_t prefetch = 8;
+  bool json = false;
+};
+
+int run_restore(const RestoreOptions& options);
+
+}  // namespace walvault::command

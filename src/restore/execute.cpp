@@ -1,0 +1,271 @@
+#include "restore/execute.hpp"
+
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "common/error.hpp"
+#include "common/log.hpp"
+
+namespace walvault::restore {
+namespace {
+
+namespace fs = std::filesystem;
+
+[[noreturn]] void io_error(const std::string& what, const std::string& path, int err) {
+  throw Error(ErrorCode::kIo, what + " \"" + path + "\": " + std::strerror(err));
+}
+
+// Appends (or creates) a file and fsyncs it.
+void append_durably(const std::string& path, std::string_view text) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) io_error("cannot open", path, errno);
+  while (!text.empty()) {
+    const ssize_t n = ::write(fd, text.data(), text.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      io_error("cannot write", path, err);
+    }
+    text.remove_prefix(static_cast<std::size_t>(n));
+  }
+  if (::fsync(fd) != 0) {
+    const int err = errno;
+    ::close(fd);
+    io_error("cannot fsync", path, err);
+  }
+  ::close(fd);
+}
+
+void fsync_dir(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) io_error("cannot open", path, errno);
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) io_error("cannot fsync", path, err);
+}
+
+// Removes what a failed restore created, unless disarmed: the directory if it did not exist, else its content.
+class Rollback {
+ public:
+  Rollback(std::string dir, bool existed) : dir_(std::move(dir)), existed_(existed) {}
+  ~Rollback() {
+    if (!armed_) return;
+    std::error_code ec;
+    if (!existed_) {
+      fs::remove_all(dir_, ec);
+    } else {
+      for (const auto& entry : fs::directory_iterator(dir_, ec)) fs::remove_all(entry.path(), ec);
+    }
+    if (ec) log::warning("could not remove the partial restore in " + dir_ + ": " + ec.message());
+  }
+  Rollback(const Rollback&) = delete;
+  Rollback& operator=(const Rollback&) = delete;
+  void disarm() { armed_ = false; }
+
+ private:
+  std::string dir_;
+  bool existed_;
+  bool armed_ = true;
+};
+
+// '%' in a path would be read as a placeholder by PostgreSQL.
+std::string percent_escaped(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    out += c;
+    if (c == '%') out += '%';
+  }
+  return out;
+}
+
+// Runs argv (argv[0] a path), stdout to /dev/null, and waits; returns the exit status.
+int run_program(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) io_error("cannot run", argv.front(), errno);
+  if (pid == 0) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    if (null >= 0) ::dup2(null, 1);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::optional<pid_t> postmaster_pid(const std::string& dir) {
+  std::ifstream in(dir + "/postmaster.pid");
+  long pid = 0;
+  if (!(in >> pid) || pid <= 0) return std::nullopt;
+  return static_cast<pid_t>(pid);
+}
+
+bool alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+
+// The first log line containing needle, if any.
+std::string log_line(const std::string& log_path, std::string_view needle) {
+  std::ifstream in(log_path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find(needle) != std::string::npos) return line;
+  }
+  return {};
+}
+
+// One-row, one-column query; nullopt when the server cannot be reached or the query fails.
+std::optional<std::string> query_value(const std::string& conninfo, const char* sql) {
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  std::optional<std::string> out;
+  if (PQstatus(conn) == CONNECTION_OK) {
+    PGresult* res = PQexec(conn, sql);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) out = PQgetvalue(res, 0, 0);
+    PQclear(res);
+  }
+  PQfinish(conn);
+  return out;
+}
+
+}  // namespace
+
+void check_target_directory(const std::string& dir) {
+  std::error_code ec;
+  const auto status = fs::symlink_status(dir, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory) io_error("cannot inspect", dir, ec.value());
+  if (!fs::exists(status)) return;
+  if (!fs::is_directory(status)) {
+    throw Error(ErrorCode::kUnsafe, "target \"" + dir + "\" exists and is not a directory",
+                "give a directory that does not exist yet, or an empty one");
+  }
+  if (fs::exists(dir + "/postmaster.pid")) {
+    throw Error(ErrorCode::kUnsafe, "target directory \"" + dir + "\" holds a postmaster.pid: a server may use it",
+                "never restore over a data directory; give a new directory");
+  }
+  if (!fs::is_empty(dir, ec) || ec) {
+    throw Error(ErrorCode::kUnsafe, "target directory \"" + dir + "\" is not empty",
+                "give a directory that does not exist yet, or an empty one; walvault never overwrites files");
+  }
+}
+
+ExecuteResult execute_plan(const repo::Repository& repository, const RestorePlan& plan,
+                           const ExecuteOptions& options) {
+  const std::string& dir = options.target_dir;
+  check_target_directory(dir);
+  std::error_code ec;
+  Rollback rollback(dir, fs::exists(dir, ec));
+
+  ExecuteResult result;
+  const auto t0 = std::chrono::steady_clock::now();
+  result.extracted = extract_backup(*repository.storage, plan.backup.id, dir);
+  result.extract_time = std::chrono::steady_clock::now() - t0;
+
+  // A backup of a standby carries standby.signal, which would win over recovery.signal and never end recovery.
+  if (fs::exists(dir + "/standby.signal")) fs::remove(dir + "/standby.signal");
+
+  const std::string bin = shell_quote(percent_escaped(options.walvault_binary));
+  const std::string repo = shell_quote(percent_escaped(repository.path));
+  const std::string spool = std::string(kSpoolDir);
+  RecoveryConfig config;
+  config.restore_command = bin + " wal-fetch --repo " + repo + " --spool " + spool + " --prefetch " +
+                           std::to_string(options.prefetch_depth) + " %f %p";
+  config.recovery_end_command = bin + " wal-fetch --repo " + repo + " --spool " + spool + " --clean-spool";
+  config.action = options.action;
+  config.port = options.port;
+  if (options.loopback_only) {
+    config.listen_addresses = "127.0.0.1";
+    config.unix_socket_directories = dir;
+  }
+  config.generated_at = format_time(std::chrono::system_clock::now());
+  result.settings = recovery_conf_text(plan, config);
+  append_durably(dir + "/postgresql.auto.conf", result.settings);
+  append_durably(dir + "/recovery.signal", "");
+  fsync_dir(dir);
+  rollback.disarm();
+  return result;
+}
+
+std::string pg_bindir_for(int pg_version) {
+  const std::string candidate = "/usr/lib/postgresql/" + std::to_string(pg_version / 10000) + "/bin";
+  std::error_code ec;
+  if (fs::exists(candidate + "/pg_ctl", ec)) return candidate;
+  return WALVAULT_PG_BINDIR;
+}
+
+StartResult start_restored_server(const std::string& data_dir, const StartOptions& options) {
+  if (::geteuid() == 0) {
+    throw Error(ErrorCode::kUsage, "PostgreSQL refuses to run as root, so walvault does not start it as root",
+                "run the restore as the data directory's owner (e.g. 'runuser -u postgres -- walvault restore ...'), "
+                "or start it yourself with 'pg_ctl start -D " + data_dir + "'");
+  }
+  const std::string log_path = data_dir + "/" + std::string(kStartLog);
+  const auto t0 = std::chrono::steady_clock::now();
+  const int rc = run_program({options.pg_bindir + "/pg_ctl", "start", "-W", "-D", data_dir, "-l", log_path});
+  if (rc != 0) {
+    throw Error(ErrorCode::kNotRestorable, "pg_ctl start failed with exit code " + std::to_string(rc),
+                "see " + log_path);
+  }
+  // The Unix socket is in the data directory when its path fits in sun_path; else loopback TCP.
+  const std::string socket = data_dir + "/.s.PGSQL." + std::to_string(options.port);
+  const std::string host = socket.size() < 100 ? data_dir : std::string("127.0.0.1");
+  const std::string conninfo =
+      "host='" + host + "' port=" + std::to_string(options.port) + " dbname=postgres connect_timeout=5";
+
+  StartResult result;
+  const auto deadline = t0 + options.timeout;
+  bool seen_running = false;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto pid = postmaster_pid(data_dir);
+    const bool running = pid && alive(*pid);
+    seen_running = seen_running || running;
+    if (options.action == TargetAction::kShutdown) {
+      if (!running && seen_running) {
+        if (log_line(log_path, "shutdown at recovery target").empty()) break;
+        result.state = "shut down at the target";
+        break;
+      }
+    } else if (running) {
+      if (options.action == TargetAction::kPromote) {
+        if (query_value(conninfo, "SELECT pg_is_in_recovery()") == std::optional<std::string>("f")) {
+          result.state = "promoted";
+          break;
+        }
+      } else if (query_value(conninfo, "SELECT pg_get_wal_replay_pause_state()") ==
+                 std::optional<std::string>("paused")) {
+        result.state = "paused at the target";
+        break;
+      }
+    } else if (seen_running || std::chrono::steady_clock::now() - t0 > std::chrono::seconds(30)) {
+      break;  // it stopped (or never came up)
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  result.elapsed = std::chrono::steady_clock::now() - t0;
+  result.stop_line = log_line(log_path, "recovery stopping");
+  if (result.state.empty()) {
+    std::string fatal = log_line(log_path, "FATAL:");
+    throw Error(ErrorCode::kNotRestorable,
+                "the restored server did not reach the target" + (fatal.empty() ? std::string() : ": " + fatal),
+                "see " + log_path);
+  }
+  return result;
+}
+
+}  // namespace walvault::restore

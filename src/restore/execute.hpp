@@ -1,0 +1,79 @@
+// Carrying out a restore plan (restore/plan.hpp) on disk, and optionally running the restored server until it
+// reaches the target: the IO half of `walvault restore`, reused by `walvault drill`.
+//
+// check_target_directory() is the first safety rule, applied before anything is written: the directory must
+// not exist or must be empty (then there is no postmaster.pid either); otherwise kUnsafe, and it is never
+// touched. execute_plan() then
+//   1. extracts the plan's backup with PostgreSQL's permissions and verifies every file against its
+//      backup_manifest (restore/extract.hpp);
+//   2. appends the recovery settings to postgresql.auto.conf (recovery_conf_text(): restore_command calling
+//      this walvault binary's wal-fetch by absolute path with a prefetch spool in pg_wal/walvault-spool,
+//      recovery_end_command removing that spool, the recovery_target_* settings, the timeline and the action,
+//      archive_mode = off, primary_conninfo/primary_slot_name emptied, and port/listen_addresses/socket
+//      directory when given);
+//   3. creates recovery.signal, and fsyncs the files it wrote and the directory.
+// The result starts with a plain `pg_ctl start`. If any step fails, everything it created is removed again
+// (the directory itself when it did not exist before), so a failed restore leaves no files behind.
+//
+// start_restored_server() runs `pg_ctl start` on the directory (as the current user: PostgreSQL refuses root,
+// and so does this function, with kUsage) and waits until the target is reached and the server is consistent:
+// promoted (pg_is_in_recovery() false) for promote, paused at the target for pause, stopped for shutdown. A
+// server that stops otherwise (recovery failed) is kNotRestorable with the server's FATAL line.
+// Errors: walvault::Error (kUnsafe, kIo, kCorrupt, kNotRestorable, kUsage, kConnection); Storage errors pass through.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "repo/repository.hpp"
+#include "restore/extract.hpp"
+#include "restore/plan.hpp"
+
+namespace walvault::restore {
+
+// The spool directory relative to the data directory (restore_command runs there).
+inline constexpr std::string_view kSpoolDir = "pg_wal/walvault-spool";
+// The server log --start writes, in the data directory.
+inline constexpr std::string_view kStartLog = "walvault-restore.log";
+
+// Throws kUnsafe unless dir does not exist or is an empty directory. Reads only.
+void check_target_directory(const std::string& dir);
+
+struct ExecuteOptions {
+  std::string target_dir;       // absolute
+  std::string walvault_binary;  // absolute path of the walvault executable restore_command runs
+  TargetAction action = TargetAction::kPromote;
+  std::optional<int> port;
+  bool loopback_only = false;  // listen on 127.0.0.1 only, Unix socket in the data directory
+  uint32_t prefetch_depth = 8;
+};
+
+struct ExecuteResult {
+  ExtractSummary extracted;
+  std::chrono::duration<double> extract_time{};
+  std::string settings;  // the block appended to postgresql.auto.conf
+};
+
+ExecuteResult execute_plan(const repo::Repository& repository, const RestorePlan& plan, const ExecuteOptions& options);
+
+struct StartOptions {
+  std::string pg_bindir;  // where pg_ctl is
+  int port = 0;
+  TargetAction action = TargetAction::kPromote;
+  std::chrono::seconds timeout{24 * 3600};
+};
+
+struct StartResult {
+  std::chrono::duration<double> elapsed{};
+  std::string stop_line;  // the server's "recovery stopping ..." log line, when it wrote one
+  std::string state;      // "promoted", "paused at the target", "shut down at the target"
+};
+
+StartResult start_restored_server(const std::string& data_dir, const StartOptions& options);
+
+// The PostgreSQL server programs for server_version_num (e.g. 150018 → /usr/lib/postgresql/15/bin), falling
+// back to the directory this walvault was built against.
+[[nodiscard]] std::string pg_bindir_for(int pg_version);
+
+}  // namespace walvault::restore
