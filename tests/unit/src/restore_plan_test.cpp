@@ -1,0 +1,219 @@
+// Restore planning without a server: target resolution to recovery settings, the restorable window and its
+// errors, backup choice, WAL gaps, timelines, event ids, config quoting, and the time parser.
+#include <catch2/catch.hpp>
+#include <cstdlib>
+
+#include "common/time_text.hpp"
+#include "restore/plan.hpp"
+
+using namespace walvault;
+using namespace walvault::restore;
+
+namespace {
+
+constexpr uint32_t kSeg = 16U << 20;
+
+wal::Lsn seg_lsn(uint64_t segno, uint64_t offset = 0) { return wal::Lsn(segno * kSeg + offset); }
+
+BackupEntry backup(std::string id, uint64_t start_seg, uint64_t stop_seg, std::string stop_time) {
+  BackupEntry b;
+  b.id = std::move(id);
+  b.system_identifier = 42;
+  b.timeline = wal::TimelineId(1);
+  b.start_lsn = seg_lsn(start_seg, 0x28);
+  b.stop_lsn = seg_lsn(stop_seg, 0x100);
+  b.stop_time = std::move(stop_time);
+  return b;
+}
+
+format::CommitEntry commit(uint64_t segno, uint64_t offset, int64_t time, uint32_t xid) {
+  return {seg_lsn(segno, offset), seg_lsn(segno, offset + 34), time, xid, false};
+}
+
+PlanInputs inputs_with_wal(const std::vector<std::string>& names, std::optional<TipState> tip = {}) {
+  PlanInputs in;
+  in.system_identifier = 42;
+  in.segment_size = kSeg;
+  in.backups = {backup("old", 2, 2, "2026-11-21T01:00:00.000000Z"), backup("new", 5, 5, "2026-11-21T02:00:00.000000Z")};
+  in.coverage = wal_coverage(names, tip, kSeg);
+  return in;
+}
+
+std::vector<std::string> segments(uint64_t from, uint64_t to) {
+  std::vector<std::string> out;
+  for (uint64_t s = from; s <= to; ++s) {
+    out.push_back("wal/" + wal::segment_file_name(wal::TimelineId(1), wal::SegmentNo(s), kSeg) + ".wvs");
+  }
+  return out;
+}
+
+TargetFacts facts(TargetKind kind) {
+  TargetFacts f;
+  f.request.kind = kind;
+  f.timeline = wal::TimelineId(1);
+  f.branch = make_branch(f.timeline, {});
+  f.last_commit = commit(9, 0x500, 9000, 900);
+  return f;
+}
+
+std::string setting(const RestorePlan& plan, const std::string& name) {
+  for (const auto& s : plan.recovery) {
+    if (s.name == name) return s.value;
+  }
+  return "<unset>";
+}
+
+}  // namespace
+
+TEST_CASE("a time target picks the newest backup before it and stops before the first later commit", "[restore]") {
+  auto f = facts(TargetKind::kTime);
+  f.request.time = 7000;
+  f.last_at_or_before = commit(7, 0x100, 6990, 700);
+  f.first_after = commit(7, 0x200, 7010, 701);
+  const auto plan = plan_restore(inputs_with_wal(segments(2, 9)), f);
+  REQUIRE(plan);
+  CHECK(plan->backup.id == "new");
+  CHECK(plan->stop_lsn == f.first_after->lsn);
+  CHECK(setting(*plan, "recovery_target_time") == postgres_time_literal(7000));
+  CHECK(setting(*plan, "recovery_target_inclusive") == "on");
+  CHECK(setting(*plan, "recovery_target_timeline") == "1");
+  CHECK(plan->segment_count == 3);  // segments 5, 6, 7
+}
+
+TEST_CASE("a time after the last archived commit or before the oldest backup names the window", "[restore]") {
+  auto f = facts(TargetKind::kTime);
+  f.request.time = 99999;
+  auto late = plan_restore(inputs_with_wal(segments(2, 9)), f);
+  REQUIRE_FALSE(late);
+  CHECK(late.error().kind == PlanErrorKind::kNotRestorable);
+  CHECK(late.error().message.find("is after the last archived commit") != std::string::npos);
+  CHECK(late.error().message.find("2026-11-21T01:00:00.000000Z .. ") != std::string::npos);
+
+  f.request.time = 10;
+  f.first_after = commit(1, 0x200, 11, 100);  // before the oldest backup's stop LSN
+  auto early = plan_restore(inputs_with_wal(segments(2, 9)), f);
+  REQUIRE_FALSE(early);
+  CHECK(early.error().message.find("is before the restorable window") != std::string::npos);
+}
+
+TEST_CASE("a WAL gap makes the planner fall back to an older backup only if that one reaches", "[restore]") {
+  auto f = facts(TargetKind::kTime);
+  f.request.time = 7000;
+  f.first_after = commit(7, 0x200, 7010, 701);
+  auto names = segments(2, 9);
+  names.erase(names.begin() + 4);  // segment 6 missing
+  auto gap = plan_restore(inputs_with_wal(names), f);
+  REQUIRE_FALSE(gap);
+  CHECK(gap.error().message.find("lacks WAL segment 000000010000000000000006") != std::string::npos);
+
+  auto only_old = segments(2, 9);
+  only_old.erase(only_old.begin() + 1);  // segment 3: only the old backup needs it
+  const auto plan = plan_restore(inputs_with_wal(only_old), f);
+  REQUIRE(plan);
+  CHECK(plan->backup.id == "new");
+}
+
+TEST_CASE("before-event stops before the commit, or before the first record of a database drop", "[restore]") {
+  auto f = facts(TargetKind::kBeforeEvent);
+  format::EventEntry e;
+  e.kind = format::EventKind::kDropTable;
+  e.xid = 745;
+  e.commit_lsn = seg_lsn(8, 0x1000);
+  e.first_lsn = seg_lsn(8, 0x800);
+  f.event = e;
+  f.request.event_id = event_id(wal::TimelineId(1), e);
+  auto plan = plan_restore(inputs_with_wal(segments(2, 9)), f);
+  REQUIRE(plan);
+  CHECK(setting(*plan, "recovery_target_lsn") == e.commit_lsn.to_string());
+  CHECK(setting(*plan, "recovery_target_inclusive") == "off");
+
+  f.event->kind = format::EventKind::kDropDatabase;
+  plan = plan_restore(inputs_with_wal(segments(2, 9)), f);
+  REQUIRE(plan);
+  CHECK(setting(*plan, "recovery_target_lsn") == e.first_lsn.to_string());
+
+  f.event.reset();
+  const auto missing = plan_restore(inputs_with_wal(segments(2, 9)), f);
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().kind == PlanErrorKind::kNotFound);
+}
+
+TEST_CASE("latest replays to the tip's durable end; a foreign backup is refused", "[restore]") {
+  auto f = facts(TargetKind::kLatest);
+  const TipState tip{wal::TimelineId(1), wal::SegmentNo(10), seg_lsn(10, 0x4000)};
+  auto in = inputs_with_wal(segments(2, 9), tip);
+  auto plan = plan_restore(in, f);
+  REQUIRE(plan);
+  CHECK(plan->stop_lsn == tip.durable_lsn);
+  CHECK(setting(*plan, "recovery_target_timeline") == "1");
+  CHECK(setting(*plan, "recovery_target_lsn") == "<unset>");
+
+  in.backups.back().system_identifier = 7;
+  const auto foreign = plan_restore(in, f);
+  REQUIRE_FALSE(foreign);
+  CHECK(foreign.error().kind == PlanErrorKind::kRepository);
+}
+
+TEST_CASE("history files make branches; event ids round-trip", "[restore]") {
+  const auto h = parse_history("1\t0/4019D50\tbefore transaction 745\n\n2\t0/9000000\tno recovery target specified\n");
+  REQUIRE(h);
+  const Branch b = make_branch(wal::TimelineId(3), *h);
+  REQUIRE(b.size() == 3);
+  CHECK(timeline_at(b, wal::Lsn(0x4019D4F)) == wal::TimelineId(1));
+  CHECK(timeline_at(b, wal::Lsn(0x4019D50)) == wal::TimelineId(2));
+  CHECK(timeline_at(b, wal::Lsn(0x9000000)) == wal::TimelineId(3));
+  CHECK_FALSE(parse_history("x\t0/1\n"));
+
+  format::EventEntry e;
+  e.kind = format::EventKind::kMassDelete;
+  e.commit_lsn = wal::Lsn(0x4019D50);
+  const std::string id = event_id(wal::TimelineId(2), e);
+  CHECK(id == "2-0000000004019D50-mass_delete");
+  const auto parsed = parse_event_id(id);
+  REQUIRE(parsed);
+  CHECK(parsed->timeline == wal::TimelineId(2));
+  CHECK(parsed->commit_lsn == e.commit_lsn);
+  CHECK(parsed->kind == format::EventKind::kMassDelete);
+  CHECK_FALSE(parse_event_id("2-4019D50-mass_delete"));
+  CHECK_FALSE(parse_event_id("2-0000000004019D50-nope"));
+}
+
+TEST_CASE("recovery settings: unused targets emptied first, quoting, safety", "[restore]") {
+  auto f = facts(TargetKind::kXid);
+  f.request.xid = 700;
+  f.xid_commit = commit(7, 0x100, 6990, 700);
+  const auto plan = plan_restore(inputs_with_wal(segments(2, 9)), f);
+  REQUIRE(plan);
+  RecoveryConfig c;
+  c.restore_command = "/usr/bin/walvault wal-fetch --repo '/r it''s' %f %p";
+  const std::string text = recovery_conf_text(*plan, c);
+  CHECK(text.find("restore_command = '/usr/bin/walvault wal-fetch --repo ''/r it''''s'' %f %p'") != std::string::npos);
+  CHECK(text.find("recovery_target_lsn = ''") < text.find("recovery_target_xid = '700'"));
+  CHECK(text.find("recovery_target_time = ''") < text.find("recovery_target_xid = '700'"));
+  CHECK(text.find("archive_mode = 'off'") != std::string::npos);
+  CHECK(text.find("primary_conninfo = ''") != std::string::npos);
+  CHECK(text.find("recovery_target_action = 'promote'") != std::string::npos);
+  CHECK(shell_quote("/a/b-c.d") == "/a/b-c.d");
+  CHECK(shell_quote("/a b/it's") == "'/a b/it'\\''s'");
+  CHECK(conf_quote("a\\b") == "'a\\\\b'");
+}
+
+TEST_CASE("user times: ISO 8601, timestamptz text, offsets, local time", "[restore][time]") {
+  const auto z = parse_user_time("2026-11-21T04:15:59.705207Z");
+  REQUIRE(z);
+  CHECK(print_time(*z) == "2026-11-21T04:15:59.705207Z");
+  CHECK(postgres_time_literal(*z) == "2026-11-21 04:15:59.705207+00");
+  CHECK(*parse_user_time("2026-11-21 04:15:59.705207+00") == *z);
+  CHECK(*parse_user_time("2026-11-21 04:15:59.705207 UTC") == *z);
+  CHECK(*parse_user_time("2026-11-21 06:15:59.705207+02:00") == *z);
+  CHECK(*parse_user_time("2026-11-20T20:15:59.705207-0800") == *z);
+  CHECK(print_time(*parse_user_time("2026-11-21 04:15Z")) == "2026-11-21T04:15:00.000000Z");
+  CHECK_FALSE(parse_user_time("2026-11-21"));
+  CHECK_FALSE(parse_user_time("2026-02-30 00:00Z"));
+  CHECK_FALSE(parse_user_time("2026-11-21 04:15:59.1234567Z"));
+  CHECK_FALSE(parse_user_time("2026-11-21 04:15:59 CEST"));
+  ::setenv("TZ", "Europe/Paris", 1);
+  CHECK(print_time(*parse_user_time("2026-11-21 05:15:59.705207")) == "2026-11-21T04:15:59.705207Z");
+  CHECK_FALSE(parse_user_time("2026-03-29 02:30:00"));  // skipped by the daylight-saving change
+  ::unsetenv("TZ");
+}
