@@ -7,7 +7,7 @@
 # loopback, streams its WAL into a fresh repository while pgbench generates WAL_MB of it, stops the streamer,
 # then runs verify --full three times (first run cold-ish, the page cache holds the repository afterwards) and
 # prints raw GB/s per run. Everything it creates is removed at exit. Run as root (uses the postgres OS user) or
-# as a normal user.
+# as a normal user. WALVAULT_BENCH_KEEP=DIR keeps a copy of the repository there (for profiling).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 wal_mb=${1:-1024}
@@ -21,6 +21,7 @@ chmod 755 "$work"
 stream_pid=
 cleanup() {
   set +e
+  [[ -n ${WALVAULT_BENCH_KEEP:-} && -d $work/repo ]] && cp -a "$work/repo" "$WALVAULT_BENCH_KEEP"
   [[ -n $stream_pid ]] && kill "$stream_pid" 2>/dev/null && wait "$stream_pid" 2>/dev/null
   [[ -f $work/data/postmaster.pid ]] && as_pg "$bindir/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1
   rm -rf "$work"
@@ -64,13 +65,18 @@ stored=$(du -sb "$work/repo/wal" | cut -f1)
 echo "repository: $segments segment containers, $((stored >> 20)) MiB stored in wal/"
 echo "command: taskset -c 0 walvault verify --repo REPO --full --json"
 for run in 1 2 3; do
-  out=$(as_pg taskset -c 0 "$bin" verify --repo "$work/repo" --full --json)
+  # Exit 5 (problems found) still measures; the problems are printed below the figures.
+  out=$(as_pg taskset -c 0 "$bin" verify --repo "$work/repo" --full --json) || true
   python3 - "$run" <<PY
 import json, sys
 d = json.loads('''$out''')
 c = d["counts"]
 s = d["elapsed_seconds"]
-print(f"run {sys.argv[1]}: {c['raw_bytes']/2**20:.0f} MiB raw ({c['stored_bytes']/2**20:.0f} MiB read) in {s:.2f} s"
-      f" = {c['raw_bytes']/s/1e9:.2f} GB/s raw, ok={d['ok']}")
+cpu = d["cpu_seconds"]
+print(f"run {sys.argv[1]}: {c['raw_bytes']/2**20:.0f} MiB raw ({c['stored_bytes']/2**20:.0f} MiB read) in {s:.2f} s wall"
+      f" = {c['raw_bytes']/s/1e9:.2f} GB/s raw; {cpu:.2f} s CPU = {c['raw_bytes']/cpu/1e9:.2f} GB/s raw per CPU second;"
+      f" ok={d['ok']}")
+for p in d["problems"][:5]:
+    print(f"  problem: {p['kind']} {p['object']}: {p['message']}")
 PY
 done

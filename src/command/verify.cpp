@@ -1,5 +1,6 @@
 #include "command/verify.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -23,6 +24,14 @@ constexpr const char* kVerifyLockName = "verify";
 constexpr std::chrono::milliseconds kProgressInterval{250};
 
 double mib(uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
+
+// CPU time (user + system) this process has used so far, in seconds.
+double cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
 
 // "\rverify: 123.4 / 456.7 MiB (27%) wal/...", at most every kProgressInterval, on a terminal only.
 class Progress {
@@ -89,11 +98,12 @@ void print_human(const archive::VerifyReport& report, bool full, double seconds)
                                               : (std::to_string(report.problems.size()) + " problem(s) found").c_str());
 }
 
-void print_json(const archive::VerifyReport& report, bool full, double seconds) {
+void print_json(const archive::VerifyReport& report, bool full, double seconds, double cpu) {
   const auto& c = report.counts;
   json doc = {{"ok", report.problems.empty()},
               {"full", full},
               {"elapsed_seconds", seconds},
+              {"cpu_seconds", cpu},
               {"problems", json::array()},
               {"counts",
                {{"segments", c.segments},
@@ -119,6 +129,7 @@ int run_verify(const VerifyOptions& options) {
 
   const archive::VerifyState previous = options.full ? archive::VerifyState{} : archive::read_verify_state(storage);
   const auto started = std::chrono::steady_clock::now();
+  const double cpu_started = cpu_seconds();
   archive::VerifyReport report;
   {
     Progress progress;  // cleared from the terminal before the report prints
@@ -130,9 +141,10 @@ int run_verify(const VerifyOptions& options) {
     report = archive::verify_repository(storage, repository.config, previous, verify_options);
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const double cpu = cpu_seconds() - cpu_started;
   archive::write_verify_state(storage, report.state);
   if (options.json) {
-    print_json(report, options.full, seconds);
+    print_json(report, options.full, seconds, cpu);
   } else {
     print_human(report, options.full, seconds);
   }
