@@ -19,6 +19,7 @@ const std::vector<Registrar>& commands() {
       &register_list,
       &register_verify,
       &register_expire,
+      &register_drill,
       &register_events,
       &register_locate,
       &register_restore,

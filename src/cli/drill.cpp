@@ -1,0 +1,26 @@
+#include <CLI/CLI.hpp>
+#include <memory>
+
+#include "cli/registry.hpp"
+#include "command/drill.hpp"
+
+namespace walvault::cli {
+
+void register_drill(CLI::App& app, Action& selected) {
+  auto options = std::make_shared<command::DrillOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "drill", "Restore into a temporary directory, start PostgreSQL, run checks, report RTO/RPO, clean up");
+  add_repo_option(*sub, options->repo);
+  auto* time = sub->add_option("--time", options->time, "Restore to the state at this time (ISO 8601 / timestamptz)");
+  auto* event = sub->add_option("--before-event", options->before_event, "Restore to just before this event");
+  auto* latest = sub->add_flag("--latest", options->latest, "Restore to the latest point held (the default)");
+  time->excludes(event)->excludes(latest);
+  event->excludes(latest);
+  sub->add_option("--check", options->checks,
+                  "Extra SQL check (repeatable), run in database postgres: passes when it returns a first value "
+                  "that is not NULL, false or 0");
+  add_json_flag(*sub, options->json);
+  sub->callback([options, &selected] { selected = [options] { return command::run_drill(*options); }; });
+}
+
+}  // namespace walvault::cli

@@ -1,0 +1,369 @@
+#include "command/drill.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "common/log.hpp"
+#include "common/time_text.hpp"
+#include "pg/connection.hpp"
+#include "repo/repository.hpp"
+#include "restore/execute.hpp"
+#include "restore/plan_inputs.hpp"
+
+namespace walvault::command {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::ordered_json;
+
+constexpr std::size_t kMaxDetail = 2000;  // bytes of a program's output kept in the report
+
+struct CheckResult {
+  std::string name;
+  bool ok = false;
+  bool skipped = false;
+  std::string detail;
+  ordered_json tables = ordered_json::object();  // rows: "schema.table" → count
+};
+
+struct DrillReport {
+  std::string backup;
+  std::string target;  // the plan's description
+  double rto_seconds = 0;
+  std::optional<double> rpo_seconds;
+  std::optional<std::string> target_time;
+  std::optional<std::string> last_archived_commit;
+  uint64_t wal_replayed_bytes = 0;
+  std::vector<CheckResult> checks;
+};
+
+restore::TargetRequest target_request(const DrillOptions& o) {
+  restore::TargetRequest r;  // kLatest unless told otherwise
+  if (o.time) {
+    const auto t = parse_user_time(*o.time);
+    if (!t) throw Error(ErrorCode::kUsage, "--time: " + t.error(), "for example: --time '2026-11-21 04:15:59+00'");
+    r.kind = restore::TargetKind::kTime;
+    r.time = *t;
+  } else if (o.before_event) {
+    r.kind = restore::TargetKind::kBeforeEvent;
+    r.event_id = *o.before_event;
+  }
+  return r;
+}
+
+int pick_free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw Error(ErrorCode::kIo, std::string("cannot pick a free port: ") + std::strerror(errno));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  ::close(fd);
+  if (!ok) throw Error(ErrorCode::kIo, std::string("cannot pick a free port: ") + std::strerror(errno));
+  return ntohs(addr.sin_port);
+}
+
+struct ProgramResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together, the first kMaxDetail bytes
+};
+
+// Runs argv (argv[0] a path) with stdout and stderr captured, and waits.
+ProgramResult run_program(const std::vector<std::string>& argv) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    throw Error(ErrorCode::kIo, "cannot run " + argv.front() + ": " + std::strerror(errno));
+  }
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) throw Error(ErrorCode::kIo, "cannot run " + argv.front() + ": " + std::strerror(errno));
+  if (pid == 0) {
+    ::dup2(pipe_fds[1], STDOUT_FILENO);
+    ::dup2(pipe_fds[1], STDERR_FILENO);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(pipe_fds[1]);
+  ProgramResult result;
+  char buf[4096];
+  ssize_t n = 0;
+  while ((n = ::read(pipe_fds[0], buf, sizeof buf)) != 0) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    if (result.output.size() < kMaxDetail) result.output.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(pipe_fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  if (result.output.size() > kMaxDetail) result.output.resize(kMaxDetail);
+  return result;
+}
+
+// The temporary directory, and the server on it: stopped and removed on every way out.
+class Scratch {
+ public:
+  explicit Scratch(std::string pg_bindir) : pg_bindir_(std::move(pg_bindir)) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/walvault-drill-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw Error(ErrorCode::kIo, "cannot create a temporary directory " + pattern + ": " + std::strerror(errno),
+                  "set TMPDIR to a writable directory with room for the restored database");
+    }
+    dir_ = pattern;
+  }
+  ~Scratch() {
+    if (fs::exists(data_dir() + "/postmaster.pid")) {
+      const auto fast = run_program({pg_bindir_ + "/pg_ctl", "stop", "-D", data_dir(), "-m", "fast", "-w", "-t", "60"});
+      if (fast.exit_code != 0) run_program({pg_bindir_ + "/pg_ctl", "stop", "-D", data_dir(), "-m", "immediate", "-w"});
+    }
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+    if (ec) log::warning("could not remove the drill's temporary directory " + dir_ + ": " + ec.message());
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+
+  [[nodiscard]] std::string data_dir() const { return dir_ + "/data"; }
+
+ private:
+  std::string pg_bindir_;
+  std::string dir_;
+};
+
+std::string conninfo_quote(const std::string& value) {
+  std::string out = "'";
+  for (const char c : value) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+// The restored server's connection string: the Unix socket in the data directory when its path fits, else
+// loopback TCP (start_restored_server does the same).
+std::string server_conninfo(const std::string& data_dir, int port, const std::string& db) {
+  const std::string socket = data_dir + "/.s.PGSQL." + std::to_string(port);
+  const std::string host = socket.size() < 100 ? data_dir : std::string("127.0.0.1");
+  return "host=" + conninfo_quote(host) + " port=" + std::to_string(port) + " dbname=" + conninfo_quote(db) +
+         " connect_timeout=10";
+}
+
+std::string ident(const std::string& name) {
+  std::string out = "\"";
+  for (const char c : name) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+CheckResult row_counts(const std::string& data_dir, int port, const std::string& db) {
+  CheckResult check{"rows in database " + db, true, false, {}, ordered_json::object()};
+  uint64_t total = 0;
+  try {
+    const pg::Connection conn(server_conninfo(data_dir, port, db), pg::Mode::kRegular);
+    const pg::Result tables = conn.exec(
+        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+        "AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' ORDER BY 1, 2");
+    for (int i = 0; i < tables.rows(); ++i) {
+      const std::string name = tables.value(i, 0) + "." + tables.value(i, 1);
+      try {
+        const pg::Result count = conn.exec("SELECT count(*) FROM " + ident(tables.value(i, 0)) + "." +
+                                           ident(tables.value(i, 1)));
+        const uint64_t n = std::stoull(count.value(0, 0));
+        check.tables[name] = n;
+        total += n;
+      } catch (const Error& e) {
+        check.ok = false;
+        check.tables[name] = nullptr;
+        if (check.detail.empty()) check.detail = name + ": " + e.what();
+      }
+    }
+    if (check.ok) check.detail = std::to_string(tables.rows()) + " tables, " + std::to_string(total) + " rows";
+  } catch (const Error& e) {
+    check.ok = false;
+    check.detail = e.what();
+  }
+  return check;
+}
+
+std::vector<std::string> databases(const std::string& data_dir, int port) {
+  const pg::Connection conn(server_conninfo(data_dir, port, "postgres"), pg::Mode::kRegular);
+  const pg::Result rows =
+      conn.exec("SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname");
+  std::vector<std::string> out;
+  for (int i = 0; i < rows.rows(); ++i) out.push_back(rows.value(i, 0));
+  return out;
+}
+
+CheckResult amcheck(const std::string& pg_bindir, const std::string& data_dir, int port) {
+  CheckResult check{"pg_amcheck", true, false, {}, ordered_json::object()};
+  const std::string program = pg_bindir + "/pg_amcheck";
+  if (!fs::exists(program)) {
+    check.skipped = true;
+    check.detail = program + " is not installed";
+    return check;
+  }
+  const std::string socket = data_dir + "/.s.PGSQL." + std::to_string(port);
+  const std::string host = socket.size() < 100 ? data_dir : std::string("127.0.0.1");
+  const auto r = run_program({program, "--host", host, "--port", std::to_string(port), "--all", "--install-missing",
+                              "--no-password"});
+  check.ok = r.exit_code == 0;
+  check.detail = r.exit_code == 0 ? "no corruption found" : "exit code " + std::to_string(r.exit_code) + ": " + r.output;
+  return check;
+}
+
+// PASSES when the query runs, returns a row, and its first value is not NULL, false or 0.
+CheckResult custom_check(const std::string& data_dir, int port, const std::string& sql) {
+  CheckResult check{"check: " + sql, false, false, {}, ordered_json::object()};
+  try {
+    const pg::Connection conn(server_conninfo(data_dir, port, "postgres"), pg::Mode::kRegular);
+    const pg::Result r = conn.exec(sql);
+    if (r.rows() == 0 || r.columns() == 0) {
+      check.detail = "returned no rows";
+    } else if (r.is_null(0, 0)) {
+      check.detail = "returned NULL";
+    } else {
+      const std::string v = r.value(0, 0);
+      check.ok = v != "f" && v != "false" && v != "0";
+      check.detail = "returned " + v;
+    }
+  } catch (const Error& e) {
+    check.detail = e.what();
+  }
+  return check;
+}
+
+std::optional<wal::Lsn> replayed_lsn(const std::string& data_dir, int port) {
+  try {
+    const pg::Connection conn(server_conninfo(data_dir, port, "postgres"), pg::Mode::kRegular);
+    const pg::Result r = conn.exec("SELECT pg_last_wal_replay_lsn()");
+    if (r.rows() == 1 && !r.is_null(0, 0)) return wal::Lsn::parse(r.value(0, 0));
+  } catch (const Error& e) {
+    log::warning(std::string("cannot read the replayed WAL position: ") + e.what());
+  }
+  return std::nullopt;
+}
+
+void print_json(const DrillReport& r, bool ok) {
+  ordered_json j;
+  j["ok"] = ok;
+  j["backup"] = r.backup;
+  j["target"] = r.target;
+  j["target_time"] = r.target_time ? ordered_json(*r.target_time) : ordered_json(nullptr);
+  j["last_archived_commit"] = r.last_archived_commit ? ordered_json(*r.last_archived_commit) : ordered_json(nullptr);
+  j["rto_seconds"] = r.rto_seconds;
+  j["rpo_seconds"] = r.rpo_seconds ? ordered_json(*r.rpo_seconds) : ordered_json(nullptr);
+  j["wal_replayed_bytes"] = r.wal_replayed_bytes;
+  j["checks"] = ordered_json::array();
+  for (const auto& c : r.checks) {
+    ordered_json check = {{"name", c.name}, {"ok", c.ok}, {"skipped", c.skipped}, {"detail", c.detail}};
+    if (!c.tables.empty()) check["tables"] = c.tables;
+    j["checks"].push_back(check);
+  }
+  std::puts(j.dump(2).c_str());
+}
+
+void print_human(const DrillReport& r, bool ok) {
+  std::printf("drill %s\n  backup %s, %s\n", ok ? "passed" : "FAILED", r.backup.c_str(), r.target.c_str());
+  std::printf("  RTO %.1f s (start to promoted server), WAL replayed %.1f MiB\n", r.rto_seconds,
+              static_cast<double>(r.wal_replayed_bytes) / (1 << 20));
+  if (r.rpo_seconds) {
+    std::printf("  RPO %.3f s (target %s, last archived commit %s)\n", *r.rpo_seconds, r.target_time->c_str(),
+                r.last_archived_commit->c_str());
+  }
+  for (const auto& c : r.checks) {
+    std::printf("  %s %s: %s\n", c.skipped ? "skip" : (c.ok ? "ok  " : "FAIL"), c.name.c_str(), c.detail.c_str());
+  }
+}
+
+}  // namespace
+
+int run_drill(const DrillOptions& options) {
+  const auto started = std::chrono::steady_clock::now();
+  if (::geteuid() == 0) {
+    throw Error(ErrorCode::kUsage, "drill as root: PostgreSQL refuses to run as root",
+                "run it as PostgreSQL's OS user, e.g. 'runuser -u postgres -- walvault drill ...'");
+  }
+  const restore::TargetRequest request = target_request(options);
+  const repo::Repository repository =
+      repo::open_repository(fs::absolute(options.repo).lexically_normal().string());
+  const restore::RestorePlan plan = restore::make_plan(repository, request);
+  const std::string pg_bindir = restore::pg_bindir_for(plan.backup.pg_version);
+
+  Scratch scratch(pg_bindir);
+  std::error_code ec;
+  restore::ExecuteOptions exec;
+  exec.target_dir = scratch.data_dir();
+  exec.walvault_binary = fs::read_symlink("/proc/self/exe", ec).string();
+  if (ec) throw Error(ErrorCode::kIo, "cannot find this program's path (/proc/self/exe): " + ec.message());
+  exec.port = pick_free_port();
+  exec.loopback_only = true;
+  restore::execute_plan(repository, plan, exec);
+  restore::StartOptions start;
+  start.pg_bindir = pg_bindir;
+  start.port = *exec.port;
+  restore::start_restored_server(scratch.data_dir(), start);
+
+  DrillReport report;
+  report.rto_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  report.backup = plan.backup.id;
+  report.target = plan.description;
+  std::optional<format::TimestampTz> target_time;
+  if (request.kind == restore::TargetKind::kTime) {
+    target_time = request.time;
+  } else if (plan.last_replayed) {
+    target_time = plan.last_replayed->time;
+  }
+  if (target_time && plan.window.latest) {
+    report.target_time = print_time(*target_time);
+    report.last_archived_commit = print_time(plan.window.latest->time);
+    report.rpo_seconds = static_cast<double>(std::max<int64_t>(0, plan.window.latest->time - *target_time)) / 1e6;
+  }
+  if (const auto replayed = replayed_lsn(scratch.data_dir(), *exec.port);
+      replayed && *replayed > plan.backup.start_lsn) {
+    report.wal_replayed_bytes = *replayed - plan.backup.start_lsn;
+  }
+
+  for (const auto& db : databases(scratch.data_dir(), *exec.port)) {
+    report.checks.push_back(row_counts(scratch.data_dir(), *exec.port, db));
+  }
+  report.checks.push_back(amcheck(pg_bindir, scratch.data_dir(), *exec.port));
+  for (const auto& sql : options.checks) report.checks.push_back(custom_check(scratch.data_dir(), *exec.port, sql));
+
+  std::size_t failed = 0;
+  for (const auto& c : report.checks) failed += c.ok ? 0 : 1;
+  if (options.json) {
+    print_json(report, failed == 0);
+  } else {
+    print_human(report, failed == 0);
+  }
+  std::fflush(stdout);
+  if (failed > 0) {
+    throw Error(ErrorCode::kCorrupt, "drill: " + std::to_string(failed) + " check(s) failed on the restored copy",
+                "see the report above; the restored data or a --check query does not hold");
+  }
+  return 0;
+}
+
+}  // namespace walvault::command
