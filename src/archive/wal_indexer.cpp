@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/error.hpp"
 #include "common/log.hpp"
 #include "format/index.hpp"
 #include "wal/rmgr.hpp"
@@ -34,21 +35,91 @@ WalIndexer::WalIndexer(storage::Storage& storage, const repo::RepoConfig& config
     : storage_(storage), config_(config), tracker_(event_config(config)) {}
 
 void WalIndexer::restart(wal::TimelineId timeline, wal::Lsn segment_start) {
-  // Records that straddle into the resume segment will not be decoded again: seal what was archived.
-  if (writer_) seal_ready(/*force=*/true);
+  const wal::SegmentNo resume = wal::segment_of(segment_start, config_.segment_size);
+  // The previous segment's last record may continue into the resume segment: it is decoded again below, so
+  // that segment stays unsealed; everything archived before it was decoded past its end.
+  const std::optional<wal::SegmentNo> previous =
+      resume.value() > 0 ? std::optional(wal::SegmentNo(resume.value() - 1)) : std::nullopt;
+  if (writer_) {
+    if (timeline != timeline_) {
+      seal_ready(/*force=*/true);
+    } else {
+      for (const auto& [segno, end] : archived_) {
+        if (segno != previous) (void)writer_->seal_segment(segno, wal::segment_start(segno, config_.segment_size), end);
+      }
+    }
+  }
+  archived_.clear();
   if (!writer_ || timeline != timeline_) {
     timeline_ = timeline;
     writer_ = std::make_unique<storage::IndexWriter>(storage_, config_.system_identifier, timeline,
                                                      config_.segment_size);
   }
-  seal_leftovers(wal::segment_of(segment_start, config_.segment_size));
+  seal_leftovers(previous.value_or(resume));
   wal::DecoderConfig dc;
   dc.segment_size = config_.segment_size;
   dc.system_identifier = config_.system_identifier;
-  decoder_.emplace(dc, segment_start);
   tracker_ = wal::EventTracker(event_config(config_));
   decoding_ = true;
   pending_.clear();
+  last_record_ = wal::Lsn();
+  if (previous && replay_unsealed(*previous)) return;
+  decoder_.emplace(dc, segment_start);
+}
+
+bool WalIndexer::replay_unsealed(wal::SegmentNo segno) {
+  const wal::Lsn start = wal::segment_start(segno, config_.segment_size);
+  const wal::Lsn end = start + config_.segment_size;
+  const std::string object = format::segment_object_name(timeline_, segno, config_.segment_size);
+  const auto size = storage_.info(object);
+  if (!size) return false;
+  for (const auto& o : storage_.list(format::index_prefix(timeline_))) {
+    const auto run = format::parse_run_object_name(o.name);
+    if (run && run->first <= start && start < run->end) {
+      // Sealed: its last record is in the run. A tip log left by a crash right after sealing goes now.
+      if (storage_.info(format::tip_log_object_name(timeline_, segno, config_.segment_size))) {
+        (void)writer_->seal_segment(segno, start, end);
+      }
+      return false;
+    }
+  }
+  const auto info = [&]() -> format::ContainerResult<format::ContainerInfo> {
+    const auto header = format::parse_header(storage_.read_range(object, 0, format::kContainerHeaderSize));
+    if (!header) return Unexpected(header.error());
+    const uint64_t footer_size = std::min<uint64_t>(*size, format::kContainerFooterSize);
+    const auto footer = format::parse_footer(storage_.read_range(object, *size - footer_size, footer_size), *size);
+    if (!footer) return Unexpected(footer.error());
+    return format::parse_trailer(*header, *footer,
+                                 storage_.read_range(object, footer->trailer_offset, footer->trailer_size()));
+  }();
+  wal::DecoderConfig dc;
+  dc.segment_size = config_.segment_size;
+  dc.system_identifier = config_.system_identifier;
+  decoder_.emplace(dc, start);
+  archived_[segno] = end;
+  if (!info || info->end_lsn != end) {
+    log::warning("cannot read " + object + " to index its last record again" +
+                 (info ? std::string(" (it is partial)") : " (" + info.error().message + ")") +
+                 "; a commit that continues into the next segment may be missing from the index");
+    decoder_.emplace(dc, end);
+    return true;
+  }
+  format::ContainerReader reader;
+  std::vector<std::byte> raw;
+  for (uint32_t i = 0; i < info->chunks.size() && decoding_; ++i) {
+    const format::ChunkEntry& chunk = info->chunks[i];
+    const auto frame = storage_.read_range(object, chunk.offset, format::kChunkFrameHeaderSize + chunk.stored_size);
+    raw.resize(chunk.raw_size);
+    if (const auto decoded = reader.decode_chunk(*info, i, frame, raw); !decoded) {
+      throw Error(ErrorCode::kCorrupt, "segment container " + object + ": " + decoded.error().message,
+                  "run 'walvault verify' and restore the repository's copy of this segment");
+    }
+    feed(start + info->raw_offset(i), raw);
+    publish(end);  // the whole segment is archived: its complete entries are durable
+  }
+  if (!decoding_) decoder_.emplace(dc, end);  // a decoding problem: resume at the next segment
+  decoding_ = true;
+  return true;
 }
 
 void WalIndexer::seal_leftovers(wal::SegmentNo resume_segment) {

@@ -10,8 +10,10 @@
 // from the latest name snapshot to events, and notices Storage CREATE records (new relations).
 //
 // Decoding problems never stop archiving: the indexer logs them once and resumes at the next segment start
-// (commits in between are missing from the index, the WAL itself is intact). After restart() at a segment
-// start, entries the index already holds are not appended again.
+// (commits in between are missing from the index, the WAL itself is intact). restart() at a segment start
+// first decodes the previous segment again from its container when that segment's run is not sealed yet, so a
+// record that straddles the resume point (a commit that begins in the archived segment) is indexed; entries the
+// index already holds are not appended again.
 // Lifetime: borrows storage. Errors: Storage errors pass through (kIo).
 #pragma once
 
@@ -72,6 +74,9 @@ class WalIndexer {
   void observe(const wal::Record& record);
   // Seals archived segments whose entries are all published (all of them when force).
   void seal_ready(bool force);
+  // Decodes archived segment segno again from its container when its run is not sealed yet (its last record may
+  // continue into the next segment, which streaming resumes at); true when the decoder now stands at its end.
+  bool replay_unsealed(wal::SegmentNo segno);
   // Seals segments a previous run archived but did not seal (index tip logs below the resume segment).
   void seal_leftovers(wal::SegmentNo resume_segment);
 

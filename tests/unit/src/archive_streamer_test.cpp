@@ -83,6 +83,8 @@ struct Script {
   std::vector<std::string> violations;
   int connections = 0;
   std::optional<std::size_t> crash_after;  // messages into the first connection
+  std::optional<wal::Lsn> end_at;          // the first connection stops here: server ends / streamer stops
+  bool stop_at_end = false;                // at end_at, stop the streamer (a process restart) instead
   std::size_t message_bytes = 3 * 8192 + 100;  // not page aligned: pieces cut anywhere
 };
 
@@ -131,9 +133,16 @@ class FakeSource final : public pg::ReplicationSource {
       if (++idle_ > 3) s_.stop = true;  // everything was sent and acknowledged: end the test run
       return pg::Keepalive{end(), 0, true};
     }
+    const bool first = s_.connections == 1;
+    if (s_.end_at && first && pos_ == *s_.end_at) {
+      if (!s_.stop_at_end) return pg::StreamEnded{};
+      s_.stop = true;
+      return pg::Keepalive{end(), 0, false};
+    }
     s_.clock.sleep_for(30ms);
     const std::size_t off = pos_ - f.start;
-    const std::size_t n = std::min(s_.message_bytes, f.bytes.size() - off);
+    std::size_t n = std::min(s_.message_bytes, f.bytes.size() - off);
+    if (s_.end_at && first && pos_ < *s_.end_at) n = std::min<std::size_t>(n, *s_.end_at - pos_);
     pg::XLogData d{pos_, end(), 0, std::span(f.bytes).subspan(off, n)};
     pos_ = pos_ + n;
     ++sent_;
@@ -219,4 +228,34 @@ TEST_CASE("after a power loss mid-stream the streamer refetches and still acknow
   CHECK(s.connections >= 2);
   CHECK(s.violations.empty());
   check_containers(s);
+}
+
+// Commit 739 of the fixture begins at 0/010FFEC0 and ends in the next segment: a restart exactly at that
+// segment boundary must still index it, once.
+TEST_CASE("a commit that straddles the segment boundary where streaming restarts is indexed once",
+          "[archive][streamer]") {
+  const wal::Lsn boundary(0x01100000);
+  for (const bool process_restart : {false, true}) {
+    DYNAMIC_SECTION((process_restart ? "process restart" : "reconnect")) {
+      Script s;
+      s.end_at = boundary;
+      s.stop_at_end = process_restart;
+      run(s);
+      if (process_restart) {
+        CHECK(s.memory.info(format::segment_object_name(wal::TimelineId(1), wal::SegmentNo(0x10), kSeg)));
+        s.stop = false;
+        run(s);
+      }
+      CHECK(s.connections >= 2);
+      CHECK(s.violations.empty());
+      check_containers(s);
+      auto view = storage::open_index(s.memory, wal::TimelineId(1), kSeg);
+      const auto commits = view.lookup_xid(739);
+      REQUIRE(commits);
+      REQUIRE(commits->size() == 1);
+      CHECK(commits->front().lsn == wal::Lsn(0x010FFEC0));
+      // Segment 0/10's run is sealed, after its last record, and its tip log is gone.
+      CHECK_FALSE(s.memory.info(format::tip_log_object_name(wal::TimelineId(1), wal::SegmentNo(0x10), kSeg)));
+    }
+  }
 }
