@@ -90,9 +90,11 @@ print(f"{sys.argv[2]:>16}: {j['segments']} segments ({mib} MiB WAL), extract {ex
 EOF
 }
 
-restore spool --start --port 55601 && report spool
+restore spool --start --port 55601
+report spool
 as_pg "$bindir/pg_ctl" -D "$work/r-spool" -m immediate stop >/dev/null
-restore nospool --start --port 55602 --prefetch 0 && report nospool
+restore nospool --start --port 55602 --prefetch 0
+report nospool
 as_pg "$bindir/pg_ctl" -D "$work/r-nospool" -m immediate stop >/dev/null
 
 # Local pg_wal: the same restore, every segment placed in pg_wal first, restore_command disabled.
@@ -103,7 +105,7 @@ done
 echo "restore_command = '/bin/false'" >>"$work/r-local/postgresql.auto.conf"
 s=$(date +%s.%N)
 as_pg "$bindir/pg_ctl" -D "$work/r-local" -l "$work/r-local/walvault-restore.log" -W start >/dev/null
-until [[ $(as_pg "$bindir/psql" -h "$work/r-local" -p 55603 -U postgres -Atc "SELECT pg_is_in_recovery()" 2>/dev/null) == f ]]; do
+until [[ $(as_pg "$bindir/psql" -h "$work" -p 55603 -U postgres -Atc "SELECT pg_is_in_recovery()" 2>/dev/null) == f ]]; do
   sleep 0.05
 done
 e=$(date +%s.%N)
