@@ -43,19 +43,35 @@ class Snapshots {
       if (ec == std::errc() && p == name.data() + 22) objects_[lsn] = object.name;
     }
   }
-  const archive::NameSnapshot* before(wal::Lsn lsn) {
+  // The newest snapshot at or before lsn that knows any of the relations (a snapshot taken while the event's
+  // transaction ran may already show its new relfilenodes, so older ones are tried too, up to kTries).
+  const archive::NameSnapshot* before(wal::Lsn lsn, uint32_t database, const std::vector<uint32_t>& relations) {
+    constexpr int kTries = 8;
+    const archive::NameSnapshot* newest = nullptr;
     auto it = objects_.upper_bound(lsn.value());
-    if (it == objects_.begin()) return nullptr;
-    --it;
-    auto& slot = loaded_[it->first];
+    for (int tries = 0; tries < kTries && it != objects_.begin(); ++tries) {
+      --it;
+      const archive::NameSnapshot* snap = load(*it);
+      if (snap == nullptr) continue;
+      if (newest == nullptr) newest = snap;
+      for (const uint32_t rel : relations) {
+        if (snap->relations.contains({database, rel})) return snap;
+      }
+      if (relations.empty()) return snap;
+    }
+    return newest;
+  }
+
+ private:
+  const archive::NameSnapshot* load(const std::pair<const uint64_t, std::string>& object) {
+    auto& slot = loaded_[object.first];
     if (!slot) {
-      const auto bytes = storage_.read(it->second);
+      const auto bytes = storage_.read(object.second);
       slot = archive::decode_name_snapshot(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
     }
     return *slot ? &**slot : nullptr;
   }
 
- private:
   const storage::Storage& storage_;
   std::map<uint64_t, std::string> objects_;
   std::map<uint64_t, std::optional<std::optional<archive::NameSnapshot>>> loaded_;
@@ -123,7 +139,7 @@ int run_events(const EventsOptions& options) {
   for (const auto& te : restore::read_events(*repository.storage, since, until, repository.config.segment_size)) {
     if (options.kind && format::event_kind_name(te.event.kind) != *options.kind) continue;
     const wal::Lsn at = te.event.first_lsn.valid() ? te.event.first_lsn : te.event.commit_lsn;
-    events.push_back(view_of(te, snapshots.before(at), repo_path));
+    events.push_back(view_of(te, snapshots.before(at, te.event.database_oid, te.event.relations), repo_path));
   }
 
   if (options.json) {

@@ -254,4 +254,31 @@ TEST_CASE("every wipe is listed and restored to the instant before it", "[integr
     CHECK(alien.err.find("belongs to another cluster") != std::string::npos);
     CHECK_FALSE(fs::exists(dir2));
   }
+
+  {  // wal-fetch: missing is a quiet 1, damage is a loud 200 (> 125: PostgreSQL stops), never a partial file
+    const std::string dest = work + "/fetched";
+    const auto missing = ac.walvault({"wal-fetch", "--repo", ac.repo(), "0000000100000000000000FF", dest});
+    CHECK(missing.exit_code == 1);
+    CHECK(std::count(missing.err.begin(), missing.err.end(), '\n') == 1);
+    const auto history = ac.walvault({"wal-fetch", "--repo", ac.repo(), "00000002.history", dest});
+    CHECK(history.exit_code == 1);
+
+    const std::string damaged = work + "/damaged-repo";
+    fs::copy(ac.repo(), damaged, fs::copy_options::recursive);
+    std::string name;
+    for (const auto& f : walvault::test::files_under(damaged + "/wal", "0")) {
+      if (name.empty() && f.ends_with(".wvs")) name = f;
+    }
+    REQUIRE_FALSE(name.empty());
+    walvault::test::flip_byte(damaged + "/wal/" + name, 200);
+    walvault::test::give_to_postgres(damaged);
+    const auto bad = ac.walvault({"wal-fetch", "--repo", damaged, name.substr(0, 24), dest});
+    INFO(bad.err);
+    CHECK(bad.exit_code == 200);
+    CHECK(bad.err.find("cannot be served") != std::string::npos);
+    CHECK_FALSE(fs::exists(dest));
+    const auto good = ac.walvault({"wal-fetch", "--repo", ac.repo(), name.substr(0, 24), dest});
+    CHECK(good.exit_code == 0);
+    CHECK(fs::file_size(dest) == 16U << 20);
+  }
 }
