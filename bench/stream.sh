@@ -40,6 +40,8 @@ psql() { as_pg "$BIN/psql" -h 127.0.0.1 -p $PORT -U postgres -X -q -At -v ON_ERR
 
 # Slots first, so they retain all the WAL generated below.
 as_pg "$WALVAULT" -q init --repo "$WORK/repo" -d "$CONN" >/dev/null
+# A second walvault repository with its own slot: the same catch-up at zstd level 1, for comparison.
+as_pg "$WALVAULT" -q init --repo "$WORK/repo_l1" -d "$CONN" --slot walvault_l1 >/dev/null
 for s in rw_none rw_lz4 rw_gzip; do psql -c "SELECT pg_create_physical_replication_slot('$s', true)" >/dev/null; done
 START=$(psql -c "SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = 'walvault'")
 
@@ -70,10 +72,12 @@ PY
 }
 
 ROWS=()
-# walvault: stream until its durable LSN reaches END, then SIGTERM.
-t0=$(date +%s.%N)
-as_pg /usr/bin/time -v -o "$WORK/walvault.time" "$WALVAULT" -q stream --repo "$WORK/repo" &
-until python3 - "$WORK/repo/tip/stream.state" "$END" <<'PY'
+# walvault: stream until its durable LSN reaches END, then SIGTERM. Args: repository, zstd level.
+catch_up() {
+  local repo=$1 level=$2
+  t0=$(date +%s.%N)
+  as_pg /usr/bin/time -v -o "$repo.time" "$WALVAULT" -q stream --repo "$repo" --compress-level "$level" &
+  until python3 - "$repo/tip/stream.state" "$END" <<'PY'
 import json, sys
 def lsn(t):
     hi, lo = t.split('/'); return (int(hi, 16) << 32) | int(lo, 16)
@@ -83,11 +87,14 @@ except Exception:
     sys.exit(1)
 sys.exit(0 if lsn(s["durable_lsn"]) >= lsn(sys.argv[2]) else 1)
 PY
-do sleep 0.1; done
-t1=$(date +%s.%N)
-kill -TERM "$(cat "$WORK/repo/locks/stream.lock")"; wait
-STORED=$(du -scb --apparent-size "$WORK/repo/wal" "$WORK/repo/index" | tail -1 | cut -f1)
-ROWS+=("$(report "walvault stream (zstd 1)" "$WORK/walvault.time" "$STORED" "$(echo "$t1 - $t0" | bc)")")
+  do sleep 0.1; done
+  t1=$(date +%s.%N)
+  kill -TERM "$(cat "$repo/locks/stream.lock")"; wait
+  STORED=$(du -scb --apparent-size "$repo/wal" "$repo/index" | tail -1 | cut -f1)
+  ROWS+=("$(report "walvault stream (zstd $level)" "$repo.time" "$STORED" "$(echo "$t1 - $t0" | bc)")")
+}
+catch_up "$WORK/repo" 3
+catch_up "$WORK/repo_l1" 1
 
 for mode in none lz4 gzip; do
   dir="$WORK/rw_$mode"; mkdir -p "$dir"; [ "$(id -u)" = 0 ] && chown postgres "$dir"

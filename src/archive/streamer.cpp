@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <map>
 
-#include "archive/segment_archiver.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "format/segment_container.hpp"
@@ -105,11 +104,13 @@ void Streamer::run() {
       log::warning("the server ended streaming (shutting down?); reconnecting");
     } catch (const Error& e) {
       source_.reset();
+      archiver_.reset();
       tip_.reset();
       if (!e.retryable()) throw;
       log::warning(std::string(e.what()) + "; reconnecting");
     }
     source_.reset();
+    archiver_.reset();
     tip_.reset();
     if (received_ != before) backoff.reset();
     sleep_unless_stopped(backoff.next());
@@ -156,6 +157,7 @@ Streamer::SessionEnd Streamer::session() {
   while (!stop_) {
     timeline_ = position_->timeline;
     received_ = position_->start;
+    archiver_.reset();
     tip_.reset();
     indexer_.restart(timeline_, received_);
     log::info("streaming from " + received_.to_string() + " on timeline " + std::to_string(timeline_.value()));
@@ -234,6 +236,7 @@ void Streamer::on_data(const pg::XLogData& data) {
                    std::to_string(offset) + "; replaced it with the server's bytes");
       warned_damage_ = true;
     }
+    archiver_->append(piece);
     indexer_.feed(received_, piece);
     received_ = received_ + piece.size();
     bytes = bytes.subspan(piece.size());
@@ -243,25 +246,32 @@ void Streamer::on_data(const pg::XLogData& data) {
 
 void Streamer::open_tip(wal::SegmentNo segno) {
   tip_ = std::make_unique<Tip>(storage_, timeline_, segno, config_.segment_size);
+  archiver_ = std::make_unique<SegmentArchiver>(
+      storage_,
+      SegmentIdentity{config_.system_identifier, config_.pg_version, timeline_, segno, config_.segment_size},
+      options_.compress_level);
   position_ = ResumePoint{timeline_, wal::segment_start(segno, config_.segment_size)};
   state_.segment = wal::segment_file_name(timeline_, segno, config_.segment_size);
   warned_damage_ = false;
 }
 
 void Streamer::complete_segment() {
-  tip_->sync();
-  const SegmentToArchive segment{tip_->name(),        tip_->written(), config_.system_identifier,
-                                 config_.pg_version,  timeline_,       tip_->segno(),
-                                 config_.segment_size};
   const wal::Lsn end = wal::segment_start(tip_->segno(), config_.segment_size) + tip_->written();
-  indexer_.publish(end);
-  const std::string container = archive_tip(storage_, segment, indexer_.segment_summary(tip_->segno()));
-  indexer_.complete_segment(tip_->segno(), end, /*final=*/false);
-  storage_.remove(tip_->name());
+  const std::string container = archive_tip(end, /*final=*/false);
   log::debug("archived " + container);
-  tip_.reset();
   position_ = ResumePoint{timeline_, end};
   make_durable();
+}
+
+std::string Streamer::archive_tip(wal::Lsn end, bool final) {
+  tip_->sync();
+  indexer_.publish(end);
+  const std::string container = archiver_->finish(indexer_.segment_summary(tip_->segno()));
+  indexer_.complete_segment(tip_->segno(), end, final);
+  storage_.remove(tip_->name());
+  archiver_.reset();
+  tip_.reset();
+  return container;
 }
 
 void Streamer::switch_timeline(const pg::TimelineEnd& end) {
@@ -280,15 +290,7 @@ void Streamer::switch_timeline(const pg::TimelineEnd& end) {
     // (the old timeline's last, partial segment) is archived below or, after a crash, kept for inspection.
     const Tip successor(storage_, next.timeline, wal::segment_of(next.start, config_.segment_size),
                         config_.segment_size);
-    tip_->sync();
-    const SegmentToArchive segment{tip_->name(),       tip_->written(), config_.system_identifier,
-                                   config_.pg_version, timeline_,       tip_->segno(),
-                                   config_.segment_size};
-    indexer_.publish(received_);
-    archive_tip(storage_, segment, indexer_.segment_summary(tip_->segno()));
-    indexer_.complete_segment(tip_->segno(), received_, /*final=*/true);
-    storage_.remove(tip_->name());
-    tip_.reset();
+    archive_tip(received_, /*final=*/true);
   }
   log::info("timeline " + std::to_string(timeline_.value()) + " ended at " + end.next_start.to_string() +
             "; following timeline " + std::to_string(end.next_timeline.value()));

@@ -18,6 +18,10 @@ void register_stream(CLI::App& app, Action& selected) {
                   "Interval of standby status updates when idle")
       ->default_val(10000)
       ->check(CLI::Range(100, 3600000));
+  sub->add_option("--compress-level", options->compress_level,
+                  "zstd level of the segment containers (1 is faster, higher levels store less)")
+      ->default_val(options->compress_level)
+      ->check(CLI::Range(1, 19));
   sub->callback([options, &selected] { selected = [options] { return command::run_stream(*options); }; });
 }
 

@@ -35,6 +35,7 @@ int run_stream(const StreamOptions& options) {
   archive::StreamerOptions streamer_options;
   streamer_options.fsync_interval = std::chrono::milliseconds(options.fsync_interval_ms);
   streamer_options.status_interval = std::chrono::milliseconds(options.status_interval_ms);
+  streamer_options.compress_level = options.compress_level;
   SystemClock clock;
   const std::string conninfo = repository.config.conninfo;
   archive::Streamer streamer(*repository.storage, repository.config, clock,

@@ -8,12 +8,15 @@
 
 #include <string>
 
+#include "archive/streamer.hpp"
+
 namespace walvault::command {
 
 struct StreamOptions {
   std::string repo;
   int fsync_interval_ms = 200;  // the longest time received WAL stays unsynced while data arrives
   int status_interval_ms = 10000;
+  int compress_level = archive::StreamerOptions::kDefaultCompressLevel;  // zstd level of the segment containers
 };
 
 int run_stream(const StreamOptions& options);
