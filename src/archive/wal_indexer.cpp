@@ -209,6 +209,8 @@ void WalIndexer::seal_ready(bool force) {
     if (!force && !(decoded_past && published)) return;
     (void)writer_->seal_segment(segno, wal::segment_start(segno, config_.segment_size), end);
     archived_.erase(archived_.begin());
+    // Small runs (quiet segments) are merged here, 16 at a time; big ones are left to a maintenance job.
+    (void)writer_->compact(16, storage::IndexWriter::kStreamerMergeBytes);
   }
 }
 

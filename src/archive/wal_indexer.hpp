@@ -5,7 +5,8 @@
 // only once the WAL that holds them is durable, so the index never names WAL the repository could lose:
 // publish() appends them to the index tip log of the segment holding their start LSN and syncs it. A segment's
 // immutable index run is sealed once the segment is archived and every record starting in it was decoded and
-// published (a commit may start in one segment and end in the next). It also keeps the per-segment summary
+// published (a commit may start in one segment and end in the next). After sealing, runs are compacted 16 at a
+// time while the merged objects stay under IndexWriter::kStreamerMergeBytes (bounded memory). It also keeps the per-segment summary
 // stored in the container trailer, the last published commit (for `walvault status`), attaches relation names
 // from the latest name snapshot to events, and notices Storage CREATE records (new relations).
 //

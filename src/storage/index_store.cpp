@@ -176,14 +176,20 @@ format::SegmentSummary IndexWriter::seal_segment(wal::SegmentNo segno, wal::Lsn 
     if (!parsed) throw index_corrupt(tip_name, parsed.error());
     run.commits = std::move(parsed->commits);
     run.events = std::move(parsed->events);
+    Bytes().swap(log);  // the raw log is not needed any more: keep the sealing peak to the parsed entries
   }
-  std::stable_sort(run.commits.begin(), run.commits.end(),
-                   [](const auto& a, const auto& b) { return a.lsn < b.lsn; });
+  // Tip logs are appended in LSN order: sort (stable_sort allocates a buffer of half the entries) only when not.
+  const auto by_lsn = [](const auto& a, const auto& b) { return a.lsn < b.lsn; };
+  if (!std::is_sorted(run.commits.begin(), run.commits.end(), by_lsn)) {
+    std::stable_sort(run.commits.begin(), run.commits.end(), by_lsn);
+  }
   run.commits.erase(std::unique(run.commits.begin(), run.commits.end(),
                                 [](const auto& a, const auto& b) { return a.lsn == b.lsn; }),
                     run.commits.end());
-  std::stable_sort(run.events.begin(), run.events.end(),
-                   [](const auto& a, const auto& b) { return a.commit_lsn < b.commit_lsn; });
+  const auto by_commit = [](const auto& a, const auto& b) { return a.commit_lsn < b.commit_lsn; };
+  if (!std::is_sorted(run.events.begin(), run.events.end(), by_commit)) {
+    std::stable_sort(run.events.begin(), run.events.end(), by_commit);
+  }
 
   format::SegmentSummary summary{segno, start_lsn, end_lsn, {}, {}, run.commits.size(), run.events.size()};
   if (!run.commits.empty()) {
@@ -196,12 +202,13 @@ format::SegmentSummary IndexWriter::seal_segment(wal::SegmentNo segno, wal::Lsn 
     throw Error(ErrorCode::kInternal, "cannot build the index run of segment " + std::to_string(segno.value()) +
                                           ": " + bytes.error().message);
   }
+  run = format::RunContent();  // free the entries before the write
   storage_.write_atomic(run_name, *bytes);
   storage_.remove(tip_name);
   return summary;
 }
 
-std::size_t IndexWriter::compact(std::size_t fanout) {
+std::size_t IndexWriter::compact(std::size_t fanout, uint64_t max_merge_bytes) {
   std::size_t merged_away = 0;
   // Size class: floor(log_fanout(segments spanned)), from the names alone.
   const auto level = [&](const ListedRun& r) {
@@ -221,7 +228,7 @@ std::size_t IndexWriter::compact(std::size_t fanout) {
         bytes += runs[j].object.size;
         same_level = same_level && level(runs[j]) == level(runs[i]);
       }
-      if (!same_level || bytes > kMaxMergeBytes) continue;
+      if (!same_level || bytes > max_merge_bytes) continue;
       std::vector<format::RunContent> parts;
       for (std::size_t j = i; j < i + fanout; ++j) {
         auto run = format::decode_run(storage_.read(runs[j].object.name));

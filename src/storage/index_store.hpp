@@ -42,13 +42,15 @@ class IndexWriter {
   // Returns the summary it stored (first/last commit time and counts computed from the entries). If the run
   // exists already (a restart), it is kept, the tip log is removed and its stored summary returned.
   format::SegmentSummary seal_segment(wal::SegmentNo segno, wal::Lsn start_lsn, wal::Lsn end_lsn);
-  // Merges `fanout` adjacent runs of the same size class (by LSN span) into one, repeatedly, never building a
-  // run over kMaxMergeBytes. Returns how many runs were merged away. Lookups cost about 0.15 ms per run, so an
-  // index must be compacted to stay under 10 ms (bench/results/format.md). Memory is about twice the merged
-  // run (up to ~500 MB), so run it from a maintenance job, not inside the 16 MiB streamer.
-  std::size_t compact(std::size_t fanout = 16);
+  // Merges `fanout` adjacent runs of the same size class (by LSN span) into one, repeatedly, never merging runs
+  // whose objects total more than max_merge_bytes. Returns how many runs were merged away. Lookups cost about
+  // 0.15 ms per run, so an index must be compacted to stay under 10 ms (bench/results/format.md). Memory is
+  // about twice the merged run decoded (up to ~500 MB with the default cap), so full compaction belongs in a
+  // maintenance job; the 16 MiB streamer calls it with kStreamerMergeBytes after sealing.
+  std::size_t compact(std::size_t fanout = 16, uint64_t max_merge_bytes = kMaxMergeBytes);
 
   static constexpr uint64_t kMaxMergeBytes = 256ULL << 20;
+  static constexpr uint64_t kStreamerMergeBytes = 256ULL << 10;
 
  private:
   struct Tip;
