@@ -30,7 +30,7 @@ std::string commit_time(const PgCluster& cluster, const std::string& xid) {
 
 }  // namespace
 
-TEST_CASE("destructive statements yield exactly their events; rollbacks and rewrites none",
+TEST_CASE("destructive statements yield exactly their events, and rollbacks and rewrites none",
           "[integration][wal][events]") {
   PgCluster cluster({.wal_segment_size_mb = 1,
                      .settings = {"max_prepared_transactions = 5", "wal_keep_size = 1GB", "max_wal_size = 1GB",
