@@ -1,10 +1,5 @@
 #include "command/drill.hpp"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +15,7 @@
 
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "common/process.hpp"
 #include "common/time_text.hpp"
 #include "pg/connection.hpp"
 #include "repo/repository.hpp"
@@ -65,60 +61,6 @@ restore::TargetRequest target_request(const DrillOptions& o) {
     r.event_id = *o.before_event;
   }
   return r;
-}
-
-int pick_free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw Error(ErrorCode::kIo, std::string("cannot pick a free port: ") + std::strerror(errno));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-  ::close(fd);
-  if (!ok) throw Error(ErrorCode::kIo, std::string("cannot pick a free port: ") + std::strerror(errno));
-  return ntohs(addr.sin_port);
-}
-
-struct ProgramResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together, the first kMaxDetail bytes
-};
-
-// Runs argv (argv[0] a path) with stdout and stderr captured, and waits.
-ProgramResult run_program(const std::vector<std::string>& argv) {
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    throw Error(ErrorCode::kIo, "cannot run " + argv.front() + ": " + std::strerror(errno));
-  }
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) throw Error(ErrorCode::kIo, "cannot run " + argv.front() + ": " + std::strerror(errno));
-  if (pid == 0) {
-    ::dup2(pipe_fds[1], STDOUT_FILENO);
-    ::dup2(pipe_fds[1], STDERR_FILENO);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  ::close(pipe_fds[1]);
-  ProgramResult result;
-  char buf[4096];
-  ssize_t n = 0;
-  while ((n = ::read(pipe_fds[0], buf, sizeof buf)) != 0) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    if (result.output.size() < kMaxDetail) result.output.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(pipe_fds[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  if (result.output.size() > kMaxDetail) result.output.resize(kMaxDetail);
-  return result;
 }
 
 // The temporary directory, and the server on it: stopped and removed on every way out.
@@ -227,7 +169,8 @@ CheckResult amcheck(const std::string& pg_bindir, const std::string& data_dir, i
   const std::string socket = data_dir + "/.s.PGSQL." + std::to_string(port);
   const std::string host = socket.size() < 100 ? data_dir : std::string("127.0.0.1");
   const auto r = run_program({program, "--host", host, "--port", std::to_string(port), "--all", "--install-missing",
-                              "--no-password"});
+                              "--no-password"},
+                             kMaxDetail);
   check.ok = r.exit_code == 0;
   check.detail = r.exit_code == 0 ? "no corruption found" : "exit code " + std::to_string(r.exit_code) + ": " + r.output;
   return check;
@@ -312,12 +255,10 @@ int run_drill(const DrillOptions& options) {
   const std::string pg_bindir = restore::pg_bindir_for(plan.backup.pg_version);
 
   Scratch scratch(pg_bindir);
-  std::error_code ec;
   restore::ExecuteOptions exec;
   exec.target_dir = scratch.data_dir();
-  exec.walvault_binary = fs::read_symlink("/proc/self/exe", ec).string();
-  if (ec) throw Error(ErrorCode::kIo, "cannot find this program's path (/proc/self/exe): " + ec.message());
-  exec.port = pick_free_port();
+  exec.walvault_binary = self_executable();
+  exec.port = free_loopback_port();
   exec.loopback_only = true;
   restore::execute_plan(repository, plan, exec);
   restore::StartOptions start;

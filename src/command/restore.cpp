@@ -1,8 +1,5 @@
 #include "command/restore.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +10,7 @@
 
 #include "command/locate.hpp"
 #include "common/error.hpp"
+#include "common/process.hpp"
 #include "common/time_text.hpp"
 #include "repo/repository.hpp"
 #include "restore/execute.hpp"
@@ -55,27 +53,6 @@ restore::TargetAction target_action(const std::string& name) {
     if (restore::target_action_name(a) == name) return a;
   }
   throw Error(ErrorCode::kUsage, "--target-action: unknown action \"" + name + "\"", "use promote, pause or shutdown");
-}
-
-std::string self_executable() {
-  std::error_code ec;
-  const auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) throw Error(ErrorCode::kIo, "cannot find this program's path (/proc/self/exe): " + ec.message());
-  return path.string();
-}
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw Error(ErrorCode::kIo, std::string("cannot pick a free port: ") + std::strerror(errno));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-  ::close(fd);
-  if (!ok) throw Error(ErrorCode::kIo, std::string("cannot pick a free port: ") + std::strerror(errno), "give --port");
-  return ntohs(addr.sin_port);
 }
 
 std::string segments_text(const restore::RestorePlan& plan, uint32_t segment_size) {
@@ -164,7 +141,7 @@ int run_restore(const RestoreOptions& options) {
   exec.walvault_binary = self_executable();
   exec.action = action;
   exec.port = options.port;
-  if (options.start && !exec.port) exec.port = free_port();
+  if (options.start && !exec.port) exec.port = free_loopback_port();
   exec.loopback_only = options.start;
   exec.prefetch_depth = options.prefetch;
   if (!options.json) std::fputs(plan_text(plan, seg).c_str(), stdout);

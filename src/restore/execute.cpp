@@ -18,6 +18,7 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "common/process.hpp"
 
 namespace walvault::restore {
 namespace {
@@ -91,25 +92,6 @@ std::string percent_escaped(std::string_view text) {
     if (c == '%') out += '%';
   }
   return out;
-}
-
-// Runs argv (argv[0] a path), stdout to /dev/null, and waits; returns the exit status.
-int run_program(const std::vector<std::string>& argv) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) io_error("cannot run", argv.front(), errno);
-  if (pid == 0) {
-    const int null = ::open("/dev/null", O_WRONLY);
-    if (null >= 0) ::dup2(null, 1);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 std::optional<pid_t> postmaster_pid(const std::string& dir) {
@@ -217,7 +199,7 @@ StartResult start_restored_server(const std::string& data_dir, const StartOption
   }
   const std::string log_path = data_dir + "/" + std::string(kStartLog);
   const auto t0 = std::chrono::steady_clock::now();
-  const int rc = run_program({options.pg_bindir + "/pg_ctl", "start", "-W", "-D", data_dir, "-l", log_path});
+  const int rc = run_program({options.pg_bindir + "/pg_ctl", "start", "-W", "-D", data_dir, "-l", log_path}).exit_code;
   if (rc != 0) {
     throw Error(ErrorCode::kNotRestorable, "pg_ctl start failed with exit code " + std::to_string(rc),
                 "see " + log_path);

@@ -16,6 +16,7 @@
 
 #include "archive/tip.hpp"
 #include "common/error.hpp"
+#include "common/process.hpp"
 #include "format/segment_container.hpp"
 #include "restore/plan_inputs.hpp"
 
@@ -202,10 +203,8 @@ bool Spool::take(std::string_view name, const std::string& dest) {
 
 void Spool::start_prefetcher(const repo::Repository& repository, uint32_t depth) const {
   if (FileLock probe(dir_ + "/" + std::string(kLockFile), false); !probe.held()) return;  // one is running
-  char exe[4096];
-  const ssize_t len = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (len <= 0) io_error("cannot find this program", "/proc/self/exe", errno);
-  exe[len] = '\0';
+  const std::string self = self_executable();
+  const char* exe = self.c_str();
   const std::string depth_text = std::to_string(depth);
   const pid_t child = ::fork();
   if (child < 0) io_error("cannot start the prefetcher", dir_, errno);

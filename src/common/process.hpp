@@ -1,0 +1,25 @@
+// Child programs and the process's own identity, for the commands that run PostgreSQL's tools.
+//
+// self_executable() is this walvault binary's absolute path (restore_command and the wal-fetch prefetcher call
+// it back). free_loopback_port() picks a TCP port on 127.0.0.1 that was free a moment ago. run_program() runs a
+// program by path, waits for it, and returns its exit status (128 + signal when killed) with the first
+// max_output bytes of its stdout and stderr together. Failures to start anything throw Error(kIo).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace walvault {
+
+[[nodiscard]] std::string self_executable();
+
+[[nodiscard]] int free_loopback_port();
+
+struct ProgramResult {
+  int exit_code = -1;
+  std::string output;
+};
+ProgramResult run_program(const std::vector<std::string>& argv, std::size_t max_output = 4096);
+
+}  // namespace walvault
