@@ -78,8 +78,9 @@ CREATE TABLE players (id serial PRIMARY KEY, name text NOT NULL);
 CREATE TABLE scores  (id bigserial PRIMARY KEY, game_id int REFERENCES games, player_id int REFERENCES players,
                       points int NOT NULL, app_seq bigint NOT NULL UNIQUE, created_at timestamptz DEFAULT now());"
 psql -c "$schema"
-psql -c "INSERT INTO games (name) SELECT 'game ' || g FROM generate_series(1, 20) g;
-         INSERT INTO players (name) SELECT 'player ' || p FROM generate_series(1, 500) p;"
+seed="INSERT INTO games (name) SELECT 'game ' || g FROM generate_series(1, 20) g;
+      INSERT INTO players (name) SELECT 'player ' || p FROM generate_series(1, 500) p;"
+psql -c "$seed"
 
 say "3. walvault: init the repository, start streaming, take a base backup"
 repo=$work/repo
@@ -110,12 +111,12 @@ say "5. The wipe: a 'reset database' helper pointed at production drops every ta
 wipe_ns=$(date +%s%N)
 psql -c "DROP TABLE scores, players, games;"
 wiped_ns=$(date +%s%N)
-note "dropped scores, players, games. The helper then recreates them empty, and the app keeps writing:"
-psql -c "$schema" 2>/dev/null
+note "dropped scores, players, games. The helper then recreates and reseeds them, and the app keeps writing."
+psql -c "$schema" -c "$seed"
 sleep 3
 touch "$work/stop-app"
 wait "${pids[1]}" 2>/dev/null || true
-note "$(psql -Atc 'SELECT count(*) FROM scores') scores in production now. Everything before the wipe is gone."
+note "$(psql -Atc 'SELECT count(*) FROM scores') scores in production now, all written after the wipe. Everything before it is gone."
 
 say "6. Find the wipe: walvault events"
 sleep 1
@@ -136,8 +137,8 @@ after=$(awk -v w="$wiped_ns" '$2 > w {print $1}' "$work/app.log")
 lost=$(comm -23 <(sort <<<"$before") <(sort <<<"$restored") | grep -c . || true)
 leaked=$(comm -12 <(sort <<<"$after") <(sort <<<"$restored") | grep -c . || true)
 came_back=$(PGPORT=$rport psql -Atc "SELECT count(*) FROM scores")
-note "scores committed before the wipe:   $(grep -c . <<<"$before")"
-note "scores in the restored database:    $came_back"
+note "scores the app saw committed before the reset began: $(grep -c . <<<"$before")"
+note "scores in the restored database:    $came_back (also those committed while the DROP waited for its lock)"
 note "rows lost:                          $lost"
 note "rows from after the wipe restored:  $leaked (they belong to the new, empty tables)"
 note "restore time (RTO), extract+replay: $((rto_ms / 1000)).$(printf '%03d' $((rto_ms % 1000))) s"
