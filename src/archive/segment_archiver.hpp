@@ -42,7 +42,7 @@ class SegmentArchiver {
 
  private:
   std::string name_;
-  std::unique_ptr<storage::ObjectWriter> out_;   // null when the container existed already
+  std::unique_ptr<storage::ObjectWriter> out_;  // null when the container existed already
   std::optional<format::ContainerWriter> writer_;
 };
 

@@ -247,8 +247,7 @@ void Streamer::on_data(const pg::XLogData& data) {
 void Streamer::open_tip(wal::SegmentNo segno) {
   tip_ = std::make_unique<Tip>(storage_, timeline_, segno, config_.segment_size);
   archiver_ = std::make_unique<SegmentArchiver>(
-      storage_,
-      SegmentIdentity{config_.system_identifier, config_.pg_version, timeline_, segno, config_.segment_size},
+      storage_, SegmentIdentity{config_.system_identifier, config_.pg_version, timeline_, segno, config_.segment_size},
       options_.compress_level);
   position_ = ResumePoint{timeline_, wal::segment_start(segno, config_.segment_size)};
   state_.segment = wal::segment_file_name(timeline_, segno, config_.segment_size);

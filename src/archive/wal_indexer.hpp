@@ -6,9 +6,9 @@
 // publish() appends them to the index tip log of the segment holding their start LSN and syncs it. A segment's
 // immutable index run is sealed once the segment is archived and every record starting in it was decoded and
 // published (a commit may start in one segment and end in the next). After sealing, runs are compacted 16 at a
-// time while the merged objects stay under IndexWriter::kStreamerMergeBytes (bounded memory). It also keeps the per-segment summary
-// stored in the container trailer, the last published commit (for `walvault status`), attaches relation names
-// from the latest name snapshot to events, and notices Storage CREATE records (new relations).
+// time while the merged objects stay under IndexWriter::kStreamerMergeBytes (bounded memory). It also keeps the
+// per-segment summary stored in the container trailer, the last published commit (for `walvault status`), attaches
+// relation names from the latest name snapshot to events, and notices Storage CREATE records (new relations).
 //
 // Decoding problems never stop archiving: the indexer logs them once and resumes at the next segment start
 // (commits in between are missing from the index, the WAL itself is intact). restart() at a segment start
