@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "wal/byte_reader.hpp"
 #include "wal/crc32c.hpp"
 
 namespace walvault::wal {
@@ -13,24 +14,6 @@ constexpr uint8_t kBlockIdDataLong = 254;
 constexpr uint8_t kBlockIdDataShort = 255;
 constexpr size_t kDataPageSize = 8192;  // BLCKSZ
 
-// A bounds-checked forward reader over the fragment headers.
-class Cursor {
- public:
-  explicit Cursor(std::span<const std::byte> bytes) : bytes_(bytes) {}
-  template <typename T>
-  bool read(T& out) {
-    if (bytes_.size() - pos_ < sizeof(T)) return false;
-    std::memcpy(&out, bytes_.data() + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return true;
-  }
-  [[nodiscard]] size_t remaining() const { return bytes_.size() - pos_; }
-  [[nodiscard]] size_t position() const { return pos_; }
-
- private:
-  std::span<const std::byte> bytes_;
-  size_t pos_ = 0;
-};
 
 }  // namespace
 
@@ -40,7 +23,7 @@ bool decode_record(Record& record, BlockTable& table) noexcept {
   record.main_data = {};
   record.blocks = {};
   if (record.bytes.size() < kRecordHeaderSize) return false;
-  Cursor cur(record.bytes.subspan(kRecordHeaderSize));
+  ByteReader cur(record.bytes.subspan(kRecordHeaderSize));
   size_t datatotal = 0;
   size_t main_len = 0;
   int last_block_id = -1;

@@ -15,58 +15,6 @@ constexpr uint32_t kXinfoHasOrigin = 0x20;
 constexpr uint32_t kXinfoHasGid = 0x80;
 constexpr uint32_t kXinfoHasDroppedStats = 0x100;
 
-// Forward reader over main data; every read is bounds-checked.
-class Reader {
- public:
-  explicit Reader(std::span<const std::byte> bytes) : bytes_(bytes) {}
-  template <typename T>
-  bool read(T& out) {
-    if (bytes_.size() - pos_ < sizeof(T)) return false;
-    std::memcpy(&out, bytes_.data() + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return true;
-  }
-  // A count followed by count items of stride bytes.
-  template <typename T, size_t kStride>
-  bool read_array(PackedArray<T, kStride>& out) {
-    int32_t n = 0;
-    if (!read(n) || n < 0) return false;
-    const uint64_t bytes = static_cast<uint64_t>(n) * kStride;
-    if (bytes_.size() - pos_ < bytes) return false;
-    out.data = bytes_.data() + pos_;
-    out.count = static_cast<uint32_t>(n);
-    pos_ += static_cast<size_t>(bytes);
-    return true;
-  }
-  bool skip_array(size_t stride, uint32_t& count) {
-    int32_t n = 0;
-    if (!read(n) || n < 0) return false;
-    const uint64_t bytes = static_cast<uint64_t>(n) * stride;
-    if (bytes_.size() - pos_ < bytes) return false;
-    count = static_cast<uint32_t>(n);
-    pos_ += static_cast<size_t>(bytes);
-    return true;
-  }
-  bool read_cstring(std::string_view& out) {
-    const auto* begin = reinterpret_cast<const char*>(bytes_.data() + pos_);
-    const size_t left = bytes_.size() - pos_;
-    const void* nul = std::memchr(begin, 0, left);
-    if (nul == nullptr) return false;
-    out = std::string_view(begin, static_cast<size_t>(static_cast<const char*>(nul) - begin));
-    pos_ += out.size() + 1;
-    return true;
-  }
-  bool seek(size_t pos) {
-    if (pos > bytes_.size()) return false;
-    pos_ = pos;
-    return true;
-  }
-
- private:
-  std::span<const std::byte> bytes_;
-  size_t pos_ = 0;
-};
-
 }  // namespace
 
 std::string format_timestamp(TimestampTz ts) {
@@ -93,7 +41,7 @@ std::optional<XactFinish> parse_xact_finish(const Record& record) {
       f.op != XactOp::kAbortPrepared) {
     return std::nullopt;
   }
-  Reader r(record.main_data);
+  ByteReader r(record.main_data);
   if (!r.read(f.time)) return std::nullopt;
   if ((record.info & kXactHasInfo) != 0 && !r.read(f.xinfo)) return std::nullopt;
   if ((f.xinfo & kXinfoHasDbInfo) != 0 && (!r.read(f.db) || !r.read(f.tablespace))) return std::nullopt;
@@ -119,7 +67,7 @@ std::optional<XactPrepare> parse_xact_prepare(const Record& record) {
   if (xact_op(record) != XactOp::kPrepare) return std::nullopt;
   constexpr uint32_t kTwoPhaseMagic = 0x57F94534;
   constexpr size_t kHeaderSize = 72;  // MAXALIGN(sizeof(xl_xact_prepare))
-  Reader r(record.main_data);
+  ByteReader r(record.main_data);
   uint32_t magic = 0;
   uint32_t total_len = 0;
   XactPrepare p;
@@ -136,7 +84,7 @@ std::optional<XactPrepare> parse_xact_prepare(const Record& record) {
 
 std::optional<XactAssignment> parse_xact_assignment(const Record& record) {
   if (xact_op(record) != XactOp::kAssignment) return std::nullopt;
-  Reader r(record.main_data);
+  ByteReader r(record.main_data);
   XactAssignment a;
   if (!r.read(a.top) || !r.read_array(a.subxacts)) return std::nullopt;
   return a;

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "wal/byte_reader.hpp"
 #include "wal/record.hpp"
 
 namespace walvault::wal {
@@ -37,18 +38,6 @@ enum class XactOp : uint8_t {
   kInvalidations = 0x60,
 };
 
-// An array of fixed-size little-endian items inside the record, read on demand.
-template <typename T, size_t kStride>
-struct PackedArray {
-  const std::byte* data = nullptr;
-  uint32_t count = 0;
-  [[nodiscard]] T operator[](size_t i) const {
-    T value;
-    std::memcpy(&value, data + i * kStride, sizeof value);
-    return value;
-  }
-  [[nodiscard]] uint32_t size() const { return count; }
-};
 
 struct XactFinish {  // COMMIT, ABORT, COMMIT_PREPARED, ABORT_PREPARED
   XactOp op = XactOp::kCommit;
