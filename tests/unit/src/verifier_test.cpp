@@ -37,7 +37,7 @@ std::string segment_name(uint32_t tli, uint64_t segno) {
 // Stores segment segno of timeline tli (raw bytes [start, start + length)) with `commits` commits in its
 // summary, and the index run of that segment with `indexed` commits.
 void store_segment(storage::Storage& storage, uint32_t tli, uint64_t segno, uint64_t commits = 2,
-                   uint64_t indexed = 2, uint32_t length = kSeg) {
+                   uint64_t indexed = 2, uint32_t length = kSeg, bool last_crosses_end = false) {
   const Lsn start = wal::segment_start(SegmentNo(segno), kSeg);
   std::vector<std::byte> raw(length);
   for (uint32_t i = 0; i < length; ++i) raw[i] = std::byte(static_cast<uint8_t>((i * 7 + segno) % 251 / 3));
@@ -62,8 +62,9 @@ void store_segment(storage::Storage& storage, uint32_t tli, uint64_t segno, uint
   run.first_lsn = start;
   run.end_lsn = start + length;
   for (uint64_t i = 0; i < indexed; ++i) {
-    run.commits.push_back(format::CommitEntry{start + 1000 * (i + 1), start + 1000 * (i + 1) + 40,
-                                              static_cast<format::TimestampTz>(segno * 100 + i),
+    // With last_crosses_end, the last commit record starts 16 bytes before the segment's end and ends in the next.
+    const Lsn lsn = last_crosses_end && i + 1 == indexed ? start + (length - 16) : start + 1000 * (i + 1);
+    run.commits.push_back(format::CommitEntry{lsn, lsn + 40, static_cast<format::TimestampTz>(segno * 100 + i),
                                               static_cast<uint32_t>(segno * 10 + i), false});
   }
   run.segments.push_back(format::SegmentSummary{SegmentNo(segno), start, start + length, std::nullopt, std::nullopt,
@@ -214,8 +215,26 @@ TEST_CASE("verifier: index summaries must match the containers", "[verify]") {
   REQUIRE(report.problems.size() == 1);
   const auto& p = report.problems.front();
   CHECK(p.kind == ProblemKind::kIndex);
-  CHECK(p.message == "segment 000000010000000000000002: the index counts 2 commits and 0 events, the container 5 and 0");
+  CHECK(p.message ==
+        "segment 000000010000000000000002: the index holds 2 commits and 0 events wholly inside the segment, the "
+        "container 5 and 0");
   CHECK(p.from == wal::segment_start(SegmentNo(2), kSeg));
+}
+
+TEST_CASE("verifier: a commit record crossing into the next segment is in the index, not the container summary",
+          "[verify]") {
+  storage::MemoryStorage storage;
+  // The container counts the 2 commits wholly inside; the index holds those and the one that crosses the end.
+  store_segment(storage, 1, 1, /*commits=*/2, /*indexed=*/3, kSeg, /*last_crosses_end=*/true);
+  store_segment(storage, 1, 2);
+  const auto report = verify(storage);
+  INFO(describe(report));
+  CHECK(report.problems.empty());
+
+  storage::MemoryStorage wrong;  // the same crossing commit counted by the container too is a mismatch
+  store_segment(wrong, 1, 1, /*commits=*/3, /*indexed=*/3, kSeg, /*last_crosses_end=*/true);
+  store_segment(wrong, 1, 2);
+  CHECK(verify(wrong).problems.size() == 1);
 }
 
 TEST_CASE("verifier: a damaged index run is named", "[verify]") {
