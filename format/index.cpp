@@ -156,21 +156,6 @@ std::optional<IndexError> check_magic(const std::byte* p, ObjectKind kind, const
 
 }  // namespace
 
-std::string_view event_kind_name(EventKind kind) {
-  switch (kind) {
-    case EventKind::kDropDatabase:
-      return "drop_database";
-    case EventKind::kDropTable:
-      return "drop_table";
-    case EventKind::kTruncate:
-      return "truncate";
-    case EventKind::kMassDelete:
-      return "mass_delete";
-    case EventKind::kMassUpdate:
-      return "mass_update";
-  }
-  return "unknown";
-}
 
 // ------------------------------------------------------------------------------------------------ names
 

@@ -26,7 +26,9 @@
 #include <vector>
 
 #include "format/endian.hpp"
+#include "wal/events.hpp"
 #include "wal/expected.hpp"
+#include "wal/events.hpp"
 #include "wal/lsn.hpp"
 
 namespace walvault::format {
@@ -51,8 +53,8 @@ struct CommitEntry {
   bool operator==(const CommitEntry&) const = default;
 };
 
-enum class EventKind : uint8_t { kDropDatabase = 1, kDropTable = 2, kTruncate = 3, kMassDelete = 4, kMassUpdate = 5 };
-[[nodiscard]] std::string_view event_kind_name(EventKind kind);  // "drop_database", ...
+using wal::EventKind;  // stored as its u8 value
+using wal::event_kind_name;
 
 // A destructive transaction found by the decoder.
 struct EventEntry {

@@ -75,6 +75,14 @@ std::string_view event_kind_name(EventKind kind) {
   return "unknown";
 }
 
+std::optional<EventKind> parse_event_kind(std::string_view name) {
+  for (const auto k : {EventKind::kDropDatabase, EventKind::kDropTable, EventKind::kTruncate, EventKind::kMassDelete,
+                       EventKind::kMassUpdate}) {
+    if (event_kind_name(k) == name) return k;
+  }
+  return std::nullopt;
+}
+
 EventTracker::EventTracker(EventConfig config)
     : config_(config), dbase_drop_opcode_(config.pg_major <= 14 ? 0x10 : 0x20) {}
 

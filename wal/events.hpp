@@ -33,6 +33,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <unordered_map>
@@ -64,9 +65,12 @@ struct Commit {
   std::vector<RelFileNode> dropped_rels;
 };
 
-enum class EventKind { kDropDatabase, kDropTable, kTruncate, kMassDelete, kMassUpdate };
+// The values are stored in the repository index (format/FORMAT.md): never renumber.
+enum class EventKind : uint8_t { kDropDatabase = 1, kDropTable = 2, kTruncate = 3, kMassDelete = 4, kMassUpdate = 5 };
 // "drop_database", "drop_table", "truncate", "mass_delete", "mass_update".
 [[nodiscard]] std::string_view event_kind_name(EventKind kind);
+// The kind named by event_kind_name, or nullopt.
+[[nodiscard]] std::optional<EventKind> parse_event_kind(std::string_view name);
 
 struct RelationOid {
   uint32_t db = 0;

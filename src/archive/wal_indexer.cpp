@@ -18,17 +18,6 @@ wal::EventConfig event_config(const repo::RepoConfig& config) {
   return c;
 }
 
-format::EventKind to_format(wal::EventKind kind) {
-  switch (kind) {
-    case wal::EventKind::kDropDatabase: return format::EventKind::kDropDatabase;
-    case wal::EventKind::kDropTable: return format::EventKind::kDropTable;
-    case wal::EventKind::kTruncate: return format::EventKind::kTruncate;
-    case wal::EventKind::kMassDelete: return format::EventKind::kMassDelete;
-    case wal::EventKind::kMassUpdate: return format::EventKind::kMassUpdate;
-  }
-  return format::EventKind::kDropTable;
-}
-
 }  // namespace
 
 WalIndexer::WalIndexer(storage::Storage& storage, const repo::RepoConfig& config)
@@ -178,7 +167,7 @@ void WalIndexer::publish(wal::Lsn durable) {
     writer_->append(format::CommitEntry{c.lsn, c.end_lsn, c.time, c.xid, c.aborted});
     for (const auto& e : it->events) {
       format::EventEntry entry;
-      entry.kind = to_format(e.kind);
+      entry.kind = e.kind;
       entry.xid = e.xid;
       entry.commit_lsn = e.commit_lsn;
       entry.commit_time = e.commit_time;

@@ -122,12 +122,7 @@ int run_events(const EventsOptions& options) {
   const int64_t until = options.until ? time_option("--until", *options.until)
                                       : std::numeric_limits<int64_t>::max();
   if (options.kind) {
-    bool known = false;
-    for (const auto k : {format::EventKind::kDropDatabase, format::EventKind::kDropTable, format::EventKind::kTruncate,
-                         format::EventKind::kMassDelete, format::EventKind::kMassUpdate}) {
-      known = known || format::event_kind_name(k) == *options.kind;
-    }
-    if (!known) {
+    if (!wal::parse_event_kind(*options.kind)) {
       throw Error(ErrorCode::kUsage, "--kind: unknown event kind \"" + *options.kind + "\"",
                   "kinds are drop_database, drop_table, truncate, mass_delete and mass_update");
     }

@@ -247,11 +247,9 @@ std::optional<EventId> parse_event_id(std::string_view text) {
     return std::nullopt;
   }
   const std::string_view kind = text.substr(d2 + 1);
-  for (const auto k : {format::EventKind::kDropDatabase, format::EventKind::kDropTable, format::EventKind::kTruncate,
-                       format::EventKind::kMassDelete, format::EventKind::kMassUpdate}) {
-    if (format::event_kind_name(k) == kind) return EventId{wal::TimelineId(tli), wal::Lsn(lsn), k};
-  }
-  return std::nullopt;
+  const auto k = wal::parse_event_kind(kind);
+  if (!k) return std::nullopt;
+  return EventId{wal::TimelineId(tli), wal::Lsn(lsn), *k};
 }
 
 std::string RestoreWindow::text() const {
