@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Reproduces every benchmark in bench/RESULTS.md in one run, side by side with the peers (pg_waldump,
+# pg_receivewal, pgBackRest, pg_basebackup, the zstd CLI), on this machine.
+#
+#   bash bench/run-all.sh              run everything (about 30-40 minutes on 2 cores; as root or a sudoer)
+#   bash bench/run-all.sh --assemble   only rebuild bench/RESULTS.md from bench/results/*.md
+#
+# Each area's script writes its report to bench/results/<area>.md; this script then assembles RESULTS.md with the
+# machine's details. Run it on an otherwise idle machine: the figures are wall and CPU times.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+results=$root/bench/results
+
+machine() {
+  echo "- CPU: $(nproc) × $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+  echo "- memory: $(free -g | awk '/^Mem:/ {print $2}') GiB; kernel $(uname -r); $(. /etc/os-release && echo "$PRETTY_NAME")"
+  echo "- PostgreSQL $(/usr/lib/postgresql/15/bin/postgres --version | awk '{print $3}'), $(pgbackrest version 2>/dev/null || echo 'pgBackRest not installed'), zstd $(zstd --version 2>/dev/null | grep -o 'v[0-9.]*' || echo '?')"
+  echo "- walvault $(git -C "$root" rev-parse --short HEAD)"
+}
+
+assemble() {
+  {
+    echo "# walvault benchmark results"
+    echo
+    echo "Every figure here comes from a script in bench/, run against the real peers on the same data in the same"
+    echo "run. Reproduce them all with \`bash bench/run-all.sh\`; each section names the exact command that produced it."
+    echo
+    echo "## Machine of the last assembly ($(date -u +%Y-%m-%dT%H:%MZ))"
+    echo
+    machine
+    echo
+    echo "The sections below record the runs made while walvault was built, on a 2-vCPU AMD EPYC VM with 23 GiB RAM"
+    echo "that was shared with other builds and tests; each section states its conditions. CPU seconds and bytes are"
+    echo "reliable; wall times and MB/s are noisy."
+    echo
+    cat "$root/bench/summary.md"
+    for area in decode format stream backup restore verify; do
+      echo
+      echo "---"
+      echo
+      # Demote each report's headings by one level so they nest under this file's title.
+      sed 's/^#/##/' "$results/$area.md"
+    done
+  } >"$root/bench/RESULTS.md"
+  echo "wrote bench/RESULTS.md"
+}
+
+if [[ ${1:-} == --assemble ]]; then
+  assemble
+  exit 0
+fi
+
+WALVAULT_WITH_PEERS=1 bash .ci/install-deps.sh
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DWALVAULT_TESTS=OFF >/dev/null
+cmake --build build-bench -j"$(nproc)" --target walvault walvault_core >/dev/null
+export WALVAULT_BIN=$root/build-bench/walvault
+
+bash bench/make-wal.sh
+bash bench/decode.sh "$WALVAULT_BIN"                        # writes results/decode.md itself
+BUILD=$root/build-bench bash bench/format.sh >"$results/format.md"
+bash bench/stream.sh "$WALVAULT_BIN" >"$results/stream.md"
+bash bench/backup.sh 70 >"$results/backup.md"
+bash bench/restore.sh 100 45 >"$results/restore.md"
+bash bench/verify.sh 1024 >"$results/verify.md"
+assemble
