@@ -138,7 +138,7 @@ TEST_CASE("before-event stops before the commit, or before the first record of a
   CHECK(missing.error().kind == PlanErrorKind::kNotFound);
 }
 
-TEST_CASE("latest replays to the tip's durable end; a foreign backup is refused", "[restore]") {
+TEST_CASE("latest replays to the tip's durable end, and a foreign backup is refused", "[restore]") {
   auto f = facts(TargetKind::kLatest);
   const TipState tip{wal::TimelineId(1), wal::SegmentNo(10), seg_lsn(10, 0x4000)};
   auto in = inputs_with_wal(segments(2, 9), tip);
@@ -154,7 +154,7 @@ TEST_CASE("latest replays to the tip's durable end; a foreign backup is refused"
   CHECK(foreign.error().kind == PlanErrorKind::kRepository);
 }
 
-TEST_CASE("history files make branches; event ids round-trip", "[restore]") {
+TEST_CASE("history files make branches, and event ids round-trip", "[restore]") {
   const auto h = parse_history("1\t0/4019D50\tbefore transaction 745\n\n2\t0/9000000\tno recovery target specified\n");
   REQUIRE(h);
   const Branch b = make_branch(wal::TimelineId(3), *h);

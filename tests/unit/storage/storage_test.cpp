@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <span>
 #include <string>
 
 #include "storage/memory_storage.hpp"
@@ -23,9 +24,8 @@ using walvault::storage::PosixStorage;
 using walvault::storage::Storage;
 
 Bytes bytes_of(std::string_view text) {
-  Bytes out(text.size());
-  std::memcpy(out.data(), text.data(), text.size());
-  return out;
+  const auto bytes = std::as_bytes(std::span(text.data(), text.size()));
+  return Bytes(bytes.begin(), bytes.end());
 }
 
 ErrorCode code_of(const std::function<void()>& fn) {
