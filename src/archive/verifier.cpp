@@ -6,6 +6,7 @@
 
 #include "archive/timeline_history.hpp"
 #include "common/error.hpp"
+#include "storage/container_store.hpp"
 #include "format/checksum.hpp"
 #include "format/index.hpp"
 #include "format/segment_container.hpp"
@@ -56,18 +57,7 @@ ContainerMeta read_container_meta(const Storage& storage, const std::string& nam
   ContainerMeta meta;
   const Bytes tail = storage.read_range(name, size - std::min(size, kKeyTailSize), kKeyTailSize);
   meta.key = VerifiedObject{size, format::checksum(tail)};
-  const auto header = format::parse_header(storage.read_range(name, 0, format::kContainerHeaderSize));
-  if (!header) {
-    meta.info = Unexpected(header.error());
-    return meta;
-  }
-  const auto footer = format::parse_footer(tail, size);
-  if (!footer) {
-    meta.info = Unexpected(footer.error());
-    return meta;
-  }
-  meta.info = format::parse_trailer(*header, *footer, storage.read_range(name, footer->trailer_offset,
-                                                                         footer->trailer_size()));
+  meta.info = storage::read_container_info(storage, name, size, tail);
   return meta;
 }
 
@@ -389,7 +379,7 @@ class Verifier {
     for (uint32_t i = 0; i < info.chunks.size(); ++i) {
       const format::ChunkEntry& chunk = info.chunks[i];
       report_progress(object);
-      const Bytes frame = storage_.read_range(object, chunk.offset, format::kChunkFrameHeaderSize + chunk.stored_size);
+      const Bytes frame = storage::read_chunk_frame(storage_, object, chunk);
       report_.counts.stored_bytes += frame.size();
       progress_.done += frame.size();
       raw_.resize(std::max<std::size_t>(raw_.size(), chunk.raw_size));

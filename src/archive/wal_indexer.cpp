@@ -4,6 +4,7 @@
 
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "storage/container_store.hpp"
 #include "format/index.hpp"
 #include "wal/rmgr.hpp"
 
@@ -72,15 +73,7 @@ bool WalIndexer::replay_unsealed(wal::SegmentNo segno) {
       return false;
     }
   }
-  const auto info = [&]() -> format::ContainerResult<format::ContainerInfo> {
-    const auto header = format::parse_header(storage_.read_range(object, 0, format::kContainerHeaderSize));
-    if (!header) return Unexpected(header.error());
-    const uint64_t footer_size = std::min<uint64_t>(*size, format::kContainerFooterSize);
-    const auto footer = format::parse_footer(storage_.read_range(object, *size - footer_size, footer_size), *size);
-    if (!footer) return Unexpected(footer.error());
-    return format::parse_trailer(*header, *footer,
-                                 storage_.read_range(object, footer->trailer_offset, footer->trailer_size()));
-  }();
+  const auto info = storage::read_container_info(storage_, object, *size);
   wal::DecoderConfig dc;
   dc.segment_size = config_.segment_size;
   dc.system_identifier = config_.system_identifier;
@@ -97,7 +90,7 @@ bool WalIndexer::replay_unsealed(wal::SegmentNo segno) {
   std::vector<std::byte> raw;
   for (uint32_t i = 0; i < info->chunks.size() && decoding_; ++i) {
     const format::ChunkEntry& chunk = info->chunks[i];
-    const auto frame = storage_.read_range(object, chunk.offset, format::kChunkFrameHeaderSize + chunk.stored_size);
+    const auto frame = storage::read_chunk_frame(storage_, object, chunk);
     raw.resize(chunk.raw_size);
     if (const auto decoded = reader.decode_chunk(*info, i, frame, raw); !decoded) {
       throw Error(ErrorCode::kCorrupt, "segment container " + object + ": " + decoded.error().message,

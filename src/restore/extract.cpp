@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "common/error.hpp"
+#include "storage/container_store.hpp"
 #include "format/checksum.hpp"
 #include "format/segment_container.hpp"
 #include "restore/backup_catalog.hpp"
@@ -68,15 +69,7 @@ void extract_stream(const storage::Storage& storage, const BackupStream& stream,
   const std::string& object = stream.object;
   const auto size = storage.info(object);
   if (!size) throw Error(ErrorCode::kCorrupt, "backup object " + object + " is missing", "restore from another backup");
-  const auto header = format::parse_header(storage.read_range(object, 0, format::kContainerHeaderSize));
-  if (!header) corrupt(object, header.error().message);
-  const auto footer =
-      format::parse_footer(storage.read_range(object, *size - std::min<uint64_t>(*size, format::kContainerFooterSize),
-                                              format::kContainerFooterSize),
-                           *size);
-  if (!footer) corrupt(object, footer.error().message);
-  const auto info = format::parse_trailer(*header, *footer,
-                                          storage.read_range(object, footer->trailer_offset, footer->trailer_size()));
+  const auto info = storage::read_container_info(storage, object, *size);
   if (!info) corrupt(object, info.error().message);
   if (info->raw_length != stream.raw_size || info->raw_checksum != stream.checksum) {
     corrupt(object, "its size or checksum differs from the backup catalog");
@@ -86,7 +79,7 @@ void extract_stream(const storage::Storage& storage, const BackupStream& stream,
   std::vector<std::byte> raw;
   for (uint32_t i = 0; i < info->chunks.size(); ++i) {
     const format::ChunkEntry& chunk = info->chunks[i];
-    const auto frame = storage.read_range(object, chunk.offset, format::kChunkFrameHeaderSize + chunk.stored_size);
+    const auto frame = storage::read_chunk_frame(storage, object, chunk);
     raw.resize(chunk.raw_size);
     const auto decoded = reader.decode_chunk(*info, i, frame, raw);
     if (!decoded) corrupt(object, decoded.error().message);
