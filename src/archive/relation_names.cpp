@@ -1,7 +1,5 @@
 #include "archive/relation_names.hpp"
 
-#include <libpq-fe.h>
-
 #include <charconv>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -9,6 +7,7 @@
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "pg/connection.hpp"
+#include "pg/libpq.hpp"
 
 namespace walvault::archive {
 namespace {
@@ -41,9 +40,9 @@ std::string object_name(wal::Lsn lsn) {
 
 std::string conninfo_for_database(const std::string& conninfo, const std::string& dbname) {
   char* error = nullptr;
-  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  PQconninfoOption* options = pg::libpq().PQconninfoParse(conninfo.c_str(), &error);
   if (options == nullptr) {
-    PQfreemem(error);
+    pg::libpq().PQfreemem(error);
     throw Error(ErrorCode::kUsage, "invalid connection string in walvault.json");
   }
   std::string out;
@@ -52,7 +51,7 @@ std::string conninfo_for_database(const std::string& conninfo, const std::string
     if (key == "dbname" || key == "replication" || o->val == nullptr) continue;
     out += key + "=" + quote_value(o->val) + " ";
   }
-  PQconninfoFree(options);
+  pg::libpq().PQconninfoFree(options);
   return out + "dbname=" + quote_value(dbname);
 }
 

@@ -21,7 +21,7 @@ std::optional<std::string> take_cstring(std::span<const std::byte> message, std:
 
 // A result of the form (recptr text, tli int8): the start or the stop position.
 BackupPosition read_position(const Connection& connection, const char* which) {
-  const Result res(PQgetResult(connection.get()));
+  const Result res(libpq().PQgetResult(connection.get()));
   if (res.get() == nullptr || res.status() != PGRES_TUPLES_OK) connection.fail("BASE_BACKUP");
   if (res.rows() != 1 || res.columns() < 2) {
     throw Error(ErrorCode::kConnection, std::string("BASE_BACKUP returned a malformed ") + which + " position");
@@ -37,7 +37,7 @@ BackupPosition read_position(const Connection& connection, const char* which) {
 }
 
 std::vector<Tablespace> read_tablespaces(const Connection& connection) {
-  const Result res(PQgetResult(connection.get()));
+  const Result res(libpq().PQgetResult(connection.get()));
   if (res.get() == nullptr || res.status() != PGRES_TUPLES_OK) connection.fail("BASE_BACKUP");
   if (res.columns() < 3) throw Error(ErrorCode::kConnection, "BASE_BACKUP returned a malformed tablespace list");
   std::vector<Tablespace> out;
@@ -112,22 +112,22 @@ Expected<CopyMessage, std::string> parse_copy_message(std::span<const std::byte>
 
 BackupPosition run_base_backup(const Connection& connection, const BaseBackupOptions& options, BaseBackupSink& sink) {
   PGconn* conn = connection.get();
-  if (PQsendQuery(conn, base_backup_command(options).c_str()) != 1) connection.fail("BASE_BACKUP");
+  if (libpq().PQsendQuery(conn, base_backup_command(options).c_str()) != 1) connection.fail("BASE_BACKUP");
 
   const BackupPosition start = read_position(connection, "start");
   sink.begin(start, read_tablespaces(connection));
 
   {
-    const Result copy(PQgetResult(conn));
+    const Result copy(libpq().PQgetResult(conn));
     if (copy.get() == nullptr || copy.status() != PGRES_COPY_OUT) connection.fail("BASE_BACKUP");
   }
   enum class Phase { kNone, kArchive, kManifest } phase = Phase::kNone;
   while (true) {
     char* buffer = nullptr;
-    const int n = PQgetCopyData(conn, &buffer, /*async=*/0);
+    const int n = libpq().PQgetCopyData(conn, &buffer, /*async=*/0);
     if (n == -1) break;
     if (n < 0) connection.fail("BASE_BACKUP data transfer");
-    const std::unique_ptr<char, decltype(&PQfreemem)> owned(buffer, &PQfreemem);
+    const std::unique_ptr<char, decltype(libpq().PQfreemem)> owned(buffer, libpq().PQfreemem);
     const auto parsed =
         parse_copy_message(std::span(reinterpret_cast<const std::byte*>(buffer), static_cast<std::size_t>(n)));
     if (!parsed) throw Error(ErrorCode::kConnection, "BASE_BACKUP sent a malformed message: " + parsed.error());
@@ -151,11 +151,11 @@ BackupPosition run_base_backup(const Connection& connection, const BaseBackupOpt
 
   const BackupPosition stop = read_position(connection, "stop");
   {
-    const Result done(PQgetResult(conn));
+    const Result done(libpq().PQgetResult(conn));
     if (done.get() == nullptr || done.status() != PGRES_COMMAND_OK) connection.fail("BASE_BACKUP");
   }
   while (true) {
-    const Result extra(PQgetResult(conn));
+    const Result extra(libpq().PQgetResult(conn));
     if (extra.get() == nullptr) break;
     if (extra.status() != PGRES_COMMAND_OK) connection.fail("BASE_BACKUP");
   }

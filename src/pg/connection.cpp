@@ -19,7 +19,7 @@ std::string one_line(const char* message) {
 }  // namespace
 
 int Result::column(const char* name) const {
-  const int col = PQfnumber(res_.get(), name);
+  const int col = libpq().PQfnumber(res_.get(), name);
   if (col < 0) throw Error(ErrorCode::kConnection, std::string("server result has no column '") + name + "'");
   return col;
 }
@@ -27,14 +27,14 @@ int Result::column(const char* name) const {
 Connection::Connection(const std::string& conninfo, Mode mode) {
   // Parse ourselves first so a malformed string is a usage error, not a connection failure.
   char* parse_error = nullptr;
-  PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &parse_error);
+  PQconninfoOption* parsed = libpq().PQconninfoParse(conninfo.c_str(), &parse_error);
   if (parsed == nullptr) {
     const std::string reason = one_line(parse_error);
-    PQfreemem(parse_error);
+    libpq().PQfreemem(parse_error);
     throw Error(ErrorCode::kUsage, "invalid connection string: " + reason,
                 "use libpq syntax, e.g. 'host=db.example port=5432 user=walvault'");
   }
-  PQconninfoFree(parsed);
+  libpq().PQconninfoFree(parsed);
 
   const char* keys[] = {"dbname", "replication", "application_name", "fallback_application_name", nullptr};
   const char* values[] = {conninfo.c_str(), mode == Mode::kPhysicalReplication ? "true" : nullptr, nullptr,
@@ -44,8 +44,8 @@ Connection::Connection(const std::string& conninfo, Mode mode) {
     values[1] = "walvault";
     keys[2] = nullptr;
   }
-  conn_.reset(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
-  if (PQstatus(conn_.get()) != CONNECTION_OK) {
+  conn_.reset(libpq().PQconnectdbParams(keys, values, /*expand_dbname=*/1));
+  if (libpq().PQstatus(conn_.get()) != CONNECTION_OK) {
     throw Error(ErrorCode::kConnection, "cannot connect to PostgreSQL: " + error_message(),
                 mode == Mode::kPhysicalReplication
                     ? "check that the server runs, that the role has REPLICATION, and that pg_hba.conf has a "
@@ -55,16 +55,16 @@ Connection::Connection(const std::string& conninfo, Mode mode) {
   }
 }
 
-std::string Connection::error_message() const { return one_line(PQerrorMessage(conn_.get())); }
+std::string Connection::error_message() const { return one_line(libpq().PQerrorMessage(conn_.get())); }
 
 void Connection::fail(const std::string& what) const {
-  const bool lost = PQstatus(conn_.get()) != CONNECTION_OK;
+  const bool lost = libpq().PQstatus(conn_.get()) != CONNECTION_OK;
   throw Error(ErrorCode::kConnection, what + " failed: " + error_message(),
               lost ? "the connection to the server was lost" : "", /*retryable=*/lost);
 }
 
 Result Connection::exec(const std::string& sql, ExecStatusType expected) const {
-  Result res(PQexec(conn_.get(), sql.c_str()));
+  Result res(libpq().PQexec(conn_.get(), sql.c_str()));
   if (res.status() != expected) fail(sql.substr(0, sql.find(' ')));
   return res;
 }

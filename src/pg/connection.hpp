@@ -6,13 +6,12 @@
 // requires. Connection strings never need a password: libpq reads PG* variables and ~/.pgpass.
 #pragma once
 
-#include <libpq-fe.h>
-
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "pg/libpq.hpp"
 #include "wal/lsn.hpp"
 
 namespace walvault::pg {
@@ -23,17 +22,17 @@ class Result {
   explicit Result(PGresult* res) : res_(res) {}
 
   [[nodiscard]] PGresult* get() const { return res_.get(); }
-  [[nodiscard]] ExecStatusType status() const { return PQresultStatus(res_.get()); }
-  [[nodiscard]] int rows() const { return PQntuples(res_.get()); }
-  [[nodiscard]] int columns() const { return PQnfields(res_.get()); }
-  [[nodiscard]] bool is_null(int row, int col) const { return PQgetisnull(res_.get(), row, col) != 0; }
-  [[nodiscard]] std::string value(int row, int col) const { return PQgetvalue(res_.get(), row, col); }
+  [[nodiscard]] ExecStatusType status() const { return libpq().PQresultStatus(res_.get()); }
+  [[nodiscard]] int rows() const { return libpq().PQntuples(res_.get()); }
+  [[nodiscard]] int columns() const { return libpq().PQnfields(res_.get()); }
+  [[nodiscard]] bool is_null(int row, int col) const { return libpq().PQgetisnull(res_.get(), row, col) != 0; }
+  [[nodiscard]] std::string value(int row, int col) const { return libpq().PQgetvalue(res_.get(), row, col); }
   // The column named `name`; throws kConnection if the server sent no such column.
   [[nodiscard]] int column(const char* name) const;
 
  private:
   struct Clear {
-    void operator()(PGresult* r) const { PQclear(r); }
+    void operator()(PGresult* r) const { libpq().PQclear(r); }
   };
   std::unique_ptr<PGresult, Clear> res_;
 };
@@ -53,7 +52,7 @@ class Connection {
   Connection(const std::string& conninfo, Mode mode);
 
   [[nodiscard]] PGconn* get() const { return conn_.get(); }
-  [[nodiscard]] int server_version() const { return PQserverVersion(conn_.get()); }
+  [[nodiscard]] int server_version() const { return libpq().PQserverVersion(conn_.get()); }
 
   // Runs one command and expects `expected` (PGRES_TUPLES_OK or PGRES_COMMAND_OK); throws otherwise.
   Result exec(const std::string& sql, ExecStatusType expected = PGRES_TUPLES_OK) const;
@@ -69,7 +68,7 @@ class Connection {
 
  private:
   struct Finish {
-    void operator()(PGconn* c) const { PQfinish(c); }
+    void operator()(PGconn* c) const { libpq().PQfinish(c); }
   };
   std::unique_ptr<PGconn, Finish> conn_;
 };

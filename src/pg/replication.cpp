@@ -99,7 +99,7 @@ std::string quote_identifier(std::string_view name) {
   return out;
 }
 
-void LibpqReplicationSource::FreeMem::operator()(char* p) const { PQfreemem(p); }
+void LibpqReplicationSource::FreeMem::operator()(char* p) const { libpq().PQfreemem(p); }
 
 LibpqReplicationSource::LibpqReplicationSource(const std::string& conninfo)
     : conn_(conninfo, Mode::kPhysicalReplication) {}
@@ -145,7 +145,7 @@ TimelineHistoryFile LibpqReplicationSource::timeline_history(wal::TimelineId tim
   if (res.rows() != 1 || res.columns() < 2) throw malformed("an unexpected TIMELINE_HISTORY result");
   TimelineHistoryFile file;
   file.file_name = res.value(0, 0);
-  file.content.assign(PQgetvalue(res.get(), 0, 1), static_cast<std::size_t>(PQgetlength(res.get(), 0, 1)));
+  file.content.assign(libpq().PQgetvalue(res.get(), 0, 1), static_cast<std::size_t>(libpq().PQgetlength(res.get(), 0, 1)));
   if (file.file_name != wal::history_file_name(timeline)) throw malformed("a history file for another timeline");
   return file;
 }
@@ -154,8 +154,8 @@ std::optional<TimelineEnd> LibpqReplicationSource::start(const std::string& slot
                                                          wal::TimelineId timeline) {
   const std::string command = "START_REPLICATION SLOT " + quote_identifier(slot) + " PHYSICAL " +
                               start.to_string() + " TIMELINE " + std::to_string(timeline.value());
-  if (PQsendQuery(conn_.get(), command.c_str()) == 0) lost("START_REPLICATION");
-  Result res(PQgetResult(conn_.get()));
+  if (libpq().PQsendQuery(conn_.get(), command.c_str()) == 0) lost("START_REPLICATION");
+  Result res(libpq().PQgetResult(conn_.get()));
   if (res.status() == PGRES_COPY_BOTH) {
     streaming_ = true;
     return std::nullopt;
@@ -163,14 +163,14 @@ std::optional<TimelineEnd> LibpqReplicationSource::start(const std::string& slot
   if (res.status() == PGRES_TUPLES_OK) {
     // Started exactly at the end of a historic timeline: the answer is the next timeline, without COPY.
     const TimelineEnd end = parse_timeline_end(res);
-    while (Result(PQgetResult(conn_.get())).get() != nullptr) {
+    while (Result(libpq().PQgetResult(conn_.get())).get() != nullptr) {
     }
     return end;
   }
   const std::string message = conn_.error_message();
-  while (Result(PQgetResult(conn_.get())).get() != nullptr) {
+  while (Result(libpq().PQgetResult(conn_.get())).get() != nullptr) {
   }
-  const bool gone = PQstatus(conn_.get()) != CONNECTION_OK;
+  const bool gone = libpq().PQstatus(conn_.get()) != CONNECTION_OK;
   throw Error(ErrorCode::kConnection, "START_REPLICATION failed: " + message,
               gone ? "the connection to the server was lost"
                    : "the server no longer has this WAL or the timeline is not in its history; check the slot with "
@@ -183,7 +183,7 @@ StreamEvent LibpqReplicationSource::next(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     char* buffer = nullptr;
-    const int n = PQgetCopyData(conn_.get(), &buffer, /*async=*/1);
+    const int n = libpq().PQgetCopyData(conn_.get(), &buffer, /*async=*/1);
     if (n > 0) {
       message_.reset(buffer);
       const auto parsed = parse_server_message(
@@ -196,21 +196,21 @@ StreamEvent LibpqReplicationSource::next(std::chrono::milliseconds timeout) {
     if (n < -1) lost("reading the replication stream failed");
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return Idle{};
-    pollfd fd{PQsocket(conn_.get()), POLLIN, 0};
+    pollfd fd{libpq().PQsocket(conn_.get()), POLLIN, 0};
     const int ready = ::poll(&fd, 1, static_cast<int>(left.count()));
     if (ready < 0 && errno != EINTR) lost("waiting for the server failed");
     if (ready <= 0) return Idle{};  // timeout, or a signal the caller may want to look at
-    if (PQconsumeInput(conn_.get()) == 0) lost("reading from the server failed");
+    if (libpq().PQconsumeInput(conn_.get()) == 0) lost("reading from the server failed");
   }
 }
 
 StreamEvent LibpqReplicationSource::finish_copy() {
   // The server ended COPY: answer with CopyDone, then read the results (postgres-wal.md §8.2 step 4/5).
-  if (PQputCopyEnd(conn_.get(), nullptr) <= 0 || PQflush(conn_.get()) != 0) lost("ending the replication stream");
+  if (libpq().PQputCopyEnd(conn_.get(), nullptr) <= 0 || libpq().PQflush(conn_.get()) != 0) lost("ending the replication stream");
   streaming_ = false;
   StreamEvent event = StreamEnded{};
   while (true) {
-    Result res(PQgetResult(conn_.get()));
+    Result res(libpq().PQgetResult(conn_.get()));
     if (res.get() == nullptr) break;
     if (res.status() == PGRES_TUPLES_OK) {
       event = parse_timeline_end(res);
@@ -218,15 +218,15 @@ StreamEvent LibpqReplicationSource::finish_copy() {
       lost("the replication stream ended with an error");
     }
   }
-  if (PQstatus(conn_.get()) != CONNECTION_OK) lost("the replication stream ended");
+  if (libpq().PQstatus(conn_.get()) != CONNECTION_OK) lost("the replication stream ended");
   return event;
 }
 
 void LibpqReplicationSource::send_status(wal::Lsn write, wal::Lsn flush, int64_t now, bool reply_requested) {
   if (!streaming_) return;
   const auto m = encode_status_update(write, flush, now, reply_requested);
-  if (PQputCopyData(conn_.get(), reinterpret_cast<const char*>(m.data()), static_cast<int>(m.size())) <= 0 ||
-      PQflush(conn_.get()) != 0) {
+  if (libpq().PQputCopyData(conn_.get(), reinterpret_cast<const char*>(m.data()), static_cast<int>(m.size())) <= 0 ||
+      libpq().PQflush(conn_.get()) != 0) {
     lost("sending a status update failed");
   }
 }

@@ -1,12 +1,11 @@
 #include "repo/repository.hpp"
 
-#include <libpq-fe.h>
-
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "pg/libpq.hpp"
 #include "storage/posix_storage.hpp"
 
 namespace walvault::repo {
@@ -120,10 +119,10 @@ void check_server_version(int server_version_num) {
 
 void check_no_password(const std::string& conninfo) {
   char* error = nullptr;
-  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  PQconninfoOption* options = pg::libpq().PQconninfoParse(conninfo.c_str(), &error);
   if (options == nullptr) {
     const std::string reason = error == nullptr ? "out of memory" : error;
-    PQfreemem(error);
+    pg::libpq().PQfreemem(error);
     throw Error(ErrorCode::kUsage, "invalid connection string: " + reason.substr(0, reason.find('\n')),
                 "use libpq syntax, e.g. 'host=db.example port=5432 user=walvault'");
   }
@@ -131,7 +130,7 @@ void check_no_password(const std::string& conninfo) {
   for (const PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
     if (std::string_view(o->keyword) == "password" && o->val != nullptr && o->val[0] != '\0') has_password = true;
   }
-  PQconninfoFree(options);
+  pg::libpq().PQconninfoFree(options);
   if (has_password) {
     throw Error(ErrorCode::kUsage, "the connection string contains a password",
                 "remove it: walvault never stores passwords; set PGPASSWORD or use ~/.pgpass (PGPASSFILE)");

@@ -1,7 +1,6 @@
 #include "restore/execute.hpp"
 
 #include <fcntl.h>
-#include <libpq-fe.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -19,6 +18,7 @@
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
+#include "pg/libpq.hpp"
 
 namespace walvault::restore {
 namespace {
@@ -115,14 +115,14 @@ std::string log_line(const std::string& log_path, std::string_view needle) {
 
 // One-row, one-column query; nullopt when the server cannot be reached or the query fails.
 std::optional<std::string> query_value(const std::string& conninfo, const char* sql) {
-  PGconn* conn = PQconnectdb(conninfo.c_str());
+  PGconn* conn = pg::libpq().PQconnectdb(conninfo.c_str());
   std::optional<std::string> out;
-  if (PQstatus(conn) == CONNECTION_OK) {
-    PGresult* res = PQexec(conn, sql);
-    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) out = PQgetvalue(res, 0, 0);
-    PQclear(res);
+  if (pg::libpq().PQstatus(conn) == CONNECTION_OK) {
+    PGresult* res = pg::libpq().PQexec(conn, sql);
+    if (pg::libpq().PQresultStatus(res) == PGRES_TUPLES_OK && pg::libpq().PQntuples(res) == 1) out = pg::libpq().PQgetvalue(res, 0, 0);
+    pg::libpq().PQclear(res);
   }
-  PQfinish(conn);
+  pg::libpq().PQfinish(conn);
   return out;
 }
 
