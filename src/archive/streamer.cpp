@@ -73,11 +73,10 @@ Streamer::Streamer(storage::Storage& storage, const repo::RepoConfig& config, Cl
       clock_(clock),
       open_source_(std::move(open_source)),
       options_(options),
-      stop_(stop),
-      indexer_(storage, config) {
+      stop_(stop) {
   state_.pid = static_cast<long>(::getpid());
   names_ = latest_name_snapshot(storage_);
-  if (names_) indexer_.set_names(*names_);
+  drop_session();
 }
 
 void Streamer::refresh_names() {
@@ -86,7 +85,7 @@ void Streamer::refresh_names() {
   if (!snapshot) return;
   if (names_ && names_->databases == snapshot->databases && names_->relations == snapshot->relations) return;
   store_name_snapshot(storage_, *snapshot);
-  indexer_.set_names(*snapshot);
+  indexer_->set_names(*snapshot);
   names_ = std::move(snapshot);
 }
 
@@ -99,23 +98,48 @@ void Streamer::run() {
   Backoff backoff(options_.backoff_initial, options_.backoff_max);
   while (!stop_) {
     const wal::Lsn before = received_;
+    std::optional<Error> failure;
+    wal::Lsn held;
     try {
       if (session() == SessionEnd::kStopped) break;
       log::warning("the server ended streaming (shutting down?); reconnecting");
     } catch (const Error& e) {
-      source_.reset();
-      archiver_.reset();
-      tip_.reset();
       if (!e.retryable()) throw;
-      log::warning(std::string(e.what()) + "; reconnecting");
+      held = durable();
+      failure = e;
     }
-    source_.reset();
-    archiver_.reset();
-    tip_.reset();
-    if (received_ != before) backoff.reset();
-    sleep_unless_stopped(backoff.next());
+    drop_session();
+    const bool disk_full = failure && failure->cause() == ErrorCause::kDiskFull;
+    // Progress resets the backoff, but not on a full disk: each attempt gets a little further before it fills.
+    if (received_ != before && !disk_full) backoff.reset();
+    const auto delay = backoff.next();
+    if (failure) log_retry(*failure, held, delay);
+    sleep_unless_stopped(delay);
   }
   source_.reset();
+}
+
+void Streamer::drop_session() {
+  source_.reset();
+  archiver_.reset();  // discards the unfinished container's temporary object
+  tip_.reset();
+  position_.reset();
+  indexer_.emplace(storage_, config_);  // a fresh IndexWriter reopens the index tip logs, truncating torn tails
+  if (names_) indexer_->set_names(*names_);
+}
+
+void Streamer::log_retry(const Error& e, wal::Lsn held, std::chrono::milliseconds delay) {
+  const std::string retry = "retrying in " + std::to_string((delay.count() + 999) / 1000) + " s";
+  if (e.cause() != ErrorCause::kDiskFull) {
+    log::warning(std::string(e.what()) + "; reconnecting, " + retry);
+    return;
+  }
+  // Space is back once WAL past every point an attempt reached is durable.
+  disk_full_at_ = std::max(disk_full_at_.value_or(wal::Lsn()), received_);
+  const auto root = storage_.capabilities().local_root;
+  log::error("the repository " + root.value_or("") + " is out of disk space (" + e.what() +
+             "); streaming paused, nothing past " + held.to_string() + " is acknowledged (the slot keeps the rest), " +
+             retry + ". HINT: " + e.hint());
 }
 
 void Streamer::sleep_unless_stopped(std::chrono::milliseconds delay) {
@@ -159,7 +183,7 @@ Streamer::SessionEnd Streamer::session() {
     received_ = position_->start;
     archiver_.reset();
     tip_.reset();
-    indexer_.restart(timeline_, received_);
+    indexer_->restart(timeline_, received_);
     log::info("streaming from " + received_.to_string() + " on timeline " + std::to_string(timeline_.value()));
     auto end = source_->start(config_.slot, received_, timeline_);
     if (!end) end = stream();
@@ -200,13 +224,13 @@ std::optional<pg::TimelineEnd> Streamer::stream() {
     }
     now = clock_.steady();
     if (tip_ && tip_->written() > tip_->synced() &&
-        (since(now, last_sync_) >= options_.fsync_interval || indexer_.pending() >= WalIndexer::kMaxPending)) {
+        (since(now, last_sync_) >= options_.fsync_interval || indexer_->pending() >= WalIndexer::kMaxPending)) {
       make_durable();
     } else if (since(now, last_status_) >= options_.status_interval) {
       send_status(/*reply_requested=*/true);  // the answer proves the connection is alive
     }
     if (options_.relation_names && since(now, last_names_) >= options_.names_interval &&
-        indexer_.take_relations_created()) {
+        indexer_->take_relations_created()) {
       refresh_names();
     }
     if (since(now, last_message_) >= options_.receive_timeout) {
@@ -237,7 +261,7 @@ void Streamer::on_data(const pg::XLogData& data) {
       warned_damage_ = true;
     }
     archiver_->append(piece);
-    indexer_.feed(received_, piece);
+    indexer_->feed(received_, piece);
     received_ = received_ + piece.size();
     bytes = bytes.subspan(piece.size());
     if (tip_->complete()) complete_segment();
@@ -264,9 +288,9 @@ void Streamer::complete_segment() {
 
 std::string Streamer::archive_tip(wal::Lsn end, bool final) {
   tip_->sync();
-  indexer_.publish(end);
-  const std::string container = archiver_->finish(indexer_.segment_summary(tip_->segno()));
-  indexer_.complete_segment(tip_->segno(), end, final);
+  indexer_->publish(end);
+  const std::string container = archiver_->finish(indexer_->segment_summary(tip_->segno()));
+  indexer_->complete_segment(tip_->segno(), end, final);
   storage_.remove(tip_->name());
   archiver_.reset();
   tip_.reset();
@@ -298,7 +322,11 @@ void Streamer::switch_timeline(const pg::TimelineEnd& end) {
 
 void Streamer::make_durable() {
   if (tip_) tip_->sync();
-  indexer_.publish(durable());
+  if (disk_full_at_ && durable() > *disk_full_at_) {
+    log::info("the repository has space again: WAL is durable up to " + durable().to_string() + ", streaming resumed");
+    disk_full_at_.reset();
+  }
+  indexer_->publish(durable());
   write_state();
   send_status(false);
   last_sync_ = clock_.steady();
@@ -311,7 +339,7 @@ void Streamer::write_state() {
   state_.server_lsn = std::max(server_lsn_, received_);
   state_.updated = format_time(clock_.now());
   if (state_.durable_lsn >= server_lsn_) state_.caught_up = state_.updated;
-  if (const auto& last = indexer_.last_commit()) {
+  if (const auto& last = indexer_->last_commit()) {
     state_.last_commit_time = format_time(from_pg_timestamp(last->time));
     state_.last_commit_lsn = last->lsn;
   }

@@ -8,12 +8,20 @@
 // are decoded as they arrive (archive/wal_indexer.hpp) and their commits and events published to the index
 // within a second. A completed segment becomes a container plus its index run, then the tip is removed.
 // Relation name snapshots (archive/relation_names.hpp) are taken at connect and after the WAL shows new
-// relations (at most every names_interval). Timeline switches are followed (history files stored as wal/NNNNNNNN.history); lost connections are retried
-// with capped exponential backoff. run() returns when `stop` becomes true, after a final sync and status update.
+// relations (at most every names_interval). Timeline switches are followed (history files stored as
+// wal/NNNNNNNN.history). run() returns when `stop` becomes true, after a final sync and status update.
+//
+// Retrying: a lost connection or any other retryable error ends the session like a process restart would: the
+// connection, the tip, the pending container and the indexer are dropped, and after a capped exponential backoff
+// the next session resumes at the repository's durable end (torn bytes past it, in the tip or an index tip log,
+// are compared or truncated; an unfinished container's temporary file was discarded). A full repository disk
+// (ErrorCause::kDiskFull) is retryable too: the streamer logs one error naming the repository, stops
+// acknowledging (the last flush position reported is what is on disk, so the slot keeps the rest), and retries
+// with backoff, without resetting it, until space returns.
 //
 // Lifetime: borrows storage, clock and stop; they must outlive the Streamer. Errors: run() throws
-// walvault::Error for anything that retrying cannot fix (a foreign server, a missing slot, a storage failure, an
-// unsupported server version); retryable connection errors are logged and retried.
+// walvault::Error for anything that retrying cannot fix (a foreign server, a missing slot, a storage failure other
+// than a full disk, an unsupported server version).
 #pragma once
 
 #include <atomic>
@@ -80,6 +88,10 @@ class Streamer {
   enum class SessionEnd { kStopped, kServerEnded };
 
   SessionEnd session();
+  // Forgets the session (see "Retrying" above): the next one starts from the repository's durable end.
+  void drop_session();
+  // Logs a retryable failure; held is the durable end when it happened.
+  void log_retry(const Error& e, wal::Lsn held, std::chrono::milliseconds delay);
   std::optional<pg::TimelineEnd> stream();
   void on_data(const pg::XLogData& data);
   void switch_timeline(const pg::TimelineEnd& end);
@@ -109,7 +121,7 @@ class Streamer {
   wal::Lsn server_lsn_;
   std::unique_ptr<Tip> tip_;
   std::unique_ptr<SegmentArchiver> archiver_;  // the tip's container, compressed as the bytes arrive
-  WalIndexer indexer_;
+  std::optional<WalIndexer> indexer_;  // always set; replaced by drop_session()
   std::unique_ptr<storage::AppendFile> state_file_;
   StreamState state_;
   std::chrono::steady_clock::time_point last_sync_;
@@ -117,6 +129,7 @@ class Streamer {
   std::chrono::steady_clock::time_point last_message_;
   std::optional<NameSnapshot> names_;
   std::chrono::steady_clock::time_point last_names_;
+  std::optional<wal::Lsn> disk_full_at_;  // set while the repository is full: the furthest WAL an attempt received
   bool version_checked_ = false;
   bool warned_damage_ = false;
 };

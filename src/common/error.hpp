@@ -2,7 +2,8 @@
 //
 // IO code throws Error for failures that end the operation. Each carries a stable ErrorCode that main.cpp maps
 // to a documented exit code, a lowercase one-line message naming the problem, an optional hint telling the
-// user what to do, and whether retrying may help (used by the streamer's reconnect loop).
+// user what to do, whether retrying may help (used by the streamer's reconnect loop), and, where a caller reacts
+// to the reason rather than the class, its cause (a full disk: the streamer waits for space instead of exiting).
 // The pure modules (wal/, format/) never throw: they return expected-style results that src/ converts.
 #pragma once
 
@@ -24,19 +25,32 @@ enum class ErrorCode : int {
   kNotFound = 9,         // the requested object (event, backup, segment) does not exist
 };
 
+// Why an error happened, for callers that react to the reason itself.
+enum class ErrorCause {
+  kUnspecified,
+  kDiskFull,  // the filesystem (or the user's quota) is full: kIo, retryable once space returns
+};
+
 class Error : public std::runtime_error {
  public:
-  Error(ErrorCode code, std::string message, std::string hint = {}, bool retryable = false)
-      : std::runtime_error(std::move(message)), code_(code), hint_(std::move(hint)), retryable_(retryable) {}
+  Error(ErrorCode code, std::string message, std::string hint = {}, bool retryable = false,
+        ErrorCause cause = ErrorCause::kUnspecified)
+      : std::runtime_error(std::move(message)),
+        code_(code),
+        hint_(std::move(hint)),
+        retryable_(retryable),
+        cause_(cause) {}
 
   [[nodiscard]] ErrorCode code() const noexcept { return code_; }
   [[nodiscard]] const std::string& hint() const noexcept { return hint_; }
   [[nodiscard]] bool retryable() const noexcept { return retryable_; }
+  [[nodiscard]] ErrorCause cause() const noexcept { return cause_; }
 
  private:
   ErrorCode code_;
   std::string hint_;
   bool retryable_;
+  ErrorCause cause_;
 };
 
 // The process exit code for an error class.

@@ -17,17 +17,24 @@ class MemoryObjectWriter final : public ObjectWriter {
     const std::lock_guard lock(storage_.mutex_);
     check_open();
     storage_.count_operation();
-    data_.insert(data_.end(), bytes.begin(), bytes.end());
+    const uint64_t fits = storage_.room_for(bytes.size());
+    data_.insert(data_.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(fits));
+    storage_.pending_bytes_ += fits;
+    if (fits < bytes.size()) throw disk_full("cannot write " + name_ + ": no space left (injected)");
   }
   void commit() override {
     const std::lock_guard lock(storage_.mutex_);
     check_open();
     open_ = false;
+    storage_.pending_bytes_ -= data_.size();
     storage_.count_operation();
     storage_.commit_object(name_, std::move(data_));
   }
   void abort() noexcept override {
+    if (!open_) return;
     open_ = false;
+    const std::lock_guard lock(storage_.mutex_);
+    storage_.pending_bytes_ -= data_.size();
     data_.clear();
   }
   [[nodiscard]] uint64_t size() const override { return data_.size(); }
@@ -59,17 +66,23 @@ class MemoryAppendFile final : public AppendFile {
     MemoryStorage::Object& obj = object();
     if (offset > obj.data.size()) throw Error(ErrorCode::kInternal, "append file " + name_ + ": write beyond the end");
     std::span<const std::byte> landed = bytes;
-    bool torn = false;
+    std::optional<Error> failure;
     try {
       storage_.count_operation();
-    } catch (const Error&) {
+    } catch (const Error& e) {
       landed = bytes.first(bytes.size() / 2);
-      torn = true;
+      failure = e;
+    }
+    const uint64_t end = offset + landed.size();
+    const uint64_t growth = end > obj.data.size() ? end - obj.data.size() : 0;
+    if (const uint64_t fits = storage_.room_for(growth); fits < growth) {
+      landed = landed.first(landed.size() - (growth - fits));
+      if (!failure) failure = disk_full("cannot write " + name_ + ": no space left (injected)");
     }
     if (obj.data.size() < offset + landed.size()) obj.data.resize(offset + landed.size());
     std::copy(landed.begin(), landed.end(), obj.data.begin() + static_cast<std::ptrdiff_t>(offset));
     obj.synced = std::min<uint64_t>(obj.synced, offset);
-    if (torn) throw Error(ErrorCode::kIo, "injected failure", {}, true);
+    if (failure) throw *failure;
   }
   void truncate(uint64_t length) override {
     const std::lock_guard lock(storage_.mutex_);
@@ -124,6 +137,13 @@ void MemoryStorage::commit_object(const std::string& name, Bytes data) {
   objects_.emplace(name, Object{std::move(data), size});
 }
 
+uint64_t MemoryStorage::room_for(uint64_t wanted) const {
+  if (!capacity_) return wanted;
+  uint64_t used = pending_bytes_;
+  for (const auto& [name, obj] : objects_) used += obj.data.size();
+  return std::min(wanted, *capacity_ > used ? *capacity_ - used : 0);
+}
+
 std::vector<ObjectInfo> MemoryStorage::list(std::string_view prefix) const {
   const std::lock_guard lock(mutex_);
   count_operation();
@@ -164,6 +184,9 @@ void MemoryStorage::write_atomic(std::string_view name, std::span<const std::byt
   check_object_name(name);
   const std::lock_guard lock(mutex_);
   count_operation();
+  if (room_for(bytes.size()) < bytes.size()) {
+    throw disk_full("cannot write " + std::string(name) + ": no space left (injected)");
+  }
   commit_object(std::string(name), Bytes(bytes.begin(), bytes.end()));
 }
 
@@ -189,6 +212,11 @@ std::unique_ptr<AppendFile> MemoryStorage::open_append(std::string_view name) {
   count_operation();
   objects_.try_emplace(std::string(name));
   return std::make_unique<MemoryAppendFile>(*this, std::string(name), generation_);
+}
+
+void MemoryStorage::set_capacity(std::optional<uint64_t> bytes) {
+  const std::lock_guard lock(mutex_);
+  capacity_ = bytes;
 }
 
 void MemoryStorage::fail_operation(uint64_t n) {

@@ -1,9 +1,12 @@
 // MemoryStorage: the Storage interface in memory, with fault injection, for tests.
 //
-// Behaves like PosixStorage (same contract, same behavioural test suite) and adds two faults:
+// Behaves like PosixStorage (same contract, same behavioural test suite) and adds three faults:
 //   - fail_operation(n): the n-th operation from now throws kIo ("injected failure", retryable). Every Storage
 //     method call counts as one operation, and so does every ObjectWriter write/commit and AppendFile
 //     write_at/truncate/sync call. A failed write_at is torn: the first half of its bytes lands (unsynced).
+//   - set_capacity(bytes): a full disk. Objects, append files and pending writers together may hold at most that
+//     many bytes; a write that does not fit lands the part that does (a short write) and throws disk_full().
+//     nullopt (the default) is unlimited.
 //   - crash(): what a power loss does. Bytes written to append files since their last sync() are dropped, and
 //     pending ObjectWriters are lost (their commit throws kIo). Every handle opened before the crash is dead:
 //     its calls throw kIo. Committed objects and synced bytes survive.
@@ -12,6 +15,7 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "storage/storage.hpp"
 
@@ -34,6 +38,7 @@ class MemoryStorage final : public Storage {
 
   // Fault injection (see the top of this file). n ≥ 1; n == 1 fails the very next operation.
   void fail_operation(uint64_t n);
+  void set_capacity(std::optional<uint64_t> bytes);
   // Operations counted so far.
   [[nodiscard]] uint64_t operations() const;
   void crash();
@@ -51,6 +56,8 @@ class MemoryStorage final : public Storage {
   void count_operation() const;
   void check_generation(uint64_t generation) const;
   void commit_object(const std::string& name, Bytes data);
+  // How many of `wanted` more bytes fit under the capacity. Caller holds mutex_.
+  [[nodiscard]] uint64_t room_for(uint64_t wanted) const;
 
   mutable std::mutex mutex_;
   std::map<std::string, Object, std::less<>> objects_;
@@ -58,6 +65,9 @@ class MemoryStorage final : public Storage {
   mutable uint64_t fail_at_ = 0;  // operation number that fails; 0 = none
   uint64_t generation_ = 0;       // bumped by crash()
   bool append_;
+  std::optional<uint64_t> capacity_;
+  uint64_t pending_bytes_ = 0;  // held by uncommitted ObjectWriters
+
 };
 
 }  // namespace walvault::storage

@@ -18,8 +18,10 @@ namespace {
 constexpr std::size_t kCompareBlock = 1 << 16;
 
 Error io_error(const std::string& what, const std::string& path, int err) {
-  return Error(ErrorCode::kIo, "cannot " + what + " " + path + ": " + std::strerror(err),
-               "check the permissions and free space of the repository directory", err == EINTR || err == EAGAIN);
+  std::string message = "cannot " + what + " " + path + ": " + std::strerror(err);
+  if (err == ENOSPC || err == EDQUOT) return disk_full(std::move(message));
+  return Error(ErrorCode::kIo, std::move(message), "check the permissions and free space of the repository directory",
+               err == EINTR || err == EAGAIN);
 }
 
 // An owned file descriptor.

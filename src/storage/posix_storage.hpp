@@ -5,7 +5,7 @@
 // RENAME_NOREPLACE, or link()+unlink() where the filesystem lacks it) and the directory is fsync'ed, so an object
 // is either absent or complete and durable. Missing parent directories are created and their parents fsync'ed.
 // Temporary files left by a crash are ignored by list() and are harmless.
-// Errors as in storage.hpp; kIo messages name the path and the system error.
+// Errors as in storage.hpp; kIo messages name the path and the system error (ENOSPC and EDQUOT: disk_full()).
 #pragma once
 
 #include <string>

@@ -29,4 +29,11 @@ Error content_conflict(std::string_view name) {
                "walvault process write to this repository");
 }
 
+Error disk_full(std::string message) {
+  return Error(ErrorCode::kIo, std::move(message),
+               "the repository's filesystem is full: free space or grow it ('walvault expire' removes old backups "
+               "and the WAL only they needed); 'walvault stream' waits and resumes by itself",
+               /*retryable=*/true, ErrorCause::kDiskFull);
+}
+
 }  // namespace walvault::storage

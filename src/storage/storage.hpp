@@ -13,9 +13,9 @@
 //
 // Errors: every method throws walvault::Error. kNotFound when a named object does not exist (only where stated),
 // kCorrupt when an object exists with different content, kIo for any failure of the underlying store (retryable
-// when the backend says so), kInternal for an invalid object name or an unsupported optional operation (both are
-// programmer errors). Implementations are safe to call from several threads; a single ObjectWriter or AppendFile
-// is used by one thread at a time.
+// when the backend says so; a full store is retryable with ErrorCause::kDiskFull, see disk_full()), kInternal for
+// an invalid object name or an unsupported optional operation (both are programmer errors). Implementations are
+// safe to call from several threads; a single ObjectWriter or AppendFile is used by one thread at a time.
 #pragma once
 
 #include <cstddef>
@@ -126,5 +126,8 @@ class Storage {
 void check_object_name(std::string_view name);
 // The kCorrupt error for a write that would replace an object with different content.
 [[nodiscard]] Error content_conflict(std::string_view name);
+// The kIo error for a write the store refused because it is full (ENOSPC, EDQUOT): retryable, with
+// ErrorCause::kDiskFull and a hint on freeing space. message names what failed ("cannot write <path>: ...").
+[[nodiscard]] Error disk_full(std::string message);
 
 }  // namespace walvault::storage

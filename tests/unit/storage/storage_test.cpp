@@ -16,6 +16,7 @@
 namespace {
 
 using walvault::Error;
+using walvault::ErrorCause;
 using walvault::ErrorCode;
 using walvault::storage::Bytes;
 using walvault::storage::MemoryStorage;
@@ -187,6 +188,64 @@ TEST_CASE("posix storage: leftover temporary files are invisible", "[storage]") 
     CHECK(backend.storage.list("") == std::vector<ObjectInfo>{{"wal/a", 1}});
   }
   CHECK(backend.storage.capabilities().local_root == backend.dir + "/repo");
+}
+
+TEST_CASE("posix storage: a full disk is a retryable kIo error that says so", "[storage]") {
+  PosixBackend backend;
+  // /dev/full fails every write with ENOSPC: put it where the tip lives.
+  std::filesystem::create_directories(backend.dir + "/repo/tip");
+  std::filesystem::create_symlink("/dev/full", backend.dir + "/repo/tip/full.partial");
+  auto f = backend.storage.open_append("tip/full.partial");
+  try {
+    f->append(bytes_of("wal"));
+    FAIL("expected a disk-full error");
+  } catch (const Error& e) {
+    CHECK(e.code() == ErrorCode::kIo);
+    CHECK(e.retryable());
+    CHECK(e.cause() == ErrorCause::kDiskFull);
+    CHECK_THAT(e.what(), Catch::Contains("tip/full.partial: No space left on device"));
+    CHECK_THAT(e.hint(), Catch::Contains("filesystem is full"));
+  }
+  // Other failures keep their cause unspecified and are not retryable.
+  std::filesystem::create_directories(backend.dir + "/repo/wal/x.wvs");  // a directory where a file should be
+  try {
+    (void)backend.storage.read("wal/x.wvs");
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(e.cause() == ErrorCause::kUnspecified);
+    CHECK_FALSE(e.retryable());
+  }
+}
+
+TEST_CASE("memory storage: a full disk lands what fits and refuses the rest", "[storage]") {
+  MemoryStorage s;
+  s.write_atomic("wal/a", bytes_of("12345"));
+  s.set_capacity(10);
+  const auto disk_full = [](const std::function<void()>& fn) {
+    try {
+      fn();
+    } catch (const Error& e) {
+      return e.code() == ErrorCode::kIo && e.retryable() && e.cause() == ErrorCause::kDiskFull;
+    }
+    return false;
+  };
+  CHECK(disk_full([&] { s.write_atomic("wal/b", bytes_of("123456")); }));
+  CHECK_FALSE(s.info("wal/b").has_value());
+  auto f = s.open_append("tip/t");
+  CHECK(disk_full([&] { f->append(bytes_of("abcdefgh")); }));
+  CHECK(s.read("tip/t") == bytes_of("abcde"));  // a short write
+  f->write_at(0, bytes_of("ABCDE"));            // overwriting needs no space
+  {
+    auto w = s.open_writer("wal/c");
+    CHECK(disk_full([&] { w->write(bytes_of("x")); }));
+  }  // aborted: its bytes are free again
+  s.remove("wal/a");
+  auto w = s.open_writer("wal/c");
+  w->write(bytes_of("12345"));
+  w->commit();
+  s.set_capacity(std::nullopt);
+  f->append(bytes_of("more"));
+  CHECK(s.read("tip/t") == bytes_of("ABCDEmore"));
 }
 
 TEST_CASE("memory storage: fail the nth operation", "[storage]") {
