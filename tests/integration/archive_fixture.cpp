@@ -89,6 +89,41 @@ std::string ArchivedCluster::backup() {
   return r.out.substr(open + 1, r.out.find('"', open + 1) - open - 1);
 }
 
+RestoredServer::~RestoredServer() {
+  if (running()) run(as_postgres({pg_bindir() + "/pg_ctl", "stop", "-D", dir_, "-m", "immediate", "-w"}));
+}
+
+ProcessResult RestoredServer::start(bool wait) const {
+  std::vector<std::string> argv = {pg_bindir() + "/pg_ctl", "start", "-D", dir_, "-l", dir_ + ".log"};
+  if (wait) argv.insert(argv.end(), {"-w", "-t", "60"});
+  return run(as_postgres(argv));
+}
+
+bool RestoredServer::running() const {
+  return run(as_postgres({pg_bindir() + "/pg_ctl", "status", "-D", dir_})).exit_code == 0;
+}
+
+ProcessResult RestoredServer::psql(const std::string& sql, const std::string& db) const {
+  return run(as_postgres({pg_bindir() + "/psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p",
+                          std::to_string(port_), "-U", "postgres", "-d", db, "-c", sql}));
+}
+
+std::string RestoredServer::scalar(const std::string& sql, const std::string& db) const {
+  const auto r = psql(sql, db);
+  if (r.exit_code != 0) throw std::runtime_error("psql on the restored server failed: " + sql + ": " + r.err);
+  return r.out.substr(0, r.out.find('\n'));
+}
+
+std::string RestoredServer::cluster_state() const {
+  const auto r = run(as_postgres({pg_bindir() + "/pg_controldata", "-D", dir_}));
+  if (r.exit_code != 0) throw std::runtime_error("pg_controldata failed: " + r.err);
+  constexpr std::string_view kKey = "Database cluster state:";
+  const auto at = r.out.find(kKey);
+  if (at == std::string::npos) throw std::runtime_error("pg_controldata printed no cluster state: " + r.out);
+  const auto begin = r.out.find_first_not_of(' ', at + kKey.size());
+  return r.out.substr(begin, r.out.find('\n', begin) - begin);
+}
+
 void flip_byte(const std::string& path, uint64_t offset) {
   std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
   if (!file) throw std::runtime_error("cannot open " + path);

@@ -55,6 +55,34 @@ class ArchivedCluster {
   std::unique_ptr<Background> streamer_;
 };
 
+// A data directory written by `walvault restore`, started, stopped and queried as a user would: pg_ctl, and psql
+// over 127.0.0.1 on its port (restore --port P or --start listen there). The server log of starts made here is
+// <dir>.log. A server still running on destruction is stopped (immediately).
+class RestoredServer {
+ public:
+  RestoredServer(std::string dir, int port) : dir_(std::move(dir)), port_(port) {}
+  ~RestoredServer();
+  RestoredServer(const RestoredServer&) = delete;
+  RestoredServer& operator=(const RestoredServer&) = delete;
+
+  [[nodiscard]] const std::string& dir() const { return dir_; }
+  [[nodiscard]] int port() const { return port_; }
+  // `pg_ctl start` (with -w -t 60 when wait); returns its result.
+  ProcessResult start(bool wait) const;
+  // `pg_ctl status`: a postmaster runs on the directory.
+  [[nodiscard]] bool running() const;
+  // psql -X -A -t -c sql; the result as it came (exit code, output, errors).
+  [[nodiscard]] ProcessResult psql(const std::string& sql, const std::string& db = "postgres") const;
+  // The first line psql printed; throws std::runtime_error when psql fails.
+  [[nodiscard]] std::string scalar(const std::string& sql, const std::string& db = "postgres") const;
+  // `pg_controldata`'s "Database cluster state" ("in production", "shut down in recovery", ...).
+  [[nodiscard]] std::string cluster_state() const;
+
+ private:
+  std::string dir_;
+  int port_;
+};
+
 // Flips one bit of the byte at offset in file path (as root or its owner).
 void flip_byte(const std::string& path, uint64_t offset);
 // Every file under dir whose name (relative to dir) starts with prefix, sorted.
