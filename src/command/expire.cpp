@@ -1,8 +1,10 @@
 #include "command/expire.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,7 @@
 #include "repo/repository.hpp"
 #include "restore/backup_catalog.hpp"
 #include "restore/plan_inputs.hpp"
+#include "storage/index_store.hpp"
 
 namespace walvault::command {
 namespace {
@@ -23,6 +26,10 @@ using nlohmann::json;
 
 // The lock `walvault backup` holds (command/backup.cpp): expire and backup exclude each other.
 constexpr const char* kBackupLockName = "backup";
+// What expire did (or would do) besides retention: index compaction.
+struct Maintenance {
+  std::vector<storage::CompactionPlan> compactions;
+};
 
 archive::TimelineTree read_timelines(const storage::Storage& storage) {
   archive::TimelineTree tree;
@@ -49,7 +56,7 @@ void remove_backup(storage::Storage& storage, const std::string& id) {
   for (const auto& object : storage.list(restore::backup_object_name(id, ""))) storage.remove(object.name);
 }
 
-void print_human(const archive::ExpirePlan& plan, bool dry_run) {
+void print_human(const archive::ExpirePlan& plan, const Maintenance& maintenance, bool dry_run) {
   const char* verb = dry_run ? "would remove" : "removed";
   std::printf("keeping %zu backup(s):", plan.kept_backups.size());
   for (const auto& id : plan.kept_backups) std::printf(" %s", id.c_str());
@@ -59,20 +66,37 @@ void print_human(const archive::ExpirePlan& plan, bool dry_run) {
   for (const auto& name : plan.index_objects) std::printf("%s %s\n", verb, name.c_str());
   std::printf("%s %zu backup(s), %zu WAL segment(s), %zu index run(s)\n", dry_run ? "would remove" : "removed",
               plan.expired_backups.size(), plan.wal_objects.size(), plan.index_objects.size());
+  for (const auto& c : maintenance.compactions) {
+    std::size_t merged = 0;
+    for (const auto& group : c.merges) merged += group.size();
+    std::printf("%s the index of timeline %u: %zu run(s) -> %zu (%zu merged into %zu, %zu covered leftover(s) %s)\n",
+                dry_run ? "would compact" : "compacted", c.timeline.value(), c.runs_before, c.runs_after(), merged,
+                c.merges.size(), c.covered.size(), dry_run ? "to remove" : "removed");
+  }
 }
 
-void print_json(const archive::ExpirePlan& plan, bool dry_run, uint32_t segment_size) {
+void print_json(const archive::ExpirePlan& plan, const Maintenance& maintenance, bool dry_run,
+                uint32_t segment_size) {
   // Per timeline, the first segment kept.
   json cut = json::object();
   for (const auto& [tli, segno] : plan.wal_cut) {
     cut[std::to_string(tli)] = wal::segment_file_name(wal::TimelineId(tli), segno, segment_size);
   }
-  const json doc = {{"dry_run", dry_run},
+  json doc = {{"dry_run", dry_run},
                     {"wal_kept_from", cut},
                     {"kept_backups", plan.kept_backups},
                     {"expired_backups", plan.expired_backups},
                     {"wal_objects", plan.wal_objects},
                     {"index_objects", plan.index_objects}};
+  json compactions = json::array();
+  for (const auto& c : maintenance.compactions) {
+    compactions.push_back({{"timeline", c.timeline.value()},
+                           {"runs_before", c.runs_before},
+                           {"runs_after", c.runs_after()},
+                           {"merged", c.merges},
+                           {"covered", c.covered}});
+  }
+  doc["index_compaction"] = std::move(compactions);
   std::puts(doc.dump(2).c_str());
 }
 
@@ -92,8 +116,9 @@ int run_expire(const ExpireOptions& options) {
   if (!root) throw Error(ErrorCode::kRepository, "walvault expire needs a local repository");
   const repo::RepositoryLock lock(*root, kBackupLockName, "backup or expire");
 
+  const auto now = SystemClock().now();
   archive::RetentionPolicy policy;
-  policy.now = SystemClock().now();
+  policy.now = now;
   if (options.keep_backups) policy.keep_backups = *options.keep_backups;
   if (options.keep_days) policy.keep_for = std::chrono::hours(24) * *options.keep_days;
 
@@ -104,7 +129,11 @@ int run_expire(const ExpireOptions& options) {
       archive::plan_expire(retention_backups(restore::read_backups(storage)), policy, read_timelines(storage), names,
                            repository.config.segment_size);
 
+  // Index runs are removed and compacted under the index lock: the streamer skips its own small compactions
+  // meanwhile, so two processes never merge overlapping runs.
+  std::unique_ptr<storage::StorageLock> index_lock;
   if (!options.dry_run) {
+    index_lock = storage.lock(storage::kIndexLockName, storage::LockWait::kWait);
     for (const auto& id : plan.expired_backups) {
       remove_backup(storage, id);
       log::info("removed backup " + id);
@@ -112,10 +141,22 @@ int run_expire(const ExpireOptions& options) {
     for (const auto& name : plan.wal_objects) storage.remove(name);
     for (const auto& name : plan.index_objects) storage.remove(name);
   }
+
+  // Then the index is compacted fully: what is left after the removals (for a dry run, as it would be).
+  Maintenance maintenance;
+  const std::set<std::string> removed(plan.index_objects.begin(), plan.index_objects.end());
+  std::vector<storage::ObjectInfo> index_objects = storage.list("index/");
+  std::erase_if(index_objects, [&](const storage::ObjectInfo& o) { return removed.contains(o.name); });
+  maintenance.compactions = storage::plan_full_compaction(index_objects);
+  if (!options.dry_run) {
+    for (const auto& compaction : maintenance.compactions) storage::apply_compaction(storage, compaction);
+  }
+  index_lock.reset();
+
   if (options.json) {
-    print_json(plan, options.dry_run, repository.config.segment_size);
+    print_json(plan, maintenance, options.dry_run, repository.config.segment_size);
   } else {
-    print_human(plan, options.dry_run);
+    print_human(plan, maintenance, options.dry_run);
   }
   return 0;
 }

@@ -10,9 +10,15 @@
 // segments, oldest first (the WAL that remains stays contiguous); then the index runs that covered only removed
 // WAL (runs straddling the cut stay; lookups are bounded by the WAL present).
 //
+// Maintenance after retention: the index of every timeline is compacted fully (storage/index_store.hpp,
+// plan_full_compaction: hundreds of per-segment runs become a few, so lookups stay under a millisecond), and runs
+// an interrupted compaction left covered are removed. It is reported (runs before -> after per timeline), and
+// --dry-run reports what would be done.
+//
 // Locking: expire takes locks/backup.lock, the lock `walvault backup` holds for its whole run, so an expire never
 // runs during a backup or another expire (the second one fails at once with kRepository naming the holder's pid).
-// The streamer may run: it only adds WAL above the cut.
+// The streamer may run: it only adds WAL above the cut. Index removals and compaction hold the storage lock
+// "index" (locks/index.lock), during which the streamer skips its own small compactions.
 // Errors: kUsage for a bad policy; kRepository (no repository, locked, not local); kCorrupt when a catalog entry
 // or history file cannot be read (expire refuses to guess what is needed); kIo from storage.
 #pragma once

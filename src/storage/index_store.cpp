@@ -1,6 +1,7 @@
 #include "storage/index_store.hpp"
 
 #include <algorithm>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -23,10 +24,17 @@ struct ListedRun {
   format::RunName name;
 };
 
-// The runs to read: sorted by first LSN, each covered run dropped (compaction writes the merged run first).
-std::vector<ListedRun> visible_runs(const Storage& storage, wal::TimelineId timeline) {
+// A timeline's runs as listed: the ones to read, sorted by first LSN, and the ones a wider run covers (compaction
+// writes the merged run first and removes the parts after it, so a crash in between leaves both).
+struct RunListing {
+  std::vector<ListedRun> visible;
+  std::vector<ObjectInfo> covered;
+};
+
+// objects: any objects; the runs of timeline are picked out.
+RunListing classify_runs(std::vector<ObjectInfo> objects, wal::TimelineId timeline) {
   std::vector<ListedRun> runs;
-  for (ObjectInfo& o : storage.list(format::index_prefix(timeline))) {
+  for (ObjectInfo& o : objects) {
     if (auto name = format::parse_run_object_name(o.name); name && name->timeline == timeline) {
       runs.push_back(ListedRun{std::move(o), *name});
     }
@@ -34,17 +42,43 @@ std::vector<ListedRun> visible_runs(const Storage& storage, wal::TimelineId time
   std::sort(runs.begin(), runs.end(), [](const ListedRun& a, const ListedRun& b) {
     return a.name.first != b.name.first ? a.name.first < b.name.first : a.name.end > b.name.end;
   });
-  std::vector<ListedRun> out;
+  RunListing out;
   for (ListedRun& r : runs) {
-    if (!out.empty() && r.name.end <= out.back().name.end) continue;  // covered
-    if (!out.empty() && r.name.first < out.back().name.end) {
+    if (!out.visible.empty() && r.name.end <= out.visible.back().name.end) {
+      out.covered.push_back(std::move(r.object));
+      continue;
+    }
+    if (!out.visible.empty() && r.name.first < out.visible.back().name.end) {
       throw Error(ErrorCode::kCorrupt,
-                  "index runs " + out.back().object.name + " and " + r.object.name + " overlap",
+                  "index runs " + out.visible.back().object.name + " and " + r.object.name + " overlap",
                   "remove the smaller run; the index can be rebuilt from the WAL containers");
     }
-    out.push_back(std::move(r));
+    out.visible.push_back(std::move(r));
   }
   return out;
+}
+
+RunListing list_runs(const Storage& storage, wal::TimelineId timeline) {
+  return classify_runs(storage.list(format::index_prefix(timeline)), timeline);
+}
+
+// Merges runs (adjacent and LSN-contiguous, in order) into one: the merged run is written first, then the parts
+// are removed, so a crash at any point leaves an index with the same answers.
+void merge_group(Storage& storage, wal::TimelineId timeline, const std::vector<std::string>& names) {
+  std::vector<format::RunContent> parts;
+  for (const std::string& name : names) {
+    auto run = format::decode_run(storage.read(name));
+    if (!run) throw index_corrupt(name, run.error());
+    parts.push_back(std::move(*run));
+  }
+  auto merged = format::merge_runs(std::move(parts));
+  if (!merged) throw Error(ErrorCode::kInternal, "cannot merge index runs: " + merged.error().message);
+  auto encoded = format::encode_run(*merged);
+  if (!encoded) throw Error(ErrorCode::kInternal, "cannot merge index runs: " + encoded.error().message);
+  const std::string merged_name = format::run_object_name(timeline, merged->first_lsn, merged->end_lsn);
+  *merged = format::RunContent();  // free the entries before the write
+  storage.write_atomic(merged_name, *encoded);
+  for (const std::string& name : names) storage.remove(name);
 }
 
 }  // namespace
@@ -209,6 +243,8 @@ format::SegmentSummary IndexWriter::seal_segment(wal::SegmentNo segno, wal::Lsn 
 }
 
 std::size_t IndexWriter::compact(std::size_t fanout, uint64_t max_merge_bytes) {
+  const auto lock = storage_.lock(kIndexLockName, LockWait::kTry);
+  if (!lock) return 0;  // another process (walvault expire) is compacting; the next seal tries again
   std::size_t merged_away = 0;
   // Size class: floor(log_fanout(segments spanned)), from the names alone.
   const auto level = [&](const ListedRun& r) {
@@ -220,27 +256,20 @@ std::size_t IndexWriter::compact(std::size_t fanout, uint64_t max_merge_bytes) {
   bool progress = true;
   while (progress && fanout >= 2) {
     progress = false;
-    const auto runs = visible_runs(storage_, timeline_);
+    const RunListing listing = list_runs(storage_, timeline_);
+    for (const ObjectInfo& o : listing.covered) storage_.remove(o.name);
+    const auto& runs = listing.visible;
     for (std::size_t i = 0; i + fanout <= runs.size(); ++i) {
       uint64_t bytes = 0;
-      bool same_level = true;
+      bool mergeable = true;
+      std::vector<std::string> names;
       for (std::size_t j = i; j < i + fanout; ++j) {
         bytes += runs[j].object.size;
-        same_level = same_level && level(runs[j]) == level(runs[i]);
+        mergeable = mergeable && level(runs[j]) == level(runs[i]) && (j == i || runs[j].name.first == runs[j - 1].name.end);
+        names.push_back(runs[j].object.name);
       }
-      if (!same_level || bytes > max_merge_bytes) continue;
-      std::vector<format::RunContent> parts;
-      for (std::size_t j = i; j < i + fanout; ++j) {
-        auto run = format::decode_run(storage_.read(runs[j].object.name));
-        if (!run) throw index_corrupt(runs[j].object.name, run.error());
-        parts.push_back(std::move(*run));
-      }
-      auto merged = format::merge_runs(std::move(parts));
-      if (!merged) throw Error(ErrorCode::kInternal, "cannot merge index runs: " + merged.error().message);
-      auto encoded = format::encode_run(*merged);
-      if (!encoded) throw Error(ErrorCode::kInternal, "cannot merge index runs: " + encoded.error().message);
-      storage_.write_atomic(format::run_object_name(timeline_, merged->first_lsn, merged->end_lsn), *encoded);
-      for (std::size_t j = i; j < i + fanout; ++j) storage_.remove(runs[j].object.name);
+      if (!mergeable || bytes > max_merge_bytes) continue;
+      merge_group(storage_, timeline_, names);
       merged_away += fanout - 1;
       progress = true;
       break;
@@ -249,9 +278,62 @@ std::size_t IndexWriter::compact(std::size_t fanout, uint64_t max_merge_bytes) {
   return merged_away;
 }
 
+std::size_t CompactionPlan::runs_after() const {
+  std::size_t after = runs_before;
+  for (const auto& group : merges) after -= group.size() - 1;
+  return after;
+}
+
+namespace {
+
+CompactionPlan plan_timeline(RunListing listing, wal::TimelineId timeline, uint64_t max_merge_bytes) {
+  CompactionPlan plan{timeline, listing.visible.size(), {}, {}};
+  for (const ObjectInfo& o : listing.covered) plan.covered.push_back(o.name);
+  std::vector<std::string> group;
+  uint64_t bytes = 0;
+  wal::Lsn group_end;
+  const auto close_group = [&] {
+    if (group.size() >= 2) plan.merges.push_back(std::move(group));
+    group.clear();
+    bytes = 0;
+  };
+  for (const ListedRun& r : listing.visible) {
+    if (r.object.size > max_merge_bytes / 2) {  // final: rewriting it would buy little for a lot of IO
+      close_group();
+      continue;
+    }
+    if (group.empty() || r.name.first != group_end || bytes + r.object.size > max_merge_bytes) close_group();
+    group.push_back(r.object.name);
+    bytes += r.object.size;
+    group_end = r.name.end;
+  }
+  close_group();
+  return plan;
+}
+
+}  // namespace
+
+std::vector<CompactionPlan> plan_full_compaction(const std::vector<ObjectInfo>& index_objects,
+                                                 uint64_t max_merge_bytes) {
+  std::set<wal::TimelineId> timelines;
+  for (const ObjectInfo& o : index_objects) {
+    if (const auto name = format::parse_run_object_name(o.name)) timelines.insert(name->timeline);
+  }
+  std::vector<CompactionPlan> plans;
+  for (const wal::TimelineId timeline : timelines) {
+    plans.push_back(plan_timeline(classify_runs(index_objects, timeline), timeline, max_merge_bytes));
+  }
+  return plans;
+}
+
+void apply_compaction(Storage& storage, const CompactionPlan& plan) {
+  for (const std::string& name : plan.covered) storage.remove(name);
+  for (const auto& group : plan.merges) merge_group(storage, plan.timeline, group);
+}
+
 format::IndexView open_index(const Storage& storage, wal::TimelineId timeline, uint32_t segment_size) {
   std::vector<format::RunReader> readers;
-  for (const ListedRun& r : visible_runs(storage, timeline)) {
+  for (const ListedRun& r : list_runs(storage, timeline).visible) {
     auto reader = format::RunReader::open(range_reader(storage, r.object.name), r.object.size);
     if (!reader) throw index_corrupt(r.object.name, reader.error());
     readers.push_back(std::move(*reader));

@@ -2,7 +2,11 @@
 //
 // IndexWriter is the streamer's side: append() each commit/abort and event as the decoder produces them, sync()
 // at least once a second (that is the durability point), seal_segment() when a segment is complete (writes the
-// segment's immutable run, then removes its tip log), compact() now and then. Appending is idempotent across
+// segment's immutable run, then removes its tip log), compact() now and then (small merges, bounded memory).
+// `walvault expire` compacts fully with plan_full_compaction() + apply_compaction(). Both kinds of compaction
+// remove runs a wider run covers (an interrupted compaction leaves them), write each merged run before removing
+// its parts, and run under the storage lock kIndexLockName, so two processes never compact one index at once.
+// Appending is idempotent across
 // restarts: entries at or below the last LSN already in a tip log are skipped, a torn tail is truncated, and
 // sealing twice writes the same bytes. On a store without append files (capabilities().append == false) the
 // entries of the open segments are kept in memory and become durable at seal_segment().
@@ -18,6 +22,9 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "format/index.hpp"
 #include "storage/storage.hpp"
@@ -42,11 +49,12 @@ class IndexWriter {
   // Returns the summary it stored (first/last commit time and counts computed from the entries). If the run
   // exists already (a restart), it is kept, the tip log is removed and its stored summary returned.
   format::SegmentSummary seal_segment(wal::SegmentNo segno, wal::Lsn start_lsn, wal::Lsn end_lsn);
-  // Merges `fanout` adjacent runs of the same size class (by LSN span) into one, repeatedly, never merging runs
-  // whose objects total more than max_merge_bytes. Returns how many runs were merged away. Lookups cost about
-  // 0.15 ms per run, so an index must be compacted to stay under 10 ms (bench/results/format.md). Memory is
-  // about twice the merged run decoded (up to ~500 MB with the default cap), so full compaction belongs in a
-  // maintenance job; the 16 MiB streamer calls it with kStreamerMergeBytes after sealing.
+  // Removes covered runs, then merges `fanout` adjacent, LSN-contiguous runs of the same size class (by LSN span)
+  // into one, repeatedly, never merging runs whose objects total more than max_merge_bytes. Returns how many runs
+  // were merged away; 0 without trying when another process holds kIndexLockName. Lookups cost about 0.15 ms per
+  // run, so an index must be compacted to stay under 10 ms (bench/results/format.md). Memory is about twice the
+  // merged run decoded (up to ~500 MB with the default cap), so full compaction belongs in a maintenance job; the
+  // 16 MiB streamer calls this with kStreamerMergeBytes after sealing.
   std::size_t compact(std::size_t fanout = 16, uint64_t max_merge_bytes = kMaxMergeBytes);
 
   static constexpr uint64_t kMaxMergeBytes = 256ULL << 20;
@@ -62,6 +70,31 @@ class IndexWriter {
   uint32_t segment_size_;
   std::map<uint64_t, std::unique_ptr<Tip>> tips_;  // by segment number
 };
+
+// The storage lock (Storage::lock) every index compaction holds.
+inline constexpr std::string_view kIndexLockName = "index";
+
+// What compacting one timeline's index fully does: remove the runs a wider run covers, then merge each group of
+// adjacent runs into one run.
+struct CompactionPlan {
+  wal::TimelineId timeline;
+  std::size_t runs_before = 0;                   // runs a reader uses now (covered ones not counted)
+  std::vector<std::vector<std::string>> merges;  // run objects, in LSN order, each group merged into one run
+  std::vector<std::string> covered;              // runs to remove: a wider run already holds their entries
+  [[nodiscard]] std::size_t runs_after() const;
+};
+
+// The full compaction of every timeline's index, one plan per timeline with runs, in timeline order, from a
+// listing of "index/" alone (no run is read; other objects are ignored): every maximal group of adjacent,
+// LSN-contiguous runs whose objects total at most max_merge_bytes is merged; a run bigger than half of that is
+// final and never rewritten (a big run is not rewritten daily to absorb a few small ones). Throws kCorrupt for
+// overlapping runs.
+[[nodiscard]] std::vector<CompactionPlan> plan_full_compaction(const std::vector<ObjectInfo>& index_objects,
+                                                               uint64_t max_merge_bytes = IndexWriter::kMaxMergeBytes);
+// Carries out a plan made under the same lock: covered runs first, then each group merged (written before its
+// parts are removed, so a crash at any step leaves an index with the same answers). The caller holds
+// storage.lock(kIndexLockName). Throws kCorrupt for a run that fails verification, Storage errors.
+void apply_compaction(Storage& storage, const CompactionPlan& plan);
 
 // The index of one timeline as it is in storage now.
 [[nodiscard]] format::IndexView open_index(const Storage& storage, wal::TimelineId timeline, uint32_t segment_size);

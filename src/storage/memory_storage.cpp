@@ -113,6 +113,18 @@ class MemoryAppendFile final : public AppendFile {
   uint64_t generation_;
 };
 
+class MemoryLock final : public StorageLock {
+ public:
+  MemoryLock(MemoryStorage& storage, std::string name) : storage_(storage), name_(std::move(name)) {}
+  ~MemoryLock() override { storage_.unlock(name_); }
+  MemoryLock(const MemoryLock&) = delete;
+  MemoryLock& operator=(const MemoryLock&) = delete;
+
+ private:
+  MemoryStorage& storage_;
+  std::string name_;
+};
+
 Capabilities MemoryStorage::capabilities() const { return Capabilities{.append = append_, .local_root = {}}; }
 
 void MemoryStorage::count_operation() const {
@@ -212,6 +224,26 @@ std::unique_ptr<AppendFile> MemoryStorage::open_append(std::string_view name) {
   count_operation();
   objects_.try_emplace(std::string(name));
   return std::make_unique<MemoryAppendFile>(*this, std::string(name), generation_);
+}
+
+std::unique_ptr<StorageLock> MemoryStorage::lock(std::string_view name, LockWait wait) {
+  check_lock_name(name);
+  std::unique_lock guard(mutex_);
+  count_operation();
+  while (locks_.contains(name)) {
+    if (wait == LockWait::kTry) return nullptr;
+    unlocked_.wait(guard);
+  }
+  locks_.emplace(name);
+  return std::make_unique<MemoryLock>(*this, std::string(name));
+}
+
+void MemoryStorage::unlock(const std::string& name) {
+  {
+    const std::lock_guard lock(mutex_);
+    locks_.erase(name);
+  }
+  unlocked_.notify_all();
 }
 
 void MemoryStorage::set_capacity(std::optional<uint64_t> bytes) {

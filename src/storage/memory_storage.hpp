@@ -13,9 +13,11 @@
 // Handles (ObjectWriter, AppendFile) must not outlive the MemoryStorage that made them.
 #pragma once
 
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 
 #include "storage/storage.hpp"
 
@@ -35,6 +37,7 @@ class MemoryStorage final : public Storage {
   [[nodiscard]] std::unique_ptr<ObjectWriter> open_writer(std::string_view name) override;
   void remove(std::string_view name) override;
   [[nodiscard]] std::unique_ptr<AppendFile> open_append(std::string_view name) override;
+  [[nodiscard]] std::unique_ptr<StorageLock> lock(std::string_view name, LockWait wait) override;
 
   // Fault injection (see the top of this file). n ≥ 1; n == 1 fails the very next operation.
   void fail_operation(uint64_t n);
@@ -46,6 +49,7 @@ class MemoryStorage final : public Storage {
  private:
   friend class MemoryObjectWriter;
   friend class MemoryAppendFile;
+  friend class MemoryLock;
 
   struct Object {
     Bytes data;
@@ -58,6 +62,7 @@ class MemoryStorage final : public Storage {
   void commit_object(const std::string& name, Bytes data);
   // How many of `wanted` more bytes fit under the capacity. Caller holds mutex_.
   [[nodiscard]] uint64_t room_for(uint64_t wanted) const;
+  void unlock(const std::string& name);
 
   mutable std::mutex mutex_;
   std::map<std::string, Object, std::less<>> objects_;
@@ -67,7 +72,8 @@ class MemoryStorage final : public Storage {
   bool append_;
   std::optional<uint64_t> capacity_;
   uint64_t pending_bytes_ = 0;  // held by uncommitted ObjectWriters
-
+  std::set<std::string, std::less<>> locks_;
+  std::condition_variable unlocked_;
 };
 
 }  // namespace walvault::storage

@@ -1,6 +1,7 @@
 #include "storage/posix_storage.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -253,6 +254,14 @@ class PosixAppendFile final : public AppendFile {
   uint64_t size_;
 };
 
+class PosixLock final : public StorageLock {
+ public:
+  explicit PosixLock(Fd fd) : fd_(std::move(fd)) {}
+
+ private:
+  Fd fd_;  // closing it drops the flock
+};
+
 }  // namespace
 
 PosixStorage::PosixStorage(std::string root) : root_(std::move(root)) {
@@ -364,6 +373,22 @@ std::unique_ptr<AppendFile> PosixStorage::open_append(std::string_view name) {
   }
   const uint64_t size = file_size(fd.get(), path);
   return std::make_unique<PosixAppendFile>(path, std::move(fd), size);
+}
+
+std::unique_ptr<StorageLock> PosixStorage::lock(std::string_view name, LockWait wait) {
+  check_lock_name(name);
+  const std::string dir = root_ + "/locks";
+  const std::string path = dir + "/" + std::string(name) + ".lock";
+  make_dirs(dir);
+  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640));
+  if (!fd.valid()) throw io_error("open lock file", path, errno);
+  const int operation = LOCK_EX | (wait == LockWait::kTry ? LOCK_NB : 0);
+  while (::flock(fd.get(), operation) != 0) {
+    if (errno == EINTR) continue;
+    if (errno == EWOULDBLOCK) return nullptr;
+    throw io_error("lock", path, errno);
+  }
+  return std::make_unique<PosixLock>(std::move(fd));
 }
 
 }  // namespace walvault::storage

@@ -5,6 +5,8 @@
 // RENAME_NOREPLACE, or link()+unlink() where the filesystem lacks it) and the directory is fsync'ed, so an object
 // is either absent or complete and durable. Missing parent directories are created and their parents fsync'ed.
 // Temporary files left by a crash are ignored by list() and are harmless.
+// lock(name) is an flock on <root>/locks/<name>.lock, so it excludes other processes and is dropped by the kernel
+// when its holder dies.
 // Errors as in storage.hpp; kIo messages name the path and the system error (ENOSPC and EDQUOT: disk_full()).
 #pragma once
 
@@ -28,6 +30,7 @@ class PosixStorage final : public Storage {
   [[nodiscard]] std::unique_ptr<ObjectWriter> open_writer(std::string_view name) override;
   void remove(std::string_view name) override;
   [[nodiscard]] std::unique_ptr<AppendFile> open_append(std::string_view name) override;
+  [[nodiscard]] std::unique_ptr<StorageLock> lock(std::string_view name, LockWait wait) override;
 
   [[nodiscard]] const std::string& root() const noexcept { return root_; }
 

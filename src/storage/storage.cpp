@@ -23,6 +23,13 @@ void check_object_name(std::string_view name) {
   }
 }
 
+void check_lock_name(std::string_view name) {
+  check_object_name(name);
+  if (name.find('/') != std::string_view::npos) {
+    throw Error(ErrorCode::kInternal, "invalid lock name \"" + std::string(name) + "\"");
+  }
+}
+
 Error content_conflict(std::string_view name) {
   return Error(ErrorCode::kCorrupt, "object " + std::string(name) + " exists with different content",
                "the repository already holds different bytes under this name; check that only one cluster and one "

@@ -90,6 +90,18 @@ class AppendFile {
   virtual void sync() = 0;
 };
 
+// How Storage::lock() behaves when another holder has the lock.
+enum class LockWait { kWait, kTry };
+
+// An exclusive repository-wide lock, released when destroyed (or when the process dies).
+class StorageLock {
+ public:
+  virtual ~StorageLock() = default;
+  StorageLock() = default;
+  StorageLock(const StorageLock&) = delete;
+  StorageLock& operator=(const StorageLock&) = delete;
+};
+
 class Storage {
  public:
   virtual ~Storage() = default;
@@ -120,10 +132,18 @@ class Storage {
   // Opens (creating it empty and durable if missing) a mutable object. Only when capabilities().append, else
   // kInternal. Throws kIo.
   [[nodiscard]] virtual std::unique_ptr<AppendFile> open_append(std::string_view name) = 0;
+  // Takes the exclusive lock `name` (one name component, e.g. "index") that every process using this repository
+  // shares, for maintenance that must not run twice at once (index compaction). kWait blocks until it is free;
+  // kTry returns nullptr when another holder has it. Not reentrant: a second lock of the same name conflicts even
+  // in the same process. Throws kIo.
+  [[nodiscard]] virtual std::unique_ptr<StorageLock> lock(std::string_view name, LockWait wait) = 0;
+
 };
 
 // Throws kInternal unless name is a valid object name (see the top of this file).
 void check_object_name(std::string_view name);
+// Throws kInternal unless name is a valid lock name (Storage::lock: one object name component).
+void check_lock_name(std::string_view name);
 // The kCorrupt error for a write that would replace an object with different content.
 [[nodiscard]] Error content_conflict(std::string_view name);
 // The kIo error for a write the store refused because it is full (ENOSPC, EDQUOT): retryable, with

@@ -1,4 +1,5 @@
-// `walvault expire` against a real repository: what it removes, what it never removes, and locking.
+// `walvault expire` against a real repository: what it removes, what it never removes, locking, and the index
+// compaction it runs afterwards (fewer runs, the same answers).
 #include <catch2/catch.hpp>
 
 #include <csignal>
@@ -14,6 +15,14 @@ using walvault::test::Background;
 using walvault::test::files_under;
 
 namespace {
+
+std::vector<std::string> index_runs(const std::string& repo) {
+  std::vector<std::string> out;
+  for (const auto& f : files_under(repo, "index/")) {
+    if (f.ends_with(".wvi")) out.push_back(f);
+  }
+  return out;
+}
 
 std::vector<std::string> containers(const std::string& repo) {
   std::vector<std::string> out;
@@ -125,5 +134,68 @@ TEST_CASE("expire: concurrent expires and an expire during a backup remove nothi
   const auto verify = a.walvault({"verify", "--repo", a.repo(), "--full"});
   INFO(verify.out);
   CHECK(verify.exit_code == 0);
+  a.stop_streamer(SIGTERM);
+}
+
+TEST_CASE("expire: compacts the index fully, and locate and events answer the same", "[integration][expire]") {
+  ArchivedCluster a;
+  a.start_streamer();
+  a.pg().exec("CREATE TABLE t (id int, v text)");
+  a.pg().exec("CREATE TABLE scratch (id int)");
+  a.switch_and_archive();
+  a.backup();  // first: retention then removes (almost) nothing, and the compaction has runs to merge
+
+  // A dozen segments, one index run each (fewer than the 16 the streamer merges), with events and known times.
+  std::vector<std::string> times;
+  for (int i = 0; i < 12; ++i) {
+    a.pg().exec("INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 2000) g");
+    times.push_back(a.pg().scalar("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', "
+                                  "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"));
+    if (i == 4) a.pg().exec("TRUNCATE scratch");
+    if (i == 8) a.pg().exec("DROP TABLE scratch");
+    a.switch_and_archive();
+  }
+  a.wait_durable();
+  const auto answers = [&] {
+    std::string out = a.walvault({"events", "--repo", a.repo(), "--json"}).out;
+    for (const auto& t : times) out += a.walvault({"locate", "--repo", a.repo(), "--time", t, "--json"}).out;
+    return out;
+  };
+  const std::string before = answers();
+  REQUIRE(before.find("truncate") != std::string::npos);
+  REQUIRE(before.find("drop_table") != std::string::npos);
+  const auto runs_before = index_runs(a.repo());
+  REQUIRE(runs_before.size() >= 10);  // the last segments' runs may still wait for the WAL after them
+
+  const auto dry = a.walvault({"expire", "--repo", a.repo(), "--keep-backups", "1", "--dry-run", "--json"});
+  INFO(dry.out << dry.err);
+  REQUIRE(dry.exit_code == 0);
+  const json planned = json::parse(dry.out)["index_compaction"];
+  REQUIRE(planned.size() == 1);
+  CHECK(planned[0]["timeline"] == 1);
+  CHECK(planned[0]["runs_before"].get<std::size_t>() >= 10);
+  CHECK(planned[0]["runs_after"] == 1);
+  CHECK(planned[0]["merged"].size() == 1);
+  for (const auto& r : runs_before) CHECK(std::filesystem::exists(a.repo() + "/" + r));  // a dry run removes nothing
+
+  const auto run = a.walvault({"expire", "--repo", a.repo(), "--keep-backups", "1", "--json"});
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  const json done = json::parse(run.out)["index_compaction"];
+  REQUIRE(done.size() == 1);
+  CHECK(done[0]["runs_after"] == 1);
+  // The streamer may have sealed a run meanwhile (its segment is above everything compacted).
+  CHECK(index_runs(a.repo()).size() <= 2);
+  CHECK(answers() == before);
+  const auto verify = a.walvault({"verify", "--repo", a.repo(), "--full"});
+  INFO(verify.out);
+  CHECK(verify.exit_code == 0);
+
+  // The human form says what it did; a second expire has nothing left to merge.
+  const auto again = a.walvault({"expire", "--repo", a.repo(), "--keep-backups", "1"});
+  INFO(again.out);
+  CHECK(again.exit_code == 0);
+  CHECK(again.out.find("compacted the index of timeline 1: ") != std::string::npos);
+  CHECK(again.out.find(" -> 1 (") != std::string::npos);
   a.stop_streamer(SIGTERM);
 }

@@ -49,6 +49,9 @@ class SyncTracking final : public storage::Storage {
   std::unique_ptr<storage::AppendFile> open_append(std::string_view n) override {
     return std::make_unique<File>(*this, std::string(n), inner_.open_append(n));
   }
+  std::unique_ptr<storage::StorageLock> lock(std::string_view n, storage::LockWait w) override {
+    return inner_.lock(n, w);
+  }
   void forget_unsynced() { synced.clear(); }
 
   std::map<std::string, uint64_t> synced;

@@ -19,6 +19,7 @@ using walvault::Error;
 using walvault::ErrorCause;
 using walvault::ErrorCode;
 using walvault::storage::Bytes;
+using walvault::storage::LockWait;
 using walvault::storage::MemoryStorage;
 using walvault::storage::ObjectInfo;
 using walvault::storage::PosixStorage;
@@ -177,6 +178,19 @@ TEMPLATE_TEST_CASE("storage: invalid names are rejected", "[storage]", MemoryBac
     CHECK(code_of([&] { s.write_atomic(name, bytes_of("x")); }) == ErrorCode::kInternal);
     CHECK(code_of([&] { (void)s.read(name); }) == ErrorCode::kInternal);
   }
+}
+
+TEMPLATE_TEST_CASE("storage: locks exclude each other until released", "[storage]", MemoryBackend, PosixBackend) {
+  TestType backend;
+  Storage& s = backend.storage;
+  auto held = s.lock("index", LockWait::kTry);
+  REQUIRE(held != nullptr);
+  CHECK(s.lock("index", LockWait::kTry) == nullptr);  // not reentrant: a second holder is refused
+  CHECK(s.lock("other", LockWait::kTry) != nullptr);  // names are independent
+  held.reset();
+  CHECK(s.lock("index", LockWait::kTry) != nullptr);
+  CHECK(s.lock("index", LockWait::kWait) != nullptr);  // free: waiting returns at once
+  CHECK(code_of([&] { (void)s.lock("a/b", LockWait::kTry); }) == ErrorCode::kInternal);
 }
 
 TEST_CASE("posix storage: leftover temporary files are invisible", "[storage]") {
