@@ -26,9 +26,14 @@ using nlohmann::json;
 
 // The lock `walvault backup` holds (command/backup.cpp): expire and backup exclude each other.
 constexpr const char* kBackupLockName = "backup";
-// What expire did (or would do) besides retention: index compaction.
+// Temporary files of object writes older than this are a killed process's leftovers (a live writer holds an flock
+// on its own, so the age only keeps the sweep away from writes that have just started or finished).
+constexpr std::chrono::hours kTemporaryFileAge{1};
+
+// What expire did (or would do) besides retention: index compaction and the sweep of leftover temporary files.
 struct Maintenance {
   std::vector<storage::CompactionPlan> compactions;
+  std::vector<storage::ObjectInfo> temporaries;
 };
 
 archive::TimelineTree read_timelines(const storage::Storage& storage) {
@@ -73,6 +78,10 @@ void print_human(const archive::ExpirePlan& plan, const Maintenance& maintenance
                 dry_run ? "would compact" : "compacted", c.timeline.value(), c.runs_before, c.runs_after(), merged,
                 c.merges.size(), c.covered.size(), dry_run ? "to remove" : "removed");
   }
+  for (const auto& t : maintenance.temporaries) {
+    std::printf("%s leftover temporary file %s (%llu bytes)\n", verb, t.name.c_str(),
+                static_cast<unsigned long long>(t.size));
+  }
 }
 
 void print_json(const archive::ExpirePlan& plan, const Maintenance& maintenance, bool dry_run,
@@ -96,7 +105,10 @@ void print_json(const archive::ExpirePlan& plan, const Maintenance& maintenance,
                            {"merged", c.merges},
                            {"covered", c.covered}});
   }
+  json temporaries = json::array();
+  for (const auto& t : maintenance.temporaries) temporaries.push_back({{"name", t.name}, {"size", t.size}});
   doc["index_compaction"] = std::move(compactions);
+  doc["temporary_files"] = std::move(temporaries);
   std::puts(doc.dump(2).c_str());
 }
 
@@ -152,6 +164,7 @@ int run_expire(const ExpireOptions& options) {
     for (const auto& compaction : maintenance.compactions) storage::apply_compaction(storage, compaction);
   }
   index_lock.reset();
+  maintenance.temporaries = storage.sweep_temporaries(now - kTemporaryFileAge, options.dry_run);
 
   if (options.json) {
     print_json(plan, maintenance, options.dry_run, repository.config.segment_size);

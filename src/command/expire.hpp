@@ -11,9 +11,10 @@
 // WAL (runs straddling the cut stay; lookups are bounded by the WAL present).
 //
 // Maintenance after retention: the index of every timeline is compacted fully (storage/index_store.hpp,
-// plan_full_compaction: hundreds of per-segment runs become a few, so lookups stay under a millisecond), and runs
-// an interrupted compaction left covered are removed. It is reported (runs before -> after per timeline), and
-// --dry-run reports what would be done.
+// plan_full_compaction: hundreds of per-segment runs become a few, so lookups stay under a millisecond), runs
+// an interrupted compaction left covered are removed, and temporary files of object writes that a killed process
+// left behind (older than an hour, not locked by a live writer) are removed. Both are reported (runs before ->
+// after per timeline; each temporary file), and --dry-run reports what would be done.
 //
 // Locking: expire takes locks/backup.lock, the lock `walvault backup` holds for its whole run, so an expire never
 // runs during a backup or another expire (the second one fails at once with kRepository naming the holder's pid).

@@ -153,16 +153,44 @@ bool rename_no_replace(const std::string& temp, const std::string& final_path) {
 
 std::atomic<uint64_t> temp_counter{0};
 
-// Creates a fresh temporary file beside final_path; returns its path and descriptor.
+constexpr std::string_view kTempSuffix = ".tmp";
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Whether a file name is create_temp()'s ".<name>.<pid>.<n>.tmp".
+bool is_temp_name(std::string_view file) {
+  if (file.size() < 2 || file.front() != '.' || !file.ends_with(kTempSuffix)) return false;
+  std::string_view rest = file.substr(1, file.size() - 1 - kTempSuffix.size());  // <name>.<pid>.<n>
+  for (int field = 0; field < 2; ++field) {
+    const auto dot = rest.rfind('.');
+    if (dot == std::string_view::npos || !all_digits(rest.substr(dot + 1))) return false;
+    rest = rest.substr(0, dot);
+  }
+  return !rest.empty();
+}
+
+// Creates a fresh temporary file beside final_path, flock'ed (sweep_temporaries() skips it while this process
+// lives); returns its path and descriptor.
 std::pair<std::string, Fd> create_temp(const std::string& final_path) {
   const std::string dir = parent_of(final_path);
   const std::string base = final_path.substr(dir.size() + 1);
   make_dirs(dir);
   while (true) {
     const std::string temp = dir + "/." + base + "." + std::to_string(::getpid()) + "." +
-                             std::to_string(temp_counter.fetch_add(1)) + ".tmp";
+                             std::to_string(temp_counter.fetch_add(1)) + std::string(kTempSuffix);
     Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
-    if (fd.valid()) return {temp, std::move(fd)};
+    if (fd.valid()) {
+      // Blocking: only a sweep that is looking at this (new, so never stale) file can hold it, for a moment.
+      while (::flock(fd.get(), LOCK_EX) != 0) {
+        if (errno == EINTR) continue;
+        const int err = errno;
+        ::unlink(temp.c_str());
+        throw io_error("lock", temp, err);
+      }
+      return {temp, std::move(fd)};
+    }
     if (errno != EEXIST) throw io_error("create", temp, errno);
   }
 }
@@ -389,6 +417,45 @@ std::unique_ptr<StorageLock> PosixStorage::lock(std::string_view name, LockWait 
     throw io_error("lock", path, errno);
   }
   return std::make_unique<PosixLock>(std::move(fd));
+}
+
+std::vector<ObjectInfo> PosixStorage::sweep_temporaries(std::chrono::system_clock::time_point modified_before,
+                                                        bool dry_run) {
+  namespace fs = std::filesystem;
+  std::vector<ObjectInfo> swept;
+  std::error_code ec;
+  if (!fs::is_directory(root_, ec)) return swept;
+  fs::recursive_directory_iterator it(root_, ec);
+  if (ec) throw io_error("list", root_, ec.value());
+  const auto limit = std::chrono::duration_cast<std::chrono::seconds>(modified_before.time_since_epoch()).count();
+  for (const fs::recursive_directory_iterator end; it != end; it.increment(ec)) {
+    if (ec) throw io_error("list", root_, ec.value());
+    const std::string path = it->path().string();
+    if (!is_temp_name(it->path().filename().string()) || !it->is_regular_file()) continue;
+    const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) {
+      if (errno == ENOENT) continue;  // published or discarded meanwhile
+      throw io_error("open", path, errno);
+    }
+    // A live writer holds the flock; the age is read after taking it, so a writer that just finished is not old.
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EWOULDBLOCK) continue;
+      throw io_error("lock", path, errno);
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) throw io_error("stat", path, errno);
+    if (st.st_mtim.tv_sec >= limit) continue;
+    if (!dry_run) {
+      if (::unlink(path.c_str()) != 0) {
+        if (errno == ENOENT) continue;
+        throw io_error("remove", path, errno);
+      }
+      fsync_dir(parent_of(path));
+    }
+    swept.push_back(ObjectInfo{fs::relative(it->path(), root_).generic_string(), static_cast<uint64_t>(st.st_size)});
+  }
+  std::sort(swept.begin(), swept.end());
+  return swept;
 }
 
 }  // namespace walvault::storage

@@ -4,7 +4,8 @@
 // (".<name>.<pid>.<n>.tmp", never listed), fsync'ed, moved into place with a no-replace rename (renameat2
 // RENAME_NOREPLACE, or link()+unlink() where the filesystem lacks it) and the directory is fsync'ed, so an object
 // is either absent or complete and durable. Missing parent directories are created and their parents fsync'ed.
-// Temporary files left by a crash are ignored by list() and are harmless.
+// A writer holds an flock on its temporary file until it is published or discarded; temporary files left by a
+// killed process are ignored by list() and removed by sweep_temporaries() once old and unlocked.
 // lock(name) is an flock on <root>/locks/<name>.lock, so it excludes other processes and is dropped by the kernel
 // when its holder dies.
 // Errors as in storage.hpp; kIo messages name the path and the system error (ENOSPC and EDQUOT: disk_full()).
@@ -31,6 +32,8 @@ class PosixStorage final : public Storage {
   void remove(std::string_view name) override;
   [[nodiscard]] std::unique_ptr<AppendFile> open_append(std::string_view name) override;
   [[nodiscard]] std::unique_ptr<StorageLock> lock(std::string_view name, LockWait wait) override;
+  [[nodiscard]] std::vector<ObjectInfo> sweep_temporaries(std::chrono::system_clock::time_point modified_before,
+                                                          bool dry_run) override;
 
   [[nodiscard]] const std::string& root() const noexcept { return root_; }
 

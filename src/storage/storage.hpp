@@ -18,6 +18,7 @@
 // safe to call from several threads; a single ObjectWriter or AppendFile is used by one thread at a time.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -138,6 +139,14 @@ class Storage {
   // in the same process. Throws kIo.
   [[nodiscard]] virtual std::unique_ptr<StorageLock> lock(std::string_view name, LockWait wait) = 0;
 
+  // Optional. The temporary files of writes that a killed process left behind, last modified before
+  // modified_before and not in use by a live writer: removed, or only listed when dry_run. Returned by their path
+  // relative to the repository (their names start with '.', so they are not object names). Stores whose
+  // interrupted writes leave nothing behind return nothing, which is the default. Throws kIo.
+  [[nodiscard]] virtual std::vector<ObjectInfo> sweep_temporaries(
+      std::chrono::system_clock::time_point /*modified_before*/, bool /*dry_run*/) {
+    return {};
+  }
 };
 
 // Throws kInternal unless name is a valid object name (see the top of this file).

@@ -2,10 +2,15 @@
 // MemoryStorage fault-injection tests.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <span>
 #include <string>
@@ -202,6 +207,70 @@ TEST_CASE("posix storage: leftover temporary files are invisible", "[storage]") 
     CHECK(backend.storage.list("") == std::vector<ObjectInfo>{{"wal/a", 1}});
   }
   CHECK(backend.storage.capabilities().local_root == backend.dir + "/repo");
+}
+
+namespace {
+
+// Sets a file's modification time to t (seconds since the epoch).
+void set_mtime(const std::string& path, time_t t) {
+  const struct timespec times[2] = {{t, 0}, {t, 0}};
+  REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+}
+
+void touch(const std::string& path) { std::ofstream(path) << "leftover"; }
+
+}  // namespace
+
+TEST_CASE("posix storage: the sweep removes stale temporary files that no live writer holds", "[storage]") {
+  PosixBackend backend;
+  PosixStorage& s = backend.storage;
+  const std::string root = backend.dir + "/repo";
+  constexpr time_t kOld = 1'600'000'000;  // 2020
+  const auto cutoff = std::chrono::system_clock::from_time_t(kOld + 3600);
+  s.write_atomic("wal/a", bytes_of("x"));
+  s.write_atomic("index/00000001/r", bytes_of("y"));
+
+  // A killed process's leftovers (old, unlocked), one in a nested directory.
+  touch(root + "/wal/.000000010000000000000005.wvs.4242.0.tmp");
+  touch(root + "/index/00000001/.run-1-2.wvi.77.3.tmp");
+  for (const char* f : {"/wal/.000000010000000000000005.wvs.4242.0.tmp", "/index/00000001/.run-1-2.wvi.77.3.tmp"}) {
+    set_mtime(root + f, kOld);
+  }
+  // Not leftovers: a recent temporary file, an old one another process still holds, an old dot file of another
+  // shape, and a live writer's temporary file made to look old.
+  touch(root + "/wal/.b.wvs.1.1.tmp");
+  touch(root + "/wal/.c.wvs.2.2.tmp");
+  set_mtime(root + "/wal/.c.wvs.2.2.tmp", kOld);
+  const int held = ::open((root + "/wal/.c.wvs.2.2.tmp").c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(held >= 0);
+  REQUIRE(::flock(held, LOCK_EX | LOCK_NB) == 0);
+  touch(root + "/wal/.keep");
+  set_mtime(root + "/wal/.keep", kOld);
+  auto writer = s.open_writer("wal/d");
+  writer->write(bytes_of("pending"));
+  std::string live;
+  for (const auto& e : std::filesystem::directory_iterator(root + "/wal")) {
+    if (e.path().filename().string().starts_with(".d.")) live = e.path().string();
+  }
+  REQUIRE_FALSE(live.empty());
+  set_mtime(live, kOld);
+
+  const std::vector<ObjectInfo> stale{{"index/00000001/.run-1-2.wvi.77.3.tmp", 8},
+                                      {"wal/.000000010000000000000005.wvs.4242.0.tmp", 8}};
+  CHECK(s.sweep_temporaries(cutoff, /*dry_run=*/true) == stale);
+  CHECK(std::filesystem::exists(root + "/wal/.000000010000000000000005.wvs.4242.0.tmp"));  // a dry run removes nothing
+  CHECK(s.sweep_temporaries(cutoff, /*dry_run=*/false) == stale);
+  CHECK_FALSE(std::filesystem::exists(root + "/wal/.000000010000000000000005.wvs.4242.0.tmp"));
+  CHECK_FALSE(std::filesystem::exists(root + "/index/00000001/.run-1-2.wvi.77.3.tmp"));
+  CHECK(s.sweep_temporaries(cutoff, false).empty());
+  for (const char* f : {"/wal/.b.wvs.1.1.tmp", "/wal/.c.wvs.2.2.tmp", "/wal/.keep"}) {
+    CHECK(std::filesystem::exists(root + f));
+  }
+  CHECK(std::filesystem::exists(live));
+  writer->commit();  // the live writer was not disturbed
+  CHECK(s.read("wal/d") == bytes_of("pending"));
+  ::close(held);
+  CHECK(s.sweep_temporaries(cutoff, false) == std::vector<ObjectInfo>{{"wal/.c.wvs.2.2.tmp", 8}});  // released now
 }
 
 TEST_CASE("posix storage: a full disk is a retryable kIo error that says so", "[storage]") {
