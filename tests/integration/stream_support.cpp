@@ -64,6 +64,52 @@ void signal_streamer(const std::string& repo, int sig) {
   ::kill(*pid, sig);
 }
 
+StreamingStandby::StreamingStandby(const PgCluster& primary, const std::string& name)
+    : dir_(primary.work_dir() + "/" + name), log_(primary.work_dir() + "/" + name + ".log"), port_(free_port()) {
+  const auto r = primary.run_pg_program("pg_basebackup", {"-D", dir_, "-R", "-X", "stream", "-c", "fast"});
+  if (r.exit_code != 0) throw std::runtime_error("pg_basebackup failed: " + r.err);
+  {
+    std::ofstream conf(dir_ + "/postgresql.conf", std::ios::app);
+    conf << "port = " << port_ << "\nunix_socket_directories = '" << primary.work_dir() << "'\nhot_standby = on\n";
+  }
+  give_to_postgres(dir_);
+  pg_ctl({"-l", log_, "-w", "-t", "60", "start"});
+}
+
+StreamingStandby::~StreamingStandby() {
+  try {
+    pg_ctl({"-m", "immediate", "stop"});
+  } catch (...) {  // NOLINT(bugprone-empty-catch): best effort in a destructor
+  }
+}
+
+void StreamingStandby::promote() const { pg_ctl({"-w", "promote"}); }
+
+std::string StreamingStandby::conninfo() const {
+  return "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=postgres";
+}
+
+std::string StreamingStandby::scalar(const std::string& sql) const {
+  const auto r =
+      run(as_postgres({pg_bindir() + "/psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", conninfo(), "-c", sql}));
+  if (r.exit_code != 0) throw std::runtime_error("psql on the standby failed: " + sql + ": " + r.err);
+  return r.out.substr(0, r.out.find('\n'));
+}
+
+bool StreamingStandby::wait_replayed(const PgCluster& primary, std::chrono::milliseconds timeout) const {
+  const auto target = server_lsn(primary);
+  return wait_until(
+      [&] { return wal::Lsn::parse(scalar("SELECT pg_last_wal_replay_lsn()")).value_or(wal::Lsn()) >= target; },
+      timeout);
+}
+
+void StreamingStandby::pg_ctl(const std::vector<std::string>& args) const {
+  std::vector<std::string> argv = {pg_bindir() + "/pg_ctl", "-D", dir_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const auto r = run(as_postgres(argv));
+  if (r.exit_code != 0) throw std::runtime_error("pg_ctl " + args.back() + " failed: " + r.err + r.out);
+}
+
 SegmentCheck check_segments(const std::string& repo, const std::string& pg_wal_dir, wal::TimelineId tli) {
   SegmentCheck check;
   storage::PosixStorage storage(repo);

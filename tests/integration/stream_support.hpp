@@ -30,6 +30,34 @@ std::optional<pid_t> streamer_pid(const std::string& repo);
 // Sends sig to the streamer named by the lock file.
 void signal_streamer(const std::string& repo, int sig);
 
+// A streaming standby of `primary`, built with pg_basebackup -R, on its own port (127.0.0.1, socket in the
+// primary's work dir), in <primary work dir>/<name>. Stopped (immediately) when destroyed; removed with the
+// primary's work dir. Failures throw std::runtime_error.
+class StreamingStandby {
+ public:
+  explicit StreamingStandby(const PgCluster& primary, const std::string& name = "standby");
+  ~StreamingStandby();
+  StreamingStandby(const StreamingStandby&) = delete;
+  StreamingStandby& operator=(const StreamingStandby&) = delete;
+
+  // pg_ctl promote -w: the standby leaves recovery on a new timeline.
+  void promote() const;
+  [[nodiscard]] std::string conninfo() const;
+  // Runs sql with psql and returns the first line it printed.
+  std::string scalar(const std::string& sql) const;
+  // Waits until the standby has replayed the primary's WAL up to its current flush position.
+  [[nodiscard]] bool wait_replayed(const PgCluster& primary, std::chrono::milliseconds timeout) const;
+  [[nodiscard]] const std::string& data_dir() const { return dir_; }
+  [[nodiscard]] int port() const { return port_; }
+
+ private:
+  void pg_ctl(const std::vector<std::string>& args) const;
+
+  std::string dir_;
+  std::string log_;
+  int port_;
+};
+
 struct SegmentCheck {
   std::vector<std::string> segments;  // names checked, in order
   std::vector<std::string> mismatches;

@@ -1,5 +1,6 @@
 // Restore planning without a server: target resolution to recovery settings, the restorable window and its
 // errors, backup choice, WAL gaps, timelines, event ids, config quoting, and the time parser.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 
@@ -176,6 +177,56 @@ TEST_CASE("history files make branches, and event ids round-trip", "[restore]") 
   CHECK(parsed->kind == format::EventKind::kMassDelete);
   CHECK_FALSE(parse_event_id("2-4019D50-mass_delete"));
   CHECK_FALSE(parse_event_id("2-0000000004019D50-nope"));
+}
+
+TEST_CASE("a timeline-1 backup reaches a target on timeline 2 and one on timeline 1 before the switch",
+          "[restore][timeline]") {
+  // Timeline 2 forked from 1 at 0/7003000: timeline 1 holds segments 2..7 (7 ends at the switch), 2 holds 7..9.
+  const wal::Lsn switch_lsn = seg_lsn(7, 0x3000);
+  auto names = segments(2, 7);
+  for (uint64_t s = 7; s <= 9; ++s) {
+    names.push_back("wal/" + wal::segment_file_name(wal::TimelineId(2), wal::SegmentNo(s), kSeg) + ".wvs");
+  }
+  const auto wal_of = [](const RestorePlan& plan) {
+    std::string out;
+    for (const auto& need : plan.wal) {
+      out += std::to_string(need.timeline.value()) + ":" + std::to_string(need.first.value()) + ".." +
+             std::to_string(need.last.value()) + " ";
+    }
+    return out;
+  };
+  auto f = facts(TargetKind::kTime);
+  f.timeline = wal::TimelineId(2);
+  f.branch = make_branch(f.timeline, {{wal::TimelineId(1), switch_lsn}});
+  f.last_commit = commit(9, 0x500, 9000, 900);
+
+  // On timeline 2: timeline 1 up to the segment before the switch, then timeline 2 from the switch segment on.
+  f.request.time = 8000;
+  f.last_at_or_before = commit(7, 0x4000, 7990, 799);
+  f.first_after = commit(8, 0x200, 8010, 801);
+  const auto on2 = plan_restore(inputs_with_wal(names), f);
+  REQUIRE(on2);
+  CHECK(on2->backup.id == "new");
+  CHECK(setting(*on2, "recovery_target_timeline") == "2");
+  CHECK(wal_of(*on2) == "1:5..6 2:7..8 ");
+
+  // On timeline 1, in the switch segment before the switch: recovery stays on timeline 1 and reads timeline 1's
+  // copy of that segment (recovery_target_timeline = 1 knows nothing of timeline 2).
+  f.request.time = 7000;
+  f.last_at_or_before = commit(7, 0x100, 6990, 700);
+  f.first_after = commit(7, 0x200, 7010, 701);
+  const auto on1 = plan_restore(inputs_with_wal(names), f);
+  REQUIRE(on1);
+  CHECK(setting(*on1, "recovery_target_timeline") == "1");
+  CHECK(wal_of(*on1) == "1:5..7 ");
+  CHECK(on1->segment_count == 3);
+
+  // Without timeline 1's copy of the switch segment that target is out of reach, whatever timeline 2 holds.
+  names.erase(std::find(names.begin(), names.end(),
+                        "wal/" + wal::segment_file_name(wal::TimelineId(1), wal::SegmentNo(7), kSeg) + ".wvs"));
+  const auto missing = plan_restore(inputs_with_wal(names), f);
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().message.find("lacks WAL segment 000000010000000000000007") != std::string::npos);
 }
 
 TEST_CASE("recovery settings: unused targets emptied first, quoting, safety", "[restore]") {
