@@ -103,14 +103,28 @@ std::optional<pid_t> postmaster_pid(const std::string& dir) {
 
 bool alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
 
-// The first log line containing needle, if any.
-std::string log_line(const std::string& log_path, std::string_view needle) {
+// The first log line from byte `from` on containing needle, if any.
+std::string log_line(const std::string& log_path, std::streamoff from, std::string_view needle) {
   std::ifstream in(log_path);
+  in.seekg(from);
   std::string line;
   while (std::getline(in, line)) {
     if (line.find(needle) != std::string::npos) return line;
   }
   return {};
+}
+
+// The last FATAL or PANIC line from byte `from` on: why the server stopped. Not the first: while it starts, the
+// probes below are refused with FATAL lines of their own ("the database system is starting up").
+std::string last_fatal_line(const std::string& log_path, std::streamoff from) {
+  std::ifstream in(log_path);
+  in.seekg(from);
+  std::string line;
+  std::string last;
+  while (std::getline(in, line)) {
+    if (line.find("FATAL:") != std::string::npos || line.find("PANIC:") != std::string::npos) last = line;
+  }
+  return last;
 }
 
 // One-row, one-column query; nullopt when the server cannot be reached or the query fails.
@@ -198,6 +212,10 @@ StartResult start_restored_server(const std::string& data_dir, const StartOption
                 "or start it yourself with 'pg_ctl start -D " + data_dir + "'");
   }
   const std::string log_path = data_dir + "/" + std::string(kStartLog);
+  // Only this start's lines count (pg_ctl appends; a backup may carry an older log of the same name).
+  std::error_code ec;
+  const auto size = fs::file_size(log_path, ec);
+  const std::streamoff log_from = ec ? 0 : static_cast<std::streamoff>(size);
   const auto t0 = std::chrono::steady_clock::now();
   const int rc = run_program({options.pg_bindir + "/pg_ctl", "start", "-W", "-D", data_dir, "-l", log_path}).exit_code;
   if (rc != 0) {
@@ -217,32 +235,35 @@ StartResult start_restored_server(const std::string& data_dir, const StartOption
     const auto pid = postmaster_pid(data_dir);
     const bool running = pid && alive(*pid);
     seen_running = seen_running || running;
-    if (options.action == TargetAction::kShutdown) {
-      if (!running && seen_running) {
-        if (log_line(log_path, "shutdown at recovery target").empty()) break;
+    if (!running) {
+      // No postmaster: shut down at the target (however briefly it ran, perhaps between two looks), stopped,
+      // failed to come up (a FATAL line), or not started yet (none of these, for at most 30 s).
+      if (options.action == TargetAction::kShutdown &&
+          !log_line(log_path, log_from, "shutdown at recovery target").empty()) {
         result.state = "shut down at the target";
         break;
       }
-    } else if (running) {
-      if (options.action == TargetAction::kPromote) {
-        if (query_value(conninfo, "SELECT pg_is_in_recovery()") == std::optional<std::string>("f")) {
-          result.state = "promoted";
-          break;
-        }
-      } else if (query_value(conninfo, "SELECT pg_get_wal_replay_pause_state()") ==
-                 std::optional<std::string>("paused")) {
+      if (seen_running || !last_fatal_line(log_path, log_from).empty() ||
+          std::chrono::steady_clock::now() - t0 > std::chrono::seconds(30)) {
+        break;
+      }
+    } else if (options.action == TargetAction::kPromote) {
+      if (query_value(conninfo, "SELECT pg_is_in_recovery()") == std::optional<std::string>("f")) {
+        result.state = "promoted";
+        break;
+      }
+    } else if (options.action == TargetAction::kPause) {
+      if (query_value(conninfo, "SELECT pg_get_wal_replay_pause_state()") == std::optional<std::string>("paused")) {
         result.state = "paused at the target";
         break;
       }
-    } else if (seen_running || std::chrono::steady_clock::now() - t0 > std::chrono::seconds(30)) {
-      break;  // it stopped (or never came up)
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   result.elapsed = std::chrono::steady_clock::now() - t0;
-  result.stop_line = log_line(log_path, "recovery stopping");
+  result.stop_line = log_line(log_path, log_from, "recovery stopping");
   if (result.state.empty()) {
-    std::string fatal = log_line(log_path, "FATAL:");
+    const std::string fatal = last_fatal_line(log_path, log_from);
     throw Error(ErrorCode::kNotRestorable,
                 "the restored server did not reach the target" + (fatal.empty() ? std::string() : ": " + fatal),
                 "see " + log_path);

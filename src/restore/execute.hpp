@@ -17,8 +17,9 @@
 //
 // start_restored_server() runs `pg_ctl start` on the directory (as the current user: PostgreSQL refuses root,
 // and so does this function, with kUsage) and waits until the target is reached and the server is consistent:
-// promoted (pg_is_in_recovery() false) for promote, paused at the target for pause, stopped for shutdown. A
-// server that stops otherwise (recovery failed) is kNotRestorable with the server's FATAL line.
+// promoted (pg_is_in_recovery() false) for promote, paused at the target for pause, stopped for shutdown (its
+// log says "shutdown at recovery target"). A server that stops otherwise (recovery failed) or never comes up is
+// kNotRestorable with the server's last FATAL line, as soon as it is gone.
 // Errors: walvault::Error (kUnsafe, kIo, kCorrupt, kNotRestorable, kUsage, kConnection); Storage errors pass through.
 #pragma once
 

@@ -99,6 +99,25 @@ TEST_CASE("restore --target-action promote (the default): writable with exactly 
   CHECK(rows(server) == "1,2,100");
   CHECK(server.cluster_state() == "in production");
   CHECK_FALSE(fs::exists(server.dir() + "/recovery.signal"));
+
+  // restore --start reports PostgreSQL's own reason when recovery fails: here the backup's first WAL segment is
+  // damaged in (a copy of) the repository, so wal-fetch refuses it and the startup process dies.
+  const auto dry = s.ac.walvault(
+      {"restore", "--repo", s.ac.repo(), "--target-dir", s.dir("unused"), "--time", s.target, "--dry-run", "--json"});
+  REQUIRE(dry.exit_code == 0);
+  const std::string first = nlohmann::json::parse(dry.out)["wal"][0]["first_segment"].get<std::string>();
+  const std::string damaged = s.dir("damaged-repo");
+  fs::copy(s.ac.repo(), damaged, fs::copy_options::recursive);
+  walvault::test::flip_byte(damaged + "/wal/" + first + ".wvs", 200);
+  walvault::test::give_to_postgres(damaged);
+  RestoredServer failing(s.dir("failing"), walvault::test::free_port());
+  const auto failed = s.ac.walvault({"restore", "--repo", damaged, "--target-dir", failing.dir(), "--time", s.target,
+                                     "--start", "--port", std::to_string(failing.port())});
+  INFO(failed.out << failed.err << read_text(failing.dir() + "/walvault-restore.log"));
+  CHECK(failed.exit_code == 6);
+  CHECK(failed.err.find("the restored server did not reach the target") != std::string::npos);
+  CHECK(failed.err.find("could not restore file \"" + first + "\" from archive") != std::string::npos);
+  CHECK_FALSE(failing.running());
 }
 
 TEST_CASE("restore --target-action pause: stays in recovery, paused at the target, read-only",
@@ -178,4 +197,15 @@ TEST_CASE("restore --target-action shutdown: stops by itself at the target, stil
   REQUIRE(wait_until([&] { return server.scalar("SELECT pg_is_in_recovery()") == "f"; }, std::chrono::seconds(30)));
   CHECK(rows(server) == "1,2");
   CHECK(server.cluster_state() == "in production");
+
+  // A server that never comes up (its port is taken) is reported within seconds, not waited for: nothing of it
+  // ever runs, and there is no "shutdown at recovery target" to wait for.
+  RestoredServer busy(s.dir("busy-port"), s.ac.pg().port());
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto refused = s.restore(busy, {"--target-action", "shutdown", "--start"});
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  INFO(refused.out << refused.err << read_text(busy.dir() + "/walvault-restore.log"));
+  CHECK(refused.exit_code == 6);
+  CHECK(refused.err.find("could not create any TCP/IP sockets") != std::string::npos);
+  CHECK(waited < std::chrono::seconds(25));
 }
