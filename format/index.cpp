@@ -194,7 +194,7 @@ std::optional<wal::SegmentName> parse_tip_log_object_name(std::string_view name,
 
 // ------------------------------------------------------------------------------------------------ runs
 
-IndexResult<std::vector<std::byte>> encode_run(const RunContent& run) {
+IndexResult<uint64_t> encode_run(const RunContent& run, const ByteSink& sink) {
   const auto invalid = [](std::string m) { return fail(IndexErrorKind::kInvalidArgument, std::move(m)); };
   if (!run.timeline.valid() || run.first_lsn > run.end_lsn) return invalid("run has no timeline or a bad lsn range");
   if (run.commits.size() > UINT32_MAX) return invalid("run has too many commits");
@@ -204,19 +204,34 @@ IndexResult<std::vector<std::byte>> encode_run(const RunContent& run) {
       return invalid("commit at " + c.lsn.to_string() + " is out of order or outside the run");
     }
   }
+  uint64_t events_size = 0;
   for (std::size_t i = 0; i < run.events.size(); ++i) {
-    if (auto e = check_event(run.events[i])) return Unexpected(std::move(*e));
-    if (i > 0 && run.events[i].commit_lsn < run.events[i - 1].commit_lsn) return invalid("events out of order");
+    const EventEntry& e = run.events[i];
+    if (auto error = check_event(e)) return Unexpected(std::move(*error));
+    if (i > 0 && e.commit_lsn < run.events[i - 1].commit_lsn) return invalid("events out of order");
+    events_size += kEventFixedSize + 4ULL * e.relations.size() + 4;
+    for (const std::string& name : e.names) events_size += 2 + name.size();
   }
+  if (events_size > kMaxEventsSection) return invalid("run events exceed 1 GiB");
   for (std::size_t i = 1; i < run.segments.size(); ++i) {
     if (run.segments[i].segment_no <= run.segments[i - 1].segment_no) return invalid("segments out of order");
   }
 
+  // Nothing is handed to the sink before the input is known to be valid. Then the run goes out a piece at a time
+  // (at most one block of commit records, 160 KB, is staged), so the streamer's memory at each completed segment
+  // stays the entries themselves, not a second copy of the encoded run.
   const uint64_t n = run.commits.size();
   const uint64_t blocks = block_count(n);
-  std::vector<std::byte> out;
-  out.reserve(kRunHeaderSize + n * (kCommitRecordSize + kXidRecordSize) + kRunFooterSize);
-  Appender a(out);
+  std::vector<std::byte> staged;
+  staged.reserve(std::min<uint64_t>(std::max<uint64_t>(n, 1), kIndexBlockEntries) * kCommitRecordSize);
+  Appender a(staged);
+  uint64_t offset = 0;
+  const auto emit = [&] {
+    sink(staged);
+    offset += staged.size();
+    staged.clear();
+  };
+
   a.put_text(kMagic);
   a.put<uint16_t>(kFormatVersion);
   a.put<uint16_t>(static_cast<uint16_t>(ObjectKind::kIndexRun));
@@ -227,57 +242,67 @@ IndexResult<std::vector<std::byte>> encode_run(const RunContent& run) {
   a.put<uint64_t>(run.first_lsn.value());
   a.put<uint64_t>(run.end_lsn.value());
   a.put<uint64_t>(0);
-  a.put<uint64_t>(checksum(std::span(out).first(56)));
+  a.put<uint64_t>(checksum(std::span(staged).first(56)));
+  emit();
 
-  // 1. commits, with the running max of time.
-  const uint64_t commits_offset = out.size();
+  // 1. commits, with the running max of time; one block at a time, keeping what the block table needs.
+  struct CommitBlock {
+    TimestampTz max_time;
+    wal::Lsn first_lsn;
+    uint64_t checksum;
+  };
+  const uint64_t commits_offset = offset;
   TimestampTz max_time = kNoTime;
-  std::vector<TimestampTz> block_max;
-  for (uint64_t i = 0; i < n; ++i) {
-    max_time = std::max(max_time, run.commits[i].time);
-    put_commit(a, run.commits[i], max_time);
-    if ((i + 1) % kIndexBlockEntries == 0 || i + 1 == n) block_max.push_back(max_time);
+  std::vector<CommitBlock> commit_blocks;
+  commit_blocks.reserve(blocks);
+  for (uint64_t first = 0; first < n; first += kIndexBlockEntries) {
+    const uint64_t count = std::min<uint64_t>(kIndexBlockEntries, n - first);
+    for (uint64_t i = first; i < first + count; ++i) {
+      max_time = std::max(max_time, run.commits[i].time);
+      put_commit(a, run.commits[i], max_time);
+    }
+    commit_blocks.push_back({max_time, run.commits[first].lsn, checksum(staged)});
+    emit();
   }
-  // 2. xids, sorted by (xid, position).
-  const uint64_t xids_offset = out.size();
+  // 2. xids, sorted by (xid, position), one block at a time.
+  const uint64_t xids_offset = offset;
   std::vector<std::pair<uint32_t, uint32_t>> xids(n);
   for (uint64_t i = 0; i < n; ++i) xids[i] = {run.commits[i].xid, static_cast<uint32_t>(i)};
   std::sort(xids.begin(), xids.end());
-  for (const auto& [xid, pos] : xids) {
-    a.put<uint32_t>(xid);
-    a.put<uint32_t>(pos);
-  }
-  // 3. + 4. block tables.
-  const uint64_t commit_blocks_offset = out.size();
-  for (uint64_t b = 0; b < blocks; ++b) {
-    const uint64_t first = b * kIndexBlockEntries;
+  std::vector<uint64_t> xid_block_checksums;
+  xid_block_checksums.reserve(blocks);
+  for (uint64_t first = 0; first < n; first += kIndexBlockEntries) {
     const uint64_t count = std::min<uint64_t>(kIndexBlockEntries, n - first);
-    a.put<int64_t>(block_max[b]);
-    a.put<uint64_t>(run.commits[first].lsn.value());
-    a.put<uint64_t>(checksum(std::span(out).subspan(commits_offset + first * kCommitRecordSize,
-                                                    count * kCommitRecordSize)));
+    for (uint64_t i = first; i < first + count; ++i) {
+      a.put<uint32_t>(xids[i].first);
+      a.put<uint32_t>(xids[i].second);
+    }
+    xid_block_checksums.push_back(checksum(staged));
+    emit();
   }
-  const uint64_t xid_blocks_offset = out.size();
+  // 3. + 4. block tables, then 5. segments: checksummed together.
+  const uint64_t commit_blocks_offset = offset;
+  for (const CommitBlock& b : commit_blocks) {
+    a.put<int64_t>(b.max_time);
+    a.put<uint64_t>(b.first_lsn.value());
+    a.put<uint64_t>(b.checksum);
+  }
+  const uint64_t xid_blocks_offset = commit_blocks_offset + staged.size();
   for (uint64_t b = 0; b < blocks; ++b) {
-    const uint64_t first = b * kIndexBlockEntries;
-    const uint64_t count = std::min<uint64_t>(kIndexBlockEntries, n - first);
-    a.put<uint32_t>(xids[first].first);
+    a.put<uint32_t>(xids[b * kIndexBlockEntries].first);
     a.put<uint32_t>(0);
-    a.put<uint64_t>(
-        checksum(std::span(out).subspan(xids_offset + first * kXidRecordSize, count * kXidRecordSize)));
+    a.put<uint64_t>(xid_block_checksums[b]);
   }
-  // 5. segments.
-  const uint64_t segments_offset = out.size();
+  const uint64_t segments_offset = commit_blocks_offset + staged.size();
   for (const SegmentSummary& s : run.segments) put_segment(a, s);
-  const uint64_t blocks_checksum = checksum(std::span(out).subspan(commit_blocks_offset));
+  const uint64_t blocks_checksum = checksum(staged);
+  emit();
   // 6. events.
-  const uint64_t events_offset = out.size();
+  const uint64_t events_offset = offset;
   for (const EventEntry& e : run.events) put_event(a, e);
-  const uint64_t events_size = out.size() - events_offset;
-  if (events_size > kMaxEventsSection) return invalid("run events exceed 1 GiB");
-  const uint64_t events_checksum = checksum(std::span(out).subspan(events_offset));
+  const uint64_t events_checksum = checksum(staged);
+  emit();
 
-  const std::size_t footer_start = out.size();
   a.put<uint64_t>(n);
   a.put<uint64_t>(run.events.size());
   a.put<uint64_t>(run.segments.size());
@@ -292,8 +317,16 @@ IndexResult<std::vector<std::byte>> encode_run(const RunContent& run) {
   a.put<uint64_t>(blocks_checksum);
   a.put<uint64_t>(events_checksum);
   a.put<uint64_t>(0);
-  a.put<uint64_t>(checksum(std::span(out).subspan(footer_start)));
+  a.put<uint64_t>(checksum(staged));
   a.put_text(kEndMagic);
+  emit();
+  return offset;
+}
+
+IndexResult<std::vector<std::byte>> encode_run(const RunContent& run) {
+  std::vector<std::byte> out;
+  auto size = encode_run(run, [&out](std::span<const std::byte> bytes) { out.insert(out.end(), bytes.begin(), bytes.end()); });
+  if (!size) return Unexpected(std::move(size.error()));
   return out;
 }
 
@@ -591,6 +624,8 @@ IndexResult<TipLog> parse_tip_log(std::span<const std::byte> bytes) {
     return corrupt("index tip log header checksum mismatch");
   }
   TipLog log;
+  // Mostly commits: reserving for as many as fit avoids doubling the vector (the streamer's sealing peak).
+  log.commits.reserve((bytes.size() - kTipHeaderSize) / (kTipRecordOverhead + kCommitRecordSize));
   log.timeline = wal::TimelineId(get_le<uint32_t>(bytes.data() + 12));
   log.system_identifier = get_le<uint64_t>(bytes.data() + 16);
   std::size_t pos = kTipHeaderSize;

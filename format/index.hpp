@@ -28,7 +28,6 @@
 #include "format/endian.hpp"
 #include "wal/events.hpp"
 #include "wal/expected.hpp"
-#include "wal/events.hpp"
 #include "wal/lsn.hpp"
 
 namespace walvault::format {
@@ -113,6 +112,12 @@ struct RunContent {
   bool operator==(const RunContent&) const = default;
 };
 
+// Receives an encoded object a piece at a time, in order.
+using ByteSink = std::function<void(std::span<const std::byte>)>;
+// Encodes a run into sink, a piece at a time (memory: the block tables and one staged block), and returns its
+// size. Invalid content is rejected before anything reaches the sink.
+[[nodiscard]] IndexResult<uint64_t> encode_run(const RunContent& run, const ByteSink& sink);
+// The same, into memory (compaction, tests).
 [[nodiscard]] IndexResult<std::vector<std::byte>> encode_run(const RunContent& run);
 // Decodes and verifies a whole run (compaction, tests).
 [[nodiscard]] IndexResult<RunContent> decode_run(std::span<const std::byte> object);

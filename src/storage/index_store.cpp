@@ -62,6 +62,15 @@ RunListing list_runs(const Storage& storage, wal::TimelineId timeline) {
   return classify_runs(storage.list(format::index_prefix(timeline)), timeline);
 }
 
+// Writes run as the object `name`, streamed: the encoded run is never held whole in memory. `what` names the
+// operation in the error for content the encoder rejects (a bug).
+void write_run(Storage& storage, const std::string& name, const format::RunContent& run, const std::string& what) {
+  const auto out = storage.open_writer(name);
+  auto size = format::encode_run(run, [&out](std::span<const std::byte> bytes) { out->write(bytes); });
+  if (!size) throw Error(ErrorCode::kInternal, what + ": " + size.error().message);
+  out->commit();
+}
+
 // Merges runs (adjacent and LSN-contiguous, in order) into one: the merged run is written first, then the parts
 // are removed, so a crash at any point leaves an index with the same answers.
 void merge_group(Storage& storage, wal::TimelineId timeline, const std::vector<std::string>& names) {
@@ -73,11 +82,8 @@ void merge_group(Storage& storage, wal::TimelineId timeline, const std::vector<s
   }
   auto merged = format::merge_runs(std::move(parts));
   if (!merged) throw Error(ErrorCode::kInternal, "cannot merge index runs: " + merged.error().message);
-  auto encoded = format::encode_run(*merged);
-  if (!encoded) throw Error(ErrorCode::kInternal, "cannot merge index runs: " + encoded.error().message);
-  const std::string merged_name = format::run_object_name(timeline, merged->first_lsn, merged->end_lsn);
-  *merged = format::RunContent();  // free the entries before the write
-  storage.write_atomic(merged_name, *encoded);
+  write_run(storage, format::run_object_name(timeline, merged->first_lsn, merged->end_lsn), *merged,
+            "cannot merge index runs");
   for (const std::string& name : names) storage.remove(name);
 }
 
@@ -231,13 +237,7 @@ format::SegmentSummary IndexWriter::seal_segment(wal::SegmentNo segno, wal::Lsn 
     summary.last_commit_time = run.commits.back().time;
   }
   run.segments = {summary};
-  auto bytes = format::encode_run(run);
-  if (!bytes) {
-    throw Error(ErrorCode::kInternal, "cannot build the index run of segment " + std::to_string(segno.value()) +
-                                          ": " + bytes.error().message);
-  }
-  run = format::RunContent();  // free the entries before the write
-  storage_.write_atomic(run_name, *bytes);
+  write_run(storage_, run_name, run, "cannot build the index run of segment " + std::to_string(segno.value()));
   storage_.remove(tip_name);
   return summary;
 }
