@@ -114,14 +114,16 @@ std::string log_line(const std::string& log_path, std::streamoff from, std::stri
   return {};
 }
 
-// The last FATAL or PANIC line from byte `from` on: why the server stopped. Not the first: while it starts, the
-// probes below are refused with FATAL lines of their own ("the database system is starting up").
+// The last FATAL or PANIC line from byte `from` on, skipping the refusals of the probes below while the server
+// starts or stops ("FATAL:  the database system is starting up", "... is not accepting connections"): why the
+// server stopped.
 std::string last_fatal_line(const std::string& log_path, std::streamoff from) {
   std::ifstream in(log_path);
   in.seekg(from);
   std::string line;
   std::string last;
   while (std::getline(in, line)) {
+    if (line.find("FATAL:  the database system is ") != std::string::npos) continue;
     if (line.find("FATAL:") != std::string::npos || line.find("PANIC:") != std::string::npos) last = line;
   }
   return last;

@@ -419,6 +419,8 @@ std::string recovery_conf_text(const RestorePlan& plan, const RecoveryConfig& co
   }
   for (const RecoverySetting& s : plan.recovery) line(s.name, s.value);
   line("recovery_target_action", target_action_name(config.action));
+  // PostgreSQL shuts down instead of pausing when hot standby is off, and the backup's configuration may say so.
+  if (config.action == TargetAction::kPause) line("hot_standby", "on");
   line("archive_mode", "off");
   line("primary_conninfo", "");
   line("primary_slot_name", "");

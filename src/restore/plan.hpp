@@ -161,8 +161,8 @@ struct RecoveryConfig {
 };
 
 // The block appended to postgresql.auto.conf (later lines win over the backup's own): a comment naming the
-// backup and the target, restore_command, the plan's recovery_target_* settings, recovery_target_action, and
-// the safety settings: archive_mode = off (the copy never pushes WAL anywhere), primary_conninfo and
+// backup and the target, restore_command, the plan's recovery_target_* settings, recovery_target_action (with
+// hot_standby = on for pause, without which PostgreSQL shuts down instead of pausing), and the safety settings: archive_mode = off (the copy never pushes WAL anywhere), primary_conninfo and
 // primary_slot_name emptied (it never follows the production server), and port/listen/socket when given.
 [[nodiscard]] std::string recovery_conf_text(const RestorePlan& plan, const RecoveryConfig& config);
 // A value as a postgresql.conf string literal: 'text' with ' and \ doubled.

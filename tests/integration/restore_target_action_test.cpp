@@ -30,7 +30,7 @@ struct Scenario {
   ArchivedCluster ac;
   std::string target;
 
-  Scenario() {
+  explicit Scenario(walvault::test::ClusterOptions options = {}) : ac(std::move(options)) {
     ac.pg().exec("CREATE TABLE ticks (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())");
     ac.start_streamer();
     ac.backup();
@@ -122,7 +122,9 @@ TEST_CASE("restore --target-action promote (the default): writable with exactly 
 
 TEST_CASE("restore --target-action pause: stays in recovery, paused at the target, read-only",
           "[integration][restore]") {
-  Scenario s;
+  // The backup's own configuration has hot standby off, with which PostgreSQL turns pause into shutdown: the
+  // restore must switch it on for a pause to happen.
+  Scenario s({.settings = {"hot_standby = off"}});
   {  // restore --start waits for the pause and reports it
     RestoredServer server(s.dir("pause-start"), walvault::test::free_port());
     const auto restored = s.restore(server, {"--target-action", "pause", "--start"});

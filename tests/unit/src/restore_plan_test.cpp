@@ -244,6 +244,11 @@ TEST_CASE("recovery settings: unused targets emptied first, quoting, safety", "[
   CHECK(text.find("archive_mode = 'off'") != std::string::npos);
   CHECK(text.find("primary_conninfo = ''") != std::string::npos);
   CHECK(text.find("recovery_target_action = 'promote'") != std::string::npos);
+  CHECK(text.find("hot_standby") == std::string::npos);
+  // PostgreSQL turns pause into shutdown when hot standby is off (as the backup's configuration may say).
+  c.action = TargetAction::kPause;
+  const std::string paused = recovery_conf_text(*plan, c);
+  CHECK(paused.find("recovery_target_action = 'pause'\nhot_standby = 'on'\n") != std::string::npos);
   CHECK(shell_quote("/a/b-c.d") == "/a/b-c.d");
   CHECK(shell_quote("/a b/it's") == "'/a b/it'\\''s'");
   CHECK(conf_quote("a\\b") == "'a\\\\b'");
