@@ -617,40 +617,82 @@ std::vector<std::byte> encode_tip_record(const EventEntry& event) {
   return tip_record(kTipEvent, payload);
 }
 
-IndexResult<TipLog> parse_tip_log(std::span<const std::byte> bytes) {
-  if (bytes.size() < kTipHeaderSize) return fail(IndexErrorKind::kTruncated, "index tip log shorter than its header");
-  if (auto e = check_magic(bytes.data(), ObjectKind::kIndexTipLog, "index tip log")) return Unexpected(std::move(*e));
-  if (checksum(bytes.first(24)) != get_le<uint64_t>(bytes.data() + 24)) {
-    return corrupt("index tip log header checksum mismatch");
-  }
-  TipLog log;
+TipLogParser::TipLogParser(uint64_t size_hint) {
   // Mostly commits: reserving for as many as fit avoids doubling the vector (the streamer's sealing peak).
-  log.commits.reserve((bytes.size() - kTipHeaderSize) / (kTipRecordOverhead + kCommitRecordSize));
-  log.timeline = wal::TimelineId(get_le<uint32_t>(bytes.data() + 12));
-  log.system_identifier = get_le<uint64_t>(bytes.data() + 16);
-  std::size_t pos = kTipHeaderSize;
+  if (size_hint > kTipHeaderSize) {
+    log_.commits.reserve((size_hint - kTipHeaderSize) / (kTipRecordOverhead + kCommitRecordSize));
+  }
+}
+
+void TipLogParser::feed(std::span<const std::byte> piece) {
+  fed_ += piece.size();
+  if (stopped_) return;
+  pending_.insert(pending_.end(), piece.begin(), piece.end());
+  std::size_t pos = 0;
+  if (!header_done_) {
+    if (pending_.size() < kTipHeaderSize) return;
+    if (auto e = check_magic(pending_.data(), ObjectKind::kIndexTipLog, "index tip log")) {
+      error_ = std::move(*e);
+    } else if (checksum(std::span(pending_).first(24)) != get_le<uint64_t>(pending_.data() + 24)) {
+      error_ = IndexError{IndexErrorKind::kCorrupt, "index tip log header checksum mismatch"};
+    }
+    if (error_) {
+      stopped_ = true;
+      return;
+    }
+    log_.timeline = wal::TimelineId(get_le<uint32_t>(pending_.data() + 12));
+    log_.system_identifier = get_le<uint64_t>(pending_.data() + 16);
+    header_done_ = true;
+    pos = kTipHeaderSize;
+  }
+  const std::span<const std::byte> bytes(pending_);
   while (bytes.size() - pos >= kTipRecordOverhead) {
     const auto size = get_le<uint32_t>(bytes.data() + pos);
     const auto type = get_le<uint32_t>(bytes.data() + pos + 4);
-    if (size > kMaxTipPayload || size > bytes.size() - pos - kTipRecordOverhead) break;
+    if (size > kMaxTipPayload) {
+      stopped_ = true;
+      break;
+    }
+    if (size > bytes.size() - pos - kTipRecordOverhead) break;  // the rest of this record is in a later piece
     const auto covered = bytes.subspan(pos, 8 + size);
-    if (checksum(covered) != get_le<uint64_t>(bytes.data() + pos + 8 + size)) break;
     const auto payload = covered.subspan(8);
-    if (type == kTipCommit && size == kCommitRecordSize) {
-      log.commits.push_back(get_commit(payload.data()));
-    } else if (type == kTipEvent) {
+    bool valid = checksum(covered) == get_le<uint64_t>(bytes.data() + pos + 8 + size);
+    if (valid && type == kTipCommit && size == kCommitRecordSize) {
+      log_.commits.push_back(get_commit(payload.data()));
+    } else if (valid && type == kTipEvent) {
       Cursor c(payload);
       auto e = get_event(c);
-      if (!e || c.remaining() != 0) break;
-      log.events.push_back(std::move(*e));
+      valid = e && c.remaining() == 0;
+      if (valid) log_.events.push_back(std::move(*e));
     } else {
+      valid = false;
+    }
+    if (!valid) {
+      stopped_ = true;
       break;
     }
     pos += kTipRecordOverhead + size;
   }
-  log.valid_length = pos;
-  log.torn_bytes = bytes.size() - pos;
-  return log;
+  valid_ += pos;
+  if (stopped_) {
+    std::vector<std::byte>().swap(pending_);
+  } else {
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(pos));
+  }
+}
+
+IndexResult<TipLog> TipLogParser::finish() && {
+  if (error_) return Unexpected(std::move(*error_));
+  if (!header_done_) return fail(IndexErrorKind::kTruncated, "index tip log shorter than its header");
+  log_.valid_length = valid_;
+  log_.torn_bytes = fed_ - valid_;
+  return std::move(log_);
+}
+
+IndexResult<TipLog> parse_tip_log(std::span<const std::byte> bytes) {
+  TipLogParser parser(bytes.size());
+  parser.feed(bytes);
+  return std::move(parser).finish();
 }
 
 // ------------------------------------------------------------------------------------------------ view

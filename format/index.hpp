@@ -203,6 +203,25 @@ struct TipLog {
 // A bad header is an error; a bad record ends the valid prefix (torn_bytes counts the rest).
 [[nodiscard]] IndexResult<TipLog> parse_tip_log(std::span<const std::byte> bytes);
 
+// parse_tip_log() over a log handed over in consecutive pieces of any size, so a caller can read a large log in
+// ranges instead of whole (the streamer seals each segment's log this way). Memory: the parsed entries plus at
+// most one piece and one partial record. size_hint (the log's size, if known) sizes the commit vector.
+class TipLogParser {
+ public:
+  explicit TipLogParser(uint64_t size_hint = 0);
+  void feed(std::span<const std::byte> piece);
+  [[nodiscard]] IndexResult<TipLog> finish() &&;
+
+ private:
+  TipLog log_;
+  std::vector<std::byte> pending_;  // fed bytes not yet parsed: the header, or the start of a record
+  std::optional<IndexError> error_;
+  uint64_t fed_ = 0;
+  uint64_t valid_ = 0;  // header + whole valid records
+  bool header_done_ = false;
+  bool stopped_ = false;  // a bad header or record: everything after it is torn
+};
+
 // ---- queries across a timeline
 struct TimeLookup {
   std::optional<CommitEntry> last_at_or_before;  // the last commit recovery to T replays

@@ -204,19 +204,30 @@ format::SegmentSummary IndexWriter::seal_segment(wal::SegmentNo segno, wal::Lsn 
     storage_.remove(tip_name);
     return sealed->segments.front();
   }
-  if (log.empty() && storage_.info(tip_name)) log = storage_.read(tip_name);
+  // The log is parsed a range at a time: at the streamer's peak memory, only the parsed entries are held whole.
+  std::optional<format::TipLogParser> parser;
+  if (!log.empty()) {
+    parser.emplace(log.size());
+    parser->feed(log);
+    Bytes().swap(log);
+  } else if (const auto size = storage_.info(tip_name)) {
+    constexpr uint64_t kPiece = 256 * 1024;
+    parser.emplace(*size);
+    for (uint64_t at = 0; at < *size; at += kPiece) {
+      parser->feed(storage_.read_range(tip_name, at, std::min(kPiece, *size - at)));
+    }
+  }
 
   format::RunContent run;
   run.system_identifier = system_identifier_;
   run.timeline = timeline_;
   run.first_lsn = start_lsn;
   run.end_lsn = end_lsn;
-  if (!log.empty()) {
-    auto parsed = format::parse_tip_log(log);
+  if (parser) {
+    auto parsed = std::move(*parser).finish();
     if (!parsed) throw index_corrupt(tip_name, parsed.error());
     run.commits = std::move(parsed->commits);
     run.events = std::move(parsed->events);
-    Bytes().swap(log);  // the raw log is not needed any more: keep the sealing peak to the parsed entries
   }
   // Tip logs are appended in LSN order: sort (stable_sort allocates a buffer of half the entries) only when not.
   const auto by_lsn = [](const auto& a, const auto& b) { return a.lsn < b.lsn; };

@@ -250,6 +250,43 @@ TEST_CASE("tip logs keep the valid prefix and report a torn tail", "[format][ind
   CHECK_FALSE(parse_tip_log(bad_header));
 }
 
+TEST_CASE("a tip log fed in pieces of any size parses as it does whole", "[format][index]") {
+  std::vector<std::byte> log = encode_tip_header(7, TimelineId(1));
+  const auto commits = commits_with_times({4, 8, 6, 1, 9});
+  for (std::size_t i = 0; i < commits.size(); ++i) {
+    const auto rec = i == 2 ? encode_tip_record(sample_event(Lsn(0x1000100), 2)) : encode_tip_record(commits[i]);
+    log.insert(log.end(), rec.begin(), rec.end());
+  }
+  auto flipped = log;
+  flipped[flipped.size() - 30] ^= std::byte{4};  // damages the last record
+  auto torn = log;
+  torn.resize(torn.size() - 5);
+  auto bad_header = log;
+  bad_header[20] ^= std::byte{1};
+
+  const auto fed = [](std::span<const std::byte> bytes, std::size_t piece) {
+    TipLogParser parser(bytes.size());
+    for (std::size_t at = 0; at < bytes.size(); at += piece) parser.feed(bytes.subspan(at, std::min(piece, bytes.size() - at)));
+    return std::move(parser).finish();
+  };
+  for (const auto* input : {&log, &flipped, &torn, &bad_header}) {
+    const auto whole = parse_tip_log(*input);
+    for (const std::size_t piece : {std::size_t{1}, std::size_t{7}, std::size_t{33}, std::size_t{64}, input->size()}) {
+      INFO("piece " << piece);
+      const auto parsed = fed(*input, piece);
+      REQUIRE(parsed.has_value() == whole.has_value());
+      if (!whole) continue;
+      CHECK(parsed->commits == whole->commits);
+      CHECK(parsed->events == whole->events);
+      CHECK(parsed->valid_length == whole->valid_length);
+      CHECK(parsed->torn_bytes == whole->torn_bytes);
+    }
+  }
+  CHECK(parse_tip_log(flipped)->commits.size() == 3);
+  CHECK(parse_tip_log(torn)->torn_bytes > 0);
+  CHECK_FALSE(parse_tip_log(bad_header));
+}
+
 TEST_CASE("index object names", "[format][index]") {
   CHECK(run_object_name(TimelineId(1), Lsn(0x3000000), Lsn(0x4000000)) ==
         "index/00000001/run-0000000003000000-0000000004000000.wvi");
