@@ -8,7 +8,8 @@ namespace walvault::cli {
 
 void register_expire(CLI::App& app, Action& selected) {
   auto options = std::make_shared<command::ExpireOptions>();
-  CLI::App* sub = app.add_subcommand("expire", "Remove old backups and the WAL only they needed");
+  CLI::App* sub = app.add_subcommand(
+      "expire", "Remove old backups and the WAL only they needed, compact the index, sweep stale temporary files");
   add_repo_option(*sub, options->repo);
   auto* keep_backups = sub->add_option("--keep-backups", options->keep_backups, "Keep the N newest backups")
                            ->check(CLI::PositiveNumber);
@@ -17,7 +18,7 @@ void register_expire(CLI::App& app, Action& selected) {
           ->check(CLI::PositiveNumber);
   keep_backups->excludes(keep_days);
   keep_days->excludes(keep_backups);
-  sub->add_flag("--dry-run", options->dry_run, "Print what would be removed, remove nothing");
+  sub->add_flag("--dry-run", options->dry_run, "Print what would be removed or merged, change nothing");
   add_json_flag(*sub, options->json);
   sub->callback([options, &selected] { selected = [options] { return command::run_expire(*options); }; });
 }
