@@ -25,6 +25,9 @@ chmod 755 "$work"
 pids=()
 cleanup() {
   set +e
+  # The streamer by its own pid (from its lock file): as root, the pid in pids is runuser's, which does not pass
+  # SIGTERM on to walvault.
+  [[ -f $work/repo/locks/stream.lock ]] && kill "$(cat "$work/repo/locks/stream.lock")" 2>/dev/null
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
   for d in "$work"/prod "$work"/restored; do
