@@ -21,53 +21,6 @@ void make_wal(const PgCluster& c, const std::string& table) {
   c.exec("CREATE TABLE " + table + " AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 20000) g");
 }
 
-// A streaming standby of `primary`, built with pg_basebackup -R, on its own port. Stopped when destroyed.
-class Standby {
- public:
-  explicit Standby(const PgCluster& primary)
-      : primary_(primary), dir_(primary.work_dir() + "/standby"), port_(free_port()) {
-    const auto r = primary.run_pg_program("pg_basebackup", {"-D", dir_, "-R", "-X", "stream", "-c", "fast"});
-    if (r.exit_code != 0) throw std::runtime_error("pg_basebackup failed: " + r.err);
-    {
-      std::ofstream conf(dir_ + "/postgresql.conf", std::ios::app);
-      conf << "port = " << port_ << "\nunix_socket_directories = '" << primary.work_dir() << "'\nhot_standby = on\n";
-    }
-    give_to_postgres(dir_);
-    pg_ctl({"-l", primary.work_dir() + "/standby.log", "-w", "-t", "60", "start"});
-  }
-  ~Standby() {
-    try {
-      pg_ctl({"-m", "immediate", "stop"});
-    } catch (...) {  // NOLINT(bugprone-empty-catch): best effort in a destructor
-    }
-  }
-  Standby(const Standby&) = delete;
-  Standby& operator=(const Standby&) = delete;
-
-  void promote() { pg_ctl({"-w", "promote"}); }
-  [[nodiscard]] std::string conninfo() const {
-    return "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=postgres";
-  }
-  std::string scalar(const std::string& sql) const {
-    const auto r = run(as_postgres({pg_bindir() + "/psql", "-XAtq", "-d", conninfo(), "-c", sql}));
-    if (r.exit_code != 0) throw std::runtime_error("psql on standby failed: " + r.err);
-    return r.out.substr(0, r.out.find('\n'));
-  }
-  [[nodiscard]] const std::string& data_dir() const { return dir_; }
-
- private:
-  void pg_ctl(std::vector<std::string> args) const {
-    std::vector<std::string> argv = {pg_bindir() + "/pg_ctl", "-D", dir_};
-    argv.insert(argv.end(), args.begin(), args.end());
-    const auto r = run(as_postgres(argv));
-    if (r.exit_code != 0) throw std::runtime_error("pg_ctl failed: " + r.err + r.out);
-  }
-
-  const PgCluster& primary_;
-  std::string dir_;
-  int port_;
-};
-
 }  // namespace
 
 TEST_CASE("stream reconnects after pg_terminate_backend and a server restart", "[integration][stream]") {
@@ -100,7 +53,7 @@ TEST_CASE("stream reconnects after pg_terminate_backend and a server restart", "
 
 TEST_CASE("stream follows a promoted standby onto its new timeline", "[integration][stream]") {
   PgCluster primary({.settings = {"wal_keep_size = 1GB"}});
-  Standby standby(primary);
+  const StreamingStandby standby(primary);
   const std::string repo = primary.work_dir() + "/repo";
   init_repo(standby.conninfo(), repo);
   Background streamer(as_postgres({WALVAULT_BINARY, "stream", "--repo", repo}), primary.work_dir() + "/stream.log");
