@@ -512,9 +512,14 @@ IndexResult<std::vector<EventEntry>> RunReader::events() {
   return out;
 }
 
-IndexResult<void> RunReader::verify() {
+IndexResult<void> RunReader::verify(const std::function<void(const CommitEntry&)>& each_commit) {
   for (uint64_t b = 0; b < commit_blocks_.size(); ++b) {
     if (auto r = load_commit_block(b); !r) return r;
+    if (each_commit) {
+      for (std::size_t at = 0; at < cached_records_.size(); at += kCommitRecordSize) {
+        each_commit(get_commit(cached_records_.data() + at));
+      }
+    }
     auto xids = read_block(xids_offset_, kXidRecordSize, commit_count_, b, xid_blocks_[b].checksum);
     if (!xids) return Unexpected(xids.error());
     if (get_le<uint32_t>(xids->data()) != xid_blocks_[b].first_xid) {
@@ -538,19 +543,16 @@ IndexResult<RunContent> decode_run(std::span<const std::byte> object) {
       },
       object.size());
   if (!reader) return Unexpected(reader.error());
-  if (auto v = reader->verify(); !v) return Unexpected(v.error());
   RunContent run;
+  run.commits.reserve(reader->commit_count());
+  if (auto v = reader->verify([&run](const CommitEntry& c) { run.commits.push_back(c); }); !v) {
+    return Unexpected(v.error());
+  }
   run.system_identifier = reader->system_identifier();
   run.timeline = reader->timeline();
   run.first_lsn = reader->first_lsn();
   run.end_lsn = reader->end_lsn();
   run.segments = reader->segments();
-  run.commits.reserve(reader->commit_count());
-  for (uint64_t i = 0; i < reader->commit_count(); ++i) {
-    auto c = reader->commit_at(i);
-    if (!c) return Unexpected(c.error());
-    run.commits.push_back(*c);
-  }
   auto events = reader->events();
   if (!events) return Unexpected(events.error());
   run.events = std::move(*events);

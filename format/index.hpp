@@ -149,8 +149,9 @@ class RunReader {
   [[nodiscard]] IndexResult<std::vector<CommitEntry>> find_xid(uint32_t xid);
   // Every event of the run, in commit LSN order.
   [[nodiscard]] IndexResult<std::vector<EventEntry>> events();
-  // Reads and verifies every block and the events (a full scrub).
-  [[nodiscard]] IndexResult<void> verify();
+  // Reads and verifies every block and the events (a full scrub), handing each commit, in order, to each_commit
+  // when given (decode_run reads the run in this one pass).
+  [[nodiscard]] IndexResult<void> verify(const std::function<void(const CommitEntry&)>& each_commit = {});
 
  private:
   struct CommitBlock {

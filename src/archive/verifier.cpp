@@ -522,28 +522,43 @@ class Verifier {
       wal::Lsn first_outside;
     };
     std::map<uint64_t, Tally> tally;
-    std::map<wal::Lsn, wal::Lsn> commit_end;  // commit record start → end
-    for (const auto& commit : run.commits) commit_end[commit.lsn] = commit.end_lsn;
-    const auto place = [&](wal::Lsn lsn, bool is_event) {
-      const wal::SegmentNo seg = wal::segment_of(lsn, config_.segment_size);
-      const uint64_t segno = seg.value();
-      Tally& t = tally[segno];
+    // Commits are sorted by lsn (decode_run checks it), so an event's commit record is a binary search away, and
+    // consecutive entries share a segment: its tally and bounds are looked up once per segment, not per entry.
+    const auto end_of = [&run](wal::Lsn lsn) -> std::optional<wal::Lsn> {
+      const auto it = std::lower_bound(run.commits.begin(), run.commits.end(), lsn,
+                                       [](const format::CommitEntry& c, wal::Lsn l) { return c.lsn < l; });
+      if (it == run.commits.end() || it->lsn != lsn) return std::nullopt;
+      return it->end_lsn;
+    };
+    struct Segment {
+      uint64_t segno = UINT64_MAX;
+      Tally* tally = nullptr;
+      wal::Lsn end;                                         // the segment's end
+      std::optional<std::pair<wal::Lsn, wal::Lsn>> held;  // the WAL its container holds, when known
+      bool inside = true;                                   // otherwise: whether entries there are inside
+    } seg;
+    const auto place = [&](wal::Lsn lsn, std::optional<wal::Lsn> end, bool is_event) {
+      const uint64_t segno = wal::segment_of(lsn, config_.segment_size).value();
+      if (segno != seg.segno) {
+        seg = Segment{};
+        seg.segno = segno;
+        seg.tally = &tally[segno];
+        seg.end = wal::segment_start(wal::SegmentNo(segno).next(), config_.segment_size);
+        const auto it = segments_.find({tli, segno});
+        if (it == segments_.end()) {
+          seg.inside = first_segno && segno < *first_segno;  // expired WAL: the index may outlive it
+        } else if (it->second.info) {
+          seg.held = std::pair(it->second.info->header.start_lsn, it->second.info->end_lsn);
+        }
+      }
+      Tally& t = *seg.tally;
       (is_event ? t.events : t.commits) += 1;
-      const auto end = commit_end.find(lsn);
-      if (end != commit_end.end() && end->second <= wal::segment_start(seg.next(), config_.segment_size)) {
-        (is_event ? t.whole_events : t.whole_commits) += 1;
-      }
-      const auto it = segments_.find({tli, segno});
-      bool inside = true;
-      if (it == segments_.end()) {
-        inside = first_segno && segno < *first_segno;  // expired WAL: the index may outlive it
-      } else if (it->second.info) {
-        inside = lsn >= it->second.info->header.start_lsn && lsn < it->second.info->end_lsn;
-      }
+      if (end && *end <= seg.end) (is_event ? t.whole_events : t.whole_commits) += 1;
+      const bool inside = seg.held ? lsn >= seg.held->first && lsn < seg.held->second : seg.inside;
       if (!inside && t.outside++ == 0) t.first_outside = lsn;
     };
-    for (const auto& commit : run.commits) place(commit.lsn, false);
-    for (const auto& event : run.events) place(event.commit_lsn, true);
+    for (const auto& commit : run.commits) place(commit.lsn, commit.end_lsn, false);
+    for (const auto& event : run.events) place(event.commit_lsn, end_of(event.commit_lsn), true);
     for (const auto& [segno, t] : tally) {
       if (t.outside == 0) continue;
       const wal::SegmentNo s(segno);
