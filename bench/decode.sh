@@ -43,7 +43,7 @@ done
 cat >"$OUT" <<MD
 # WAL decode throughput
 
-Command: \`bench/make-wal.sh && bench/decode.sh ${1:-build/walvault}\` (walvault built RelWithDebInfo, -O2) (RUNS=$RUNS, best wall time, warm page cache).
+Command: \`bench/make-wal.sh && bench/decode.sh ${1:-build/walvault}\` (RUNS=$RUNS, best wall time, warm page cache).
 walvault verifies every record CRC (SSE4.2: $(grep -q sse4_2 /proc/cpuinfo && echo yes || echo no)), parses
 block references and runs the event tracker (commits, destructive events) on every record.
 
@@ -53,6 +53,6 @@ ${rows}
 Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores,
 $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -sr); $("$BIN/pg_waldump" --version);
 walvault $(git -C "$ROOT" rev-parse --short HEAD). Date: $(date -u +%Y-%m-%dT%H:%M:%SZ).
-The machine is shared (2 cores, other jobs running), so figures are indicative.
+Wall times on a 2-core VM: indicative; the ratios between the tools on the same WAL are the figure to read.
 MD
 cat "$OUT"

@@ -19,6 +19,16 @@ machine() {
   echo "- walvault $(git -C "$root" rev-parse --short HEAD)"
 }
 
+# The command behind each area's report, as run below.
+declare -A commands=(
+  [decode]="bash bench/make-wal.sh && bash bench/decode.sh build-bench/walvault"
+  [format]="BUILD=build-bench bash bench/format.sh"
+  [stream]="bash bench/stream.sh build-bench/walvault"
+  [backup]="bash bench/backup.sh 70"
+  [restore]="ROUNDS=4 bash bench/restore.sh 100 45"
+  [verify]="bash bench/verify.sh 1024"
+)
+
 assemble() {
   {
     echo "# walvault benchmark results"
@@ -30,17 +40,26 @@ assemble() {
     echo
     machine
     echo
-    echo "The sections below record the runs made while walvault was built, on a 2-vCPU AMD EPYC VM with 23 GiB RAM"
-    echo "that was shared with other builds and tests; each section states its conditions. CPU seconds and bytes are"
-    echo "reliable; wall times and MB/s are noisy."
+    echo "The sections below are the reports of the last run. On a small VM, CPU seconds and bytes are the reliable"
+    echo "figures; wall times and MB/s vary from run to run."
     echo
     cat "$root/bench/summary.md"
     for area in decode format stream backup restore verify; do
       echo
       echo "---"
       echo
-      # Demote each report's headings by one level so they nest under this file's title.
-      sed 's/^#/##/' "$results/$area.md"
+      echo "## $area"
+      echo
+      echo "Produced by \`${commands[$area]}\` (in \`bash bench/run-all.sh\`):"
+      echo
+      # decode and stream write markdown (headings demoted to nest here); the others write plain text.
+      if [[ $area == decode || $area == stream ]]; then
+        sed 's/^#/###/' "$results/$area.md"
+      else
+        echo '```'
+        cat "$results/$area.md"
+        echo '```'
+      fi
     done
   } >"$root/bench/RESULTS.md"
   echo "wrote bench/RESULTS.md"
@@ -61,6 +80,6 @@ bash bench/decode.sh "$WALVAULT_BIN"                        # writes results/dec
 BUILD=$root/build-bench bash bench/format.sh >"$results/format.md"
 bash bench/stream.sh "$WALVAULT_BIN" >"$results/stream.md"
 bash bench/backup.sh 70 >"$results/backup.md"
-bash bench/restore.sh 100 45 >"$results/restore.md"
+ROUNDS=4 bash bench/restore.sh 100 45 >"$results/restore.md"  # 4 rounds: the first restore after the workload is noisy
 bash bench/verify.sh 1024 >"$results/verify.md"
 assemble
