@@ -14,6 +14,7 @@
 #include "restore/backup_catalog.hpp"
 #include "restore/plan_inputs.hpp"
 #include "restore/wal_coverage.hpp"
+#include "storage/index_store.hpp"
 
 namespace walvault::command {
 namespace {
@@ -52,9 +53,7 @@ std::optional<format::TimestampTz> last_commit_time(const storage::Storage& stor
         if (segment.start_lsn < to && segment.end_lsn > from) consider(segment.last_commit_time);
       }
     } else if (format::parse_tip_log_object_name(info.name, segment_size)) {
-      const auto log = format::parse_tip_log(storage.read(info.name));
-      if (!log) index_error(info.name, log.error());
-      for (const auto& commit : log->commits) {
+      for (const auto& commit : walvault::storage::read_tip_log(storage, info.name).commits) {
         if (commit.lsn >= from && commit.lsn < to) consider(commit.time);
       }
     }

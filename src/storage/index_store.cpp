@@ -342,6 +342,14 @@ void apply_compaction(Storage& storage, const CompactionPlan& plan) {
   for (const auto& group : plan.merges) merge_group(storage, plan.timeline, group);
 }
 
+format::TipLog read_tip_log(const Storage& storage, const std::string& name) {
+  const Bytes bytes = storage.read(name);
+  if (bytes.size() < format::kTipHeaderSize) return {};
+  auto log = format::parse_tip_log(bytes);
+  if (!log) throw index_corrupt(name, log.error());
+  return std::move(*log);
+}
+
 format::IndexView open_index(const Storage& storage, wal::TimelineId timeline, uint32_t segment_size) {
   std::vector<format::RunReader> readers;
   for (const ListedRun& r : list_runs(storage, timeline).visible) {
@@ -353,10 +361,9 @@ format::IndexView open_index(const Storage& storage, wal::TimelineId timeline, u
   std::vector<format::EventEntry> events;
   for (const ObjectInfo& o : storage.list(format::index_prefix(timeline))) {
     if (!format::parse_tip_log_object_name(o.name, segment_size)) continue;
-    auto log = format::parse_tip_log(storage.read(o.name));
-    if (!log) throw index_corrupt(o.name, log.error());
-    commits.insert(commits.end(), log->commits.begin(), log->commits.end());
-    std::move(log->events.begin(), log->events.end(), std::back_inserter(events));
+    format::TipLog log = read_tip_log(storage, o.name);
+    commits.insert(commits.end(), log.commits.begin(), log.commits.end());
+    std::move(log.events.begin(), log.events.end(), std::back_inserter(events));
   }
   // Tip logs list in segment order; keep LSN order within them.
   std::stable_sort(commits.begin(), commits.end(), [](const auto& a, const auto& b) { return a.lsn < b.lsn; });

@@ -99,4 +99,9 @@ void apply_compaction(Storage& storage, const CompactionPlan& plan);
 // The index of one timeline as it is in storage now.
 [[nodiscard]] format::IndexView open_index(const Storage& storage, wal::TimelineId timeline, uint32_t segment_size);
 
+// A tip log as readers see it. One cut short before its header was whole (its creation interrupted, e.g. by a full
+// disk) reads as empty: it holds no entries, and the streamer rewrites it from the WAL. Any other damage throws
+// kCorrupt.
+[[nodiscard]] format::TipLog read_tip_log(const Storage& storage, const std::string& name);
+
 }  // namespace walvault::storage

@@ -334,3 +334,27 @@ TEST_CASE("streamer compaction removes covered leftovers, merges only contiguous
   CHECK(g.compact(2) == 0);
   CHECK(gap.list("index/").size() == 2);
 }
+
+TEST_CASE("readers take a tip log cut short before its header as empty, and other damage as corrupt",
+          "[storage][index]") {
+  MemoryStorage s;
+  IndexWriter w(s, 42, kTli, kSeg);
+  w.append(commit(1, 100, 10, 500));
+  w.sync();
+  REQUIRE(storage::open_index(s, kTli, kSeg).commit_count() == 1);
+
+  // The next segment's log, its creation cut short by a full disk: a few bytes of header.
+  const std::string torn = format::tip_log_object_name(kTli, SegmentNo(2), kSeg);
+  const auto header = format::encode_tip_header(42, kTli);
+  s.write_atomic(torn, std::span(header).first(format::kTipHeaderSize - 5));
+  CHECK(storage::read_tip_log(s, torn).commits.empty());
+  CHECK(storage::open_index(s, kTli, kSeg).commit_count() == 1);
+
+  // A whole header that fails its checksum is damage, not a torn creation.
+  auto damaged = header;
+  damaged[13] ^= std::byte{1};
+  s.remove(torn);
+  s.write_atomic(torn, damaged);
+  CHECK_THROWS_AS(storage::open_index(s, kTli, kSeg), Error);
+  CHECK_THROWS_AS(storage::read_tip_log(s, torn), Error);
+}
