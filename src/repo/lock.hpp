@@ -1,4 +1,4 @@
-// RepositoryLock: one process at a time for a role in a repository (the streamer), with flock(2) on
+// RepositoryLock: one process at a time for a role in a repository (the streamer), a storage::FileLock on
 // <repo>/locks/<name>.lock. The lock file holds the owner's pid, so a second process can name it.
 //
 // The lock is released when the RepositoryLock is destroyed or the process dies (the kernel drops flocks), so a
@@ -7,8 +7,11 @@
 // be created.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
+
+#include "storage/file_lock.hpp"
 
 namespace walvault::repo {
 
@@ -16,16 +19,13 @@ class RepositoryLock {
  public:
   // Takes the lock <root>/locks/<name>.lock without waiting; `role` names the holder in the error message.
   RepositoryLock(const std::string& root, const std::string& name, const std::string& role);
-  ~RepositoryLock();
-  RepositoryLock(const RepositoryLock&) = delete;
-  RepositoryLock& operator=(const RepositoryLock&) = delete;
 
   // The pid of the process holding the lock (0 when held but the pid is unreadable), or nullopt when nobody
   // holds it. Never takes it. Throws nothing.
   [[nodiscard]] static std::optional<long> holder(const std::string& root, const std::string& name);
 
  private:
-  int fd_ = -1;
+  std::unique_ptr<storage::FileLock> lock_;
 };
 
 }  // namespace walvault::repo

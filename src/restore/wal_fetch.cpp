@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +18,7 @@
 #include "common/process.hpp"
 #include "format/segment_container.hpp"
 #include "restore/plan_inputs.hpp"
+#include "storage/file_lock.hpp"
 
 namespace walvault::restore {
 namespace {
@@ -143,23 +143,6 @@ std::optional<wal::SegmentName> read_requested(const std::string& dir, uint32_t 
   return wal::parse_segment_file_name(std::string_view(buf, 24), segment_size);
 }
 
-class FileLock {
- public:
-  FileLock(const std::string& path, bool wait) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd_ < 0) io_error("cannot open", path, errno);
-    held_ = ::flock(fd_, wait ? LOCK_EX : LOCK_EX | LOCK_NB) == 0;
-  }
-  ~FileLock() { ::close(fd_); }
-  FileLock(const FileLock&) = delete;
-  FileLock& operator=(const FileLock&) = delete;
-  [[nodiscard]] bool held() const { return held_; }
-
- private:
-  int fd_ = -1;
-  bool held_ = false;
-};
-
 }  // namespace
 
 FetchOutcome fetch_wal_file(const storage::Storage& storage, const repo::RepoConfig& config, std::string_view name,
@@ -210,7 +193,7 @@ bool Spool::take(std::string_view name, const std::string& dest) {
 }
 
 void Spool::start_prefetcher(const repo::Repository& repository, uint32_t depth) const {
-  if (FileLock probe(dir_ + "/" + std::string(kLockFile), false); !probe.held()) return;  // one is running
+  if (!storage::FileLock::take(dir_ + "/" + std::string(kLockFile), storage::LockWait::kTry)) return;  // one runs
   const std::string self = self_executable();
   const char* exe = self.c_str();
   const std::string depth_text = std::to_string(depth);
@@ -238,8 +221,8 @@ void Spool::start_prefetcher(const repo::Repository& repository, uint32_t depth)
 
 void Spool::prefetch(const repo::Repository& repository, uint32_t depth) const {
   if (!exists(dir_)) return;
-  const FileLock lock(dir_ + "/" + std::string(kLockFile), false);
-  if (!lock.held()) return;
+  const auto lock = storage::FileLock::take(dir_ + "/" + std::string(kLockFile), storage::LockWait::kTry);
+  if (!lock) return;
   const uint32_t seg = repository.config.segment_size;
   auto idle_since = std::chrono::steady_clock::now();
   std::optional<wal::SegmentName> last_seen;
@@ -282,7 +265,8 @@ void Spool::remove() const {
   if (!exists(dir_)) return;
   write_file_atomically(dir_ + "/" + std::string(kStopFile), {}, 0, 0);
   {
-    const FileLock wait_for_prefetcher(dir_ + "/" + std::string(kLockFile), true);
+    const auto wait_for_prefetcher =
+        storage::FileLock::take(dir_ + "/" + std::string(kLockFile), storage::LockWait::kWait);
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
     if (ec) io_error("cannot remove", dir_, ec.value());

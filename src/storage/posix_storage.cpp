@@ -13,6 +13,8 @@
 #include <filesystem>
 #include <utility>
 
+#include "storage/file_lock.hpp"
+
 namespace walvault::storage {
 namespace {
 
@@ -284,10 +286,10 @@ class PosixAppendFile final : public AppendFile {
 
 class PosixLock final : public StorageLock {
  public:
-  explicit PosixLock(Fd fd) : fd_(std::move(fd)) {}
+  explicit PosixLock(std::unique_ptr<FileLock> lock) : lock_(std::move(lock)) {}
 
  private:
-  Fd fd_;  // closing it drops the flock
+  std::unique_ptr<FileLock> lock_;
 };
 
 }  // namespace
@@ -408,15 +410,9 @@ std::unique_ptr<StorageLock> PosixStorage::lock(std::string_view name, LockWait 
   const std::string dir = root_ + "/locks";
   const std::string path = dir + "/" + std::string(name) + ".lock";
   make_dirs(dir);
-  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640));
-  if (!fd.valid()) throw io_error("open lock file", path, errno);
-  const int operation = LOCK_EX | (wait == LockWait::kTry ? LOCK_NB : 0);
-  while (::flock(fd.get(), operation) != 0) {
-    if (errno == EINTR) continue;
-    if (errno == EWOULDBLOCK) return nullptr;
-    throw io_error("lock", path, errno);
-  }
-  return std::make_unique<PosixLock>(std::move(fd));
+  auto lock = FileLock::take(path, wait, 0640);
+  if (!lock) return nullptr;
+  return std::make_unique<PosixLock>(std::move(lock));
 }
 
 std::vector<ObjectInfo> PosixStorage::sweep_temporaries(std::chrono::system_clock::time_point modified_before,

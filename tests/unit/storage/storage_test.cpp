@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 
+#include "storage/file_lock.hpp"
 #include "storage/memory_storage.hpp"
 #include "storage/posix_storage.hpp"
 
@@ -384,4 +385,22 @@ TEST_CASE("memory storage: without append it behaves like an object store", "[st
   MemoryStorage s(false);
   CHECK_FALSE(s.capabilities().append);
   CHECK(code_of([&] { (void)s.open_append("tip/t"); }) == ErrorCode::kInternal);
+}
+
+TEST_CASE("file locks: exclusive, name their holder's pid, released with the object", "[storage]") {
+  const std::string dir = make_temp_dir();
+  const std::string path = dir + "/role.lock";
+  using walvault::storage::FileLock;
+  CHECK_FALSE(FileLock::holder(path).has_value());  // no file yet
+  {
+    const auto lock = FileLock::take(path, LockWait::kTry);
+    REQUIRE(lock);
+    CHECK(FileLock::holder(path) == 0L);  // held, no pid recorded yet
+    lock->record_pid();
+    CHECK(FileLock::holder(path) == static_cast<long>(::getpid()));
+    CHECK_FALSE(FileLock::take(path, LockWait::kTry));  // a second open file description conflicts
+  }
+  CHECK_FALSE(FileLock::holder(path).has_value());
+  CHECK(FileLock::take(path, LockWait::kTry));
+  std::filesystem::remove_all(dir);
 }
