@@ -53,11 +53,13 @@ class IndexWriter {
   // into one, repeatedly, never merging runs whose objects total more than max_merge_bytes. Returns how many runs
   // were merged away; 0 without trying when another process holds kIndexLockName. Lookups cost about 0.15 ms per
   // run, so an index must be compacted to stay under 10 ms (bench/results/format.md). Memory is about twice the
-  // merged run decoded (up to ~500 MB with the default cap), so full compaction belongs in a maintenance job; the
-  // 16 MiB streamer calls this with kStreamerMergeBytes after sealing.
+  // merged run decoded, so full compaction belongs in a maintenance job; the 16 MiB streamer calls this with
+  // kStreamerMergeBytes after sealing.
   std::size_t compact(std::size_t fanout = 16, uint64_t max_merge_bytes = kMaxMergeBytes);
 
-  static constexpr uint64_t kMaxMergeBytes = 256ULL << 20;
+  // 32 MiB runs hold ~700 000 commits: 10 M commits are ~15 runs (a 2 ms lookup: format.md's 39-run row is 2.1 ms),
+  // and merging one needs ~50 MB, which a small VPS's expire timer can afford (256 MiB needed ~500 MB).
+  static constexpr uint64_t kMaxMergeBytes = 32ULL << 20;
   static constexpr uint64_t kStreamerMergeBytes = 256ULL << 10;
 
  private:
