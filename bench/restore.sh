@@ -40,12 +40,14 @@ work=$(mktemp -d /tmp/walvault-bench-restore.XXXXXX)
 chmod 755 "$work"
 chown postgres: "$work"
 stream_pid=
+# shellcheck source=bench/lib.sh
+source bench/lib.sh  # the working directory is the repository root (see the cd above)
 cleanup() {
   set +e
   for d in "$work"/r-*; do
     [[ -f $d/postmaster.pid ]] && as_pg "$bindir/pg_ctl" -D "$d" -m immediate stop >/dev/null 2>&1
   done
-  [[ -n $stream_pid ]] && kill "$stream_pid" 2>/dev/null && wait "$stream_pid" 2>/dev/null
+  stop_streamer
   [[ -f $work/data/postmaster.pid ]] && as_pg "$bindir/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1
   rm -rf "$work"
 }

@@ -19,10 +19,12 @@ work=$(mktemp -d /tmp/walvault-bench-verify.XXXXXX)
 chmod 755 "$work"
 [[ $(id -u) -eq 0 ]] && chown postgres: "$work"
 stream_pid=
+# shellcheck source=bench/lib.sh
+source bench/lib.sh  # the working directory is the repository root (see the cd above)
 cleanup() {
   set +e
   [[ -n ${WALVAULT_BENCH_KEEP:-} && -d $work/repo ]] && cp -a "$work/repo" "$WALVAULT_BENCH_KEEP"
-  [[ -n $stream_pid ]] && kill "$stream_pid" 2>/dev/null && wait "$stream_pid" 2>/dev/null
+  stop_streamer
   [[ -f $work/data/postmaster.pid ]] && as_pg "$bindir/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1
   rm -rf "$work"
 }
@@ -59,7 +61,7 @@ last_segment=$("$bindir/psql" -XAtc "SELECT pg_walfile_name(pg_current_wal_lsn()
 "$bindir/psql" -XAtc "SELECT pg_switch_wal()" >/dev/null
 until [[ -f $work/repo/wal/$last_segment.wvs ]]; do sleep 1; done
 sleep 2
-kill "$stream_pid"; wait "$stream_pid" 2>/dev/null || true; stream_pid=
+stop_streamer
 segments=$(ls "$work/repo/wal" | grep -c '\.wvs$')
 stored=$(du -sb "$work/repo/wal" | cut -f1)
 echo "repository: $segments segment containers, $((stored >> 20)) MiB stored in wal/"
