@@ -19,7 +19,9 @@ machine() {
   echo "- walvault $(git -C "$root" rev-parse --short HEAD)"
 }
 
-# The command behind each area's report, as run below.
+# Each area's command, run from the repository root in this order. decode.sh writes its report itself; the others'
+# output is their report. restore runs 4 rounds: the first restore after the workload is the noisy one.
+areas=(decode format stream backup restore verify)
 declare -A commands=(
   [decode]="bash bench/make-wal.sh && bash bench/decode.sh build-bench/walvault"
   [format]="BUILD=build-bench bash bench/format.sh"
@@ -44,7 +46,7 @@ assemble() {
     echo "figures; wall times and MB/s vary from run to run."
     echo
     cat "$root/bench/summary.md"
-    for area in decode format stream backup restore verify; do
+    for area in "${areas[@]}"; do
       echo
       echo "---"
       echo
@@ -75,11 +77,11 @@ cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DWALVAULT_TESTS=OFF >/dev/
 cmake --build build-bench -j"$(nproc)" --target walvault walvault_core >/dev/null
 export WALVAULT_BIN=$root/build-bench/walvault
 
-bash bench/make-wal.sh
-bash bench/decode.sh "$WALVAULT_BIN"                        # writes results/decode.md itself
-BUILD=$root/build-bench bash bench/format.sh >"$results/format.md"
-bash bench/stream.sh "$WALVAULT_BIN" >"$results/stream.md"
-bash bench/backup.sh 70 >"$results/backup.md"
-ROUNDS=4 bash bench/restore.sh 100 45 >"$results/restore.md"  # 4 rounds: the first restore after the workload is noisy
-bash bench/verify.sh 1024 >"$results/verify.md"
+for area in "${areas[@]}"; do
+  if [[ $area == decode ]]; then
+    bash -c "${commands[$area]}"
+  else
+    bash -c "${commands[$area]}" >"$results/$area.md"
+  fi
+done
 assemble

@@ -1,6 +1,7 @@
 // FileLock: an exclusive flock(2) on a local file, held while the FileLock lives. The kernel drops it when the
 // process dies, so a kill -9 never leaves a stale lock. Every lock walvault takes on local files goes through
-// here: the repository's role locks (repo/lock.hpp), PosixStorage::lock, and wal-fetch's spool.
+// here: the repository's role locks (repo/lock.hpp), PosixStorage::lock (it is the StorageLock PosixStorage
+// returns), and wal-fetch's spool.
 //
 // The file may record the holder's pid (record_pid), so that another process can name it (holder).
 // Errors: kIo when the file cannot be opened or created, or flock fails for a reason other than another holder.
@@ -16,7 +17,7 @@
 
 namespace walvault::storage {
 
-class FileLock {
+class FileLock final : public StorageLock {
  public:
   // Takes the lock on path, creating the file (with `mode`) if missing; with kTry, nullptr when another holder
   // has it.
@@ -25,9 +26,7 @@ class FileLock {
   // Never takes the lock. Throws nothing.
   [[nodiscard]] static std::optional<long> holder(const std::string& path);
 
-  ~FileLock();
-  FileLock(const FileLock&) = delete;
-  FileLock& operator=(const FileLock&) = delete;
+  ~FileLock() override;
 
   // Writes this process's pid into the file, for holder(). Throws kIo.
   void record_pid() const;

@@ -284,14 +284,6 @@ class PosixAppendFile final : public AppendFile {
   uint64_t size_;
 };
 
-class PosixLock final : public StorageLock {
- public:
-  explicit PosixLock(std::unique_ptr<FileLock> lock) : lock_(std::move(lock)) {}
-
- private:
-  std::unique_ptr<FileLock> lock_;
-};
-
 }  // namespace
 
 PosixStorage::PosixStorage(std::string root) : root_(std::move(root)) {
@@ -410,9 +402,7 @@ std::unique_ptr<StorageLock> PosixStorage::lock(std::string_view name, LockWait 
   const std::string dir = root_ + "/locks";
   const std::string path = dir + "/" + std::string(name) + ".lock";
   make_dirs(dir);
-  auto lock = FileLock::take(path, wait, 0640);
-  if (!lock) return nullptr;
-  return std::make_unique<PosixLock>(std::move(lock));
+  return FileLock::take(path, wait, 0640);
 }
 
 std::vector<ObjectInfo> PosixStorage::sweep_temporaries(std::chrono::system_clock::time_point modified_before,
