@@ -92,7 +92,7 @@ void merge_group(Storage& storage, wal::TimelineId timeline, const std::vector<s
 struct IndexWriter::Tip {
   std::string name;
   std::unique_ptr<AppendFile> file;          // null on stores without append
-  std::vector<std::byte> pending;            // stores without append: the whole log
+  std::vector<std::byte> pending;            // records not yet written (stores without append: the whole log)
   wal::Lsn last_commit;                      // highest commit lsn present
   std::vector<format::EventEntry> last_events;  // events at the highest event commit lsn present
 };
@@ -147,11 +147,7 @@ void IndexWriter::append(const format::CommitEntry& entry) {
   Tip& tip = tip_for(entry.lsn);
   if (entry.lsn <= tip.last_commit) return;  // already logged before a restart
   const auto record = format::encode_tip_record(entry);
-  if (tip.file) {
-    tip.file->append(record);
-  } else {
-    tip.pending.insert(tip.pending.end(), record.begin(), record.end());
-  }
+  tip.pending.insert(tip.pending.end(), record.begin(), record.end());
   tip.last_commit = entry.lsn;
 }
 
@@ -167,18 +163,21 @@ void IndexWriter::append(const format::EventEntry& event) {
     if (event.commit_lsn > last) tip.last_events.clear();
   }
   const auto record = format::encode_tip_record(event);
-  if (tip.file) {
-    tip.file->append(record);
-  } else {
-    tip.pending.insert(tip.pending.end(), record.begin(), record.end());
-  }
+  tip.pending.insert(tip.pending.end(), record.begin(), record.end());
   tip.last_events.push_back(event);
 }
 
-void IndexWriter::sync() {
-  for (auto& [segno, tip] : tips_) {
-    if (tip->file) tip->file->sync();
+void IndexWriter::write_out(Tip& tip) {
+  if (!tip.file) return;
+  if (!tip.pending.empty()) {
+    tip.file->append(tip.pending);  // one write per sync, not one per record
+    tip.pending.clear();
   }
+  tip.file->sync();
+}
+
+void IndexWriter::sync() {
+  for (auto& [segno, tip] : tips_) write_out(*tip);
 }
 
 format::SegmentSummary IndexWriter::seal_segment(wal::SegmentNo segno, wal::Lsn start_lsn, wal::Lsn end_lsn) {
@@ -186,7 +185,7 @@ format::SegmentSummary IndexWriter::seal_segment(wal::SegmentNo segno, wal::Lsn 
   Bytes log;
   if (auto it = tips_.find(segno.value()); it != tips_.end()) {
     if (it->second->file) {
-      it->second->file->sync();
+      write_out(*it->second);
     } else {
       log = std::move(it->second->pending);
     }

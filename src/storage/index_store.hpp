@@ -65,6 +65,8 @@ class IndexWriter {
  private:
   struct Tip;
   Tip& tip_for(wal::Lsn lsn);
+  // Writes the tip log's pending records in one append and syncs it (append stores).
+  void write_out(Tip& tip);
 
   Storage& storage_;
   uint64_t system_identifier_;

@@ -84,9 +84,10 @@ TEST_CASE("index writer: restart skips logged entries and truncates a torn tail"
     w.append(commit(1, 200, 11, 501));
     w.append(commit(1, 300, 12, 502));
     w.sync();
-    // A torn append: half the record lands.
+    // A torn write: records reach the file at sync(), in one write, and half of it lands.
+    w.append(commit(1, 400, 13, 503));
     s.fail_operation(1);
-    CHECK_THROWS_AS(w.append(commit(1, 400, 13, 503)), Error);
+    CHECK_THROWS_AS(w.sync(), Error);
     s.crash();
   }
   {
