@@ -310,7 +310,8 @@ std::vector<ObjectInfo> PosixStorage::list(std::string_view prefix) const {
       continue;
     }
     if (!it->is_regular_file()) continue;
-    std::string name = fs::relative(it->path(), root_).generic_string();
+    // Lexical: the iterator built the path from root_ (fs::relative would realpath every entry).
+    std::string name = it->path().lexically_relative(root_).generic_string();
     if (!name.starts_with(prefix)) continue;
     const uint64_t size = it->file_size(ec);
     if (ec) throw io_error("stat", it->path().string(), ec.value());
@@ -438,7 +439,8 @@ std::vector<ObjectInfo> PosixStorage::sweep_temporaries(std::chrono::system_cloc
       }
       fsync_dir(parent_of(path));
     }
-    swept.push_back(ObjectInfo{fs::relative(it->path(), root_).generic_string(), static_cast<uint64_t>(st.st_size)});
+    swept.push_back(
+        ObjectInfo{it->path().lexically_relative(root_).generic_string(), static_cast<uint64_t>(st.st_size)});
   }
   std::sort(swept.begin(), swept.end());
   return swept;
