@@ -86,7 +86,7 @@ inline constexpr std::string_view kEndMagic = "TLUAVLAW";
 inline constexpr uint16_t kFormatVersion = 1;
 
 // The u16 kind after the magic of every binary object.
-enum class ObjectKind : uint16_t { kSegment = 1, kStream = 2, kIndexRun = 3, kIndexTipLog = 4 };
+enum class ObjectKind : uint16_t { kSegment = 1, kStream = 2, kIndexRun = 3, kIndexTipLog = 4, kTailLog = 5 };
 
 [[nodiscard]] inline bool has_magic(const std::byte* at, std::string_view magic) noexcept {
   return std::memcmp(at, magic.data(), magic.size()) == 0;

@@ -115,16 +115,66 @@ uint64_t ContainerFooter::trailer_size() const {
   return uint64_t{chunk_count} * kChunkEntrySize + kContainerSummarySize + kContainerFooterSize;
 }
 
+// ------------------------------------------------------------------------------------------------ frames
+
+struct FrameEncoder::State {
+  int level = kDefaultZstdLevel;
+  std::unique_ptr<ZSTD_CCtx, CCtxDeleter> cctx{ZSTD_createCCtx()};
+  std::vector<std::byte> frame;
+};
+
+FrameEncoder::FrameEncoder(int zstd_level) : state_(std::make_unique<State>()) { state_->level = zstd_level; }
+FrameEncoder::FrameEncoder(FrameEncoder&&) noexcept = default;
+FrameEncoder& FrameEncoder::operator=(FrameEncoder&&) noexcept = default;
+FrameEncoder::~FrameEncoder() = default;
+
+ContainerResult<FrameEncoder::Frame> FrameEncoder::encode(std::span<const std::byte> raw) {
+  State& s = *state_;
+  if (raw.empty() || raw.size() > kMaxChunkSize) {
+    return Unexpected(error(ContainerErrorKind::kInvalidArgument, "a frame holds 1 byte to 8 MiB"));
+  }
+  s.frame.resize(kChunkFrameHeaderSize + ZSTD_compressBound(raw.size()));
+  const std::size_t n = ZSTD_compressCCtx(s.cctx.get(), s.frame.data() + kChunkFrameHeaderSize,
+                                          s.frame.size() - kChunkFrameHeaderSize, raw.data(), raw.size(), s.level);
+  if (ZSTD_isError(n) != 0U) {
+    return Unexpected(error(ContainerErrorKind::kInvalidArgument,
+                            std::string("zstd compression failed: ") + ZSTD_getErrorName(n)));
+  }
+  const ChunkEntry entry{0, static_cast<uint32_t>(n), static_cast<uint32_t>(raw.size()), checksum(raw),
+                         checksum(std::span(s.frame).subspan(kChunkFrameHeaderSize, n))};
+  put_le<uint32_t>(s.frame.data(), entry.stored_size);
+  put_le<uint32_t>(s.frame.data() + 4, entry.raw_size);
+  put_le<uint64_t>(s.frame.data() + 8, entry.raw_checksum);
+  put_le<uint64_t>(s.frame.data() + 16, entry.stored_checksum);
+  return Frame{std::span(s.frame).first(kChunkFrameHeaderSize + n), entry};
+}
+
+ContainerResult<ChunkEntry> parse_frame_header(std::span<const std::byte> bytes, uint64_t offset, uint32_t max_raw) {
+  if (bytes.size() < kChunkFrameHeaderSize) {
+    return Unexpected(error(ContainerErrorKind::kTruncated, "chunk frame header cut short"));
+  }
+  const std::byte* p = bytes.data();
+  const ChunkEntry e{offset, get_le<uint32_t>(p), get_le<uint32_t>(p + 4), get_le<uint64_t>(p + 8),
+                     get_le<uint64_t>(p + 16)};
+  // zstd needs at least 4 bytes per 128 KiB block (an RLE block), so no frame expands more than 32768-fold.
+  if (e.stored_size == 0 || e.raw_size == 0 || e.raw_size > max_raw || e.stored_size > ZSTD_compressBound(max_raw) ||
+      e.raw_size > uint64_t{e.stored_size} * kMaxExpansion) {
+    return Unexpected(error(ContainerErrorKind::kBadChunk, "chunk frame header has impossible sizes"));
+  }
+  return e;
+}
+
 // ------------------------------------------------------------------------------------------------ writer
 
 struct ContainerWriter::State {
   ContainerHeader header;
   Sink sink;
-  int level = kDefaultZstdLevel;
-  std::unique_ptr<ZSTD_CCtx, CCtxDeleter> cctx;
-  std::vector<std::byte> raw;    // the chunk being filled (capacity chunk_size)
-  std::vector<std::byte> frame;  // one compressed frame
+  std::function<void(uint64_t)> cut;  // resumed writers
+  FrameEncoder encoder{kDefaultZstdLevel};
+  std::vector<std::byte> raw;  // the chunk being filled (capacity chunk_size)
   std::vector<ChunkEntry> chunks;
+  std::vector<ChunkEntry> adopted;  // resumed writers: chunks a previous writer emitted, not checked yet
+  std::optional<uint32_t> mismatched;
   Hasher whole;
   uint64_t raw_length = 0;
   uint64_t stored = 0;
@@ -136,24 +186,37 @@ struct ContainerWriter::State {
     stored += bytes.size();
   }
 
+  [[nodiscard]] bool adopting() const { return chunks.size() < adopted.size(); }
+
+  // Forgets the adopted chunks from the next one on: the output continues at its frame offset.
+  void drop_adopted() {
+    stored = adopted[chunks.size()].offset;
+    adopted.resize(chunks.size());
+    cut(stored);
+  }
+
+  // The next adopted chunk's raw bytes arrived again: kept when they are the same, else cut off with every later one.
+  bool adopt_chunk() {
+    const ChunkEntry& entry = adopted[chunks.size()];
+    if (entry.raw_size == raw.size() && checksum(raw) == entry.raw_checksum) {
+      chunks.push_back(entry);
+      return true;
+    }
+    mismatched = static_cast<uint32_t>(chunks.size());
+    drop_adopted();
+    return false;
+  }
+
   ContainerResult<void> flush_chunk() {
     if (raw.empty()) return {};
-    frame.resize(kChunkFrameHeaderSize + ZSTD_compressBound(raw.size()));
-    const std::size_t n = ZSTD_compressCCtx(cctx.get(), frame.data() + kChunkFrameHeaderSize,
-                                            frame.size() - kChunkFrameHeaderSize, raw.data(), raw.size(), level);
-    if (ZSTD_isError(n) != 0U) {
-      return Unexpected(error(ContainerErrorKind::kInvalidArgument,
-                              std::string("zstd compression failed: ") + ZSTD_getErrorName(n)));
+    if (!adopting() || !adopt_chunk()) {
+      auto frame = encoder.encode(raw);
+      if (!frame) return Unexpected(frame.error());
+      frame->entry.offset = stored;
+      chunks.push_back(frame->entry);
+      emit(frame->bytes);
     }
-    const ChunkEntry entry{stored, static_cast<uint32_t>(n), static_cast<uint32_t>(raw.size()), checksum(raw),
-                           checksum(std::span(frame).subspan(kChunkFrameHeaderSize, n))};
-    put_le<uint32_t>(frame.data(), entry.stored_size);
-    put_le<uint32_t>(frame.data() + 4, entry.raw_size);
-    put_le<uint64_t>(frame.data() + 8, entry.raw_checksum);
-    put_le<uint64_t>(frame.data() + 16, entry.stored_checksum);
     whole.update(raw);
-    chunks.push_back(entry);
-    emit(std::span(frame).first(kChunkFrameHeaderSize + n));
     raw.clear();
     return {};
   }
@@ -164,8 +227,8 @@ ContainerWriter::ContainerWriter(ContainerWriter&&) noexcept = default;
 ContainerWriter& ContainerWriter::operator=(ContainerWriter&&) noexcept = default;
 ContainerWriter::~ContainerWriter() = default;
 
-ContainerResult<ContainerWriter> ContainerWriter::create(const ContainerHeader& header, Sink sink,
-                                                         WriterOptions options) {
+ContainerResult<std::unique_ptr<ContainerWriter::State>> ContainerWriter::new_state(const ContainerHeader& header,
+                                                                                  Sink sink, WriterOptions options) {
   if (auto e = check_header(header)) return Unexpected(std::move(*e));
   if (options.zstd_level < ZSTD_minCLevel() || options.zstd_level > ZSTD_maxCLevel()) {
     return Unexpected(error(ContainerErrorKind::kInvalidArgument,
@@ -175,14 +238,34 @@ ContainerResult<ContainerWriter> ContainerWriter::create(const ContainerHeader& 
   state->header = header;
   state->header.zstd_level = options.zstd_level;
   state->sink = std::move(sink);
-  state->level = options.zstd_level;
-  state->cctx.reset(ZSTD_createCCtx());
+  state->encoder = FrameEncoder(options.zstd_level);
   state->raw.reserve(header.chunk_size);
   state->capacity = capacity_of(header);
+  return state;
+}
+
+ContainerResult<ContainerWriter> ContainerWriter::create(const ContainerHeader& header, Sink sink,
+                                                         WriterOptions options) {
+  auto state = new_state(header, std::move(sink), options);
+  if (!state) return Unexpected(state.error());
   std::vector<std::byte> head;
-  encode_header(state->header, head);
-  state->emit(head);
-  return ContainerWriter(std::move(state));
+  encode_header((*state)->header, head);
+  (*state)->emit(head);
+  return ContainerWriter(std::move(*state));
+}
+
+ContainerResult<ContainerWriter> ContainerWriter::resume(const ContainerInfo& prefix, Sink sink,
+                                                         std::function<void(uint64_t)> cut, WriterOptions options) {
+  if (prefix.header.kind != ContainerKind::kSegment) {
+    return Unexpected(error(ContainerErrorKind::kInvalidArgument, "only segment containers can be resumed"));
+  }
+  auto state = new_state(prefix.header, std::move(sink), options);
+  if (!state) return Unexpected(state.error());
+  (*state)->header.zstd_level = prefix.header.zstd_level;  // the header on disk is the one that was written
+  (*state)->cut = std::move(cut);
+  (*state)->adopted = prefix.chunks;
+  (*state)->stored = prefix.trailer_offset;
+  return ContainerWriter(std::move(*state));
 }
 
 ContainerResult<void> ContainerWriter::append(std::span<const std::byte> raw) {
@@ -208,6 +291,7 @@ ContainerResult<void> ContainerWriter::append(std::span<const std::byte> raw) {
 ContainerResult<ContainerInfo> ContainerWriter::finish(const ContainerSummary& summary, wal::Lsn end_lsn) {
   State& s = *state_;
   if (s.finished) return Unexpected(error(ContainerErrorKind::kInvalidArgument, "container already finished"));
+  if (s.adopting()) s.drop_adopted();  // the content ends before the adopted (whole) chunks do: they go
   if (auto r = s.flush_chunk(); !r) return Unexpected(r.error());
   s.finished = true;
 
@@ -249,6 +333,12 @@ ContainerResult<ContainerInfo> ContainerWriter::finish(const ContainerSummary& s
 
 uint64_t ContainerWriter::raw_length() const { return state_->raw_length; }
 uint64_t ContainerWriter::stored_length() const { return state_->stored; }
+std::span<const std::byte> ContainerWriter::pending() const { return state_->raw; }
+uint64_t ContainerWriter::adopted_end() const {
+  return state_->adopting() ? uint64_t{state_->header.chunk_size} * state_->adopted.size() : 0;
+}
+std::optional<uint32_t> ContainerWriter::mismatched_chunk() const { return state_->mismatched; }
+FrameEncoder& ContainerWriter::encoder() { return state_->encoder; }
 
 ContainerResult<std::vector<std::byte>> encode_container(const ContainerHeader& header,
                                                          std::span<const std::byte> raw,
@@ -362,6 +452,35 @@ ContainerResult<ContainerInfo> parse_trailer(const ContainerHeader& header, cons
   return info;
 }
 
+ContainerResult<ContainerInfo> parse_container_prefix(
+    const std::function<std::vector<std::byte>(uint64_t offset, uint64_t length)>& read_range,
+    const std::function<void(std::span<const std::byte> raw)>& on_chunk) {
+  auto header = parse_header(read_range(0, kContainerHeaderSize));
+  if (!header) return Unexpected(header.error());
+  if (header->kind != ContainerKind::kSegment) {
+    return Unexpected(error(ContainerErrorKind::kBadHeader, "an unfinished container must be a segment container"));
+  }
+  ContainerInfo info;
+  info.header = *header;
+  uint64_t offset = kContainerHeaderSize;
+  const uint64_t capacity = capacity_of(info.header);
+  ContainerReader reader;
+  std::vector<std::byte> raw(info.header.chunk_size);
+  while (info.raw_length + info.header.chunk_size <= capacity) {
+    const auto entry = parse_frame_header(read_range(offset, kChunkFrameHeaderSize), offset, info.header.chunk_size);
+    if (!entry || entry->raw_size != info.header.chunk_size) break;
+    const auto frame = read_range(offset, kChunkFrameHeaderSize + uint64_t{entry->stored_size});
+    if (!reader.decode_frame(frame, raw)) break;
+    if (on_chunk) on_chunk(raw);
+    info.chunks.push_back(*entry);
+    info.raw_length += entry->raw_size;
+    offset += kChunkFrameHeaderSize + entry->stored_size;
+  }
+  info.trailer_offset = offset;
+  info.end_lsn = info.header.start_lsn + info.raw_length;
+  return info;
+}
+
 ContainerResult<ContainerInfo> parse_container(std::span<const std::byte> object) {
   auto header = parse_header(object);
   if (!header) return Unexpected(header.error());
@@ -381,6 +500,27 @@ ContainerReader::ContainerReader(ContainerReader&&) noexcept = default;
 ContainerReader& ContainerReader::operator=(ContainerReader&&) noexcept = default;
 ContainerReader::~ContainerReader() = default;
 
+ContainerResult<void> ContainerReader::decode_frame(std::span<const std::byte> frame, std::span<std::byte> out) {
+  const auto bad = [](std::string m) { return Unexpected(error(ContainerErrorKind::kBadChunk, std::move(m))); };
+  const auto entry = parse_frame_header(frame, 0, kMaxChunkSize);
+  if (!entry) return bad(entry.error().message);
+  if (frame.size() != kChunkFrameHeaderSize + entry->stored_size) return bad("is truncated");
+  if (out.size() != entry->raw_size) {
+    return Unexpected(error(ContainerErrorKind::kInvalidArgument, "output buffer size does not match the chunk"));
+  }
+  if (checksum(frame.subspan(kChunkFrameHeaderSize)) != entry->stored_checksum) {
+    return bad("compressed bytes checksum mismatch");
+  }
+  const std::size_t n = ZSTD_decompressDCtx(state_->dctx.get(), out.data(), out.size(),
+                                            frame.data() + kChunkFrameHeaderSize, entry->stored_size);
+  if (ZSTD_isError(n) != 0U) return bad(std::string("fails to decompress: ") + ZSTD_getErrorName(n));
+  if (n != entry->raw_size) return bad("decompresses to the wrong size");
+  if (checksum(out) != entry->raw_checksum) {
+    return bad("checksum mismatch (expected " + hex(entry->raw_checksum) + ")");
+  }
+  return {};
+}
+
 ContainerResult<void> ContainerReader::decode_chunk(const ContainerInfo& info, uint32_t index,
                                                     std::span<const std::byte> frame, std::span<std::byte> out) {
   if (index >= info.chunks.size()) {
@@ -396,18 +536,7 @@ ContainerResult<void> ContainerReader::decode_chunk(const ContainerInfo& info, u
       get_le<uint64_t>(p + 8) != e.raw_checksum || get_le<uint64_t>(p + 16) != e.stored_checksum) {
     return Unexpected(chunk_error(info, index, "frame header does not match the chunk table"));
   }
-  if (checksum(frame.subspan(kChunkFrameHeaderSize)) != e.stored_checksum) {
-    return Unexpected(chunk_error(info, index, "compressed bytes checksum mismatch"));
-  }
-  const std::size_t n =
-      ZSTD_decompressDCtx(state_->dctx.get(), out.data(), out.size(), p + kChunkFrameHeaderSize, e.stored_size);
-  if (ZSTD_isError(n) != 0U) {
-    return Unexpected(chunk_error(info, index, std::string("fails to decompress: ") + ZSTD_getErrorName(n)));
-  }
-  if (n != e.raw_size) return Unexpected(chunk_error(info, index, "decompresses to the wrong size"));
-  if (checksum(out) != e.raw_checksum) {
-    return Unexpected(chunk_error(info, index, "checksum mismatch (expected " + hex(e.raw_checksum) + ")"));
-  }
+  if (auto r = decode_frame(frame, out); !r) return Unexpected(chunk_error(info, index, r.error().message));
   return {};
 }
 

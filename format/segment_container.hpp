@@ -123,6 +123,32 @@ struct WriterOptions {
   int zstd_level = kDefaultZstdLevel;
 };
 
+// Compresses raw bytes into chunk frames (frame header + one zstd frame), reusing one zstd context and buffer.
+class FrameEncoder {
+ public:
+  explicit FrameEncoder(int zstd_level);
+  FrameEncoder(FrameEncoder&&) noexcept;
+  FrameEncoder& operator=(FrameEncoder&&) noexcept;
+  ~FrameEncoder();
+
+  struct Frame {
+    std::span<const std::byte> bytes;  // the whole frame; valid until the next encode()
+    ChunkEntry entry;                  // its fields (offset 0)
+  };
+  // raw: 1 .. kMaxChunkSize bytes. kInvalidArgument when zstd fails.
+  [[nodiscard]] ContainerResult<Frame> encode(std::span<const std::byte> raw);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// The header of the chunk frame at `offset`: its first kChunkFrameHeaderSize bytes. kTruncated when fewer,
+// kBadChunk when its sizes are impossible (zero, more raw bytes than max_raw, more stored bytes than zstd can
+// produce for them, or a larger expansion than zstd can reach).
+[[nodiscard]] ContainerResult<ChunkEntry> parse_frame_header(std::span<const std::byte> bytes, uint64_t offset,
+                                                             uint32_t max_raw);
+
 // Builds a container and streams it to a sink. Memory: one chunk of raw bytes, one compressed frame, a zstd
 // context (sized for one chunk) and the chunk table (24 bytes per chunk).
 class ContainerWriter {
@@ -136,6 +162,16 @@ class ContainerWriter {
   ContainerWriter& operator=(ContainerWriter&&) noexcept;
   ~ContainerWriter();
 
+  // Continues an unfinished segment container (the streamer's tip, FORMAT.md "Streamer objects") whose header and
+  // whole chunks a previous writer emitted: `prefix` describes them (header, chunks, trailer_offset = the bytes
+  // they take). The sink receives only what follows them. Their raw bytes must be appended again first: each
+  // such chunk is checked against its raw checksum instead of being compressed. When one differs, cut(offset)
+  // is called with its frame offset, that chunk and the later adopted ones are forgotten, and writing continues
+  // from there with the new bytes (mismatched_chunk() tells which).
+  [[nodiscard]] static ContainerResult<ContainerWriter> resume(const ContainerInfo& prefix, Sink sink,
+                                                               std::function<void(uint64_t)> cut,
+                                                               WriterOptions options = {});
+
   // Adds raw bytes; every chunk that fills is compressed and emitted. kInvalidArgument when a segment would
   // grow past its segment end, a stream past kMaxChunkCount chunks, or after finish().
   [[nodiscard]] ContainerResult<void> append(std::span<const std::byte> raw);
@@ -145,10 +181,20 @@ class ContainerWriter {
 
   [[nodiscard]] uint64_t raw_length() const;
   [[nodiscard]] uint64_t stored_length() const;  // bytes emitted so far
+  // The raw bytes of the chunk being filled (not emitted yet): the last pending().size() of raw_length().
+  [[nodiscard]] std::span<const std::byte> pending() const;
+  // Resumed writers: the raw end of the adopted chunks not yet checked again (0 once all are checked).
+  [[nodiscard]] uint64_t adopted_end() const;
+  // Resumed writers: the first adopted chunk that differed, if any did.
+  [[nodiscard]] std::optional<uint32_t> mismatched_chunk() const;
+  // The writer's encoder, for frames of other bytes (the streamer's tail log) that share its zstd context.
+  [[nodiscard]] FrameEncoder& encoder();
 
  private:
   struct State;
   explicit ContainerWriter(std::unique_ptr<State> state);
+  [[nodiscard]] static ContainerResult<std::unique_ptr<State>> new_state(const ContainerHeader& header, Sink sink,
+                                                                         WriterOptions options);
   std::unique_ptr<State> state_;
 };
 
@@ -173,6 +219,16 @@ struct ContainerFooter {
                                                            const ContainerFooter& footer,
                                                            std::span<const std::byte> trailer);
 
+// An unfinished segment container (header and whole chunk frames, no trailer), read from its beginning: the
+// header, then the chunk frames of chunk_size raw bytes that decode and match both checksums, up to the first
+// torn, damaged or shorter one; on_chunk (if set) gets each one's raw bytes, in order. trailer_offset is where
+// the valid frames end, raw_length what they hold. read_range returns up to `length` bytes at `offset` of the
+// object (fewer only at its end). kTruncated/kBadMagic/kUnsupportedVersion/kBadHeader when the header itself
+// is unusable.
+[[nodiscard]] ContainerResult<ContainerInfo> parse_container_prefix(
+    const std::function<std::vector<std::byte>(uint64_t offset, uint64_t length)>& read_range,
+    const std::function<void(std::span<const std::byte> raw)>& on_chunk = {});
+
 // All of the above over a whole object, without decompressing.
 [[nodiscard]] ContainerResult<ContainerInfo> parse_container(std::span<const std::byte> object);
 
@@ -184,6 +240,9 @@ class ContainerReader {
   ContainerReader& operator=(ContainerReader&&) noexcept;
   ~ContainerReader();
 
+  // frame: one whole chunk frame. out: exactly its raw_size bytes. Checks the stored checksum, decompresses, checks
+  // the raw checksum. Errors are kBadChunk without a chunk number.
+  [[nodiscard]] ContainerResult<void> decode_frame(std::span<const std::byte> frame, std::span<std::byte> out);
   // frame: the frame bytes of chunk `index` (kChunkFrameHeaderSize + stored_size bytes at its offset).
   // out: exactly its raw_size bytes. Verifies the frame header against the table and the raw checksum.
   [[nodiscard]] ContainerResult<void> decode_chunk(const ContainerInfo& info, uint32_t index,

@@ -13,6 +13,7 @@ namespace walvault::archive {
 namespace {
 
 constexpr std::string_view kPartialSuffix = ".partial";
+constexpr std::string_view kTailSuffix = ".tail";
 constexpr std::string_view kContainerSuffix = ".wvs";
 
 struct NamedSegment {
@@ -45,6 +46,12 @@ std::chrono::milliseconds since(std::chrono::steady_clock::time_point now, std::
 
 std::optional<ResumePoint> repository_resume_point(storage::Storage& storage, uint32_t segment_size) {
   const auto tips = segments_under(storage, "tip/", kPartialSuffix, segment_size);
+  // A tail log without its tip is what a crash between archiving a tip and removing its tail log leaves.
+  for (const auto& tail : segments_under(storage, "tip/", kTailSuffix, segment_size)) {
+    if (!storage.info(tip_object_name(tail.segment.timeline, tail.segment.segno, segment_size))) {
+      storage.remove(tail.object);
+    }
+  }
   if (!tips.empty()) {
     // Older tips are leftovers of a crash between archiving a segment and removing its tip: drop those whose
     // container exists. One without a container (a timeline switch cut short) is kept and reported.
@@ -121,7 +128,6 @@ void Streamer::run() {
 
 void Streamer::drop_session() {
   source_.reset();
-  archiver_.reset();  // discards the unfinished container's temporary object
   tip_.reset();
   position_.reset();
   indexer_.emplace(storage_, config_);  // a fresh IndexWriter reopens the index tip logs, truncating torn tails
@@ -181,7 +187,6 @@ Streamer::SessionEnd Streamer::session() {
   while (!stop_) {
     timeline_ = position_->timeline;
     received_ = position_->start;
-    archiver_.reset();
     tip_.reset();
     indexer_->restart(timeline_, received_);
     log::info("streaming from " + received_.to_string() + " on timeline " + std::to_string(timeline_.value()));
@@ -256,11 +261,10 @@ void Streamer::on_data(const pg::XLogData& data) {
     if (!tip_) open_tip(segno);
     const auto piece = bytes.first(std::min<std::size_t>(bytes.size(), config_.segment_size - offset));
     if (!tip_->write(offset, piece) && !warned_damage_) {
-      log::warning("the in-progress copy " + tip_->name() + " differed from the server's WAL at offset " +
-                   std::to_string(offset) + "; replaced it with the server's bytes");
+      log::warning("the in-progress copy " + tip_->name() + " differed from the server's WAL near offset " +
+                   std::to_string(offset) + "; replaced it with the server's bytes from there on");
       warned_damage_ = true;
     }
-    archiver_->append(piece);
     indexer_->feed(received_, piece);
     received_ = received_ + piece.size();
     bytes = bytes.subspan(piece.size());
@@ -269,8 +273,7 @@ void Streamer::on_data(const pg::XLogData& data) {
 }
 
 void Streamer::open_tip(wal::SegmentNo segno) {
-  tip_ = std::make_unique<Tip>(storage_, timeline_, segno, config_.segment_size);
-  archiver_ = std::make_unique<SegmentArchiver>(
+  tip_ = std::make_unique<Tip>(
       storage_, SegmentIdentity{config_.system_identifier, config_.pg_version, timeline_, segno, config_.segment_size},
       options_.compress_level);
   position_ = ResumePoint{timeline_, wal::segment_start(segno, config_.segment_size)};
@@ -289,10 +292,8 @@ void Streamer::complete_segment() {
 std::string Streamer::archive_tip(wal::Lsn end, bool final) {
   tip_->sync();
   indexer_->publish(end);
-  const std::string container = archiver_->finish(indexer_->segment_summary(tip_->segno()));
+  const std::string container = tip_->archive(indexer_->segment_summary(tip_->segno()));
   indexer_->complete_segment(tip_->segno(), end, final);
-  storage_.remove(tip_->name());
-  archiver_.reset();
   tip_.reset();
   return container;
 }
@@ -311,8 +312,10 @@ void Streamer::switch_timeline(const pg::TimelineEnd& end) {
   if (tip_) {
     // Create the new timeline's tip first: at a restart the newest tip is where streaming resumes, and this one
     // (the old timeline's last, partial segment) is archived below or, after a crash, kept for inspection.
-    const Tip successor(storage_, next.timeline, wal::segment_of(next.start, config_.segment_size),
-                        config_.segment_size);
+    const Tip successor(storage_,
+                        SegmentIdentity{config_.system_identifier, config_.pg_version, next.timeline,
+                                        wal::segment_of(next.start, config_.segment_size), config_.segment_size},
+                        options_.compress_level);
     archive_tip(received_, /*final=*/true);
   }
   log::info("timeline " + std::to_string(timeline_.value()) + " ended at " + end.next_start.to_string() +

@@ -2,19 +2,18 @@
 //
 // It connects through a ReplicationSource, checks the server's system identifier against the repository, and
 // streams from the repository's durable end (rounded down to the start of the in-progress segment, which is
-// fetched again and compared with what the tip already holds) or, for an empty repository, from the segment of
-// the slot's restart_lsn. Bytes go to the tip (archive/tip.hpp), synced at least every fsync_interval while data
-// arrives and whenever the server asks for a reply; status updates report flush = the durable end only. Records
-// are decoded as they arrive (archive/wal_indexer.hpp) and their commits and events published to the index
-// within a second. A completed segment becomes a container plus its index run, then the tip is removed.
+// fetched again and checked against what the tip already holds) or, for an empty repository, from the segment of
+// the slot's restart_lsn. Bytes go to the tip (archive/tip.hpp), compressed as they arrive and synced at least
+// every fsync_interval while data arrives and whenever the server asks for a reply; status updates report flush =
+// the durable end only. Records are decoded as they arrive (archive/wal_indexer.hpp) and their commits and events
+// published to the index within a second. A completed tip becomes the segment's container, then its index run.
 // Relation name snapshots (archive/relation_names.hpp) are taken at connect and after the WAL shows new
 // relations (at most every names_interval). Timeline switches are followed (history files stored as
 // wal/NNNNNNNN.history). run() returns when `stop` becomes true, after a final sync and status update.
 //
 // Retrying: a lost connection or any other retryable error ends the session like a process restart would: the
-// connection, the tip, the pending container and the indexer are dropped, and after a capped exponential backoff
-// the next session resumes at the repository's durable end (torn bytes past it, in the tip or an index tip log,
-// are compared or truncated; an unfinished container's temporary file was discarded). A full repository disk
+// connection, the tip and the indexer are dropped, and after a capped exponential backoff the next session resumes
+// at the repository's durable end (torn bytes past it, in the tip or an index tip log, are checked or cut). A full repository disk
 // (ErrorCause::kDiskFull) is retryable too: the streamer logs one error naming the repository, stops
 // acknowledging (the last flush position reported is what is on disk, so the slot keeps the rest), and retries
 // with backoff, without resetting it, until space returns.
@@ -32,7 +31,6 @@
 #include <string>
 
 #include "archive/backoff.hpp"
-#include "archive/segment_archiver.hpp"
 #include "archive/stream_state.hpp"
 #include "archive/tip.hpp"
 #include "archive/wal_indexer.hpp"
@@ -120,7 +118,6 @@ class Streamer {
   wal::Lsn received_;
   wal::Lsn server_lsn_;
   std::unique_ptr<Tip> tip_;
-  std::unique_ptr<SegmentArchiver> archiver_;  // the tip's container, compressed as the bytes arrive
   std::optional<WalIndexer> indexer_;  // always set; replaced by drop_session()
   std::unique_ptr<storage::AppendFile> state_file_;
   StreamState state_;

@@ -1,52 +1,93 @@
-// Tip: the in-progress WAL segment, kept raw in "tip/<segment name>.partial" (an append file) until it is
-// complete and archived as a container.
+// Tip: the in-progress WAL segment, kept compressed (format/FORMAT.md, "Streamer objects"):
+//   tip/<segment>.partial  its unfinished segment container: the header and every whole chunk frame, appended as
+//                          chunks fill;
+//   tip/<segment>.tail     the tail log (format/tail_log.hpp): the bytes past the last whole chunk.
+// sync() makes both durable. archive() completes the container with the last chunk and its trailer and publishes
+// the file itself as wal/<segment>.wvs (Storage::publish_append: a rename on local storage), then removes the
+// tail log. The segment is compressed once, as it arrives, and never read back.
 //
-// Bytes are written at their segment offset. After a restart the streamer fetches the tip's segment again from
-// its start, so writes may land on bytes the file already holds: Tip compares them first and reports a mismatch
-// (a damaged tip), then overwrites. Only bytes made durable by sync() count: synced() is the length, from the
-// segment start, of what this Tip wrote and synced, and it is the only length the streamer may acknowledge.
+// After a restart the streamer fetches the segment again from its start. A Tip opened on an existing tip adopts
+// its intact whole chunks and its tail log (torn or damaged bytes after them are cut off) and checks the bytes
+// that arrive again against them: whole chunks by their raw checksum, the tail byte by byte. Where they differ the
+// server's bytes replace what the tip held from there on, and write() returns false. synced() counts only bytes
+// this Tip made durable or checked: it is the only length, from the segment start, the streamer may acknowledge.
+// Memory: one raw chunk, one compressed frame and a zstd context, plus the raw bytes of an adopted tail log (less
+// than a chunk) until they have arrived again.
 // Lifetime: a Tip borrows the Storage, which must outlive it. Errors: Storage errors (kIo) pass through;
-// kInternal for a write that would leave a hole.
+// kInternal for a write that would leave a hole (a bug).
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
+#include "format/segment_container.hpp"
 #include "storage/storage.hpp"
 #include "wal/lsn.hpp"
 
 namespace walvault::archive {
 
-// "tip/<24-hex name>.partial".
+struct SegmentIdentity {
+  uint64_t system_identifier = 0;
+  int pg_version = 0;
+  wal::TimelineId timeline;
+  wal::SegmentNo segno;
+  uint32_t segment_size = 0;
+};
+
+// "tip/<24-hex name>.partial" and "tip/<24-hex name>.tail".
 [[nodiscard]] std::string tip_object_name(wal::TimelineId timeline, wal::SegmentNo segno, uint32_t segment_size);
+[[nodiscard]] std::string tail_object_name(wal::TimelineId timeline, wal::SegmentNo segno, uint32_t segment_size);
+
+// The raw WAL the tip of a segment holds from the segment start: its intact whole chunks, then the tail log's
+// bytes when the log continues them. nullopt when the segment has no tip (or it was archived while being read).
+// Throws Storage errors, and kCorrupt for a chunk that passes its stored checksum but fails to decompress.
+[[nodiscard]] std::optional<std::vector<std::byte>> read_tip(const storage::Storage& storage,
+                                                             wal::TimelineId timeline, wal::SegmentNo segno,
+                                                             uint32_t segment_size);
 
 class Tip {
  public:
-  // Opens (creating if missing) the tip object of segment segno on timeline.
-  Tip(storage::Storage& storage, wal::TimelineId timeline, wal::SegmentNo segno, uint32_t segment_size);
+  // Opens the tip of the segment, adopting what an earlier streamer left (see above), or creates it.
+  Tip(storage::Storage& storage, const SegmentIdentity& segment, int zstd_level);
+  Tip(const Tip&) = delete;
+  Tip& operator=(const Tip&) = delete;
 
-  // Writes bytes at offset, which must be written() (no holes). Returns false when the file already held other
-  // bytes there (they are replaced).
+  // The next bytes of the segment, at offset == written(). False when they differ from what the tip held there.
   bool write(uint32_t offset, std::span<const std::byte> bytes);
-  // Makes everything written durable.
+  // Makes everything written durable (or, for bytes still being checked against adopted chunks, waits for them).
   void sync();
+  // Completes and publishes the container (the tip must be synced); returns its object name. The Tip is done.
+  std::string archive(const format::ContainerSummary& summary);
 
   [[nodiscard]] uint32_t written() const { return written_; }
   [[nodiscard]] uint32_t synced() const { return synced_; }
   [[nodiscard]] bool complete() const { return written_ == segment_size_; }
-  [[nodiscard]] wal::TimelineId timeline() const { return timeline_; }
   [[nodiscard]] wal::SegmentNo segno() const { return segno_; }
   [[nodiscard]] const std::string& name() const { return name_; }
 
  private:
+  void adopt_tail(uint64_t base);
+  void start_tail(uint64_t base);
+  void drop_tail();
+
   storage::Storage& storage_;
   wal::TimelineId timeline_;
   wal::SegmentNo segno_;
   uint32_t segment_size_;
   std::string name_;
+  std::string tail_name_;
   std::unique_ptr<storage::AppendFile> file_;
+  bool file_dirty_ = false;  // written or cut since its last sync
+  std::optional<format::ContainerWriter> writer_;
+  std::unique_ptr<storage::AppendFile> tail_;
+  bool tail_dirty_ = false;  // cut since its last sync (appends are synced at once)
+  std::optional<uint64_t> tail_base_;  // the tail log in use covers [*tail_base_, tail_end_)
+  uint64_t tail_end_ = 0;
+  std::vector<std::byte> held_tail_;  // an adopted tail log's raw bytes from *tail_base_, until they arrive again
   uint32_t written_ = 0;
   uint32_t synced_ = 0;
 };

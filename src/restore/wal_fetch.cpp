@@ -116,14 +116,14 @@ bool serve_tip(const storage::Storage& storage, const repo::RepoConfig& config, 
   const wal::Lsn start = wal::segment_start(segment.segno, config.segment_size);
   if (tip->durable_lsn <= start) return false;
   const uint64_t durable = std::min<uint64_t>(tip->durable_lsn - start, config.segment_size);
-  const std::string object = archive::tip_object_name(segment.timeline, segment.segno, config.segment_size);
-  if (!storage.info(object)) return false;
-  const storage::Bytes bytes = storage.read_range(object, 0, durable);
-  if (bytes.size() < durable) {
-    corrupt(object, "it holds " + std::to_string(bytes.size()) + " bytes, less than the " + std::to_string(durable) +
-                        " the streamer recorded as durable");
+  const auto held = archive::read_tip(storage, segment.timeline, segment.segno, config.segment_size);
+  if (!held) return false;
+  if (held->size() < durable) {
+    corrupt(archive::tip_object_name(segment.timeline, segment.segno, config.segment_size),
+            "it holds " + std::to_string(held->size()) + " bytes, less than the " + std::to_string(durable) +
+                " the streamer recorded as durable");
   }
-  write_file_atomically(dest, bytes, 0, config.segment_size);
+  write_file_atomically(dest, std::span(*held).first(durable), 0, config.segment_size);
   return true;
 }
 

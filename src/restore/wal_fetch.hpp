@@ -3,8 +3,9 @@
 // fetch_wal_file() writes one file PostgreSQL asks for (%f) to its destination (%p):
 //   - a segment "TTTTTTTTXXXXXXXXYYYYYYYY": the container wal/<name>.wvs, verified (every chunk checksum, the
 //     whole-content checksum, and that its header names this cluster, timeline, segment and segment size) and
-//     decompressed; else the streamer's in-progress tip/<name>.partial, up to its durable end as recorded in
-//     tip/stream.state (the WAL just before a wipe usually lives there). A partial segment is padded with zeros
+//     decompressed; else the streamer's in-progress tip (archive/tip.hpp: its whole chunks, each checked, and
+//     its tail log), up to its durable end as recorded in tip/stream.state (the WAL just before a wipe usually
+//     lives there). A partial segment is padded with zeros
 //     to the full segment size, as PostgreSQL requires a full-size file (zeros read as the end of WAL);
 //   - "NNNNNNNN.history": wal/<name>, verbatim.
 // The destination appears complete or not at all: bytes go to a temporary file in the destination's directory,

@@ -226,6 +226,20 @@ std::unique_ptr<AppendFile> MemoryStorage::open_append(std::string_view name) {
   return std::make_unique<MemoryAppendFile>(*this, std::string(name), generation_);
 }
 
+void MemoryStorage::publish_append(std::string_view from, std::string_view to) {
+  check_object_name(from);
+  check_object_name(to);
+  if (!append_) throw Error(ErrorCode::kInternal, "this storage does not support append files");
+  const std::lock_guard lock(mutex_);
+  count_operation();
+  const auto it = objects_.find(from);
+  if (it == objects_.end()) {
+    throw Error(ErrorCode::kNotFound, "object " + std::string(from) + " does not exist in the repository");
+  }
+  commit_object(std::string(to), it->second.data);
+  objects_.erase(it);
+}
+
 std::unique_ptr<StorageLock> MemoryStorage::lock(std::string_view name, LockWait wait) {
   check_lock_name(name);
   std::unique_lock guard(mutex_);

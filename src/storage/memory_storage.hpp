@@ -37,6 +37,7 @@ class MemoryStorage final : public Storage {
   [[nodiscard]] std::unique_ptr<ObjectWriter> open_writer(std::string_view name) override;
   void remove(std::string_view name) override;
   [[nodiscard]] std::unique_ptr<AppendFile> open_append(std::string_view name) override;
+  void publish_append(std::string_view from, std::string_view to) override;
   [[nodiscard]] std::unique_ptr<StorageLock> lock(std::string_view name, LockWait wait) override;
 
   // Fault injection (see the top of this file). n ≥ 1; n == 1 fails the very next operation.

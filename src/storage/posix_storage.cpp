@@ -197,19 +197,27 @@ std::pair<std::string, Fd> create_temp(const std::string& final_path) {
   }
 }
 
-// fsync + no-replace rename + directory fsync of a complete temporary file; resolves a name clash by content.
+// fsync + no-replace rename + directory fsync of a complete file; resolves a name clash by content (the same
+// content: `from` is removed and that is success).
+void move_into_place(const std::string& from, const Fd& fd, const std::string& final_path, std::string_view name) {
+  if (::fsync(fd.get()) != 0) throw io_error("fsync", from, errno);
+  if (!rename_no_replace(from, final_path)) {
+    const Fd existing = open_for_read(final_path, name);
+    const Fd written(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!written.valid()) throw io_error("open", from, errno);
+    if (!same_content(existing.get(), written.get(), final_path, from)) throw content_conflict(name);
+    if (::unlink(from.c_str()) != 0) throw io_error("remove", from, errno);
+    fsync_dir(parent_of(from));
+    return;
+  }
+  fsync_dir(parent_of(final_path));
+  if (parent_of(from) != parent_of(final_path)) fsync_dir(parent_of(from));
+}
+
+// move_into_place for a temporary file, which is removed on any failure.
 void publish(const std::string& temp, Fd fd, const std::string& final_path, std::string_view name) {
   try {
-    if (::fsync(fd.get()) != 0) throw io_error("fsync", temp, errno);
-    if (!rename_no_replace(temp, final_path)) {
-      const Fd existing = open_for_read(final_path, name);
-      const Fd written(::open(temp.c_str(), O_RDONLY | O_CLOEXEC));
-      if (!written.valid()) throw io_error("open", temp, errno);
-      if (!same_content(existing.get(), written.get(), final_path, temp)) throw content_conflict(name);
-      ::unlink(temp.c_str());
-      return;
-    }
-    fsync_dir(parent_of(final_path));
+    move_into_place(temp, fd, final_path, name);
   } catch (...) {
     ::unlink(temp.c_str());
     throw;
@@ -396,6 +404,16 @@ std::unique_ptr<AppendFile> PosixStorage::open_append(std::string_view name) {
   }
   const uint64_t size = file_size(fd.get(), path);
   return std::make_unique<PosixAppendFile>(path, std::move(fd), size);
+}
+
+void PosixStorage::publish_append(std::string_view from, std::string_view to) {
+  check_object_name(from);
+  check_object_name(to);
+  const std::string from_path = root_ + "/" + std::string(from);
+  const std::string to_path = root_ + "/" + std::string(to);
+  const Fd fd = open_for_read(from_path, from);
+  make_dirs(parent_of(to_path));
+  move_into_place(from_path, fd, to_path, to);
 }
 
 std::unique_ptr<StorageLock> PosixStorage::lock(std::string_view name, LockWait wait) {

@@ -31,6 +31,7 @@ class PosixStorage final : public Storage {
   [[nodiscard]] std::unique_ptr<ObjectWriter> open_writer(std::string_view name) override;
   void remove(std::string_view name) override;
   [[nodiscard]] std::unique_ptr<AppendFile> open_append(std::string_view name) override;
+  void publish_append(std::string_view from, std::string_view to) override;
   [[nodiscard]] std::unique_ptr<StorageLock> lock(std::string_view name, LockWait wait) override;
   [[nodiscard]] std::vector<ObjectInfo> sweep_temporaries(std::chrono::system_clock::time_point modified_before,
                                                           bool dry_run) override;

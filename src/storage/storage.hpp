@@ -9,7 +9,8 @@
 //
 // The interface is shaped for object stores too: everything a caller needs is list/read/read_range/write/remove;
 // directories, renames and fsync are the backend's business. An S3 backend maps ObjectWriter to a multipart
-// upload and reports capabilities().append == false.
+// upload and reports capabilities().append == false; the streamer's append files then live in a local store and
+// publish_append() becomes an upload.
 //
 // Errors: every method throws walvault::Error. kNotFound when a named object does not exist (only where stated),
 // kCorrupt when an object exists with different content, kIo for any failure of the underlying store (retryable
@@ -133,6 +134,11 @@ class Storage {
   // Opens (creating it empty and durable if missing) a mutable object. Only when capabilities().append, else
   // kInternal. Throws kIo.
   [[nodiscard]] virtual std::unique_ptr<AppendFile> open_append(std::string_view name) = 0;
+  // Makes the append file `from` (synced first) the immutable object `to`, with the same semantics as
+  // ObjectWriter::commit() for an existing `to`, and removes `from`: readers see `from` until `to` exists. Local
+  // stores rename it (no copy). On a throw `from` is left as it was. Only when capabilities().append, else
+  // kInternal. Throws kNotFound (no `from`), kCorrupt, kIo.
+  virtual void publish_append(std::string_view from, std::string_view to) = 0;
   // Takes the exclusive lock `name` (one name component, e.g. "index") that every process using this repository
   // shares, for maintenance that must not run twice at once (index compaction). kWait blocks until it is free;
   // kTry returns nullptr when another holder has it. Not reentrant: a second lock of the same name conflicts even

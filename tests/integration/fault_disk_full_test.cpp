@@ -14,7 +14,9 @@
 #include <thread>
 #include <nlohmann/json.hpp>
 
+#include "archive/tip.hpp"
 #include "archive_fixture.hpp"
+#include "storage/posix_storage.hpp"
 #include "stream_support.hpp"
 
 using nlohmann::json;
@@ -47,19 +49,26 @@ class Tmpfs {
   std::string dir_;
 };
 
-// The end of the WAL the repository holds on disk: the highest archived segment's end, or the tip file's end.
+// The end of the WAL the repository holds on disk: the highest archived segment's end, or what the tip holds.
 walvault::wal::Lsn wal_on_disk(const std::string& repo) {
   namespace fs = std::filesystem;
   uint64_t end = 0;
   constexpr uint64_t kSeg = 16U << 20;
-  for (const auto& dir : {std::string("wal"), std::string("tip")}) {
+  const walvault::storage::PosixStorage storage(repo);
+  // tip/ first: a tip archived meanwhile is renamed into wal/, which is listed after.
+  for (const auto& dir : {std::string("tip"), std::string("wal")}) {
     if (!fs::exists(repo + "/" + dir)) continue;
     for (const auto& entry : fs::directory_iterator(repo + "/" + dir)) {
       const std::string name = entry.path().filename().string();
       const auto segment = walvault::wal::parse_segment_file_name(name.substr(0, 24), kSeg);
-      if (!segment || name[0] == '.') continue;
+      if (!segment || name[0] == '.' || name.ends_with(".tail")) continue;
       const uint64_t start = segment->segno.value() * kSeg;
-      end = std::max(end, name.ends_with(".partial") ? start + fs::file_size(entry.path()) : start + kSeg);
+      if (name.ends_with(".partial")) {
+        const auto held = walvault::archive::read_tip(storage, segment->timeline, segment->segno, kSeg);
+        end = std::max(end, start + (held ? held->size() : 0));
+      } else {
+        end = std::max(end, start + kSeg);
+      }
     }
   }
   return walvault::wal::Lsn(end);

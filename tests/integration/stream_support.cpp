@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "archive/tip.hpp"
 #include "format/segment_container.hpp"
 #include "storage/posix_storage.hpp"
 
@@ -142,17 +143,17 @@ SegmentCheck check_segments(const std::string& repo, const std::string& pg_wal_d
 bool tip_matches(const std::string& repo, const std::string& pg_wal_dir) {
   const auto state = stream_state(repo);
   if (!state || state->segment.empty()) return true;
-  const std::string tip = repo + "/tip/" + state->segment + ".partial";
-  if (!std::filesystem::exists(tip)) return true;  // archived meanwhile
   const auto seg = wal::parse_segment_file_name(state->segment, kSegmentSize);
   if (!seg) return false;
   const uint64_t start = wal::segment_start(seg->segno, kSegmentSize).value();
   if (state->durable_lsn.value() <= start) return true;
   const uint64_t durable = std::min<uint64_t>(state->durable_lsn.value() - start, kSegmentSize);
-  const auto held = read_file(tip);
+  const storage::PosixStorage storage(repo);
+  const auto held = archive::read_tip(storage, seg->timeline, seg->segno, kSegmentSize);
+  if (!held) return true;  // archived meanwhile
   const auto server = read_file(pg_wal_dir + "/" + state->segment);
-  return held.size() >= durable && server.size() >= durable &&
-         std::equal(held.begin(), held.begin() + static_cast<std::ptrdiff_t>(durable), server.begin());
+  return held->size() >= durable && server.size() >= durable &&
+         std::equal(held->begin(), held->begin() + static_cast<std::ptrdiff_t>(durable), server.begin());
 }
 
 }  // namespace walvault::test

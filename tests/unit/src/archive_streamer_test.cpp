@@ -6,6 +6,7 @@
 
 #include "../wal/wal_fixtures.hpp"
 #include "archive/streamer.hpp"
+#include "archive/tip.hpp"
 #include "format/segment_container.hpp"
 #include "storage/index_store.hpp"
 #include "storage/memory_storage.hpp"
@@ -49,6 +50,10 @@ class SyncTracking final : public storage::Storage {
   std::unique_ptr<storage::AppendFile> open_append(std::string_view n) override {
     return std::make_unique<File>(*this, std::string(n), inner_.open_append(n));
   }
+  void publish_append(std::string_view from, std::string_view to) override {
+    synced.erase(std::string(from));
+    inner_.publish_append(from, to);
+  }
   std::unique_ptr<storage::StorageLock> lock(std::string_view n, storage::LockWait w) override {
     return inner_.lock(n, w);
   }
@@ -62,14 +67,24 @@ class SyncTracking final : public storage::Storage {
     File(SyncTracking& owner, std::string name, std::unique_ptr<storage::AppendFile> inner)
         : owner_(owner), name_(std::move(name)), inner_(std::move(inner)) {}
     uint64_t size() const override { return inner_->size(); }
-    void write_at(uint64_t o, std::span<const std::byte> b) override { inner_->write_at(o, b); }
-    void truncate(uint64_t l) override { inner_->truncate(l); }
+    // Like MemoryStorage: rewriting or cutting synced bytes makes them undurable until the next sync().
+    void write_at(uint64_t o, std::span<const std::byte> b) override {
+      inner_->write_at(o, b);
+      lower(o);
+    }
+    void truncate(uint64_t l) override {
+      inner_->truncate(l);
+      lower(l);
+    }
     void sync() override {
       inner_->sync();
       owner_.synced[name_] = inner_->size();
     }
 
    private:
+    void lower(uint64_t length) {
+      if (const auto it = owner_.synced.find(name_); it != owner_.synced.end()) it->second = std::min(it->second, length);
+    }
     SyncTracking& owner_;
     std::string name_;
     std::unique_ptr<storage::AppendFile> inner_;
@@ -104,9 +119,19 @@ bool durable_in_storage(Script& s, wal::Lsn flush) {
   if (flush == test::wal_fixture().start) return true;
   const wal::SegmentNo seg = wal::segment_of_end(flush, kSeg);
   if (s.memory.info(format::segment_object_name(wal::TimelineId(1), seg, kSeg))) return true;
-  const auto it = s.storage.synced.find("tip/" + wal::segment_file_name(wal::TimelineId(1), seg, kSeg) + ".partial");
+  // The tip as a crash now would leave it: the synced prefixes of its container and tail log.
+  storage::MemoryStorage durable;
+  for (const auto& name : {archive::tip_object_name(wal::TimelineId(1), seg, kSeg),
+                           archive::tail_object_name(wal::TimelineId(1), seg, kSeg)}) {
+    const auto it = s.storage.synced.find(name);
+    if (it != s.storage.synced.end()) durable.write_atomic(name, s.memory.read_range(name, 0, it->second));
+  }
+  const auto held = archive::read_tip(durable, wal::TimelineId(1), seg, kSeg);
   const uint64_t need = flush.value() - wal::segment_start(seg, kSeg).value();
-  return it != s.storage.synced.end() && it->second >= need;
+  return held && held->size() >= need &&
+         std::equal(held->begin(), held->begin() + static_cast<std::ptrdiff_t>(need),
+                    test::wal_fixture().bytes.begin() +
+                        static_cast<std::ptrdiff_t>(wal::segment_start(seg, kSeg) - test::wal_fixture().start));
 }
 
 class FakeSource final : public pg::ReplicationSource {
@@ -283,7 +308,9 @@ TEST_CASE("a full disk pauses the streamer in-process, and when space returns it
   run(clean);
 
   Script s;
-  s.memory.set_capacity(1536 * 1024);  // fills while the second or third segment streams
+  uint64_t stored = 0;
+  for (const auto& o : clean.memory.list("")) stored += o.size;
+  s.memory.set_capacity(stored * 2 / 3);  // fills while the second or third segment streams
   s.free_space_at = 4;                 // three attempts fail on the full disk, the fourth finds space
   run(s);                              // the full disk never ends run(): it retries
   CHECK(s.connections >= 4);
