@@ -40,8 +40,9 @@ psql() { as_pg "$BIN/psql" -h 127.0.0.1 -p $PORT -U postgres -X -q -At -v ON_ERR
 
 # Slots first, so they retain all the WAL generated below.
 as_pg "$WALVAULT" -q init --repo "$WORK/repo" -d "$CONN" >/dev/null
-# A second walvault repository with its own slot: the same catch-up at zstd level 3, for comparison.
+# More walvault repositories with their own slots: the same catch-up at zstd levels 3 and -1, for comparison.
 as_pg "$WALVAULT" -q init --repo "$WORK/repo_l3" -d "$CONN" --slot walvault_l3 >/dev/null
+as_pg "$WALVAULT" -q init --repo "$WORK/repo_lm1" -d "$CONN" --slot walvault_lm1 >/dev/null
 for s in rw_none rw_lz4 rw_gzip; do psql -c "SELECT pg_create_physical_replication_slot('$s', true)" >/dev/null; done
 START=$(psql -c "SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = 'walvault'")
 
@@ -76,7 +77,7 @@ ROWS=()
 catch_up() {
   local repo=$1 level=$2
   t0=$(date +%s.%N)
-  as_pg /usr/bin/time -v -o "$repo.time" "$WALVAULT" -q stream --repo "$repo" --compress-level "$level" &
+  as_pg /usr/bin/time -v -o "$repo.time" "$WALVAULT" -q stream --repo "$repo" --compress-level="$level" &
   until python3 - "$repo/tip/stream.state" "$END" <<'PY'
 import json, sys
 def lsn(t):
@@ -95,6 +96,7 @@ PY
 }
 catch_up "$WORK/repo" 1
 catch_up "$WORK/repo_l3" 3
+catch_up "$WORK/repo_lm1" -1
 
 for mode in none lz4 gzip; do
   dir="$WORK/rw_$mode"; mkdir -p "$dir"; [ "$(id -u)" = 0 ] && chown postgres "$dir"

@@ -19,9 +19,10 @@ void register_stream(CLI::App& app, Action& selected) {
       ->default_val(10000)
       ->check(CLI::Range(100, 3600000));
   sub->add_option("--compress-level", options->compress_level,
-                  "zstd level of the segment containers (1 is faster, higher levels store less)")
+                  "zstd level of the segment containers (-7..19: negative levels use less CPU and store "
+                  "more, higher levels store less)")
       ->default_val(options->compress_level)
-      ->check(CLI::Range(1, 19));
+      ->check(CLI::Range(-7, 19));
   sub->callback([options, &selected] { selected = [options] { return command::run_stream(*options); }; });
 }
 
