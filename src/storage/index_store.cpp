@@ -148,6 +148,7 @@ void IndexWriter::append(const format::CommitEntry& entry) {
   if (entry.lsn <= tip.last_commit) return;  // already logged before a restart
   const auto record = format::encode_tip_record(entry);
   tip.pending.insert(tip.pending.end(), record.begin(), record.end());
+  if (tip.pending.size() >= kMaxPendingBytes) write_pending(tip);
   tip.last_commit = entry.lsn;
 }
 
@@ -164,15 +165,19 @@ void IndexWriter::append(const format::EventEntry& event) {
   }
   const auto record = format::encode_tip_record(event);
   tip.pending.insert(tip.pending.end(), record.begin(), record.end());
+  if (tip.pending.size() >= kMaxPendingBytes) write_pending(tip);
   tip.last_events.push_back(event);
+}
+
+void IndexWriter::write_pending(Tip& tip) {
+  if (!tip.file || tip.pending.empty()) return;
+  tip.file->append(tip.pending);
+  tip.pending.clear();
 }
 
 void IndexWriter::write_out(Tip& tip) {
   if (!tip.file) return;
-  if (!tip.pending.empty()) {
-    tip.file->append(tip.pending);  // one write per sync, not one per record
-    tip.pending.clear();
-  }
+  write_pending(tip);
   tip.file->sync();
 }
 

@@ -65,8 +65,12 @@ class IndexWriter {
  private:
   struct Tip;
   Tip& tip_for(wal::Lsn lsn);
-  // Writes the tip log's pending records in one append and syncs it (append stores).
+  // Append stores: writes the tip log's pending records in one append; write_out() also syncs the log.
+  void write_pending(Tip& tip);
   void write_out(Tip& tip);
+  // Records wait in memory until sync() or until this many bytes are pending (one write instead of one per
+  // record, in bounded memory).
+  static constexpr std::size_t kMaxPendingBytes = 64 << 10;
 
   Storage& storage_;
   uint64_t system_identifier_;
