@@ -350,6 +350,20 @@ Bytes PosixStorage::read(std::string_view name) const {
   return out;
 }
 
+std::span<const std::byte> PosixStorage::read_into(std::string_view name, Bytes& buffer) const {
+  check_object_name(name);
+  const std::string path = root_ + "/" + std::string(name);
+  const Fd fd = open_for_read(path, name);
+  const uint64_t size = file_size(fd.get(), path);
+  if (buffer.capacity() < size) {
+    // The old bytes need no copying, and doubling leaves room for the next, slightly larger objects.
+    buffer.clear();
+    buffer.reserve(std::max<uint64_t>(size, 2 * buffer.capacity()));
+  }
+  if (buffer.size() < size) buffer.resize(size);
+  return std::span(buffer).first(read_at(fd.get(), std::span(buffer).first(size), 0, path));
+}
+
 Bytes PosixStorage::read_range(std::string_view name, uint64_t offset, uint64_t length) const {
   check_object_name(name);
   const std::string path = root_ + "/" + std::string(name);

@@ -27,6 +27,7 @@ class PosixStorage final : public Storage {
   [[nodiscard]] std::optional<uint64_t> info(std::string_view name) const override;
   [[nodiscard]] Bytes read(std::string_view name) const override;
   [[nodiscard]] Bytes read_range(std::string_view name, uint64_t offset, uint64_t length) const override;
+  [[nodiscard]] std::span<const std::byte> read_into(std::string_view name, Bytes& buffer) const override;
   void write_atomic(std::string_view name, std::span<const std::byte> bytes) override;
   [[nodiscard]] std::unique_ptr<ObjectWriter> open_writer(std::string_view name) override;
   void remove(std::string_view name) override;

@@ -123,6 +123,14 @@ class Storage {
   // Up to length bytes from offset; fewer only when the object ends first (none when offset ≥ size).
   // Throws kNotFound, kIo.
   [[nodiscard]] virtual Bytes read_range(std::string_view name, uint64_t offset, uint64_t length) const = 0;
+  // Optional. read() into a buffer the caller keeps for the next call: the whole object, returned as the first
+  // bytes of buffer (valid until buffer changes). A backend may grow buffer and leave bytes past the object as
+  // they were, so a reader of many objects saves an allocation, its zero-fill and its page faults per object.
+  // The default moves read() into buffer. Throws kNotFound, kIo.
+  [[nodiscard]] virtual std::span<const std::byte> read_into(std::string_view name, Bytes& buffer) const {
+    buffer = read(name);
+    return buffer;
+  }
 
   // Writes a whole object atomically and durably; same semantics as ObjectWriter::commit(). Throws kCorrupt, kIo.
   virtual void write_atomic(std::string_view name, std::span<const std::byte> bytes) = 0;
