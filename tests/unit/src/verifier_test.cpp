@@ -34,10 +34,12 @@ std::string segment_name(uint32_t tli, uint64_t segno) {
   return format::segment_object_name(TimelineId(tli), SegmentNo(segno), kSeg);
 }
 
-// Stores segment segno of timeline tli (raw bytes [start, start + length)) with `commits` commits in its
-// summary, and the index run of that segment with `indexed` commits.
+// Stores segment segno of timeline tli (raw bytes [start, start + length)) with `commits` commits and
+// `events` events in its summary, and the index run of that segment with `indexed` commits and an event on each
+// commit that event_commits lists (by position).
 void store_segment(storage::Storage& storage, uint32_t tli, uint64_t segno, uint64_t commits = 2,
-                   uint64_t indexed = 2, uint32_t length = kSeg, bool last_crosses_end = false) {
+                   uint64_t indexed = 2, uint32_t length = kSeg, bool last_crosses_end = false, uint64_t events = 0,
+                   const std::vector<std::size_t>& event_commits = {}) {
   const Lsn start = wal::segment_start(SegmentNo(segno), kSeg);
   std::vector<std::byte> raw(length);
   for (uint32_t i = 0; i < length; ++i) raw[i] = std::byte(static_cast<uint8_t>((i * 7 + segno) % 251 / 3));
@@ -52,6 +54,7 @@ void store_segment(storage::Storage& storage, uint32_t tli, uint64_t segno, uint
   header.start_lsn = start;
   format::ContainerSummary summary;
   summary.commit_count = commits;
+  summary.event_count = events;
   const auto object = format::encode_container(header, raw, summary);
   REQUIRE(object);
   storage.write_atomic(segment_name(tli, segno), *object);
@@ -67,8 +70,17 @@ void store_segment(storage::Storage& storage, uint32_t tli, uint64_t segno, uint
     run.commits.push_back(format::CommitEntry{lsn, lsn + 40, static_cast<format::TimestampTz>(segno * 100 + i),
                                               static_cast<uint32_t>(segno * 10 + i), false});
   }
+  for (const std::size_t i : event_commits) {
+    format::EventEntry event;
+    event.xid = run.commits[i].xid;
+    event.commit_lsn = run.commits[i].lsn;
+    event.commit_time = run.commits[i].time;
+    event.first_lsn = start + 500 * (i + 1);
+    event.relations = {16384};
+    run.events.push_back(event);
+  }
   run.segments.push_back(format::SegmentSummary{SegmentNo(segno), start, start + length, std::nullopt, std::nullopt,
-                                                indexed, 0});
+                                                indexed, event_commits.size()});
   const auto encoded = format::encode_run(run);
   REQUIRE(encoded);
   storage.write_atomic(format::run_object_name(TimelineId(tli), run.first_lsn, run.end_lsn), *encoded);
@@ -235,6 +247,27 @@ TEST_CASE("verifier: a commit record crossing into the next segment is in the in
   store_segment(wrong, 1, 1, /*commits=*/3, /*indexed=*/3, kSeg, /*last_crosses_end=*/true);
   store_segment(wrong, 1, 2);
   CHECK(verify(wrong).problems.size() == 1);
+}
+
+TEST_CASE("verifier: events count as wholly inside a segment when their commit record is", "[verify]") {
+  // Events on the first commit and on the last, whose commit record crosses into the next segment: the container
+  // counts only the first.
+  storage::MemoryStorage storage;
+  store_segment(storage, 1, 1, /*commits=*/2, /*indexed=*/3, kSeg, /*last_crosses_end=*/true, /*events=*/1, {0, 2});
+  store_segment(storage, 1, 2);
+  const auto report = verify(storage);
+  INFO(describe(report));
+  CHECK(report.problems.empty());
+
+  storage::MemoryStorage wrong;
+  store_segment(wrong, 1, 1, /*commits=*/2, /*indexed=*/3, kSeg, /*last_crosses_end=*/true, /*events=*/2, {0, 2});
+  store_segment(wrong, 1, 2);
+  const auto mismatch = verify(wrong);
+  INFO(describe(mismatch));
+  REQUIRE(mismatch.problems.size() == 1);
+  CHECK(mismatch.problems.front().message ==
+        "segment 000000010000000000000001: the index holds 2 commits and 1 events wholly inside the segment, the "
+        "container 2 and 2");
 }
 
 TEST_CASE("verifier: a damaged index run is named", "[verify]") {
