@@ -3,9 +3,12 @@
 #include <cstring>
 #include <random>
 
+#include "../sample_bytes.hpp"
 #include "format/segment_container.hpp"
 
 namespace {
+
+using walvault::test::sample;
 
 using namespace walvault::format;
 using walvault::wal::Lsn;
@@ -14,15 +17,6 @@ using walvault::wal::TimelineId;
 
 constexpr uint32_t kSegSize = 1U << 20;
 
-// WAL-like bytes: compressible but not trivial.
-std::vector<std::byte> sample(std::size_t n, uint32_t seed = 1) {
-  std::mt19937 rng(seed);
-  std::vector<std::byte> out(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    out[i] = (i % 64 < 40) ? static_cast<std::byte>(i / 64) : static_cast<std::byte>(rng() & 0x0F);
-  }
-  return out;
-}
 
 ContainerHeader segment_header(uint32_t chunk_size = kMinChunkSize, uint64_t start_offset = 0) {
   ContainerHeader h;

@@ -8,12 +8,15 @@
 #include <random>
 #include <string>
 
+#include "../sample_bytes.hpp"
 #include "format/checksum.hpp"
 #include "format/endian.hpp"
 #include "format/segment_container.hpp"
 #include "format/tail_log.hpp"
 
 namespace {
+
+using walvault::test::sample;
 
 using namespace walvault::format;
 using walvault::wal::Lsn;
@@ -25,26 +28,7 @@ constexpr uint32_t kChunk = kMinChunkSize;  // small chunks: many frames in litt
 
 using Bytes = std::vector<std::byte>;
 
-// Byte vectors compare without Catch printing them whole: their sizes and first difference instead ("" when equal).
-std::string difference(const std::vector<std::byte>& a, const std::vector<std::byte>& b) {
-  if (a == b) return "";
-  const std::size_t n = std::min(a.size(), b.size());
-  std::size_t i = 0;
-  while (i < n && a[i] == b[i]) ++i;
-  return "sizes " + std::to_string(a.size()) + " and " + std::to_string(b.size()) + ", first difference at " +
-         std::to_string(i);
-}
-#define CHECK_SAME_BYTES(a, b) CHECK(difference((a), (b)) == "")
 
-// WAL-like bytes: compressible but not trivial.
-Bytes sample(std::size_t n, uint32_t seed = 1) {
-  std::mt19937 rng(seed);
-  Bytes out(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    out[i] = (i % 64 < 40) ? static_cast<std::byte>(i / 64 + seed) : static_cast<std::byte>(rng() & 0x0F);
-  }
-  return out;
-}
 
 ContainerHeader segment_header(uint32_t chunk_size = kChunk) {
   ContainerHeader h;

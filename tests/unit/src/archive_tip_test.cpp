@@ -7,6 +7,7 @@
 #include <random>
 #include <string>
 
+#include "../sample_bytes.hpp"
 #include "archive/tip.hpp"
 #include "common/error.hpp"
 #include "format/segment_container.hpp"
@@ -16,6 +17,8 @@
 using namespace walvault;
 
 namespace {
+
+using walvault::test::sample;
 
 using Bytes = std::vector<std::byte>;
 
@@ -31,26 +34,7 @@ const std::string kTipName = archive::tip_object_name(kTli, kSegNo, kSeg);
 const std::string kTailName = archive::tail_object_name(kTli, kSegNo, kSeg);
 const std::string kArchived = format::segment_object_name(kTli, kSegNo, kSeg);
 
-// Byte vectors compare without Catch printing them whole: their sizes and first difference instead ("" when equal).
-std::string difference(const std::vector<std::byte>& a, const std::vector<std::byte>& b) {
-  if (a == b) return "";
-  const std::size_t n = std::min(a.size(), b.size());
-  std::size_t i = 0;
-  while (i < n && a[i] == b[i]) ++i;
-  return "sizes " + std::to_string(a.size()) + " and " + std::to_string(b.size()) + ", first difference at " +
-         std::to_string(i);
-}
-#define CHECK_SAME_BYTES(a, b) CHECK(difference((a), (b)) == "")
 
-// WAL-like bytes: compressible but not trivial.
-Bytes sample(std::size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  Bytes out(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    out[i] = (i % 64 < 40) ? static_cast<std::byte>(i / 64 + seed) : static_cast<std::byte>(rng() & 0x0F);
-  }
-  return out;
-}
 
 // `a` up to `n`, then `b`: a server whose history left `a` at offset n.
 Bytes diverging(const Bytes& a, std::size_t n, uint32_t seed) {
