@@ -1,4 +1,5 @@
-// Test data shared by the container and tip tests: WAL-like bytes, and a readable comparison of byte vectors.
+// Test data shared by the container and tip tests: WAL-like bytes, a segment container header, and a readable
+// comparison of byte vectors.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -10,7 +11,25 @@
 #include <string>
 #include <vector>
 
+#include "format/segment_container.hpp"
+
 namespace walvault::test {
+
+// The header of a container for segment 4 of 1 MiB segments (starting start_offset into it).
+inline format::ContainerHeader segment_header(uint32_t chunk_size = format::kMinChunkSize,
+                                              uint64_t start_offset = 0) {
+  constexpr uint32_t kSegSize = 1U << 20;
+  format::ContainerHeader h;
+  h.kind = format::ContainerKind::kSegment;
+  h.chunk_size = chunk_size;
+  h.system_identifier = 7301234567890123456ULL;
+  h.pg_version = 150018;
+  h.timeline = wal::TimelineId(1);
+  h.segment_no = wal::SegmentNo(4);
+  h.segment_size = kSegSize;
+  h.start_lsn = wal::Lsn(4ULL * kSegSize + start_offset);
+  return h;
+}
 
 // WAL-like bytes: compressible but not trivial; different seeds give different bytes.
 inline std::vector<std::byte> sample(std::size_t n, uint32_t seed = 1) {

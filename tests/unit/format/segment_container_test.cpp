@@ -9,6 +9,7 @@
 namespace {
 
 using walvault::test::sample;
+using walvault::test::segment_header;
 
 using namespace walvault::format;
 using walvault::wal::Lsn;
@@ -16,20 +17,6 @@ using walvault::wal::SegmentNo;
 using walvault::wal::TimelineId;
 
 constexpr uint32_t kSegSize = 1U << 20;
-
-
-ContainerHeader segment_header(uint32_t chunk_size = kMinChunkSize, uint64_t start_offset = 0) {
-  ContainerHeader h;
-  h.kind = ContainerKind::kSegment;
-  h.chunk_size = chunk_size;
-  h.system_identifier = 7301234567890123456ULL;
-  h.pg_version = 150018;
-  h.timeline = TimelineId(1);
-  h.segment_no = SegmentNo(4);
-  h.segment_size = kSegSize;
-  h.start_lsn = Lsn(4ULL * kSegSize + start_offset);
-  return h;
-}
 
 const ContainerSummary kSummary{TimestampTz{100}, TimestampTz{200}, 3, 1};
 
