@@ -20,11 +20,11 @@ inline constexpr uint32_t kTailLogHeaderSize = 32;
 [[nodiscard]] std::vector<std::byte> encode_tail_log_header(uint64_t base_offset);
 
 struct TailLog {
-  uint64_t base_offset = 0;         // raw offset in the segment of the log's first byte
-  std::vector<ChunkEntry> frames;   // intact frames, offsets in the log
-  uint64_t raw_length = 0;          // raw bytes they hold: the log covers [base_offset, base_offset + raw_length)
+  uint64_t base_offset = 0;        // raw offset in the segment of the log's first byte
+  std::vector<ChunkEntry> frames;  // intact frames, offsets in the log
+  uint64_t raw_length = 0;         // raw bytes they hold: the log covers [base_offset, base_offset + raw_length)
   uint64_t valid_length = kTailLogHeaderSize;  // bytes of the log they take, header included
-  std::vector<std::byte> raw;                   // the raw bytes they hold
+  std::vector<std::byte> raw;                  // the raw bytes they hold
 };
 
 // The header (kTruncated when the log is shorter, kBadMagic/kUnsupportedVersion/kBadHeader when it is damaged),

@@ -59,9 +59,8 @@ std::optional<std::vector<std::byte>> read_tip(const storage::Storage& storage, 
   const std::string name = tip_object_name(timeline, segno, segment_size);
   try {
     std::vector<std::byte> raw;
-    const auto prefix = read_prefix(storage, name, [&raw](std::span<const std::byte> chunk) {
-      raw.insert(raw.end(), chunk.begin(), chunk.end());
-    });
+    const auto prefix = read_prefix(
+        storage, name, [&raw](std::span<const std::byte> chunk) { raw.insert(raw.end(), chunk.begin(), chunk.end()); });
     if (!prefix) return std::nullopt;  // absent, or created an instant ago: no WAL yet
     if (auto tail = read_tail(storage, tail_object_name(timeline, segno, segment_size), raw.size(),
                               segment_size - raw.size())) {
@@ -147,10 +146,9 @@ bool Tip::write(uint32_t offset, std::span<const std::byte> bytes) {
     // Bytes the adopted tail log held: they must arrive again unchanged.
     const uint64_t from = std::max<uint64_t>(offset, *tail_base_);
     const uint64_t to = std::min<uint64_t>(offset + bytes.size(), *tail_base_ + held_tail_.size());
-    if (from < to &&
-        !std::equal(bytes.begin() + static_cast<std::ptrdiff_t>(from - offset),
-                    bytes.begin() + static_cast<std::ptrdiff_t>(to - offset),
-                    held_tail_.begin() + static_cast<std::ptrdiff_t>(from - *tail_base_))) {
+    if (from < to && !std::equal(bytes.begin() + static_cast<std::ptrdiff_t>(from - offset),
+                                 bytes.begin() + static_cast<std::ptrdiff_t>(to - offset),
+                                 held_tail_.begin() + static_cast<std::ptrdiff_t>(from - *tail_base_))) {
       same = false;
       drop_tail();
     } else if (to == *tail_base_ + held_tail_.size()) {

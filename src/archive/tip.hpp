@@ -45,9 +45,8 @@ struct SegmentIdentity {
 // The raw WAL the tip of a segment holds from the segment start: its intact whole chunks, then the tail log's
 // bytes when the log continues them. nullopt when the segment has no tip (or it was archived while being read).
 // Throws Storage errors, and kCorrupt for a chunk that passes its stored checksum but fails to decompress.
-[[nodiscard]] std::optional<std::vector<std::byte>> read_tip(const storage::Storage& storage,
-                                                             wal::TimelineId timeline, wal::SegmentNo segno,
-                                                             uint32_t segment_size);
+[[nodiscard]] std::optional<std::vector<std::byte>> read_tip(const storage::Storage& storage, wal::TimelineId timeline,
+                                                             wal::SegmentNo segno, uint32_t segment_size);
 
 class Tip {
  public:
@@ -84,7 +83,7 @@ class Tip {
   bool file_dirty_ = false;  // written or cut since its last sync
   std::optional<format::ContainerWriter> writer_;
   std::unique_ptr<storage::AppendFile> tail_;
-  bool tail_dirty_ = false;  // cut since its last sync (appends are synced at once)
+  bool tail_dirty_ = false;            // cut since its last sync (appends are synced at once)
   std::optional<uint64_t> tail_base_;  // the tail log in use covers [*tail_base_, tail_end_)
   uint64_t tail_end_ = 0;
   std::vector<std::byte> held_tail_;  // an adopted tail log's raw bytes from *tail_base_, until they arrive again

@@ -2,9 +2,8 @@
 // comparison of byte vectors.
 #pragma once
 
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <random>
@@ -16,8 +15,7 @@
 namespace walvault::test {
 
 // The header of a container for segment 4 of 1 MiB segments (starting start_offset into it).
-inline format::ContainerHeader segment_header(uint32_t chunk_size = format::kMinChunkSize,
-                                              uint64_t start_offset = 0) {
+inline format::ContainerHeader segment_header(uint32_t chunk_size = format::kMinChunkSize, uint64_t start_offset = 0) {
   constexpr uint32_t kSegSize = 1U << 20;
   format::ContainerHeader h;
   h.kind = format::ContainerKind::kSegment;

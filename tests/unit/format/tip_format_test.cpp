@@ -1,9 +1,8 @@
 // The pieces the streamer's tip is made of (FORMAT.md, "Streamer objects"): single chunk frames (FrameEncoder,
 // parse_frame_header, ContainerReader::decode_frame), the unfinished container read back by
 // parse_container_prefix, a ContainerWriter resumed over such a prefix, and the tail log.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstring>
 #include <random>
 #include <string>
@@ -73,7 +72,8 @@ struct Resumed {
   std::vector<uint64_t> cuts;
   std::optional<ContainerWriter> writer;
 
-  Resumed(std::span<const std::byte> unfinished, const ContainerInfo& prefix) : object(first(unfinished, prefix.trailer_offset)) {
+  Resumed(std::span<const std::byte> unfinished, const ContainerInfo& prefix)
+      : object(first(unfinished, prefix.trailer_offset)) {
     auto w = ContainerWriter::resume(
         prefix, [this](auto b) { object.insert(object.end(), b.begin(), b.end()); },
         [this](uint64_t at) {
@@ -173,7 +173,8 @@ TEST_CASE("tip format: every flipped byte of a frame is rejected by decode_frame
       if (i >= kChunkFrameHeaderSize || i < 4 || i >= 8) {
         CHECK(r.error().kind == ContainerErrorKind::kBadChunk);
       } else {
-        CHECK((r.error().kind == ContainerErrorKind::kBadChunk || r.error().kind == ContainerErrorKind::kInvalidArgument));
+        CHECK((r.error().kind == ContainerErrorKind::kBadChunk ||
+               r.error().kind == ContainerErrorKind::kInvalidArgument));
       }
     }
   }
@@ -221,20 +222,20 @@ TEST_CASE("tip format: parse_frame_header rejects impossible sizes", "[format][t
   CHECK(ok->raw_size == 4096);
   CHECK(ok->raw_checksum == 0x1111);
   CHECK(ok->stored_checksum == 0x2222);
-  CHECK(parse_frame_header(header(2, kMax), 0, kMax));           // raw == max_raw
-  CHECK(parse_frame_header(header(1, 32768), 0, 1U << 20));      // the largest expansion zstd can reach
-  CHECK(parse_frame_header(header(kMax, kMax), 0, kMax));        // incompressible
+  CHECK(parse_frame_header(header(2, kMax), 0, kMax));       // raw == max_raw
+  CHECK(parse_frame_header(header(1, 32768), 0, 1U << 20));  // the largest expansion zstd can reach
+  CHECK(parse_frame_header(header(kMax, kMax), 0, kMax));    // incompressible
 
   CHECK(parse_frame_header(Bytes(kChunkFrameHeaderSize - 1), 0, kMax).error().kind == ContainerErrorKind::kTruncated);
   CHECK(parse_frame_header({}, 0, kMax).error().kind == ContainerErrorKind::kTruncated);
-  for (const auto& [stored, raw] : std::vector<std::pair<uint32_t, uint32_t>>{
-           {0, 100},                // no stored bytes
-           {100, 0},                // no raw bytes
-           {100, kMax + 1},         // more raw bytes than a frame may hold
-           {2 * kMax, kMax},        // more stored bytes than zstd produces for max_raw
-           {0xFFFFFFFF, 100},       // absurd
-           {1, 32769},              // beyond zstd's maximal expansion
-           {2, 2 * 32768 + 1}}) {
+  for (const auto& [stored, raw] :
+       std::vector<std::pair<uint32_t, uint32_t>>{{0, 100},          // no stored bytes
+                                                  {100, 0},          // no raw bytes
+                                                  {100, kMax + 1},   // more raw bytes than a frame may hold
+                                                  {2 * kMax, kMax},  // more stored bytes than zstd produces for max_raw
+                                                  {0xFFFFFFFF, 100},  // absurd
+                                                  {1, 32769},         // beyond zstd's maximal expansion
+                                                  {2, 2 * 32768 + 1}}) {
     INFO("stored " << stored << " raw " << raw);
     auto r = parse_frame_header(header(stored, raw), 0, stored == 1 || stored == 2 ? 1U << 20 : kMax);
     REQUIRE_FALSE(r);
@@ -449,8 +450,7 @@ TEST_CASE("tip format: a resumed writer fed the same bytes yields the fresh cont
   CHECK_SAME_BYTES(decode(r.object), raw);
 }
 
-TEST_CASE("tip format: a resumed writer given different bytes in adopted chunk k cuts there",
-          "[format][tip-format]") {
+TEST_CASE("tip format: a resumed writer given different bytes in adopted chunk k cuts there", "[format][tip-format]") {
   const auto raw = sample(10 * kChunk + 1000, 7);
   const auto w = write_container(segment_header(), raw);
   const auto prefix = *prefix_of(w.unfinished);
@@ -528,14 +528,16 @@ TEST_CASE("tip format: only segment containers can be resumed", "[format][tip-fo
   prefix.header.chunk_size = kChunk;
   prefix.header.timeline = TimelineId(1);
   prefix.trailer_offset = kContainerHeaderSize;
-  auto r = ContainerWriter::resume(prefix, [](auto) {}, [](uint64_t) {});
+  auto r = ContainerWriter::resume(
+      prefix, [](auto) {}, [](uint64_t) {});
   REQUIRE_FALSE(r);
   CHECK(r.error().kind == ContainerErrorKind::kInvalidArgument);
 
   ContainerInfo bad_chunk;
   bad_chunk.header = segment_header(100);  // not a valid chunk size
   bad_chunk.trailer_offset = kContainerHeaderSize;
-  CHECK_FALSE(ContainerWriter::resume(bad_chunk, [](auto) {}, [](uint64_t) {}));
+  CHECK_FALSE(ContainerWriter::resume(
+      bad_chunk, [](auto) {}, [](uint64_t) {}));
 }
 
 // ------------------------------------------------------------------------------------------------ tail log
@@ -582,8 +584,8 @@ Bytes decode_log(const TailLog& parsed, std::span<const std::byte> bytes) {
 }  // namespace
 
 TEST_CASE("tip format: a tail log header round trips its base offset", "[format][tip-format]") {
-  for (const uint64_t base : {uint64_t{0}, uint64_t{kSegmentChunkSize}, uint64_t{3} * kSegmentChunkSize,
-                              uint64_t{1} << 40}) {
+  for (const uint64_t base :
+       {uint64_t{0}, uint64_t{kSegmentChunkSize}, uint64_t{3} * kSegmentChunkSize, uint64_t{1} << 40}) {
     const auto header = encode_tail_log_header(base);
     REQUIRE(header.size() == kTailLogHeaderSize);
     auto log = parse_tail_log(header, kSegmentChunkSize);
@@ -691,7 +693,8 @@ TEST_CASE("tip format: a tail log with a bad header is an error", "[format][tip-
     CHECK(parse_tail_log(bad_base, kSegmentChunkSize).error().kind == ContainerErrorKind::kBadHeader);
   }
   SECTION("another object kind, even with a correct checksum") {
-    for (const auto kind : {ObjectKind::kSegment, ObjectKind::kStream, ObjectKind::kIndexRun, ObjectKind::kIndexTipLog}) {
+    for (const auto kind :
+         {ObjectKind::kSegment, ObjectKind::kStream, ObjectKind::kIndexRun, ObjectKind::kIndexTipLog}) {
       auto other = built.bytes;
       put_le<uint16_t>(other.data() + 10, static_cast<uint16_t>(kind));
       put_le<uint64_t>(other.data() + 24, checksum(std::span(other).first(24)));

@@ -1,9 +1,8 @@
 // The streamer's tip (src/archive/tip.hpp) over MemoryStorage: what read_tip sees while a segment is written and
 // synced, the container archive() publishes, and what a Tip opened on an existing tip adopts (after a clean stop,
 // after a power loss, with damaged or foreign objects) and how it treats bytes that arrive again, same or different.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <random>
 #include <string>
 
@@ -34,8 +33,6 @@ const std::string kTipName = archive::tip_object_name(kTli, kSegNo, kSeg);
 const std::string kTailName = archive::tail_object_name(kTli, kSegNo, kSeg);
 const std::string kArchived = format::segment_object_name(kTli, kSegNo, kSeg);
 
-
-
 // `a` up to `n`, then `b`: a server whose history left `a` at offset n.
 Bytes diverging(const Bytes& a, std::size_t n, uint32_t seed) {
   Bytes out(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(n));
@@ -45,7 +42,9 @@ Bytes diverging(const Bytes& a, std::size_t n, uint32_t seed) {
   return out;
 }
 
-Bytes first(const Bytes& bytes, std::size_t n) { return Bytes(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n)); }
+Bytes first(const Bytes& bytes, std::size_t n) {
+  return Bytes(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
+}
 
 std::span<const std::byte> piece(const Bytes& bytes, std::size_t at, std::size_t n) {
   return std::span(bytes).subspan(at, std::min(n, bytes.size() - at));
@@ -472,9 +471,7 @@ TEST_CASE("tip: a tail log that does not continue the container is ignored and r
     bad[18] ^= std::byte{0x01};
     overwrite(s, kTailName, bad);
   }
-  SECTION("shorter than its header") {
-    overwrite(s, kTailName, first(tail, 10));
-  }
+  SECTION("shorter than its header") { overwrite(s, kTailName, first(tail, 10)); }
   CHECK_SAME_BYTES(held_bytes(s), first(wal, 2 * kChunk));
 
   archive::Tip tip(s, kSegment, kLevel);
