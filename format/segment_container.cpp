@@ -119,7 +119,9 @@ uint64_t ContainerFooter::trailer_size() const {
 
 struct FrameEncoder::State {
   std::unique_ptr<ZSTD_CCtx, CCtxDeleter> cctx{ZSTD_createCCtx()};
-  std::vector<std::byte> frame;
+  // Allocated without zeroing: the pages zstd does not write (most of the bound) never become resident.
+  std::unique_ptr<std::byte[]> frame;
+  std::size_t capacity = 0;
 };
 
 FrameEncoder::FrameEncoder(int zstd_level) : state_(std::make_unique<State>()) {
@@ -138,20 +140,25 @@ ContainerResult<FrameEncoder::Frame> FrameEncoder::encode(std::span<const std::b
   if (raw.empty() || raw.size() > kMaxChunkSize) {
     return Unexpected(error(ContainerErrorKind::kInvalidArgument, "a frame holds 1 byte to 8 MiB"));
   }
-  s.frame.resize(kChunkFrameHeaderSize + ZSTD_compressBound(raw.size()));
-  const std::size_t n = ZSTD_compress2(s.cctx.get(), s.frame.data() + kChunkFrameHeaderSize,
-                                       s.frame.size() - kChunkFrameHeaderSize, raw.data(), raw.size());
+  const std::size_t bound = kChunkFrameHeaderSize + ZSTD_compressBound(raw.size());
+  if (bound > s.capacity) {
+    s.frame.reset(new std::byte[bound]);
+    s.capacity = bound;
+  }
+  std::byte* frame = s.frame.get();
+  const std::size_t n = ZSTD_compress2(s.cctx.get(), frame + kChunkFrameHeaderSize, bound - kChunkFrameHeaderSize,
+                                       raw.data(), raw.size());
   if (ZSTD_isError(n) != 0U) {
     return Unexpected(error(ContainerErrorKind::kInvalidArgument,
                             std::string("zstd compression failed: ") + ZSTD_getErrorName(n)));
   }
   const ChunkEntry entry{0, static_cast<uint32_t>(n), static_cast<uint32_t>(raw.size()), checksum(raw),
-                         checksum(std::span(s.frame).subspan(kChunkFrameHeaderSize, n))};
-  put_le<uint32_t>(s.frame.data(), entry.stored_size);
-  put_le<uint32_t>(s.frame.data() + 4, entry.raw_size);
-  put_le<uint64_t>(s.frame.data() + 8, entry.raw_checksum);
-  put_le<uint64_t>(s.frame.data() + 16, entry.stored_checksum);
-  return Frame{std::span(s.frame).first(kChunkFrameHeaderSize + n), entry};
+                         checksum(std::span(frame + kChunkFrameHeaderSize, n))};
+  put_le<uint32_t>(frame, entry.stored_size);
+  put_le<uint32_t>(frame + 4, entry.raw_size);
+  put_le<uint64_t>(frame + 8, entry.raw_checksum);
+  put_le<uint64_t>(frame + 16, entry.stored_checksum);
+  return Frame{std::span<const std::byte>(frame, kChunkFrameHeaderSize + n), entry};
 }
 
 ContainerResult<ChunkEntry> parse_frame_header(std::span<const std::byte> bytes, uint64_t offset, uint32_t max_raw) {
