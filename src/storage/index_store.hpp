@@ -70,7 +70,7 @@ class IndexWriter {
   void write_out(Tip& tip);
   // Records wait in memory until sync() or until this many bytes are pending (one write instead of one per
   // record, in bounded memory).
-  static constexpr std::size_t kMaxPendingBytes = 64 << 10;
+  static constexpr std::size_t kMaxPendingBytes = 16 << 10;
 
   Storage& storage_;
   uint64_t system_identifier_;
