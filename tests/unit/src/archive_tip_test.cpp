@@ -146,7 +146,7 @@ TEST_CASE("tip: read_tip without a tip is nullopt", "[tip]") {
   CHECK_FALSE(held(s).has_value());
 }
 
-TEST_CASE("tip: written and synced bytes are what read_tip returns; archive publishes the container", "[tip]") {
+TEST_CASE("tip: written and synced bytes are what read_tip returns, and archive publishes the container", "[tip]") {
   const auto wal = sample(kSeg, 1);
   storage::MemoryStorage s;
   archive::Tip tip(s, kSegment, kLevel);
