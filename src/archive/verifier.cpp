@@ -5,6 +5,7 @@
 #include <set>
 
 #include "archive/timeline_history.hpp"
+#include "archive/tip.hpp"
 #include "common/error.hpp"
 #include "storage/container_store.hpp"
 #include "format/checksum.hpp"
@@ -642,6 +643,29 @@ class Verifier {
     if (!tip || tip->durable_lsn <= start) return;
     tip_ = TipRange{tip->timeline, tip->segno, start,
                     std::min(tip->durable_lsn, wal::segment_start(tip->segno.next(), config_.segment_size))};
+    check_tip();
+  }
+
+  // The in-progress segment must hold, in intact frames, every byte the streamer acknowledged as durable.
+  void check_tip() {
+    const auto& t = *tip_;
+    const std::string object = tip_object_name(t.timeline, t.segno, config_.segment_size);
+    std::optional<std::vector<std::byte>> held;
+    try {
+      held = archive::read_tip(storage_, t.timeline, t.segno, config_.segment_size);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kCorrupt) throw;
+      problem(ProblemKind::kSegment, object, e.what(), t.timeline, t.start, t.end);
+      return;
+    }
+    if (!held) return;  // archived meanwhile: the next run verifies its container
+    const wal::Lsn reaches = t.start + held->size();
+    if (reaches < t.end) {
+      problem(ProblemKind::kSegment, object,
+              "the in-progress segment holds intact WAL only up to " + reaches.to_string() + ", short of the " +
+                  t.end.to_string() + " the streamer acknowledged as durable",
+              t.timeline, reaches, t.end);
+    }
   }
 
   struct Range {

@@ -11,16 +11,17 @@
 //     WAL the repository holds; tip logs parse;
 //   - WAL continuity per timeline: from each backup's start (and, with no backup, from the first segment held)
 //     along the timeline history to the end of the archive (archived segments, then the streamer's durable tip),
-//     reporting every gap with its LSN range and the backup that needs it;
+//     reporting every gap with its LSN range and the backup that needs it; the tip itself (archive/tip.hpp) must
+//     hold, in frames that decode and match their checksums, every byte up to the streamer's durable LSN;
 //   - history files (wal/*.history): each parses, each child continues its parent's history, and every timeline
 //     above 1 that holds WAL has one.
 // Incremental: objects `previous` names with the same size and key (archive/verify_state.hpp) are not re-read
 // unless options.full; the cross-checks of unchanged runs against unchanged containers are skipped too. History
-// files, tip logs and continuity are always checked (they are small). The returned state names every object
+// files, tip logs, the tip and continuity are always checked (they are small). The returned state names every object
 // that verified clean now.
 //
-// An object that disappears while it is checked (a concurrent expire) is skipped, not reported. Memory: one
-// segment plus one chunk; backup streams are read a chunk at a time. Errors: Storage errors other than a
+// An object that disappears while it is checked (a concurrent expire, a tip being archived) is skipped, not
+// reported. Memory: one segment plus one chunk; backup streams are read a chunk at a time. Errors: Storage errors other than a
 // vanished object pass through (kIo); problems in the data are values in the report, never exceptions.
 #pragma once
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include "archive/stream_state.hpp"
+#include "archive/tip.hpp"
 #include "archive/verifier.hpp"
 #include "archive/verify_state.hpp"
 #include "format/index.hpp"
@@ -316,4 +318,46 @@ TEST_CASE("verifier: history files", "[verify]") {
     CHECK(report.problems.front().object == "wal/00000002.history");
     CHECK(report.problems.front().message == "history file does not parse: timeline 3 is not below 2");
   }
+}
+
+TEST_CASE("verifier: the tip must hold, intact, every byte the streamer acknowledged", "[verify]") {
+  storage::MemoryStorage storage;
+  for (uint64_t s = 1; s <= 2; ++s) store_segment(storage, 1, s);
+  // Segment 3 is in progress: 600 000 bytes written and synced, all of them acknowledged.
+  const SegmentNo segno(3);
+  std::vector<std::byte> wal(600000);
+  for (std::size_t i = 0; i < wal.size(); ++i) wal[i] = std::byte(static_cast<uint8_t>((i * 13) % 241 / 5));
+  {
+    archive::Tip tip(storage, archive::SegmentIdentity{kSystem, 150000, TimelineId(1), segno, kSeg}, 1);
+    tip.write(0, wal);
+    tip.sync();
+  }
+  archive::StreamState state;
+  state.timeline = TimelineId(1);
+  state.segment = wal::segment_file_name(TimelineId(1), segno, kSeg);
+  state.durable_lsn = wal::segment_start(segno, kSeg) + wal.size();
+  put_text(storage, std::string(archive::kStreamStateObject), archive::encode_stream_state(state));
+  const std::string tip_name = archive::tip_object_name(TimelineId(1), segno, kSeg);
+
+  const auto clean = verify(storage);
+  INFO(describe(clean));
+  CHECK(clean.problems.empty());
+
+  // A flipped byte in the second whole chunk's compressed bytes: the tip holds intact WAL only up to that chunk.
+  replace(storage, tip_name, [](storage::Bytes& b) {
+    const auto first = format::parse_frame_header(std::span(b).subspan(format::kContainerHeaderSize), 0,
+                                                  format::kSegmentChunkSize);
+    REQUIRE(first);
+    b[format::kContainerHeaderSize + format::kChunkFrameHeaderSize + first->stored_size +
+      format::kChunkFrameHeaderSize + 10] ^= std::byte{0x40};
+  });
+  const auto damaged = verify(storage);
+  INFO(describe(damaged));
+  REQUIRE(damaged.problems.size() == 1);
+  const auto& p = damaged.problems.front();
+  CHECK(p.kind == ProblemKind::kSegment);
+  CHECK(p.object == tip_name);
+  CHECK(p.from == wal::segment_start(segno, kSeg) + format::kSegmentChunkSize);
+  CHECK(p.to == state.durable_lsn);
+  CHECK(p.message.find("short of") != std::string::npos);
 }
