@@ -3,9 +3,11 @@
 // byte vector. Nothing allocates except Appender; nothing fails.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -90,6 +92,18 @@ enum class ObjectKind : uint16_t { kSegment = 1, kStream = 2, kIndexRun = 3, kIn
 
 [[nodiscard]] inline bool has_magic(const std::byte* at, std::string_view magic) noexcept {
   return std::memcmp(at, magic.data(), magic.size()) == 0;
+}
+
+// Reads `length` bytes at `offset` of one object (short only past its end). May throw (IO).
+using RangeReader = std::function<std::vector<std::byte>(uint64_t offset, uint64_t length)>;
+
+// A RangeReader over an object already in memory; object must outlive it.
+[[nodiscard]] inline RangeReader ranges_of(std::span<const std::byte> object) {
+  return [object](uint64_t offset, uint64_t length) {
+    if (offset >= object.size()) return std::vector<std::byte>();
+    const auto part = object.subspan(offset, std::min<uint64_t>(length, object.size() - offset));
+    return std::vector<std::byte>(part.begin(), part.end());
+  };
 }
 
 // TimestampTz: microseconds since 2000-01-01 00:00:00 UTC (PostgreSQL's). kNoTime marks "none" on disk.

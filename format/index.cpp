@@ -535,13 +535,7 @@ IndexResult<void> RunReader::verify(const std::function<void(const CommitEntry&)
 }
 
 IndexResult<RunContent> decode_run(std::span<const std::byte> object) {
-  auto reader = RunReader::open(
-      [object](uint64_t offset, uint64_t length) {
-        if (offset >= object.size()) return std::vector<std::byte>();
-        const auto part = object.subspan(offset, std::min<uint64_t>(length, object.size() - offset));
-        return std::vector<std::byte>(part.begin(), part.end());
-      },
-      object.size());
+  auto reader = RunReader::open(ranges_of(object), object.size());
   if (!reader) return Unexpected(reader.error());
   RunContent run;
   run.commits.reserve(reader->commit_count());

@@ -124,9 +124,6 @@ using ByteSink = std::function<void(std::span<const std::byte>)>;
 // Concatenates adjacent runs (each one's end_lsn ≤ the next one's first_lsn) into one covering them all.
 [[nodiscard]] IndexResult<RunContent> merge_runs(std::vector<RunContent> runs);
 
-// Reads `length` bytes at `offset` of one object (short only past its end). May throw (IO).
-using RangeReader = std::function<std::vector<std::byte>(uint64_t offset, uint64_t length)>;
-
 class RunReader {
  public:
   // Reads and verifies the header, footer, block tables and segment summaries.

@@ -461,8 +461,7 @@ ContainerResult<ContainerInfo> parse_trailer(const ContainerHeader& header, cons
 }
 
 ContainerResult<ContainerInfo> parse_container_prefix(
-    const std::function<std::vector<std::byte>(uint64_t offset, uint64_t length)>& read_range,
-    const std::function<void(std::span<const std::byte> raw)>& on_chunk) {
+    const RangeReader& read_range, const std::function<void(std::span<const std::byte> raw)>& on_chunk) {
   auto header = parse_header(read_range(0, kContainerHeaderSize));
   if (!header) return Unexpected(header.error());
   if (header->kind != ContainerKind::kSegment) {

@@ -226,8 +226,7 @@ struct ContainerFooter {
 // object (fewer only at its end). kTruncated/kBadMagic/kUnsupportedVersion/kBadHeader when the header itself
 // is unusable.
 [[nodiscard]] ContainerResult<ContainerInfo> parse_container_prefix(
-    const std::function<std::vector<std::byte>(uint64_t offset, uint64_t length)>& read_range,
-    const std::function<void(std::span<const std::byte> raw)>& on_chunk = {});
+    const RangeReader& read_range, const std::function<void(std::span<const std::byte> raw)>& on_chunk = {});
 
 // All of the above over a whole object, without decompressing.
 [[nodiscard]] ContainerResult<ContainerInfo> parse_container(std::span<const std::byte> object);

@@ -31,8 +31,7 @@ format::ContainerHeader header_of(const SegmentIdentity& s, int zstd_level) {
 format::ContainerResult<format::ContainerInfo> read_prefix(
     const storage::Storage& storage, const std::string& name,
     const std::function<void(std::span<const std::byte>)>& on_chunk = {}) {
-  return format::parse_container_prefix(
-      [&](uint64_t offset, uint64_t length) { return storage.read_range(name, offset, length); }, on_chunk);
+  return format::parse_container_prefix(storage::range_reader(storage, name), on_chunk);
 }
 
 // The tail log `name` if it continues a container prefix ending at base and fits the segment.
@@ -128,8 +127,7 @@ void Tip::start_tail(uint64_t base) {
 
 void Tip::drop_tail() {
   tail_base_.reset();
-  held_tail_.clear();
-  held_tail_.shrink_to_fit();
+  std::vector<std::byte>().swap(held_tail_);
   if (tail_) {
     tail_->truncate(0);  // too short to be a log: it can never be taken to continue the container
     tail_dirty_ = true;
@@ -152,8 +150,7 @@ bool Tip::write(uint32_t offset, std::span<const std::byte> bytes) {
       same = false;
       drop_tail();
     } else if (to == *tail_base_ + held_tail_.size()) {
-      held_tail_.clear();
-      held_tail_.shrink_to_fit();
+      std::vector<std::byte>().swap(held_tail_);  // all arrived again: free it
     }
   }
   const auto mismatched = writer_->mismatched_chunk();

@@ -493,13 +493,7 @@ class Verifier {
       problem(ProblemKind::kIndex, object.name, "index run is damaged: " + e.message, name.timeline, name.first,
               name.end);
     };
-    auto reader = format::RunReader::open(
-        [bytes](uint64_t offset, uint64_t length) {
-          if (offset >= bytes.size()) return Bytes();
-          const auto part = bytes.subspan(offset, std::min<uint64_t>(length, bytes.size() - offset));
-          return Bytes(part.begin(), part.end());
-        },
-        bytes.size());
+    auto reader = format::RunReader::open(format::ranges_of(bytes), bytes.size());
     if (!reader) {
       damaged(reader.error());
       return;

@@ -45,9 +45,7 @@ std::optional<format::TimestampTz> last_commit_time(const storage::Storage& stor
     if (const auto run = format::parse_run_object_name(info.name)) {
       if (run->end <= from || run->first >= to) continue;
       const std::string name = info.name;
-      auto reader = format::RunReader::open(
-          [&storage, name](uint64_t offset, uint64_t length) { return storage.read_range(name, offset, length); },
-          info.size);
+      auto reader = format::RunReader::open(storage::range_reader(storage, name), info.size);
       if (!reader) index_error(name, reader.error());
       for (const auto& segment : reader->segments()) {
         if (segment.start_lsn < to && segment.end_lsn > from) consider(segment.last_commit_time);

@@ -13,12 +13,6 @@ Error index_corrupt(std::string_view object, const format::IndexError& e) {
                "the index can be rebuilt from the WAL containers; do not trust lookups until then");
 }
 
-format::RangeReader range_reader(const Storage& storage, std::string name) {
-  return [&storage, name = std::move(name)](uint64_t offset, uint64_t length) {
-    return storage.read_range(name, offset, length);
-  };
-}
-
 struct ListedRun {
   ObjectInfo object;
   format::RunName name;

@@ -43,4 +43,10 @@ Error disk_full(std::string message) {
                /*retryable=*/true, ErrorCause::kDiskFull);
 }
 
+std::function<Bytes(uint64_t offset, uint64_t length)> range_reader(const Storage& storage, std::string name) {
+  return [&storage, name = std::move(name)](uint64_t offset, uint64_t length) {
+    return storage.read_range(name, offset, length);
+  };
+}
+
 }  // namespace walvault::storage

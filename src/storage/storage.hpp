@@ -20,6 +20,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -162,6 +163,10 @@ class Storage {
     return {};
   }
 };
+
+// Ranged reads of one object as a function (the shape of format::RangeReader). storage must outlive it.
+[[nodiscard]] std::function<Bytes(uint64_t offset, uint64_t length)> range_reader(const Storage& storage,
+                                                                                   std::string name);
 
 // Throws kInternal unless name is a valid object name (see the top of this file).
 void check_object_name(std::string_view name);

@@ -2,7 +2,6 @@
 // container's prefix and a tail log). Any input must give a value or a ContainerError, never a crash, and
 // whatever parses must also survive chunk-by-chunk decoding.
 #include <cstddef>
-#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -16,11 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ContainerReader reader;
   (void)reader.read(object);
   (void)parse_tail_log(object, kSegmentChunkSize);
-  (void)parse_container_prefix([object](uint64_t offset, uint64_t length) {
-    const auto from = std::min<uint64_t>(offset, object.size());
-    const auto part = object.subspan(from, std::min<uint64_t>(length, object.size() - from));
-    return std::vector<std::byte>(part.begin(), part.end());
-  });
+  (void)parse_container_prefix(ranges_of(object));
   auto info = parse_container(object);
   if (!info) return 0;
   for (uint32_t i = 0; i < info->chunks.size(); ++i) {

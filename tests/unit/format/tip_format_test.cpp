@@ -37,12 +37,7 @@ Bytes first(std::span<const std::byte> bytes, std::size_t n) {
 
 // parse_container_prefix over bytes in memory, reading like Storage::read_range (fewer bytes at the end).
 ContainerResult<ContainerInfo> prefix_of(std::span<const std::byte> object) {
-  return parse_container_prefix([object](uint64_t offset, uint64_t length) {
-    if (offset >= object.size()) return Bytes{};
-    const uint64_t n = std::min<uint64_t>(length, object.size() - offset);
-    return Bytes(object.begin() + static_cast<std::ptrdiff_t>(offset),
-                 object.begin() + static_cast<std::ptrdiff_t>(offset + n));
-  });
+  return parse_container_prefix(ranges_of(object));
 }
 
 // A container written by a ContainerWriter: what it had emitted before finish() and the whole object.
