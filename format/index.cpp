@@ -409,13 +409,33 @@ std::optional<TimestampTz> RunReader::max_time() const {
   return max_time_ == kNoTime ? std::nullopt : std::optional(max_time_);
 }
 
-IndexResult<std::vector<std::byte>> RunReader::read_block(uint64_t section_offset, uint32_t record_size,
-                                                          uint64_t count, uint64_t block, uint64_t expected) {
+IndexResult<RunReader> RunReader::open(std::span<const std::byte> object) {
+  auto r = open(ranges_of(object), object.size());
+  if (r) r->memory_ = object;
+  return r;
+}
+
+IndexResult<std::span<const std::byte>> RunReader::read_section(uint64_t offset, uint64_t length,
+                                                                std::vector<std::byte>& into) {
+  if (!memory_.empty()) {
+    if (offset > memory_.size() || length > memory_.size() - offset) {
+      return fail(IndexErrorKind::kTruncated, "index run truncated");
+    }
+    return memory_.subspan(offset, length);
+  }
+  into = read_(offset, length);
+  if (into.size() != length) return fail(IndexErrorKind::kTruncated, "index run truncated");
+  return std::span<const std::byte>(into);
+}
+
+IndexResult<std::span<const std::byte>> RunReader::read_block(uint64_t section_offset, uint32_t record_size,
+                                                              uint64_t count, uint64_t block, uint64_t expected,
+                                                              std::vector<std::byte>& into) {
   const uint64_t first = block * kIndexBlockEntries;
   const uint64_t length = std::min<uint64_t>(kIndexBlockEntries, count - first) * record_size;
-  auto bytes = read_(section_offset + first * record_size, length);
-  if (bytes.size() != length) return fail(IndexErrorKind::kTruncated, "index run truncated");
-  if (checksum(bytes) != expected) {
+  auto bytes = read_section(section_offset + first * record_size, length, into);
+  if (!bytes) return bytes;
+  if (checksum(*bytes) != expected) {
     return corrupt("index run block " + std::to_string(block) + " checksum mismatch");
   }
   return bytes;
@@ -423,7 +443,9 @@ IndexResult<std::vector<std::byte>> RunReader::read_block(uint64_t section_offse
 
 IndexResult<void> RunReader::load_commit_block(uint64_t block) {
   if (cached_block_ == block) return {};
-  auto bytes = read_block(commits_offset_, kCommitRecordSize, commit_count_, block, commit_blocks_[block].checksum);
+  cached_block_.reset();  // cached_storage_ is about to be replaced
+  auto bytes = read_block(commits_offset_, kCommitRecordSize, commit_count_, block, commit_blocks_[block].checksum,
+                          cached_storage_);
   if (!bytes) return Unexpected(bytes.error());
   // The running max must be non-decreasing and agree with the block table, or binary search would lie.
   const std::byte* p = bytes->data();
@@ -439,7 +461,7 @@ IndexResult<void> RunReader::load_commit_block(uint64_t block) {
   if (previous != commit_blocks_[block].max_time) {
     return corrupt("index run block " + std::to_string(block) + " disagrees with its block table");
   }
-  cached_records_ = std::move(*bytes);
+  cached_records_ = *bytes;
   cached_block_ = block;
   return {};
 }
@@ -481,7 +503,7 @@ IndexResult<std::vector<CommitEntry>> RunReader::find_xid(uint32_t xid) {
   if (it != xid_blocks_.begin()) --it;
   for (; it != xid_blocks_.end() && it->first_xid <= xid; ++it) {
     const auto block = static_cast<uint64_t>(it - xid_blocks_.begin());
-    auto bytes = read_block(xids_offset_, kXidRecordSize, commit_count_, block, it->checksum);
+    auto bytes = read_block(xids_offset_, kXidRecordSize, commit_count_, block, it->checksum, scratch_);
     if (!bytes) return Unexpected(bytes.error());
     for (std::size_t i = 0; i < bytes->size(); i += kXidRecordSize) {
       if (get_le<uint32_t>(bytes->data() + i) != xid) continue;
@@ -498,10 +520,10 @@ IndexResult<std::vector<CommitEntry>> RunReader::find_xid(uint32_t xid) {
 IndexResult<std::vector<EventEntry>> RunReader::events() {
   std::vector<EventEntry> out;
   if (event_count_ == 0) return out;
-  const auto bytes = read_(events_offset_, events_size_);
-  if (bytes.size() != events_size_) return fail(IndexErrorKind::kTruncated, "index run truncated");
-  if (checksum(bytes) != events_checksum_) return corrupt("index run events checksum mismatch");
-  Cursor c(bytes);
+  const auto bytes = read_section(events_offset_, events_size_, scratch_);
+  if (!bytes) return Unexpected(bytes.error());
+  if (checksum(*bytes) != events_checksum_) return corrupt("index run events checksum mismatch");
+  Cursor c(*bytes);
   out.reserve(event_count_);
   for (uint64_t i = 0; i < event_count_; ++i) {
     auto e = get_event(c);
@@ -520,7 +542,7 @@ IndexResult<void> RunReader::verify(const std::function<void(const CommitEntry&)
         each_commit(get_commit(cached_records_.data() + at));
       }
     }
-    auto xids = read_block(xids_offset_, kXidRecordSize, commit_count_, b, xid_blocks_[b].checksum);
+    auto xids = read_block(xids_offset_, kXidRecordSize, commit_count_, b, xid_blocks_[b].checksum, scratch_);
     if (!xids) return Unexpected(xids.error());
     if (get_le<uint32_t>(xids->data()) != xid_blocks_[b].first_xid) {
       return corrupt("index run xid block " + std::to_string(b) + " disagrees with its block table");
@@ -535,7 +557,7 @@ IndexResult<void> RunReader::verify(const std::function<void(const CommitEntry&)
 }
 
 IndexResult<RunContent> decode_run(std::span<const std::byte> object) {
-  auto reader = RunReader::open(ranges_of(object), object.size());
+  auto reader = RunReader::open(object);
   if (!reader) return Unexpected(reader.error());
   RunContent run;
   run.commits.reserve(reader->commit_count());

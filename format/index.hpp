@@ -128,6 +128,9 @@ class RunReader {
  public:
   // Reads and verifies the header, footer, block tables and segment summaries.
   [[nodiscard]] static IndexResult<RunReader> open(RangeReader read, uint64_t object_size);
+  // The same over a whole run already in memory: blocks are checked in place, not copied. object must outlive the
+  // reader.
+  [[nodiscard]] static IndexResult<RunReader> open(std::span<const std::byte> object);
 
   [[nodiscard]] uint64_t system_identifier() const { return system_identifier_; }
   [[nodiscard]] wal::TimelineId timeline() const { return timeline_; }
@@ -161,12 +164,17 @@ class RunReader {
     uint64_t checksum;
   };
   RunReader() = default;
-  // Reads and verifies block b of a fixed-width section; caches the last commit block.
-  IndexResult<std::vector<std::byte>> read_block(uint64_t section_offset, uint32_t record_size, uint64_t count,
-                                                 uint64_t block, uint64_t expected_checksum);
+  // Reads [offset, offset + length): a view into the object when it is in memory, otherwise read into `into`.
+  IndexResult<std::span<const std::byte>> read_section(uint64_t offset, uint64_t length, std::vector<std::byte>& into);
+  // Reads and verifies block b of a fixed-width section.
+  IndexResult<std::span<const std::byte>> read_block(uint64_t section_offset, uint32_t record_size, uint64_t count,
+                                                     uint64_t block, uint64_t expected_checksum,
+                                                     std::vector<std::byte>& into);
+  // Makes block b the cached commit block.
   IndexResult<void> load_commit_block(uint64_t block);
 
   RangeReader read_;
+  std::span<const std::byte> memory_;  // the whole object, when opened over memory
   uint64_t system_identifier_ = 0;
   wal::TimelineId timeline_;
   wal::Lsn first_lsn_;
@@ -183,7 +191,9 @@ class RunReader {
   std::vector<XidBlock> xid_blocks_;
   std::vector<SegmentSummary> segments_;
   std::optional<uint64_t> cached_block_;
-  std::vector<std::byte> cached_records_;
+  std::span<const std::byte> cached_records_;
+  std::vector<std::byte> cached_storage_;  // holds cached_records_ when the object is not in memory
+  std::vector<std::byte> scratch_;         // other blocks and the events, when the object is not in memory
 };
 
 // ---- tip logs

@@ -493,7 +493,7 @@ class Verifier {
       problem(ProblemKind::kIndex, object.name, "index run is damaged: " + e.message, name.timeline, name.first,
               name.end);
     };
-    auto reader = format::RunReader::open(format::ranges_of(bytes), bytes.size());
+    auto reader = format::RunReader::open(bytes);
     if (!reader) {
       damaged(reader.error());
       return;
@@ -541,17 +541,17 @@ class Verifier {
     RunTally tally;
     // Consecutive entries share a segment: its tally and bounds are looked up once per segment, not per entry.
     struct Segment {
-      uint64_t segno = UINT64_MAX;
       Tally* tally = nullptr;
-      wal::Lsn end;                                         // the segment's end
+      wal::Lsn start{UINT64_MAX};  // the segment's bounds (none yet: every LSN is outside them)
+      wal::Lsn end;
       std::optional<std::pair<wal::Lsn, wal::Lsn>> held;  // the WAL its container holds, when known
       bool inside = true;                                   // otherwise: whether entries there are inside
     } seg;
     const auto place = [&](wal::Lsn lsn, std::optional<wal::Lsn> end, bool is_event) {
-      const uint64_t segno = wal::segment_of(lsn, config_.segment_size).value();
-      if (segno != seg.segno) {
+      if (lsn >= seg.end || lsn < seg.start) {
+        const uint64_t segno = wal::segment_of(lsn, config_.segment_size).value();
         seg = Segment{};
-        seg.segno = segno;
+        seg.start = wal::segment_start(wal::SegmentNo(segno), config_.segment_size);
         seg.tally = &tally[segno];
         seg.end = wal::segment_start(wal::SegmentNo(segno).next(), config_.segment_size);
         const auto it = segments_.find({tli, segno});

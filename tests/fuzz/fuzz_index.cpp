@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   (void)decode_run(object);
-  auto run = RunReader::open(ranges_of(object), object.size());
+  auto run = RunReader::open(object);
   if (!run) return 0;
   for (const TimestampTz t : {TimestampTz{0}, TimestampTz{250}, kNoTime, INT64_MAX}) {
     auto pos = run->first_after(t);
