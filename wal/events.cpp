@@ -119,8 +119,10 @@ void EventTracker::merge_into(Tx& top, Tx&& sub) const {
     }
   }
   for (const auto& r : sub.created) add_unique(top.created, r, config_.max_relations, top.overflow);
+  for (const auto& r : sub.built) add_unique(top.built, r, config_.max_relations, top.overflow);
   for (const auto& l : sub.locks) add_unique(top.locks, l, config_.max_relations, top.overflow);
   top.data_into_created = top.data_into_created || sub.data_into_created;
+  top.heap_pages_copied = top.heap_pages_copied || sub.heap_pages_copied;
   top.pg_class_deletes += sub.pg_class_deletes;
   top.pg_type_deletes += sub.pg_type_deletes;
   if (sub.dropped_db != 0) top.dropped_db = sub.dropped_db;
@@ -132,18 +134,20 @@ void EventTracker::merge_into(Tx& top, Tx&& sub) const {
   top.overflow = top.overflow || sub.overflow;
 }
 
-void EventTracker::note_new_data(const Record& rec, Tx& tx) const {
-  if (tx.created.empty() || tx.data_into_created) return;
-  const bool heap_rows = (rec.rmid == static_cast<uint8_t>(Rmgr::kHeap) && (rec.info & kHeapOpMask) == kHeapInsert) ||
-                         (rec.rmid == static_cast<uint8_t>(Rmgr::kHeap2) &&
-                          (rec.info & kHeapOpMask) == kHeap2MultiInsert);
+void EventTracker::note_created_write(const Record& rec, Tx& tx) const {
+  if (tx.created.empty()) return;
+  const auto rmgr = static_cast<Rmgr>(rec.rmid);
+  const bool heap = rmgr == Rmgr::kHeap || rmgr == Rmgr::kHeap2;
+  const bool heap_rows = (rmgr == Rmgr::kHeap && (rec.info & kHeapOpMask) == kHeapInsert) ||
+                         (rmgr == Rmgr::kHeap2 && (rec.info & kHeapOpMask) == kHeap2MultiInsert);
+  const bool page_copy = rmgr == Rmgr::kXlog && rec.opcode() == kXlogFpi;
   for (const auto& b : rec.blocks) {
     if (b.fork() != 0) continue;
     if (std::find(tx.created.begin(), tx.created.end(), b.rel) == tx.created.end()) continue;
-    if (heap_rows || is_heap_page_with_tuples(b)) {
-      tx.data_into_created = true;
-      return;
-    }
+    const bool table_page = is_heap_page_with_tuples(b);
+    if (heap_rows || table_page) tx.data_into_created = true;
+    if (page_copy && table_page) tx.heap_pages_copied = true;
+    if (!heap) add_unique(tx.built, b.rel, config_.max_relations, tx.overflow);
   }
 }
 
@@ -249,13 +253,6 @@ bool EventTracker::observe(const Record& rec) {
   switch (rmgr) {
     case Rmgr::kHeap:
       note_heap(rec, tx);
-      note_new_data(rec, tx);
-      break;
-    case Rmgr::kHeap2:
-      note_new_data(rec, tx);
-      break;
-    case Rmgr::kXlog:
-      if (rec.opcode() == kXlogFpi) note_new_data(rec, tx);
       break;
     case Rmgr::kStorage:
       if (rec.opcode() == kSmgrCreate) {
@@ -276,6 +273,7 @@ bool EventTracker::observe(const Record& rec) {
     default:
       break;
   }
+  note_created_write(rec, tx);
   return false;
 }
 
@@ -359,6 +357,13 @@ void EventTracker::classify(const Tx& tx) {
     if (tx.created.empty()) {
       // A table (or materialized view) has a row type; an index has none: DROP INDEX deletes no pg_type row.
       if (tx.pg_class_deletes > 0 && tx.pg_type_deletes > 0) kind = EventKind::kDropTable;
+    } else if (tx.pg_class_deletes == 0) {
+      // Existing relations got new files (header: TRUNCATE, refilled or not, against REINDEX, sequence resets and
+      // SET TABLESPACE).
+      const bool only_rows = std::any_of(tx.created.begin(), tx.created.end(), [&](const RelFileNode& r) {
+        return std::find(tx.built.begin(), tx.built.end(), r) == tx.built.end();
+      });
+      if (only_rows && !tx.heap_pages_copied) kind = EventKind::kTruncate;
     } else if (!tx.data_into_created) {
       kind = EventKind::kTruncate;
     }

@@ -14,12 +14,17 @@
 //                  (relfilenode 1259) and of pg_type (1247: a table's row type): DROP TABLE, DROP SCHEMA ...
 //                  CASCADE, DROP MATERIALIZED VIEW. DROP INDEX deletes no pg_type row and is not reported. Known
 //                  limit: after VACUUM FULL pg_type (a new relfilenode for pg_type) drops are not recognised.
-//   truncate       the commit drops relation files and the transaction created replacements (Storage CREATE)
-//                  that received no table data: the new files stay empty.
-//   (rewrite)      as truncate, but table pages were written into a new file (heap INSERT/MULTI_INSERT, or a
-//                  full-page image of a heap page with tuples: VACUUM FULL, CLUSTER, ALTER TABLE rewrites). Not
-//                  an event. Known limit: TRUNCATE followed by INSERTs into the same table in one transaction
-//                  also looks like a rewrite.
+//   truncate       the commit drops relation files and the transaction created replacements (Storage CREATE):
+//                  - when it removed no relation from the catalog (no pg_class DELETE): some new file received
+//                    nothing but heap rows, and no heap page was copied into one. That is TRUNCATE, also when the
+//                    table is refilled in the same transaction. REINDEX and a sequence reset write their own
+//                    pages into every new file, and ALTER TABLE ... SET TABLESPACE copies heap pages (XLOG FPI):
+//                    not events.
+//                  - when it also deleted pg_class rows: the new files received no table data.
+//   (rewrite)      VACUUM FULL, CLUSTER, ALTER TABLE rewrites and REFRESH MATERIALIZED VIEW build the data into a
+//                  transient relation and delete its pg_class row: table pages written into a new file (heap
+//                  INSERT/MULTI_INSERT, or a full-page image of a heap page with tuples). Not an event. Known
+//                  limit: DROP TABLE and CREATE TABLE with rows in one transaction look the same.
 //   mass_delete / mass_update  at least `mass_rows_threshold` heap DELETEs / UPDATEs (HOT included) in one
 //                  transaction on user relations (relfilenode >= 16384) that the commit does not drop. One event
 //                  per kind and transaction, listing every relation over the threshold; rows = their sum.
@@ -112,8 +117,10 @@ class EventTracker {
     Lsn first_lsn;
     std::vector<RelCounts> counts;
     std::vector<RelFileNode> created;
+    std::vector<RelFileNode> built;  // created files that received pages other than heap rows
     std::vector<RelationOid> locks;
-    bool data_into_created = false;
+    bool data_into_created = false;  // heap rows, or a heap page with tuples, written into a created file
+    bool heap_pages_copied = false;  // a heap page with tuples copied (XLOG FPI) into a created file
     uint32_t pg_class_deletes = 0;
     uint32_t pg_type_deletes = 0;
     uint32_t dropped_db = 0;
@@ -132,7 +139,7 @@ class EventTracker {
   [[nodiscard]] uint32_t top_of(uint32_t xid) const;
   void merge_into(Tx& top, Tx&& sub) const;
   void note_heap(const Record& rec, Tx& tx);
-  void note_new_data(const Record& rec, Tx& tx) const;
+  void note_created_write(const Record& rec, Tx& tx) const;
   void forget_finished(uint32_t oldest_running);
   bool finish(const Record& rec);
   void classify(const Tx& tx);

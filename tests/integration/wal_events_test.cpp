@@ -1,6 +1,7 @@
 // Destructive-event classification on real PG15 WAL: each destructive statement yields exactly one event of the
 // right kind, with the xid that txid_current() reported in the same transaction and the commit time that
-// track_commit_timestamp recorded; the same statements rolled back, and table rewrites, yield none.
+// track_commit_timestamp recorded; the same statements rolled back, table rewrites, REINDEX and sequence changes
+// yield none.
 #include <catch2/catch.hpp>
 #include <map>
 #include <set>
@@ -45,7 +46,9 @@ TEST_CASE("destructive statements yield exactly their events, and rollbacks and 
         "CREATE TABLE tr (id int primary key)", "INSERT INTO tr SELECT generate_series(1, 50)",
         "CREATE SCHEMA s", "CREATE TABLE s.a (x int primary key)", "CREATE TABLE s.b (y text)",
         "CREATE SEQUENCE s.seq", "INSERT INTO s.a VALUES (1)", "CREATE TABLE small (id int)",
-        "INSERT INTO small SELECT generate_series(1, 10)"});
+        "INSERT INTO small SELECT generate_series(1, 10)", "CREATE TABLE refill (id int primary key, v text)",
+        "INSERT INTO refill SELECT g, 'old' FROM generate_series(1, 50) g",
+        "CREATE MATERIALIZED VIEW mv AS SELECT id FROM refill", "CREATE SEQUENCE sq"});
   const std::string first = cluster.scalar("SELECT pg_walfile_name(pg_current_wal_insert_lsn())");
 
   // Rolled back: nothing.
@@ -59,6 +62,9 @@ TEST_CASE("destructive statements yield exactly their events, and rollbacks and 
       in_transaction(cluster, "app", "CLUSTER big USING big_pkey"),
       in_transaction(cluster, "app", "DELETE FROM small"),
       in_transaction(cluster, "app", "DROP INDEX big_v"),
+      in_transaction(cluster, "app", "REINDEX TABLE big"),
+      in_transaction(cluster, "app", "REFRESH MATERIALIZED VIEW mv"),
+      in_transaction(cluster, "app", "ALTER SEQUENCE sq AS smallint"),
   };
   psql(cluster, "app", {"VACUUM FULL big", "VACUUM FULL tr"});
 
@@ -66,6 +72,10 @@ TEST_CASE("destructive statements yield exactly their events, and rollbacks and 
   expected[in_transaction(cluster, "app", "UPDATE big SET v = 'u'")] = "mass_update";
   expected[in_transaction(cluster, "app", "DELETE FROM big")] = "mass_delete";
   expected[in_transaction(cluster, "app", "TRUNCATE tr")] = "truncate";
+  // A reset that reseeds the table in the same transaction is still a truncate.
+  expected[in_transaction(cluster, "app",
+                          "TRUNCATE refill; INSERT INTO refill SELECT g, 'seed' FROM generate_series(1, 20) g")] =
+      "truncate";
   expected[in_transaction(cluster, "app", "DROP TABLE victim")] = "drop_table";
   const std::string schema_xid = in_transaction(cluster, "app", "DROP SCHEMA s CASCADE");
   expected[schema_xid] = "drop_table";
