@@ -283,6 +283,26 @@ TEST_CASE("verifier: a damaged index run is named", "[verify]") {
   CHECK(report.problems.front().object == run);
 }
 
+TEST_CASE("verifier: an index tip log cut short before its header is whole holds nothing, a bad header is damage",
+          "[verify]") {
+  storage::MemoryStorage storage;
+  store_segment(storage, 1, 1);
+  const std::string log = format::tip_log_object_name(TimelineId(1), SegmentNo(2), kSeg);
+  const auto header = format::encode_tip_header(kSystem, TimelineId(1));
+  // A full disk let only part of the header through (FORMAT.md: such a log reads as empty).
+  storage.write_atomic(log, std::span(header).first(format::kTipHeaderSize - 5));
+  CHECK(describe(verify(storage)).empty());
+  storage.remove(log);
+  auto damaged = header;
+  damaged[20] ^= std::byte{1};
+  storage.write_atomic(log, damaged);
+  const auto report = verify(storage);
+  REQUIRE(report.problems.size() == 1);
+  CHECK(report.problems.front().kind == ProblemKind::kIndex);
+  CHECK(report.problems.front().object == log);
+  CHECK(report.problems.front().message.find("checksum") != std::string::npos);
+}
+
 TEST_CASE("verifier: history files", "[verify]") {
   storage::MemoryStorage storage;
   store_segment(storage, 1, 1);
