@@ -6,17 +6,12 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 
 #include "common/error.hpp"
+#include "storage/storage.hpp"
 
 namespace walvault::storage {
 namespace {
-
-Error lock_error(const std::string& what, const std::string& path, int err) {
-  return Error(ErrorCode::kIo, "cannot " + what + " " + path + ": " + std::strerror(err),
-               "check that this user may write to the repository");
-}
 
 std::optional<long> read_pid(int fd) {
   char buf[32] = {};
@@ -32,14 +27,14 @@ std::optional<long> read_pid(int fd) {
 
 std::unique_ptr<FileLock> FileLock::take(const std::string& path, LockWait wait, mode_t mode) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, mode);
-  if (fd < 0) throw lock_error("open lock file", path, errno);
+  if (fd < 0) throw file_error("open lock file", path, errno);
   const int operation = LOCK_EX | (wait == LockWait::kTry ? LOCK_NB : 0);
   while (::flock(fd, operation) != 0) {
     const int err = errno;
     if (err == EINTR) continue;
     ::close(fd);
     if (err == EWOULDBLOCK) return nullptr;
-    throw lock_error("lock", path, err);
+    throw file_error("lock", path, err);
   }
   return std::unique_ptr<FileLock>(new FileLock(fd, path));
 }
@@ -60,7 +55,7 @@ FileLock::~FileLock() { ::close(fd_); }  // closing drops the flock
 void FileLock::record_pid() const {
   const std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
-    throw lock_error("write lock file", path_, errno);
+    throw file_error("write lock file", path_, errno);
   }
 }
 

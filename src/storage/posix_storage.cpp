@@ -20,13 +20,6 @@ namespace {
 
 constexpr std::size_t kCompareBlock = 1 << 16;
 
-Error io_error(const std::string& what, const std::string& path, int err) {
-  std::string message = "cannot " + what + " " + path + ": " + std::strerror(err);
-  if (err == ENOSPC || err == EDQUOT) return disk_full(std::move(message));
-  return Error(ErrorCode::kIo, std::move(message), "check the permissions and free space of the repository directory",
-               err == EINTR || err == EAGAIN);
-}
-
 // An owned file descriptor.
 class Fd {
  public:
@@ -62,8 +55,8 @@ std::string parent_of(const std::string& path) {
 
 void fsync_dir(const std::string& dir) {
   const Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid()) throw io_error("open directory", dir, errno);
-  if (::fsync(fd.get()) != 0) throw io_error("fsync directory", dir, errno);
+  if (!fd.valid()) throw file_error("open directory", dir, errno);
+  if (::fsync(fd.get()) != 0) throw file_error("fsync directory", dir, errno);
 }
 
 // mkdir -p of dir; every directory created is made durable by fsync'ing its parent.
@@ -71,14 +64,14 @@ void make_dirs(const std::string& dir) {
   if (dir.empty() || dir == "/" || dir == ".") return;
   struct stat st {};
   if (::stat(dir.c_str(), &st) == 0) {
-    if (!S_ISDIR(st.st_mode)) throw io_error("create directory", dir, ENOTDIR);
+    if (!S_ISDIR(st.st_mode)) throw file_error("create directory", dir, ENOTDIR);
     return;
   }
   const std::string parent = parent_of(dir);
   make_dirs(parent);
   if (::mkdir(dir.c_str(), 0750) != 0) {
     if (errno == EEXIST) return;
-    throw io_error("create directory", dir, errno);
+    throw file_error("create directory", dir, errno);
   }
   fsync_dir(parent);
 }
@@ -88,7 +81,7 @@ void write_all(int fd, std::span<const std::byte> bytes, uint64_t offset, const 
     const ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw io_error("write", path, errno);
+      throw file_error("write", path, errno);
     }
     bytes = bytes.subspan(static_cast<std::size_t>(n));
     offset += static_cast<uint64_t>(n);
@@ -102,7 +95,7 @@ std::size_t read_at(int fd, std::span<std::byte> out, uint64_t offset, const std
     const ssize_t n = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw io_error("read", path, errno);
+      throw file_error("read", path, errno);
     }
     if (n == 0) break;
     done += static_cast<std::size_t>(n);
@@ -116,14 +109,14 @@ Fd open_for_read(const std::string& path, std::string_view name) {
     if (errno == ENOENT) {
       throw Error(ErrorCode::kNotFound, "object " + std::string(name) + " does not exist in the repository");
     }
-    throw io_error("open", path, errno);
+    throw file_error("open", path, errno);
   }
   return fd;
 }
 
 uint64_t file_size(int fd, const std::string& path) {
   struct stat st {};
-  if (::fstat(fd, &st) != 0) throw io_error("stat", path, errno);
+  if (::fstat(fd, &st) != 0) throw file_error("stat", path, errno);
   return static_cast<uint64_t>(st.st_size);
 }
 
@@ -143,11 +136,11 @@ bool same_content(int a, int b, const std::string& path_a, const std::string& pa
 bool rename_no_replace(const std::string& temp, const std::string& final_path) {
   if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE) == 0) return true;
   if (errno == EEXIST) return false;
-  if (errno != EINVAL && errno != ENOSYS) throw io_error("rename into", final_path, errno);
+  if (errno != EINVAL && errno != ENOSYS) throw file_error("rename into", final_path, errno);
   // The filesystem lacks RENAME_NOREPLACE: link() fails with EEXIST just the same.
   if (::link(temp.c_str(), final_path.c_str()) != 0) {
     if (errno == EEXIST) return false;
-    throw io_error("link into", final_path, errno);
+    throw file_error("link into", final_path, errno);
   }
   ::unlink(temp.c_str());
   return true;
@@ -189,24 +182,24 @@ std::pair<std::string, Fd> create_temp(const std::string& final_path) {
         if (errno == EINTR) continue;
         const int err = errno;
         ::unlink(temp.c_str());
-        throw io_error("lock", temp, err);
+        throw file_error("lock", temp, err);
       }
       return {temp, std::move(fd)};
     }
-    if (errno != EEXIST) throw io_error("create", temp, errno);
+    if (errno != EEXIST) throw file_error("create", temp, errno);
   }
 }
 
 // fsync + no-replace rename + directory fsync of a complete file; resolves a name clash by content (the same
 // content: `from` is removed and that is success).
 void move_into_place(const std::string& from, const Fd& fd, const std::string& final_path, std::string_view name) {
-  if (::fsync(fd.get()) != 0) throw io_error("fsync", from, errno);
+  if (::fsync(fd.get()) != 0) throw file_error("fsync", from, errno);
   if (!rename_no_replace(from, final_path)) {
     const Fd existing = open_for_read(final_path, name);
     const Fd written(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!written.valid()) throw io_error("open", from, errno);
+    if (!written.valid()) throw file_error("open", from, errno);
     if (!same_content(existing.get(), written.get(), final_path, from)) throw content_conflict(name);
-    if (::unlink(from.c_str()) != 0) throw io_error("remove", from, errno);
+    if (::unlink(from.c_str()) != 0) throw file_error("remove", from, errno);
     fsync_dir(parent_of(from));
     return;
   }
@@ -279,11 +272,11 @@ class PosixAppendFile final : public AppendFile {
   }
   void truncate(uint64_t length) override {
     if (length > size_) throw Error(ErrorCode::kInternal, "append file " + path_ + ": truncate beyond the end");
-    if (::ftruncate(fd_.get(), static_cast<off_t>(length)) != 0) throw io_error("truncate", path_, errno);
+    if (::ftruncate(fd_.get(), static_cast<off_t>(length)) != 0) throw file_error("truncate", path_, errno);
     size_ = length;
   }
   void sync() override {
-    if (::fdatasync(fd_.get()) != 0) throw io_error("fsync", path_, errno);
+    if (::fdatasync(fd_.get()) != 0) throw file_error("fsync", path_, errno);
   }
 
  private:
@@ -309,9 +302,9 @@ std::vector<ObjectInfo> PosixStorage::list(std::string_view prefix) const {
   std::error_code ec;
   if (!fs::is_directory(start, ec)) return out;
   fs::recursive_directory_iterator it(start, ec);
-  if (ec) throw io_error("list", start.string(), ec.value());
+  if (ec) throw file_error("list", start.string(), ec.value());
   for (const fs::recursive_directory_iterator end; it != end; it.increment(ec)) {
-    if (ec) throw io_error("list", start.string(), ec.value());
+    if (ec) throw file_error("list", start.string(), ec.value());
     const std::string filename = it->path().filename().string();
     if (!filename.empty() && filename.front() == '.') {
       if (it->is_directory()) it.disable_recursion_pending();
@@ -322,7 +315,7 @@ std::vector<ObjectInfo> PosixStorage::list(std::string_view prefix) const {
     std::string name = it->path().lexically_relative(root_).generic_string();
     if (!name.starts_with(prefix)) continue;
     const uint64_t size = it->file_size(ec);
-    if (ec) throw io_error("stat", it->path().string(), ec.value());
+    if (ec) throw file_error("stat", it->path().string(), ec.value());
     out.push_back(ObjectInfo{std::move(name), size});
   }
   std::sort(out.begin(), out.end());
@@ -335,7 +328,7 @@ std::optional<uint64_t> PosixStorage::info(std::string_view name) const {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
-    throw io_error("stat", path, errno);
+    throw file_error("stat", path, errno);
   }
   if (!S_ISREG(st.st_mode)) return std::nullopt;
   return static_cast<uint64_t>(st.st_size);
@@ -397,7 +390,7 @@ void PosixStorage::remove(std::string_view name) {
   const std::string path = root_ + "/" + std::string(name);
   if (::unlink(path.c_str()) != 0) {
     if (errno == ENOENT || errno == ENOTDIR) return;
-    throw io_error("remove", path, errno);
+    throw file_error("remove", path, errno);
   }
   fsync_dir(parent_of(path));
 }
@@ -409,12 +402,12 @@ std::unique_ptr<AppendFile> PosixStorage::open_append(std::string_view name) {
   Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640));
   if (fd.valid()) {
     // Newly created: make its existence durable before anyone relies on it.
-    if (::fsync(fd.get()) != 0) throw io_error("fsync", path, errno);
+    if (::fsync(fd.get()) != 0) throw file_error("fsync", path, errno);
     fsync_dir(parent_of(path));
   } else {
-    if (errno != EEXIST) throw io_error("create", path, errno);
+    if (errno != EEXIST) throw file_error("create", path, errno);
     fd = Fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
-    if (!fd.valid()) throw io_error("open", path, errno);
+    if (!fd.valid()) throw file_error("open", path, errno);
   }
   const uint64_t size = file_size(fd.get(), path);
   return std::make_unique<PosixAppendFile>(path, std::move(fd), size);
@@ -445,29 +438,29 @@ std::vector<ObjectInfo> PosixStorage::sweep_temporaries(std::chrono::system_cloc
   std::error_code ec;
   if (!fs::is_directory(root_, ec)) return swept;
   fs::recursive_directory_iterator it(root_, ec);
-  if (ec) throw io_error("list", root_, ec.value());
+  if (ec) throw file_error("list", root_, ec.value());
   const auto limit = std::chrono::duration_cast<std::chrono::seconds>(modified_before.time_since_epoch()).count();
   for (const fs::recursive_directory_iterator end; it != end; it.increment(ec)) {
-    if (ec) throw io_error("list", root_, ec.value());
+    if (ec) throw file_error("list", root_, ec.value());
     const std::string path = it->path().string();
     if (!is_temp_name(it->path().filename().string()) || !it->is_regular_file()) continue;
     const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.valid()) {
       if (errno == ENOENT) continue;  // published or discarded meanwhile
-      throw io_error("open", path, errno);
+      throw file_error("open", path, errno);
     }
     // A live writer holds the flock; the age is read after taking it, so a writer that just finished is not old.
     if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
       if (errno == EWOULDBLOCK) continue;
-      throw io_error("lock", path, errno);
+      throw file_error("lock", path, errno);
     }
     struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) throw io_error("stat", path, errno);
+    if (::fstat(fd.get(), &st) != 0) throw file_error("stat", path, errno);
     if (st.st_mtim.tv_sec >= limit) continue;
     if (!dry_run) {
       if (::unlink(path.c_str()) != 0) {
         if (errno == ENOENT) continue;
-        throw io_error("remove", path, errno);
+        throw file_error("remove", path, errno);
       }
       fsync_dir(parent_of(path));
     }

@@ -1,5 +1,7 @@
 #include "storage/storage.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <string>
 
 namespace walvault::storage {
@@ -41,6 +43,13 @@ Error disk_full(std::string message) {
                "the repository's filesystem is full: free space or grow it ('walvault expire' removes old backups "
                "and the WAL only they needed); 'walvault stream' waits and resumes by itself",
                /*retryable=*/true, ErrorCause::kDiskFull);
+}
+
+Error file_error(const std::string& what, const std::string& path, int err) {
+  std::string message = "cannot " + what + " " + path + ": " + std::strerror(err);
+  if (err == ENOSPC || err == EDQUOT) return disk_full(std::move(message));
+  return Error(ErrorCode::kIo, std::move(message), "check the permissions and free space of the repository directory",
+               err == EINTR || err == EAGAIN);
 }
 
 std::function<Bytes(uint64_t offset, uint64_t length)> range_reader(const Storage& storage, std::string name) {

@@ -177,5 +177,8 @@ void check_lock_name(std::string_view name);
 // The kIo error for a write the store refused because it is full (ENOSPC, EDQUOT): retryable, with
 // ErrorCause::kDiskFull and a hint on freeing space. message names what failed ("cannot write <path>: ...").
 [[nodiscard]] Error disk_full(std::string message);
+// The error for a failed system call on a local file: "cannot <what> <path>: <strerror>"; disk_full() for ENOSPC
+// and EDQUOT, otherwise kIo (retryable for EINTR and EAGAIN).
+[[nodiscard]] Error file_error(const std::string& what, const std::string& path, int err);
 
 }  // namespace walvault::storage

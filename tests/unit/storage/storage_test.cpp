@@ -25,6 +25,7 @@ using walvault::Error;
 using walvault::ErrorCause;
 using walvault::ErrorCode;
 using walvault::storage::Bytes;
+using walvault::storage::file_error;
 using walvault::storage::LockWait;
 using walvault::storage::MemoryStorage;
 using walvault::storage::ObjectInfo;
@@ -559,4 +560,20 @@ TEST_CASE("posix storage: publish_append renames the file", "[storage][publish-a
   std::size_t files = 0;
   for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(to_path.parent_path())) ++files;
   CHECK(files == 1);
+}
+
+TEST_CASE("storage: local file errors name the call and the path, and a full disk is retryable", "[storage]") {
+  // PosixStorage and FileLock both report failed system calls this way: the lock file of a full repository waits
+  // for space like every other write.
+  const Error full = file_error("open lock file", "/repo/locks/stream.lock", ENOSPC);
+  CHECK(std::string(full.what()) == "cannot open lock file /repo/locks/stream.lock: " + std::string(std::strerror(ENOSPC)));
+  CHECK(full.code() == ErrorCode::kIo);
+  CHECK(full.cause() == ErrorCause::kDiskFull);
+  CHECK(full.retryable());
+  CHECK(file_error("write", "/repo/x", EDQUOT).cause() == ErrorCause::kDiskFull);
+  const Error denied = file_error("lock", "/repo/locks/stream.lock", EACCES);
+  CHECK(denied.code() == ErrorCode::kIo);
+  CHECK(denied.cause() == ErrorCause::kUnspecified);
+  CHECK_FALSE(denied.retryable());
+  CHECK_FALSE(denied.hint().empty());
 }
