@@ -120,6 +120,14 @@ void rewrite_same(archive::Tip& tip, const Bytes& wal, std::size_t step, std::si
 
 Bytes read_object(const storage::Storage& s, const std::string& name) { return s.read(name); }
 
+// Archives the tip and checks that the container is the one a fresh encode of `wal` gives; returns it.
+Bytes archive_and_check(const storage::Storage& s, archive::Tip& tip, const Bytes& wal) {
+  tip.archive(kSummary);
+  auto object = read_object(s, kArchived);
+  CHECK_SAME_BYTES(object, reference_container(wal));
+  return object;
+}
+
 // Replaces an append object's content (as a damaged disk would).
 void overwrite(storage::MemoryStorage& s, const std::string& name, const Bytes& content) {
   s.remove(name);
@@ -294,8 +302,7 @@ TEST_CASE("tip: a tip reopened twice before the bytes arrived again keeps what i
   CHECK_SAME_BYTES(held_bytes(s), first(wal, 3 * kChunk + 1000));
   archive::Tip tip(s, kSegment, kLevel);
   rewrite_same(tip, wal, 65536, 3);
-  tip.archive(kSummary);
-  CHECK_SAME_BYTES(read_object(s, kArchived), reference_container(wal));
+  archive_and_check(s, tip, wal);
 }
 
 TEST_CASE("tip: different bytes inside an adopted chunk are reported and replace the tip's", "[tip]") {
@@ -324,10 +331,7 @@ TEST_CASE("tip: different bytes inside an adopted chunk are reported and replace
     check_durable(s, changed, tip.synced());
   }
   CHECK(reported);
-  tip.archive(kSummary);
-  const auto object = read_object(s, kArchived);
-  CHECK_SAME_BYTES(decode(object), changed);
-  CHECK_SAME_BYTES(object, reference_container(changed));
+  CHECK_SAME_BYTES(decode(archive_and_check(s, tip, changed)), changed);
 }
 
 TEST_CASE("tip: different bytes inside the adopted tail log are reported and replace the tip's", "[tip]") {
@@ -349,10 +353,7 @@ TEST_CASE("tip: different bytes inside the adopted tail log are reported and rep
     CHECK(tip.synced() == expected_synced(tip.written(), 2));
     check_durable(s, changed, tip.synced());
   }
-  tip.archive(kSummary);
-  const auto object = read_object(s, kArchived);
-  CHECK_SAME_BYTES(decode(object), changed);
-  CHECK_SAME_BYTES(object, reference_container(changed));
+  CHECK_SAME_BYTES(decode(archive_and_check(s, tip, changed)), changed);
 }
 
 TEST_CASE("tip: after a mismatch the tip holds none of the replaced bytes", "[tip]") {
@@ -382,8 +383,7 @@ TEST_CASE("tip: after a mismatch the tip holds none of the replaced bytes", "[ti
     CHECK(again.write(static_cast<uint32_t>(at), piece(changed, at, 50000)));
     again.sync();
   }
-  again.archive(kSummary);
-  CHECK_SAME_BYTES(read_object(s, kArchived), reference_container(changed));
+  archive_and_check(s, again, changed);
 }
 
 TEST_CASE("tip: a mismatch that leaves the container the same size is still made durable", "[tip]") {
@@ -445,8 +445,7 @@ TEST_CASE("tip: a container damaged in chunk k is adopted up to k", "[tip]") {
   CHECK(s.info(kTipName) == std::optional<uint64_t>(e.offset));  // the damaged frame and all after it are gone
   CHECK_FALSE(s.info(kTailName).has_value());
   rewrite_same(tip, wal, 60000, k);
-  tip.archive(kSummary);
-  CHECK_SAME_BYTES(read_object(s, kArchived), reference_container(wal));
+  archive_and_check(s, tip, wal);
 }
 
 TEST_CASE("tip: a tail log that does not continue the container is ignored and removed", "[tip]") {
@@ -477,8 +476,7 @@ TEST_CASE("tip: a tail log that does not continue the container is ignored and r
   archive::Tip tip(s, kSegment, kLevel);
   CHECK_FALSE(s.info(kTailName).has_value());
   rewrite_same(tip, wal, 20000, 2);
-  tip.archive(kSummary);
-  CHECK_SAME_BYTES(read_object(s, kArchived), reference_container(wal));
+  archive_and_check(s, tip, wal);
 }
 
 TEST_CASE("tip: a torn tail log is adopted up to its last intact frame", "[tip]") {
@@ -499,8 +497,7 @@ TEST_CASE("tip: a torn tail log is adopted up to its last intact frame", "[tip]"
   archive::Tip tip(s, kSegment, kLevel);
   CHECK(s.info(kTailName) == std::optional<uint64_t>(last.offset));  // the torn frame was cut off
   rewrite_same(tip, wal, 10000, 2);
-  tip.archive(kSummary);
-  CHECK_SAME_BYTES(read_object(s, kArchived), reference_container(wal));
+  archive_and_check(s, tip, wal);
 }
 
 TEST_CASE("tip: a tip of another system or segment is not adopted", "[tip]") {
