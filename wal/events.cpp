@@ -19,7 +19,6 @@ constexpr uint8_t kHeapDelete = 0x10;
 constexpr uint8_t kHeapUpdate = 0x20;
 constexpr uint8_t kHeapHotUpdate = 0x40;
 constexpr uint8_t kHeapInplace = 0x70;
-constexpr uint8_t kHeap2MultiInsert = 0x50;
 constexpr uint8_t kXlogFpi = 0xB0;
 constexpr uint8_t kSmgrCreate = 0x10;
 constexpr uint8_t kStandbyLock = 0x00;
@@ -95,9 +94,8 @@ EventTracker::Tx& EventTracker::tx_for(uint32_t xid, Lsn lsn) {
   auto it = txs_.find(xid);
   if (it != txs_.end()) return it->second;
   if (txs_.size() >= config_.max_transactions) {
-    const auto oldest = std::min_element(txs_.begin(), txs_.end(), [](const auto& a, const auto& b) {
-      return a.second.first_lsn < b.second.first_lsn;
-    });
+    const auto oldest = std::min_element(
+        txs_.begin(), txs_.end(), [](const auto& a, const auto& b) { return a.second.first_lsn < b.second.first_lsn; });
     txs_.erase(oldest);
   }
   Tx& tx = txs_[xid];
@@ -121,10 +119,11 @@ void EventTracker::merge_into(Tx& top, Tx&& sub) const {
   for (const auto& r : sub.created) add_unique(top.created, r, config_.max_relations, top.overflow);
   for (const auto& r : sub.built) add_unique(top.built, r, config_.max_relations, top.overflow);
   for (const auto& l : sub.locks) add_unique(top.locks, l, config_.max_relations, top.overflow);
-  top.data_into_created = top.data_into_created || sub.data_into_created;
   top.heap_pages_copied = top.heap_pages_copied || sub.heap_pages_copied;
   top.pg_class_deletes += sub.pg_class_deletes;
-  top.pg_type_deletes += sub.pg_type_deletes;
+  for (const auto& r : sub.new_types) add_unique(top.new_types, r, config_.max_relations, top.overflow);
+  for (const auto& r : sub.deleted_types) note_type_delete(top, r);
+  top.unlisted_type_deletes += sub.unlisted_type_deletes;
   if (sub.dropped_db != 0) top.dropped_db = sub.dropped_db;
   if (sub.has_pg_database_delete && !top.has_pg_database_delete) {
     top.has_pg_database_delete = true;
@@ -138,15 +137,11 @@ void EventTracker::note_created_write(const Record& rec, Tx& tx) const {
   if (tx.created.empty()) return;
   const auto rmgr = static_cast<Rmgr>(rec.rmid);
   const bool heap = rmgr == Rmgr::kHeap || rmgr == Rmgr::kHeap2;
-  const bool heap_rows = (rmgr == Rmgr::kHeap && (rec.info & kHeapOpMask) == kHeapInsert) ||
-                         (rmgr == Rmgr::kHeap2 && (rec.info & kHeapOpMask) == kHeap2MultiInsert);
   const bool page_copy = rmgr == Rmgr::kXlog && rec.opcode() == kXlogFpi;
   for (const auto& b : rec.blocks) {
     if (b.fork() != 0) continue;
     if (std::find(tx.created.begin(), tx.created.end(), b.rel) == tx.created.end()) continue;
-    const bool table_page = is_heap_page_with_tuples(b);
-    if (heap_rows || table_page) tx.data_into_created = true;
-    if (page_copy && table_page) tx.heap_pages_copied = true;
+    if (page_copy && is_heap_page_with_tuples(b)) tx.heap_pages_copied = true;
     if (!heap) add_unique(tx.built, b.rel, config_.max_relations, tx.overflow);
   }
 }
@@ -157,7 +152,6 @@ void EventTracker::note_heap(const Record& rec, Tx& tx) {
   const RelFileNode& rel = rec.blocks.front().rel;
   if (op == kHeapDelete) {
     if (rel.rel == kPgClassRel) ++tx.pg_class_deletes;
-    if (rel.rel == kPgTypeRel) ++tx.pg_type_deletes;
     if (rel == kPgDatabase) {
       uint16_t offnum = 0;
       if (load(rec.main_data, 4, offnum) && !tx.has_pg_database_delete) {
@@ -167,6 +161,7 @@ void EventTracker::note_heap(const Record& rec, Tx& tx) {
       }
     }
   }
+  if (rel.rel == kPgTypeRel) note_type_row(rec, op, tx);
   if ((op != kHeapDelete && op != kHeapUpdate && op != kHeapHotUpdate) || rel.rel < kFirstNormalObjectId) return;
   auto it = std::find_if(tx.counts.begin(), tx.counts.end(), [&](const RelCounts& c) { return c.rel == rel; });
   if (it == tx.counts.end()) {
@@ -181,6 +176,44 @@ void EventTracker::note_heap(const Record& rec, Tx& tx) {
     ++it->deletes;
   } else {
     ++it->updates;
+  }
+}
+
+void EventTracker::note_type_row(const Record& rec, uint8_t op, Tx& tx) const {
+  const auto block = [&](uint8_t id) -> const BlockRef* {
+    const auto it = std::find_if(rec.blocks.begin(), rec.blocks.end(), [&](const BlockRef& b) { return b.id == id; });
+    return it == rec.blocks.end() ? nullptr : &*it;
+  };
+  const BlockRef* target = block(0);
+  if (target == nullptr) return;
+  uint16_t offnum = 0;
+  if (op == kHeapInsert) {
+    if (load(rec.main_data, 0, offnum)) {
+      add_unique(tx.new_types, RowId{target->rel, target->block, offnum}, config_.max_relations, tx.overflow);
+    }
+  } else if (op == kHeapDelete) {
+    if (load(rec.main_data, 4, offnum)) {
+      note_type_delete(tx, RowId{target->rel, target->block, offnum});
+    } else {
+      ++tx.unlisted_type_deletes;
+    }
+  } else if (op == kHeapUpdate || op == kHeapHotUpdate) {
+    // xl_heap_update: old_offnum at 4, new_offnum at 12; the old tuple is in block 1 when it moved pages.
+    uint16_t new_offnum = 0;
+    if (!load(rec.main_data, 4, offnum) || !load(rec.main_data, 12, new_offnum)) return;
+    const BlockRef* old_block = block(1);
+    const RowId old_row{target->rel, old_block != nullptr ? old_block->block : target->block, offnum};
+    if (std::find(tx.new_types.begin(), tx.new_types.end(), old_row) != tx.new_types.end()) {
+      add_unique(tx.new_types, RowId{target->rel, target->block, new_offnum}, config_.max_relations, tx.overflow);
+    }
+  }
+}
+
+void EventTracker::note_type_delete(Tx& tx, const RowId& row) const {
+  if (tx.deleted_types.size() < config_.max_relations) {
+    tx.deleted_types.push_back(row);
+  } else {
+    ++tx.unlisted_type_deletes;
   }
 }
 
@@ -319,7 +352,7 @@ bool EventTracker::finish(const Record& rec) {
     Tx unknown;
     unknown.first_lsn = rec.lsn;
     unknown.pg_class_deletes = 1;
-    unknown.pg_type_deletes = 1;
+    unknown.unlisted_type_deletes = 1;
     classify(unknown);
   }
   return true;
@@ -352,24 +385,31 @@ void EventTracker::classify(const Tx& tx) {
     events_.push_back(std::move(e));
   }
   const auto& dropped = commit_.dropped_rels;
-  if (!dropped.empty()) {
+  // Files that existed before the transaction: one it created and dropped again is no loss.
+  std::vector<RelFileNode> lost;
+  for (const auto& r : dropped) {
+    if (std::find(tx.created.begin(), tx.created.end(), r) == tx.created.end()) lost.push_back(r);
+  }
+  if (!lost.empty()) {
+    // pg_type rows that existed before the transaction: a table's row type, not a rewrite's transient one.
+    const auto old_type_deletes =
+        tx.unlisted_type_deletes + std::count_if(tx.deleted_types.begin(), tx.deleted_types.end(), [&](const RowId& r) {
+          return std::find(tx.new_types.begin(), tx.new_types.end(), r) == tx.new_types.end();
+        });
     std::optional<EventKind> kind;
-    if (tx.created.empty()) {
-      // A table (or materialized view) has a row type; an index has none: DROP INDEX deletes no pg_type row.
-      if (tx.pg_class_deletes > 0 && tx.pg_type_deletes > 0) kind = EventKind::kDropTable;
-    } else if (tx.pg_class_deletes == 0) {
+    if (tx.pg_class_deletes > 0 && old_type_deletes > 0) {
+      kind = EventKind::kDropTable;
+    } else if (tx.pg_class_deletes == 0 && !tx.created.empty()) {
       // Existing relations got new files (header: TRUNCATE, refilled or not, against REINDEX, sequence resets and
       // SET TABLESPACE).
       const bool only_rows = std::any_of(tx.created.begin(), tx.created.end(), [&](const RelFileNode& r) {
         return std::find(tx.built.begin(), tx.built.end(), r) == tx.built.end();
       });
       if (only_rows && !tx.heap_pages_copied) kind = EventKind::kTruncate;
-    } else if (!tx.data_into_created) {
-      kind = EventKind::kTruncate;
     }
     if (kind) {
       Event e = base(*kind);
-      e.relfilenodes = dropped;
+      e.relfilenodes = std::move(lost);
       e.rel_oids = tx.locks;
       events_.push_back(std::move(e));
     }

@@ -10,21 +10,24 @@
 //   drop_database  a Database DROP record in the transaction. first_lsn = the Heap INPLACE on pg_database
 //                  (1664/0/1262, xid 0) that invalidated the same tuple the transaction then deleted, else the
 //                  transaction's first record: restore with recovery_target_lsn = first_lsn, inclusive off.
-//   drop_table     the commit drops relation files, the transaction created none, and it deleted rows of pg_class
-//                  (relfilenode 1259) and of pg_type (1247: a table's row type): DROP TABLE, DROP SCHEMA ...
-//                  CASCADE, DROP MATERIALIZED VIEW. DROP INDEX deletes no pg_type row and is not reported. Known
-//                  limit: after VACUUM FULL pg_type (a new relfilenode for pg_type) drops are not recognised.
-//   truncate       the commit drops relation files and the transaction created replacements (Storage CREATE):
-//                  - when it removed no relation from the catalog (no pg_class DELETE): some new file received
-//                    nothing but heap rows, and no heap page was copied into one. That is TRUNCATE, also when the
-//                    table is refilled in the same transaction. REINDEX and a sequence reset write their own
-//                    pages into every new file, and ALTER TABLE ... SET TABLESPACE copies heap pages (XLOG FPI):
-//                    not events.
-//                  - when it also deleted pg_class rows: the new files received no table data.
+//   Only files that existed before the transaction count: a relation created and dropped in one transaction is
+//   no loss.
+//   drop_table     the commit drops such files, and the transaction deleted rows of pg_class (relfilenode 1259) and
+//                  pg_type rows (1247: a table's row type) that it had not created itself: DROP TABLE, DROP SCHEMA
+//                  ... CASCADE, DROP MATERIALIZED VIEW, also when the table is created again and refilled in the same
+//                  transaction (a reset and reseed). DROP INDEX deletes no pg_type row and is not reported. Known
+//                  limits: after VACUUM FULL pg_type (a new relfilenode for pg_type) drops are not recognised; a
+//                  view dropped in the same transaction as a table rewrite reads as drop_table (a false alarm); a
+//                  pg_type row created in one subtransaction and deleted in another before the assignment record
+//                  counts as pre-existing (a false alarm).
+//   truncate       the commit drops such files, the transaction created replacements (Storage CREATE) and removed
+//                  no relation from the catalog (no pg_class DELETE), and some new file received nothing but heap
+//                  rows while no heap page was copied into one. That is TRUNCATE, also when the table is refilled in
+//                  the same transaction. REINDEX and a sequence reset write their own pages into every new file, and
+//                  ALTER TABLE ... SET TABLESPACE copies heap pages (XLOG FPI): not events.
 //   (rewrite)      VACUUM FULL, CLUSTER, ALTER TABLE rewrites and REFRESH MATERIALIZED VIEW build the data into a
-//                  transient relation and delete its pg_class row: table pages written into a new file (heap
-//                  INSERT/MULTI_INSERT, or a full-page image of a heap page with tuples). Not an event. Known
-//                  limit: DROP TABLE and CREATE TABLE with rows in one transaction look the same.
+//                  transient relation and delete its pg_class row and the pg_type rows they created for it: not an
+//                  event. Known limit: a TRUNCATE in the same transaction as a rewrite is not reported.
 //   mass_delete / mass_update  at least `mass_rows_threshold` heap DELETEs / UPDATEs (HOT included) in one
 //                  transaction on user relations (relfilenode >= 16384) that the commit does not drop. One event
 //                  per kind and transaction, listing every relation over the threshold; rows = their sum.
@@ -108,6 +111,13 @@ class EventTracker {
   [[nodiscard]] size_t open_transactions() const { return txs_.size(); }
 
  private:
+  // A catalog row: the relation file it lives in, its block and line pointer.
+  struct RowId {
+    RelFileNode rel;
+    uint32_t block = 0;
+    uint16_t offnum = 0;
+    bool operator==(const RowId&) const = default;
+  };
   struct RelCounts {
     RelFileNode rel;
     uint64_t deletes = 0;
@@ -119,10 +129,11 @@ class EventTracker {
     std::vector<RelFileNode> created;
     std::vector<RelFileNode> built;  // created files that received pages other than heap rows
     std::vector<RelationOid> locks;
-    bool data_into_created = false;  // heap rows, or a heap page with tuples, written into a created file
     bool heap_pages_copied = false;  // a heap page with tuples copied (XLOG FPI) into a created file
     uint32_t pg_class_deletes = 0;
-    uint32_t pg_type_deletes = 0;
+    std::vector<RowId> new_types;        // pg_type rows the transaction inserted (or updated from one it inserted)
+    std::vector<RowId> deleted_types;    // pg_type rows it deleted
+    uint32_t unlisted_type_deletes = 0;  // deletes past the bound of deleted_types: counted as pre-existing rows
     uint32_t dropped_db = 0;
     bool has_pg_database_delete = false;
     uint32_t pg_database_block = 0;
@@ -139,6 +150,8 @@ class EventTracker {
   [[nodiscard]] uint32_t top_of(uint32_t xid) const;
   void merge_into(Tx& top, Tx&& sub) const;
   void note_heap(const Record& rec, Tx& tx);
+  void note_type_row(const Record& rec, uint8_t op, Tx& tx) const;
+  void note_type_delete(Tx& tx, const RowId& row) const;
   void note_created_write(const Record& rec, Tx& tx) const;
   void forget_finished(uint32_t oldest_running);
   bool finish(const Record& rec);

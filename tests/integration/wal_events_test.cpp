@@ -1,7 +1,8 @@
 // Destructive-event classification on real PG15 WAL: each destructive statement yields exactly one event of the
 // right kind, with the xid that txid_current() reported in the same transaction and the commit time that
-// track_commit_timestamp recorded; the same statements rolled back, table rewrites, REINDEX and sequence changes
-// yield none.
+// track_commit_timestamp recorded; the same statements rolled back, table rewrites, REINDEX, sequence changes and
+// tables created and dropped in one transaction yield none. Dropping and recreating a table in one transaction is
+// a drop_table, refilled or not.
 #include <catch2/catch.hpp>
 #include <map>
 #include <set>
@@ -41,19 +42,32 @@ TEST_CASE("destructive statements yield exactly their events, and rollbacks and 
   const std::string doomed_oid = cluster.scalar("SELECT oid FROM pg_database WHERE datname = 'doomed'");
   psql(cluster, "app",
        {"CREATE TABLE big (id int primary key, v text)",
-        "INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, 2000) g", "CREATE INDEX big_v ON big (v)",
-        "CREATE TABLE victim (id int primary key, v text)", "INSERT INTO victim SELECT g, 'v' FROM generate_series(1, 50) g",
-        "CREATE TABLE tr (id int primary key)", "INSERT INTO tr SELECT generate_series(1, 50)",
-        "CREATE SCHEMA s", "CREATE TABLE s.a (x int primary key)", "CREATE TABLE s.b (y text)",
-        "CREATE SEQUENCE s.seq", "INSERT INTO s.a VALUES (1)", "CREATE TABLE small (id int)",
-        "INSERT INTO small SELECT generate_series(1, 10)", "CREATE TABLE refill (id int primary key, v text)",
+        "INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, 2000) g",
+        "CREATE INDEX big_v ON big (v)",
+        "CREATE TABLE victim (id int primary key, v text)",
+        "INSERT INTO victim SELECT g, 'v' FROM generate_series(1, 50) g",
+        "CREATE TABLE tr (id int primary key)",
+        "INSERT INTO tr SELECT generate_series(1, 50)",
+        "CREATE SCHEMA s",
+        "CREATE TABLE s.a (x int primary key)",
+        "CREATE TABLE s.b (y text)",
+        "CREATE SEQUENCE s.seq",
+        "INSERT INTO s.a VALUES (1)",
+        "CREATE TABLE small (id int)",
+        "INSERT INTO small SELECT generate_series(1, 10)",
+        "CREATE TABLE refill (id int primary key, v text)",
         "INSERT INTO refill SELECT g, 'old' FROM generate_series(1, 50) g",
-        "CREATE MATERIALIZED VIEW mv AS SELECT id FROM refill", "CREATE SEQUENCE sq"});
+        "CREATE MATERIALIZED VIEW mv AS SELECT id FROM refill",
+        "CREATE SEQUENCE sq",
+        "CREATE TABLE reseed (id int primary key, v text)",
+        "INSERT INTO reseed SELECT g, 'old' FROM generate_series(1, 50) g",
+        "CREATE TABLE recreate (id int)",
+        "INSERT INTO recreate SELECT generate_series(1, 50)"});
   const std::string first = cluster.scalar("SELECT pg_walfile_name(pg_current_wal_insert_lsn())");
 
   // Rolled back: nothing.
-  for (const char* stmt : {"DROP TABLE victim", "DROP SCHEMA s CASCADE", "TRUNCATE tr", "DELETE FROM big",
-                           "UPDATE big SET v = 'x'"}) {
+  for (const char* stmt :
+       {"DROP TABLE victim", "DROP SCHEMA s CASCADE", "TRUNCATE tr", "DELETE FROM big", "UPDATE big SET v = 'x'"}) {
     (void)in_transaction(cluster, "app", stmt, "ROLLBACK");
   }
   // Rewrites and small changes: nothing.
@@ -65,6 +79,11 @@ TEST_CASE("destructive statements yield exactly their events, and rollbacks and 
       in_transaction(cluster, "app", "REINDEX TABLE big"),
       in_transaction(cluster, "app", "REFRESH MATERIALIZED VIEW mv"),
       in_transaction(cluster, "app", "ALTER SEQUENCE sq AS smallint"),
+      // Work tables created and dropped in one transaction held nothing that existed before it.
+      in_transaction(cluster, "app", "CREATE TABLE staging (id int); DROP TABLE staging"),
+      in_transaction(cluster, "app",
+                     "CREATE TABLE staging2 AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 100) g; "
+                     "DROP TABLE staging2"),
   };
   psql(cluster, "app", {"VACUUM FULL big", "VACUUM FULL tr"});
 
@@ -77,6 +96,12 @@ TEST_CASE("destructive statements yield exactly their events, and rollbacks and 
                           "TRUNCATE refill; INSERT INTO refill SELECT g, 'seed' FROM generate_series(1, 20) g")] =
       "truncate";
   expected[in_transaction(cluster, "app", "DROP TABLE victim")] = "drop_table";
+  // A reset helper that drops, recreates and reseeds a table in one transaction (the incidents' pattern), and one
+  // that recreates it empty: both dropped the old table.
+  expected[in_transaction(cluster, "app",
+                          "DROP TABLE reseed; CREATE TABLE reseed (id int primary key, v text); "
+                          "INSERT INTO reseed SELECT g, 'seed' FROM generate_series(1, 20) g")] = "drop_table";
+  expected[in_transaction(cluster, "app", "DROP TABLE recreate; CREATE TABLE recreate (id int)")] = "drop_table";
   const std::string schema_xid = in_transaction(cluster, "app", "DROP SCHEMA s CASCADE");
   expected[schema_xid] = "drop_table";
   cluster.exec("DROP DATABASE doomed");
