@@ -1,6 +1,6 @@
-// Little-endian fixed-width field encoding for the repository formats (FORMAT.md, "Conventions").
+// Little-endian fixed-width fields and LEB128 varints for the repository formats (FORMAT.md, "Conventions").
 // put_* write into caller-owned memory, get_* read from it; the caller checks bounds first. Appender grows a
-// byte vector. Nothing allocates except Appender; nothing fails.
+// byte vector; Cursor reads with bounds checks. Nothing allocates except Appender; nothing fails.
 #pragma once
 
 #include <algorithm>
@@ -42,6 +42,10 @@ class Appender {
     out_.resize(at + sizeof(T));
     put_le<T>(out_.data() + at, value);
   }
+  void put_varint(uint64_t value) {
+    for (; value >= 0x80; value >>= 7) out_.push_back(static_cast<std::byte>(value | 0x80));
+    out_.push_back(static_cast<std::byte>(value));
+  }
   void put_bytes(std::span<const std::byte> bytes) { out_.insert(out_.end(), bytes.begin(), bytes.end()); }
   void put_text(std::string_view text) {
     put_bytes(std::span(reinterpret_cast<const std::byte*>(text.data()), text.size()));
@@ -60,6 +64,19 @@ class Cursor {
   [[nodiscard]] T get() {
     if (!take(sizeof(T))) return T{};
     return get_le<T>(in_.data() + pos_ - sizeof(T));
+  }
+  // A varint of at most 10 bytes whose value fits in a u64; anything else sets failed().
+  [[nodiscard]] uint64_t get_varint() {
+    uint64_t value = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+      if (!take(1)) return 0;
+      const auto b = static_cast<uint8_t>(in_[pos_ - 1]);
+      if (shift == 63 && b > 1) break;
+      value |= static_cast<uint64_t>(b & 0x7F) << shift;
+      if ((b & 0x80) == 0) return value;
+    }
+    failed_ = true;
+    return 0;
   }
   [[nodiscard]] std::span<const std::byte> bytes(std::size_t n) {
     if (!take(n)) return {};
@@ -82,6 +99,14 @@ class Cursor {
   std::size_t pos_ = 0;
   bool failed_ = false;
 };
+
+// Zigzag: signed values as unsigned ones, small magnitudes small (0, -1, 1, -2 ... -> 0, 1, 2, 3 ...).
+[[nodiscard]] constexpr uint64_t zigzag(int64_t v) noexcept {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+[[nodiscard]] constexpr int64_t unzigzag(uint64_t u) noexcept {
+  return static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
+}
 
 inline constexpr std::string_view kMagic = "WALVAULT";
 inline constexpr std::string_view kEndMagic = "TLUAVLAW";

@@ -132,19 +132,80 @@ void put_segment(Appender& a, const SegmentSummary& s) {
 
 SegmentSummary get_segment(const std::byte* p) {
   const auto time = [](int64_t v) { return v == kNoTime ? std::nullopt : std::optional<TimestampTz>(v); };
-  return SegmentSummary{wal::SegmentNo(get_le<uint64_t>(p)), wal::Lsn(get_le<uint64_t>(p + 8)),
-                        wal::Lsn(get_le<uint64_t>(p + 16)),   time(get_le<int64_t>(p + 24)),
-                        time(get_le<int64_t>(p + 32)),        get_le<uint64_t>(p + 40),
+  return SegmentSummary{wal::SegmentNo(get_le<uint64_t>(p)),
+                        wal::Lsn(get_le<uint64_t>(p + 8)),
+                        wal::Lsn(get_le<uint64_t>(p + 16)),
+                        time(get_le<int64_t>(p + 24)),
+                        time(get_le<int64_t>(p + 32)),
+                        get_le<uint64_t>(p + 40),
                         get_le<uint64_t>(p + 48)};
 }
 
 uint64_t block_count(uint64_t records) { return (records + kIndexBlockEntries - 1) / kIndexBlockEntries; }
 
-// Checks the object-level magic, version and kind at p.
-std::optional<IndexError> check_magic(const std::byte* p, ObjectKind kind, const char* what) {
+// Version 1 runs: fixed-width records and a shorter commit block table entry.
+constexpr uint32_t kXidRecordSizeV1 = 8;
+constexpr uint32_t kCommitBlockEntrySizeV1 = 24;
+// Version 2: the fewest bytes a commit takes (four one-byte varints in its block, two in its xid block), and the
+// most (four ten-byte varints, two in its xid block).
+constexpr uint64_t kMinCommitBytes = 6;
+constexpr uint64_t kMaxCommitBlockRecord = 40;
+constexpr uint64_t kMaxXidBlockRecord = 20;
+
+// Appends one commit to a version 2 commit block; prev is the commit before it in the block.
+void put_commit_v2(Appender& a, const CommitEntry& c, const CommitEntry& prev) {
+  a.put_varint(c.lsn.value() - prev.lsn.value());
+  a.put_varint(c.end_lsn.value() - c.lsn.value());
+  a.put_varint(zigzag(static_cast<int64_t>(static_cast<uint64_t>(c.time) - static_cast<uint64_t>(prev.time))));
+  a.put_varint((zigzag(static_cast<int32_t>(c.xid - prev.xid)) << 1) | (c.aborted ? 1U : 0U));
+}
+
+// Decodes one commit block of `count` commits whose first lsn is first_lsn, continuing the running max of time
+// from `running`. Version 1 blocks store the running max, which must match. Empty on malformed bytes.
+std::optional<TimestampTz> decode_commit_block(uint16_t version, std::span<const std::byte> bytes, std::size_t count,
+                                               uint64_t first_lsn, TimestampTz running, std::vector<CommitEntry>& out,
+                                               std::vector<TimestampTz>& max_out) {
+  out.clear();
+  max_out.clear();
+  Cursor c(bytes);
+  CommitEntry prev{wal::Lsn(first_lsn), wal::Lsn(), 0, 0, false};
+  for (std::size_t i = 0; i < count; ++i) {
+    CommitEntry e;
+    std::optional<TimestampTz> stored_max;
+    if (version == 1) {
+      const auto record = c.bytes(kCommitRecordSize);
+      if (c.failed()) return std::nullopt;
+      e = get_commit(record.data());
+      stored_max = get_max_time(record.data());
+      if ((i == 0) != (e.lsn == prev.lsn) || e.lsn < prev.lsn) return std::nullopt;
+    } else {
+      const uint64_t step = c.get_varint();
+      if ((i == 0) != (step == 0) || step > UINT64_MAX - prev.lsn.value()) return std::nullopt;
+      e.lsn = wal::Lsn(prev.lsn.value() + step);
+      e.end_lsn = wal::Lsn(e.lsn.value() + c.get_varint());
+      e.time =
+          static_cast<TimestampTz>(static_cast<uint64_t>(prev.time) + static_cast<uint64_t>(unzigzag(c.get_varint())));
+      const uint64_t xid_and_flag = c.get_varint();
+      const uint64_t xid_step = xid_and_flag >> 1;
+      if (c.failed() || xid_step > UINT32_MAX) return std::nullopt;
+      e.xid = prev.xid + static_cast<uint32_t>(unzigzag(xid_step));
+      e.aborted = (xid_and_flag & 1U) != 0;
+    }
+    running = std::max(running, e.time);
+    if (stored_max && *stored_max != running) return std::nullopt;
+    out.push_back(e);
+    max_out.push_back(running);
+    prev = e;
+  }
+  if (c.failed() || c.remaining() != 0) return std::nullopt;
+  return running;
+}
+
+// Checks the object-level magic, version (1 to newest) and kind at p.
+std::optional<IndexError> check_magic(const std::byte* p, ObjectKind kind, const char* what, uint16_t newest) {
   if (!has_magic(p, kMagic)) return IndexError{IndexErrorKind::kBadMagic, std::string("not a walvault ") + what};
   const auto version = get_le<uint16_t>(p + 8);
-  if (version != kFormatVersion) {
+  if (version < 1 || version > newest) {
     return IndexError{IndexErrorKind::kUnsupportedVersion,
                       std::string(what) + " format version " + std::to_string(version) + " is not supported"};
   }
@@ -155,7 +216,6 @@ std::optional<IndexError> check_magic(const std::byte* p, ObjectKind kind, const
 }
 
 }  // namespace
-
 
 // ------------------------------------------------------------------------------------------------ names
 
@@ -218,12 +278,12 @@ IndexResult<uint64_t> encode_run(const RunContent& run, const ByteSink& sink) {
   }
 
   // Nothing is handed to the sink before the input is known to be valid. Then the run goes out a piece at a time
-  // (at most one block of commit records, 160 KB, is staged), so the streamer's memory at each completed segment
-  // stays the entries themselves, not a second copy of the encoded run.
+  // (at most one encoded block of commits, 25 KB for pgbench, is staged), so the streamer's memory at each completed
+  // segment stays the entries themselves, not a second copy of the encoded run.
   const uint64_t n = run.commits.size();
   const uint64_t blocks = block_count(n);
   std::vector<std::byte> staged;
-  staged.reserve(std::min<uint64_t>(std::max<uint64_t>(n, 1), kIndexBlockEntries) * kCommitRecordSize);
+  staged.reserve(std::min<uint64_t>(std::max<uint64_t>(n, 1), kIndexBlockEntries) * 8);
   Appender a(staged);
   uint64_t offset = 0;
   const auto emit = [&] {
@@ -233,7 +293,7 @@ IndexResult<uint64_t> encode_run(const RunContent& run, const ByteSink& sink) {
   };
 
   a.put_text(kMagic);
-  a.put<uint16_t>(kFormatVersion);
+  a.put<uint16_t>(kRunVersion);
   a.put<uint16_t>(static_cast<uint16_t>(ObjectKind::kIndexRun));
   a.put<uint32_t>(kIndexBlockEntries);
   a.put<uint64_t>(run.system_identifier);
@@ -245,53 +305,62 @@ IndexResult<uint64_t> encode_run(const RunContent& run, const ByteSink& sink) {
   a.put<uint64_t>(checksum(std::span(staged).first(56)));
   emit();
 
-  // 1. commits, with the running max of time; one block at a time, keeping what the block table needs.
-  struct CommitBlock {
+  // 1. commit blocks, keeping what the block table needs (the running max of time is derived, not stored).
+  struct Block {
     TimestampTz max_time;
     wal::Lsn first_lsn;
     uint64_t checksum;
+    uint64_t size;
   };
   const uint64_t commits_offset = offset;
   TimestampTz max_time = kNoTime;
-  std::vector<CommitBlock> commit_blocks;
+  std::vector<Block> commit_blocks;
   commit_blocks.reserve(blocks);
   for (uint64_t first = 0; first < n; first += kIndexBlockEntries) {
     const uint64_t count = std::min<uint64_t>(kIndexBlockEntries, n - first);
+    CommitEntry prev{run.commits[first].lsn, wal::Lsn(), 0, 0, false};
     for (uint64_t i = first; i < first + count; ++i) {
       max_time = std::max(max_time, run.commits[i].time);
-      put_commit(a, run.commits[i], max_time);
+      put_commit_v2(a, run.commits[i], prev);
+      prev = run.commits[i];
     }
-    commit_blocks.push_back({max_time, run.commits[first].lsn, checksum(staged)});
+    commit_blocks.push_back({max_time, run.commits[first].lsn, checksum(staged), staged.size()});
     emit();
   }
-  // 2. xids, sorted by (xid, position), one block at a time.
+  // 2. xid blocks, sorted by (xid, position).
   const uint64_t xids_offset = offset;
   std::vector<std::pair<uint32_t, uint32_t>> xids(n);
   for (uint64_t i = 0; i < n; ++i) xids[i] = {run.commits[i].xid, static_cast<uint32_t>(i)};
   std::sort(xids.begin(), xids.end());
-  std::vector<uint64_t> xid_block_checksums;
-  xid_block_checksums.reserve(blocks);
+  std::vector<Block> xid_blocks;
+  xid_blocks.reserve(blocks);
   for (uint64_t first = 0; first < n; first += kIndexBlockEntries) {
     const uint64_t count = std::min<uint64_t>(kIndexBlockEntries, n - first);
+    uint32_t prev_xid = xids[first].first;
+    int64_t prev_position = 0;
     for (uint64_t i = first; i < first + count; ++i) {
-      a.put<uint32_t>(xids[i].first);
-      a.put<uint32_t>(xids[i].second);
+      a.put_varint(xids[i].first - prev_xid);
+      a.put_varint(zigzag(int64_t{xids[i].second} - prev_position));
+      prev_xid = xids[i].first;
+      prev_position = xids[i].second;
     }
-    xid_block_checksums.push_back(checksum(staged));
+    xid_blocks.push_back({0, wal::Lsn(), checksum(staged), staged.size()});
     emit();
   }
   // 3. + 4. block tables, then 5. segments: checksummed together.
   const uint64_t commit_blocks_offset = offset;
-  for (const CommitBlock& b : commit_blocks) {
+  for (const Block& b : commit_blocks) {
     a.put<int64_t>(b.max_time);
     a.put<uint64_t>(b.first_lsn.value());
     a.put<uint64_t>(b.checksum);
+    a.put<uint32_t>(static_cast<uint32_t>(b.size));
+    a.put<uint32_t>(0);
   }
   const uint64_t xid_blocks_offset = commit_blocks_offset + staged.size();
   for (uint64_t b = 0; b < blocks; ++b) {
     a.put<uint32_t>(xids[b * kIndexBlockEntries].first);
-    a.put<uint32_t>(0);
-    a.put<uint64_t>(xid_block_checksums[b]);
+    a.put<uint32_t>(static_cast<uint32_t>(xid_blocks[b].size));
+    a.put<uint64_t>(xid_blocks[b].checksum);
   }
   const uint64_t segments_offset = commit_blocks_offset + staged.size();
   for (const SegmentSummary& s : run.segments) put_segment(a, s);
@@ -325,7 +394,8 @@ IndexResult<uint64_t> encode_run(const RunContent& run, const ByteSink& sink) {
 
 IndexResult<std::vector<std::byte>> encode_run(const RunContent& run) {
   std::vector<std::byte> out;
-  auto size = encode_run(run, [&out](std::span<const std::byte> bytes) { out.insert(out.end(), bytes.begin(), bytes.end()); });
+  auto size =
+      encode_run(run, [&out](std::span<const std::byte> bytes) { out.insert(out.end(), bytes.begin(), bytes.end()); });
   if (!size) return Unexpected(std::move(size.error()));
   return out;
 }
@@ -337,7 +407,9 @@ IndexResult<RunReader> RunReader::open(RangeReader read, uint64_t object_size) {
   if (head.size() != kRunHeaderSize || foot.size() != kRunFooterSize) {
     return fail(IndexErrorKind::kTruncated, "index run truncated");
   }
-  if (auto e = check_magic(head.data(), ObjectKind::kIndexRun, "index run")) return Unexpected(std::move(*e));
+  if (auto e = check_magic(head.data(), ObjectKind::kIndexRun, "index run", kRunVersion)) {
+    return Unexpected(std::move(*e));
+  }
   if (checksum(std::span(head).first(56)) != get_le<uint64_t>(head.data() + 56)) {
     return corrupt("index run header checksum mismatch");
   }
@@ -348,6 +420,7 @@ IndexResult<RunReader> RunReader::open(RangeReader read, uint64_t object_size) {
   }
   RunReader r;
   r.read_ = std::move(read);
+  r.version_ = get_le<uint16_t>(head.data() + 8);
   r.system_identifier_ = get_le<uint64_t>(head.data() + 16);
   r.timeline_ = wal::TimelineId(get_le<uint32_t>(head.data() + 24));
   r.first_lsn_ = wal::Lsn(get_le<uint64_t>(head.data() + 32));
@@ -357,8 +430,8 @@ IndexResult<RunReader> RunReader::open(RangeReader read, uint64_t object_size) {
   r.commit_count_ = n;
   r.event_count_ = f.get<uint64_t>();
   const auto segment_count = f.get<uint64_t>();
-  r.commits_offset_ = f.get<uint64_t>();
-  r.xids_offset_ = f.get<uint64_t>();
+  const auto commits_offset = f.get<uint64_t>();
+  const auto xids_offset = f.get<uint64_t>();
   const auto commit_blocks_offset = f.get<uint64_t>();
   const auto xid_blocks_offset = f.get<uint64_t>();
   const auto segments_offset = f.get<uint64_t>();
@@ -368,13 +441,18 @@ IndexResult<RunReader> RunReader::open(RangeReader read, uint64_t object_size) {
   const auto blocks_checksum = f.get<uint64_t>();
   r.events_checksum_ = f.get<uint64_t>();
   // Every section must sit exactly where its predecessor ends; the counts are capped by the object size first.
+  const bool v1 = r.version_ == 1;
   const uint64_t body = object_size - kRunHeaderSize - kRunFooterSize;
   const uint64_t blocks = block_count(n);
-  if (n > body / (kCommitRecordSize + kXidRecordSize) || segment_count > body / kSegmentSummarySize ||
-      r.event_count_ > body / kEventFixedSize || r.commits_offset_ != kRunHeaderSize ||
-      r.xids_offset_ != r.commits_offset_ + n * kCommitRecordSize ||
-      commit_blocks_offset != r.xids_offset_ + n * kXidRecordSize ||
-      xid_blocks_offset != commit_blocks_offset + blocks * kCommitBlockEntrySize ||
+  const uint64_t commit_entry_size = v1 ? kCommitBlockEntrySizeV1 : kCommitBlockEntrySize;
+  const uint64_t min_commit_bytes = v1 ? kCommitRecordSize + kXidRecordSizeV1 : kMinCommitBytes;
+  const bool sections_fit = v1 ? xids_offset == commits_offset + n * kCommitRecordSize &&
+                                     commit_blocks_offset == xids_offset + n * kXidRecordSizeV1
+                               : xids_offset >= commits_offset && commit_blocks_offset >= xids_offset &&
+                                     commit_blocks_offset <= object_size - kRunFooterSize;
+  if (n > body / min_commit_bytes || segment_count > body / kSegmentSummarySize ||
+      r.event_count_ > body / kEventFixedSize || commits_offset != kRunHeaderSize || !sections_fit ||
+      xid_blocks_offset != commit_blocks_offset + blocks * commit_entry_size ||
       segments_offset != xid_blocks_offset + blocks * kXidBlockEntrySize ||
       r.events_offset_ != segments_offset + segment_count * kSegmentSummarySize || r.events_size_ > body ||
       r.events_offset_ + r.events_size_ != object_size - kRunFooterSize || r.first_lsn_ > r.end_lsn_ ||
@@ -386,17 +464,29 @@ IndexResult<RunReader> RunReader::open(RangeReader read, uint64_t object_size) {
     return fail(IndexErrorKind::kTruncated, "index run truncated");
   }
   if (checksum(tables) != blocks_checksum) return corrupt("index run block tables checksum mismatch");
+  // Block offsets follow from the sizes (version 2) or the fixed widths (version 1); they must tile sections 1-2.
   const std::byte* p = tables.data();
+  uint64_t at = commits_offset;
   r.commit_blocks_.resize(blocks);
-  for (CommitBlock& b : r.commit_blocks_) {
-    b = CommitBlock{get_le<int64_t>(p), get_le<uint64_t>(p + 8), get_le<uint64_t>(p + 16)};
-    p += kCommitBlockEntrySize;
+  for (uint64_t b = 0; b < blocks; ++b, p += commit_entry_size) {
+    const uint64_t size = v1 ? r.block_entries(b) * kCommitRecordSize : get_le<uint32_t>(p + 24);
+    if (!v1 && (size < r.block_entries(b) * 4 || size > r.block_entries(b) * kMaxCommitBlockRecord)) {
+      return corrupt("index run commit block " + std::to_string(b) + " has an impossible size");
+    }
+    r.commit_blocks_[b] = CommitBlock{get_le<int64_t>(p), get_le<uint64_t>(p + 8), get_le<uint64_t>(p + 16), at, size};
+    at += size;
   }
+  if (at != xids_offset) return corrupt("index run commit blocks do not fill their section");
   r.xid_blocks_.resize(blocks);
-  for (XidBlock& b : r.xid_blocks_) {
-    b = XidBlock{get_le<uint32_t>(p), get_le<uint64_t>(p + 8)};
-    p += kXidBlockEntrySize;
+  for (uint64_t b = 0; b < blocks; ++b, p += kXidBlockEntrySize) {
+    const uint64_t size = v1 ? r.block_entries(b) * kXidRecordSizeV1 : get_le<uint32_t>(p + 4);
+    if (!v1 && (size < r.block_entries(b) * 2 || size > r.block_entries(b) * kMaxXidBlockRecord)) {
+      return corrupt("index run xid block " + std::to_string(b) + " has an impossible size");
+    }
+    r.xid_blocks_[b] = XidBlock{get_le<uint32_t>(p), get_le<uint64_t>(p + 8), at, size};
+    at += size;
   }
+  if (at != commit_blocks_offset) return corrupt("index run xid blocks do not fill their section");
   r.segments_.resize(segment_count);
   for (SegmentSummary& s : r.segments_) {
     s = get_segment(p);
@@ -415,54 +505,76 @@ IndexResult<RunReader> RunReader::open(std::span<const std::byte> object) {
   return r;
 }
 
-IndexResult<std::span<const std::byte>> RunReader::read_section(uint64_t offset, uint64_t length,
-                                                                std::vector<std::byte>& into) {
+std::size_t RunReader::block_entries(uint64_t block) const {
+  return static_cast<std::size_t>(std::min<uint64_t>(kIndexBlockEntries, commit_count_ - block * kIndexBlockEntries));
+}
+
+IndexResult<std::span<const std::byte>> RunReader::read_section(uint64_t offset, uint64_t length) {
   if (!memory_.empty()) {
     if (offset > memory_.size() || length > memory_.size() - offset) {
       return fail(IndexErrorKind::kTruncated, "index run truncated");
     }
     return memory_.subspan(offset, length);
   }
-  into = read_(offset, length);
-  if (into.size() != length) return fail(IndexErrorKind::kTruncated, "index run truncated");
-  return std::span<const std::byte>(into);
+  storage_ = read_(offset, length);
+  if (storage_.size() != length) return fail(IndexErrorKind::kTruncated, "index run truncated");
+  return std::span<const std::byte>(storage_);
 }
 
-IndexResult<std::span<const std::byte>> RunReader::read_block(uint64_t section_offset, uint32_t record_size,
-                                                              uint64_t count, uint64_t block, uint64_t expected,
-                                                              std::vector<std::byte>& into) {
-  const uint64_t first = block * kIndexBlockEntries;
-  const uint64_t length = std::min<uint64_t>(kIndexBlockEntries, count - first) * record_size;
-  auto bytes = read_section(section_offset + first * record_size, length, into);
-  if (!bytes) return bytes;
-  if (checksum(*bytes) != expected) {
-    return corrupt("index run block " + std::to_string(block) + " checksum mismatch");
+IndexResult<std::span<const std::byte>> RunReader::read_block(uint64_t offset, uint64_t size, uint64_t expected,
+                                                              const char* what, uint64_t block) {
+  auto bytes = read_section(offset, size);
+  if (bytes && checksum(*bytes) != expected) {
+    return corrupt("index run " + std::string(what) + " block " + std::to_string(block) + " checksum mismatch");
   }
   return bytes;
 }
 
 IndexResult<void> RunReader::load_commit_block(uint64_t block) {
   if (cached_block_ == block) return {};
-  cached_block_.reset();  // cached_storage_ is about to be replaced
-  auto bytes = read_block(commits_offset_, kCommitRecordSize, commit_count_, block, commit_blocks_[block].checksum,
-                          cached_storage_);
+  cached_block_.reset();  // cached_commits_ is about to be replaced
+  const CommitBlock& b = commit_blocks_[block];
+  auto bytes = read_block(b.offset, b.size, b.checksum, "commit", block);
   if (!bytes) return Unexpected(bytes.error());
-  // The running max must be non-decreasing and agree with the block table, or binary search would lie.
-  const std::byte* p = bytes->data();
-  const std::size_t records = bytes->size() / kCommitRecordSize;
-  TimestampTz previous = block == 0 ? kNoTime : commit_blocks_[block - 1].max_time;
-  for (std::size_t i = 0; i < records; ++i, p += kCommitRecordSize) {
-    const TimestampTz m = get_max_time(p);
-    if (m < previous || m != std::max(previous, get_le<int64_t>(p + 16))) {
-      return corrupt("index run block " + std::to_string(block) + " has an inconsistent running max");
-    }
-    previous = m;
+  // The running max must agree with the block table, or binary search would lie.
+  const TimestampTz previous = block == 0 ? kNoTime : commit_blocks_[block - 1].max_time;
+  const auto running =
+      decode_commit_block(version_, *bytes, block_entries(block), b.first_lsn, previous, cached_commits_, cached_max_);
+  if (!running) return corrupt("index run commit block " + std::to_string(block) + " is malformed");
+  if (*running != b.max_time) {
+    return corrupt("index run commit block " + std::to_string(block) + " disagrees with its block table");
   }
-  if (previous != commit_blocks_[block].max_time) {
-    return corrupt("index run block " + std::to_string(block) + " disagrees with its block table");
-  }
-  cached_records_ = *bytes;
   cached_block_ = block;
+  return {};
+}
+
+IndexResult<void> RunReader::load_xid_block(uint64_t block) {
+  const XidBlock& b = xid_blocks_[block];
+  auto bytes = read_block(b.offset, b.size, b.checksum, "xid", block);
+  if (!bytes) return Unexpected(bytes.error());
+  const std::size_t count = block_entries(block);
+  xids_.clear();
+  Cursor c(*bytes);
+  XidRecord prev{b.first_xid, 0};
+  for (std::size_t i = 0; i < count; ++i) {
+    XidRecord x{};
+    if (version_ == 1) {
+      x.xid = c.get<uint32_t>();
+      x.position = c.get<uint32_t>();
+    } else {
+      const uint64_t xid_step = c.get_varint();
+      const int64_t position = int64_t{prev.position} + unzigzag(c.get_varint());
+      if (xid_step > UINT32_MAX - prev.xid || position < 0 || position > UINT32_MAX) break;
+      x.xid = prev.xid + static_cast<uint32_t>(xid_step);
+      x.position = static_cast<uint32_t>(position);
+    }
+    if (c.failed() || x.position >= commit_count_ || (i == 0 && x.xid != b.first_xid)) break;
+    xids_.push_back(x);
+    prev = x;
+  }
+  if (xids_.size() != count || c.remaining() != 0) {
+    return corrupt("index run xid block " + std::to_string(block) + " is malformed");
+  }
   return {};
 }
 
@@ -473,26 +585,17 @@ IndexResult<std::optional<uint64_t>> RunReader::first_after(TimestampTz t) {
   if (it == commit_blocks_.end()) return corrupt("index run block table disagrees with its footer");
   const auto block = static_cast<uint64_t>(it - commit_blocks_.begin());
   if (auto r = load_commit_block(block); !r) return Unexpected(r.error());
-  const std::size_t records = cached_records_.size() / kCommitRecordSize;
-  std::size_t lo = 0;
-  std::size_t hi = records;
-  while (lo < hi) {
-    const std::size_t mid = (lo + hi) / 2;
-    if (get_max_time(cached_records_.data() + mid * kCommitRecordSize) > t) {
-      hi = mid;
-    } else {
-      lo = mid + 1;
-    }
+  const auto at = std::upper_bound(cached_max_.begin(), cached_max_.end(), t);
+  if (at == cached_max_.end()) {
+    return corrupt("index run block " + std::to_string(block) + " disagrees with its block table");
   }
-  if (lo == records) return corrupt("index run block " + std::to_string(block) + " disagrees with its block table");
-  return std::optional<uint64_t>(block * kIndexBlockEntries + lo);
+  return std::optional<uint64_t>(block * kIndexBlockEntries + static_cast<uint64_t>(at - cached_max_.begin()));
 }
 
 IndexResult<CommitEntry> RunReader::commit_at(uint64_t position) {
   if (position >= commit_count_) return fail(IndexErrorKind::kInvalidArgument, "commit position out of range");
-  const uint64_t block = position / kIndexBlockEntries;
-  if (auto r = load_commit_block(block); !r) return Unexpected(r.error());
-  return get_commit(cached_records_.data() + (position % kIndexBlockEntries) * kCommitRecordSize);
+  if (auto r = load_commit_block(position / kIndexBlockEntries); !r) return Unexpected(r.error());
+  return cached_commits_[position % kIndexBlockEntries];
 }
 
 IndexResult<std::vector<CommitEntry>> RunReader::find_xid(uint32_t xid) {
@@ -502,12 +605,13 @@ IndexResult<std::vector<CommitEntry>> RunReader::find_xid(uint32_t xid) {
                              [](const XidBlock& b, uint32_t v) { return b.first_xid < v; });
   if (it != xid_blocks_.begin()) --it;
   for (; it != xid_blocks_.end() && it->first_xid <= xid; ++it) {
-    const auto block = static_cast<uint64_t>(it - xid_blocks_.begin());
-    auto bytes = read_block(xids_offset_, kXidRecordSize, commit_count_, block, it->checksum, scratch_);
-    if (!bytes) return Unexpected(bytes.error());
-    for (std::size_t i = 0; i < bytes->size(); i += kXidRecordSize) {
-      if (get_le<uint32_t>(bytes->data() + i) != xid) continue;
-      auto c = commit_at(get_le<uint32_t>(bytes->data() + i + 4));
+    if (auto r = load_xid_block(static_cast<uint64_t>(it - xid_blocks_.begin())); !r) return Unexpected(r.error());
+    std::vector<uint32_t> positions;
+    for (const XidRecord& x : xids_) {
+      if (x.xid == xid) positions.push_back(x.position);
+    }
+    for (const uint32_t position : positions) {
+      auto c = commit_at(position);
       if (!c) return Unexpected(c.error());
       if (c->xid != xid) return corrupt("index run xid table points at the wrong commit");
       out.push_back(*c);
@@ -520,7 +624,7 @@ IndexResult<std::vector<CommitEntry>> RunReader::find_xid(uint32_t xid) {
 IndexResult<std::vector<EventEntry>> RunReader::events() {
   std::vector<EventEntry> out;
   if (event_count_ == 0) return out;
-  const auto bytes = read_section(events_offset_, events_size_, scratch_);
+  const auto bytes = read_section(events_offset_, events_size_);
   if (!bytes) return Unexpected(bytes.error());
   if (checksum(*bytes) != events_checksum_) return corrupt("index run events checksum mismatch");
   Cursor c(*bytes);
@@ -538,18 +642,9 @@ IndexResult<void> RunReader::verify(const std::function<void(const CommitEntry&)
   for (uint64_t b = 0; b < commit_blocks_.size(); ++b) {
     if (auto r = load_commit_block(b); !r) return r;
     if (each_commit) {
-      for (std::size_t at = 0; at < cached_records_.size(); at += kCommitRecordSize) {
-        each_commit(get_commit(cached_records_.data() + at));
-      }
+      for (const CommitEntry& c : cached_commits_) each_commit(c);
     }
-    auto xids = read_block(xids_offset_, kXidRecordSize, commit_count_, b, xid_blocks_[b].checksum, scratch_);
-    if (!xids) return Unexpected(xids.error());
-    if (get_le<uint32_t>(xids->data()) != xid_blocks_[b].first_xid) {
-      return corrupt("index run xid block " + std::to_string(b) + " disagrees with its block table");
-    }
-    for (std::size_t i = 0; i < xids->size(); i += kXidRecordSize) {
-      if (get_le<uint32_t>(xids->data() + i + 4) >= commit_count_) return corrupt("index run xid table out of range");
-    }
+    if (auto r = load_xid_block(b); !r) return r;
   }
   auto events = this->events();
   if (!events) return Unexpected(events.error());
@@ -649,7 +744,7 @@ void TipLogParser::feed(std::span<const std::byte> piece) {
   std::size_t pos = 0;
   if (!header_done_) {
     if (pending_.size() < kTipHeaderSize) return;
-    if (auto e = check_magic(pending_.data(), ObjectKind::kIndexTipLog, "index tip log")) {
+    if (auto e = check_magic(pending_.data(), ObjectKind::kIndexTipLog, "index tip log", kFormatVersion)) {
       error_ = std::move(*e);
     } else if (checksum(std::span(pending_).first(24)) != get_le<uint64_t>(pending_.data() + 24)) {
       error_ = IndexError{IndexErrorKind::kCorrupt, "index tip log header checksum mismatch"};

@@ -1,10 +1,10 @@
 // The commit/event index (FORMAT.md, "Index"): what happened when, searchable without touching WAL.
 //
 // Three codecs and one query layer, all pure:
-//   - index runs (.wvi): immutable, sorted, block-checksummed objects. encode_run() builds one; RunReader opens
-//     one through a RangeReader callback, reading only the footer and the small block tables up front, then one
-//     checksummed block per lookup, so memory stays bounded (about 60 KB per 10 M commits) and a lookup costs two
-//     or three ranged reads;
+//   - index runs (.wvi): immutable, sorted, block-checksummed objects of delta-encoded commits. encode_run()
+//     builds one (version 2); RunReader opens one of either version through a RangeReader callback, reading only
+//     the footer and the small block tables up front, then one checksummed block per lookup, so memory stays
+//     bounded (about 120 KB per 10 M commits, plus one decoded block) and a lookup costs two or three ranged reads;
 //   - index tip logs (.wvl): append-only records with per-record checksums for the in-progress segment;
 //     parse_tip_log() keeps the longest valid prefix and reports a torn tail;
 //   - IndexView: lookups across a timeline's runs plus its tip entries, with PostgreSQL's recovery_target_time
@@ -35,9 +35,9 @@ namespace walvault::format {
 inline constexpr uint32_t kIndexBlockEntries = 4096;
 inline constexpr uint32_t kRunHeaderSize = 64;
 inline constexpr uint32_t kRunFooterSize = 128;
-inline constexpr uint32_t kCommitRecordSize = 40;
-inline constexpr uint32_t kXidRecordSize = 8;
-inline constexpr uint32_t kCommitBlockEntrySize = 24;
+inline constexpr uint16_t kRunVersion = 2;         // the layout runs are written in; version 1 is still read
+inline constexpr uint32_t kCommitRecordSize = 40;  // a version 1 run's commit record, and a tip log's
+inline constexpr uint32_t kCommitBlockEntrySize = 32;
 inline constexpr uint32_t kXidBlockEntrySize = 16;
 inline constexpr uint32_t kSegmentSummarySize = 64;
 inline constexpr uint32_t kTipHeaderSize = 32;
@@ -52,8 +52,8 @@ struct CommitEntry {
   bool operator==(const CommitEntry&) const = default;
 };
 
-using wal::EventKind;  // stored as its u8 value
 using wal::event_kind_name;
+using wal::EventKind;  // stored as its u8 value
 
 // A destructive transaction found by the decoder.
 struct EventEntry {
@@ -106,8 +106,8 @@ struct RunContent {
   wal::TimelineId timeline;
   wal::Lsn first_lsn;  // the run covers LSNs [first_lsn, end_lsn)
   wal::Lsn end_lsn;
-  std::vector<CommitEntry> commits;     // strictly increasing lsn, inside the range
-  std::vector<EventEntry> events;       // non-decreasing commit_lsn
+  std::vector<CommitEntry> commits;      // strictly increasing lsn, inside the range
+  std::vector<EventEntry> events;        // non-decreasing commit_lsn
   std::vector<SegmentSummary> segments;  // increasing segment_no
   bool operator==(const RunContent&) const = default;
 };
@@ -158,31 +158,41 @@ class RunReader {
     TimestampTz max_time;
     uint64_t first_lsn;
     uint64_t checksum;
+    uint64_t offset;  // in the object
+    uint64_t size;
   };
   struct XidBlock {
     uint32_t first_xid;
     uint64_t checksum;
+    uint64_t offset;
+    uint64_t size;
+  };
+  struct XidRecord {
+    uint32_t xid;
+    uint32_t position;
   };
   RunReader() = default;
-  // Reads [offset, offset + length): a view into the object when it is in memory, otherwise read into `into`.
-  IndexResult<std::span<const std::byte>> read_section(uint64_t offset, uint64_t length, std::vector<std::byte>& into);
-  // Reads and verifies block b of a fixed-width section.
-  IndexResult<std::span<const std::byte>> read_block(uint64_t section_offset, uint32_t record_size, uint64_t count,
-                                                     uint64_t block, uint64_t expected_checksum,
-                                                     std::vector<std::byte>& into);
-  // Makes block b the cached commit block.
+  // Reads [offset, offset + length): a view into the object when it is in memory, otherwise read into storage_.
+  IndexResult<std::span<const std::byte>> read_section(uint64_t offset, uint64_t length);
+  // Reads block bytes and checks them against the block table's checksum.
+  IndexResult<std::span<const std::byte>> read_block(uint64_t offset, uint64_t size, uint64_t checksum,
+                                                     const char* what, uint64_t block);
+  // Entries in block b (B, or fewer in the last block).
+  [[nodiscard]] std::size_t block_entries(uint64_t block) const;
+  // Makes block b the decoded commit block (cached_commits_, cached_max_).
   IndexResult<void> load_commit_block(uint64_t block);
+  // Decodes xid block b into xids_.
+  IndexResult<void> load_xid_block(uint64_t block);
 
   RangeReader read_;
   std::span<const std::byte> memory_;  // the whole object, when opened over memory
+  uint16_t version_ = 0;
   uint64_t system_identifier_ = 0;
   wal::TimelineId timeline_;
   wal::Lsn first_lsn_;
   wal::Lsn end_lsn_;
   uint64_t commit_count_ = 0;
   uint64_t event_count_ = 0;
-  uint64_t commits_offset_ = 0;
-  uint64_t xids_offset_ = 0;
   uint64_t events_offset_ = 0;
   uint64_t events_size_ = 0;
   uint64_t events_checksum_ = 0;
@@ -191,9 +201,10 @@ class RunReader {
   std::vector<XidBlock> xid_blocks_;
   std::vector<SegmentSummary> segments_;
   std::optional<uint64_t> cached_block_;
-  std::span<const std::byte> cached_records_;
-  std::vector<std::byte> cached_storage_;  // holds cached_records_ when the object is not in memory
-  std::vector<std::byte> scratch_;         // other blocks and the events, when the object is not in memory
+  std::vector<CommitEntry> cached_commits_;
+  std::vector<TimestampTz> cached_max_;  // running max of time, per cached commit
+  std::vector<XidRecord> xids_;          // the last decoded xid block
+  std::vector<std::byte> storage_;       // the last section read, when the object is not in memory
 };
 
 // ---- tip logs
