@@ -221,9 +221,9 @@ class Verifier {
 
   void check_segment(SegmentFacts& facts) {
     report_progress(facts.object);
-    std::span<const std::byte> object;
+    std::unique_ptr<storage::ObjectView> view;
     try {
-      object = storage_.read_into(facts.object, object_);
+      view = storage_.view(facts.object);
     } catch (const Error& e) {
       if (e.code() == ErrorCode::kNotFound && vanished(storage_, facts.object)) {
         facts.info.reset();
@@ -231,6 +231,7 @@ class Verifier {
       }
       throw;
     }
+    const std::span<const std::byte> object = view->bytes();
     ++report_.counts.segments_checked;
     report_.counts.stored_bytes += object.size();
     progress_.done += facts.size;
@@ -494,7 +495,8 @@ class Verifier {
       return;
     }
     ++report_.counts.index_runs_checked;
-    const std::span<const std::byte> bytes = storage_.read_into(object.name, object_);
+    const auto view = storage_.view(object.name);
+    const std::span<const std::byte> bytes = view->bytes();
     report_.counts.stored_bytes += bytes.size();
     const auto damaged = [&](const format::IndexError& e) {
       problem(ProblemKind::kIndex, object.name, "index run is damaged: " + e.message, name.timeline, name.first,
@@ -797,7 +799,6 @@ class Verifier {
   std::set<uint32_t> history_;
   std::optional<TipRange> tip_;
   format::ContainerReader reader_;
-  Bytes object_;  // the object being checked, reused so that each one costs no allocation or page faults
   std::vector<std::byte> raw_;
 };
 

@@ -5,7 +5,8 @@
 // RENAME_NOREPLACE, or link()+unlink() where the filesystem lacks it) and the directory is fsync'ed, so an object
 // is either absent or complete and durable. Missing parent directories are created and their parents fsync'ed.
 // A writer holds an flock on its temporary file until it is published or discarded; temporary files left by a
-// killed process are ignored by list() and removed by sweep_temporaries() once old and unlocked.
+// killed process are ignored by list() and removed by sweep_temporaries() once old and unlocked. view() maps the
+// file read-only (objects never change once written, so the mapping cannot be cut short under a reader).
 // lock(name) is an flock on <root>/locks/<name>.lock, so it excludes other processes and is dropped by the kernel
 // when its holder dies.
 // Errors as in storage.hpp; kIo messages name the path and the system error (ENOSPC and EDQUOT: disk_full()).
@@ -27,7 +28,7 @@ class PosixStorage final : public Storage {
   [[nodiscard]] std::optional<uint64_t> info(std::string_view name) const override;
   [[nodiscard]] Bytes read(std::string_view name) const override;
   [[nodiscard]] Bytes read_range(std::string_view name, uint64_t offset, uint64_t length) const override;
-  [[nodiscard]] std::span<const std::byte> read_into(std::string_view name, Bytes& buffer) const override;
+  [[nodiscard]] std::unique_ptr<ObjectView> view(std::string_view name) const override;
   void write_atomic(std::string_view name, std::span<const std::byte> bytes) override;
   [[nodiscard]] std::unique_ptr<ObjectWriter> open_writer(std::string_view name) override;
   void remove(std::string_view name) override;

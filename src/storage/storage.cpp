@@ -7,15 +7,13 @@
 namespace walvault::storage {
 
 void check_object_name(std::string_view name) {
-  const auto bad = [&] {
-    return Error(ErrorCode::kInternal, "invalid object name \"" + std::string(name) + "\"");
-  };
+  const auto bad = [&] { return Error(ErrorCode::kInternal, "invalid object name \"" + std::string(name) + "\""); };
   if (name.empty() || name.size() > 1024) throw bad();
   std::size_t start = 0;
   while (true) {
     const std::size_t slash = name.find('/', start);
-    const std::string_view part = name.substr(start, slash == std::string_view::npos ? std::string_view::npos
-                                                                                      : slash - start);
+    const std::string_view part =
+        name.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (part.empty() || part.front() == '.') throw bad();
     for (const char c : part) {
       if (c == '\0' || c == '\\') throw bad();
@@ -50,6 +48,24 @@ Error file_error(const std::string& what, const std::string& path, int err) {
   if (err == ENOSPC || err == EDQUOT) return disk_full(std::move(message));
   return Error(ErrorCode::kIo, std::move(message), "check the permissions and free space of the repository directory",
                err == EINTR || err == EAGAIN);
+}
+
+namespace {
+
+// The default view: a read() copy.
+class ReadView final : public ObjectView {
+ public:
+  explicit ReadView(Bytes bytes) : bytes_(std::move(bytes)) {}
+  [[nodiscard]] std::span<const std::byte> bytes() const noexcept override { return bytes_; }
+
+ private:
+  Bytes bytes_;
+};
+
+}  // namespace
+
+std::unique_ptr<ObjectView> Storage::view(std::string_view name) const {
+  return std::make_unique<ReadView>(read(name));
 }
 
 std::function<Bytes(uint64_t offset, uint64_t length)> range_reader(const Storage& storage, std::string name) {
