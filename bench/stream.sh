@@ -73,6 +73,7 @@ PY
 }
 
 ROWS=()
+INDEX_NOTES=()  # the index's share of walvault's bytes stored
 # walvault: stream until its durable LSN reaches END, then SIGTERM. Args: repository, zstd level.
 catch_up() {
   local repo=$1 level=$2
@@ -92,7 +93,9 @@ PY
   t1=$(date +%s.%N)
   kill -TERM "$(cat "$repo/locks/stream.lock")"; wait
   STORED=$(du -scb --apparent-size "$repo/wal" "$repo/index" | tail -1 | cut -f1)
+  INDEX=$(du -sb --apparent-size "$repo/index" | cut -f1)
   ROWS+=("$(report "walvault stream (zstd $level)" "$repo.time" "$STORED" "$(echo "$t1 - $t0" | bc)")")
+  INDEX_NOTES+=("$(python3 -c "print(f'zstd $level: {$INDEX:,} bytes ({100 * $INDEX / $STORED:.1f} %)')")")
 }
 catch_up "$WORK/repo" 1
 catch_up "$WORK/repo_l3" 3
@@ -149,6 +152,8 @@ WAL fetched: $WAL_BYTES bytes ($START → $END, pgbench scale 20, checkpoint_tim
 | client | wall s | CPU s | CPU s/GB | peak RSS MiB | bytes stored | ratio |
 |---|---|---|---|---|---|---|
 $(printf '%s\n' "${ROWS[@]}")
+
+Of walvault's bytes stored, the index (index/, format version 2 runs): $(IFS=';'; echo "${INDEX_NOTES[*]}" | sed 's/;/; /g').
 
 Flush lag under pgbench -c 4 for ${LAG_SECONDS}s ($TPS): $LAG
 MD
