@@ -8,8 +8,14 @@
 namespace walvault::storage {
 namespace {
 
-Error index_corrupt(std::string_view object, const format::IndexError& e) {
-  return Error(ErrorCode::kCorrupt, "index object " + std::string(object) + ": " + e.message,
+// A run or tip log that cannot be read: damaged, or written in a newer format (then nothing is wrong with it).
+Error index_error(std::string_view object, const format::IndexError& e) {
+  const std::string message = "index object " + std::string(object) + ": " + e.message;
+  if (e.kind == format::IndexErrorKind::kUnsupportedVersion) {
+    return Error(ErrorCode::kRepository, message,
+                 "a newer walvault wrote this repository; run that version (or a later one) against it");
+  }
+  return Error(ErrorCode::kCorrupt, message,
                "the index can be rebuilt from the WAL containers; do not trust lookups until then");
 }
 
@@ -71,7 +77,7 @@ void merge_group(Storage& storage, wal::TimelineId timeline, const std::vector<s
   std::vector<format::RunContent> parts;
   for (const std::string& name : names) {
     auto run = format::decode_run(storage.read(name));
-    if (!run) throw index_corrupt(name, run.error());
+    if (!run) throw index_error(name, run.error());
     parts.push_back(std::move(*run));
   }
   auto merged = format::merge_runs(std::move(parts));
@@ -111,7 +117,7 @@ IndexWriter::Tip& IndexWriter::tip_for(wal::Lsn lsn) {
     const auto existing = tip->file->size() == 0 ? Bytes() : storage_.read(tip->name);
     auto parsed = format::parse_tip_log(existing);
     if (!parsed && parsed.error().kind != format::IndexErrorKind::kTruncated) {
-      throw index_corrupt(tip->name, parsed.error());
+      throw index_error(tip->name, parsed.error());
     }
     if (!parsed || parsed->system_identifier != system_identifier_ || parsed->timeline != timeline_) {
       if (parsed) {
@@ -195,7 +201,7 @@ format::SegmentSummary IndexWriter::seal_segment(wal::SegmentNo segno, wal::Lsn 
     // Sealed before (a restart replayed the segment): the run is authoritative.
     auto sealed = format::decode_run(storage_.read(run_name));
     if (!sealed || sealed->segments.size() != 1) {
-      throw index_corrupt(run_name, sealed ? format::IndexError{format::IndexErrorKind::kCorrupt,
+      throw index_error(run_name, sealed ? format::IndexError{format::IndexErrorKind::kCorrupt,
                                                                 "a segment run must hold one segment summary"}
                                            : sealed.error());
     }
@@ -223,7 +229,7 @@ format::SegmentSummary IndexWriter::seal_segment(wal::SegmentNo segno, wal::Lsn 
   run.end_lsn = end_lsn;
   if (parser) {
     auto parsed = std::move(*parser).finish();
-    if (!parsed) throw index_corrupt(tip_name, parsed.error());
+    if (!parsed) throw index_error(tip_name, parsed.error());
     run.commits = std::move(parsed->commits);
     run.events = std::move(parsed->events);
   }
@@ -344,7 +350,7 @@ format::TipLog read_tip_log(const Storage& storage, const std::string& name) {
   const Bytes bytes = storage.read(name);
   if (bytes.size() < format::kTipHeaderSize) return {};
   auto log = format::parse_tip_log(bytes);
-  if (!log) throw index_corrupt(name, log.error());
+  if (!log) throw index_error(name, log.error());
   return std::move(*log);
 }
 
@@ -352,7 +358,7 @@ format::IndexView open_index(const Storage& storage, wal::TimelineId timeline, u
   std::vector<format::RunReader> readers;
   for (const ListedRun& r : list_runs(storage, timeline).visible) {
     auto reader = format::RunReader::open(range_reader(storage, r.object.name), r.object.size);
-    if (!reader) throw index_corrupt(r.object.name, reader.error());
+    if (!reader) throw index_error(r.object.name, reader.error());
     readers.push_back(std::move(*reader));
   }
   std::vector<format::CommitEntry> commits;

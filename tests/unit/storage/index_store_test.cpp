@@ -148,6 +148,26 @@ TEST_CASE("index reader ignores runs covered by a merged run", "[storage][index]
   }
 }
 
+TEST_CASE("an index run of a newer format version is refused as such, not as damage", "[storage][index]") {
+  MemoryStorage s;
+  IndexWriter w(s, 42, kTli, kSeg);
+  w.append(commit(1, 100, 10, 1));
+  w.seal_segment(SegmentNo(1), Lsn(kSeg), Lsn(2 * kSeg));
+  const std::string name = format::run_object_name(kTli, Lsn(kSeg), Lsn(2 * kSeg));
+  auto bytes = s.read(name);
+  bytes[8] = std::byte{format::kRunVersion + 1};  // the u16 format version, little-endian
+  s.remove(name);
+  s.write_atomic(name, bytes);
+  try {
+    (void)storage::open_index(s, kTli, kSeg);
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(e.code() == ErrorCode::kRepository);
+    CHECK_THAT(e.what(), Catch::Contains(name) && Catch::Contains("format version 3 is not supported"));
+    CHECK_THAT(e.hint(), Catch::Contains("newer walvault"));
+  }
+}
+
 TEST_CASE("index writer: bounded compaction skips big merges and survives a crash mid-way", "[storage][index]") {
   MemoryStorage s;
   IndexWriter w(s, 42, kTli, kSeg);
