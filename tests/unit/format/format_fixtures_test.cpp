@@ -10,6 +10,8 @@
 
 #include "format/index.hpp"
 #include "format/segment_container.hpp"
+#include "storage/index_store.hpp"
+#include "storage/memory_storage.hpp"
 
 namespace {
 
@@ -164,6 +166,42 @@ TEST_CASE("format v2 fixtures stay readable", "[format][fixtures]") {
   REQUIRE(reader);
   CHECK(reader->find_xid(702)->front() == run_content().commits[2]);
   CHECK(*reader->first_after(250) == std::optional<uint64_t>(1));
+}
+
+TEST_CASE("a repository whose index holds version 1 runs keeps working after the upgrade", "[format][fixtures]") {
+  // The v1 fixture run covers segment 3 (1 MiB segments); this walvault seals segment 4 in version 2. Lookups
+  // span both, and expire's full compaction merges them into one version 2 run with the same answers.
+  constexpr uint32_t kSegmentSize = 1U << 20;
+  walvault::storage::MemoryStorage s;
+  const RunContent old_run = run_content();
+  s.write_atomic(run_object_name(TimelineId(1), old_run.first_lsn, old_run.end_lsn), load(1, "run.wvi"));
+  walvault::storage::IndexWriter w(s, old_run.system_identifier, TimelineId(1), kSegmentSize);
+  const CommitEntry newer[] = {{Lsn((4ULL << 20) + 100), Lsn((4ULL << 20) + 140), 500, 710, false},
+                               {Lsn((4ULL << 20) + 200), Lsn((4ULL << 20) + 240), 450, 702, false}};
+  for (const CommitEntry& c : newer) w.append(c);
+  w.seal_segment(SegmentNo(4), Lsn(4ULL << 20), Lsn(5ULL << 20));
+
+  const auto check = [&] {
+    auto view = walvault::storage::open_index(s, TimelineId(1), kSegmentSize);
+    CHECK(view.commit_count() == 8);
+    const auto at = *view.lookup_time(420);
+    CHECK(at.last_at_or_before == old_run.commits[5]);
+    CHECK(at.first_after == newer[0]);
+    // One xid twice, as after wraparound.
+    CHECK(*view.lookup_xid(702) == std::vector<CommitEntry>{old_run.commits[2], newer[1]});
+    CHECK(view.events_by_time(0, 1000)->size() == 2);
+    CHECK(view.segments().size() == 2);
+  };
+  check();
+  const auto plans = walvault::storage::plan_full_compaction(s.list("index/"));
+  REQUIRE(plans.size() == 1);
+  REQUIRE(plans[0].merges.size() == 1);
+  walvault::storage::apply_compaction(s, plans[0]);
+  const auto runs = s.list("index/");
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0].name == run_object_name(TimelineId(1), Lsn(3ULL << 20), Lsn(5ULL << 20)));
+  CHECK(get_le<uint16_t>(s.read(runs[0].name).data() + 8) == kRunVersion);
+  check();
 }
 
 TEST_CASE("generate format v1 fixtures", "[.generate-format-fixtures-v1]") {
