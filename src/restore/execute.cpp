@@ -219,7 +219,11 @@ StartResult start_restored_server(const std::string& data_dir, const StartOption
   const auto size = fs::file_size(log_path, ec);
   const std::streamoff log_from = ec ? 0 : static_cast<std::streamoff>(size);
   const auto t0 = std::chrono::steady_clock::now();
-  const int rc = run_program({options.pg_bindir + "/pg_ctl", "start", "-W", "-D", data_dir, "-l", log_path}).exit_code;
+  // This start's messages must reach log_path, which is read below, whatever the backup's logging settings (a
+  // logging collector would write them under log/ instead). Only this start is changed, not the configuration.
+  const int rc = run_program({options.pg_bindir + "/pg_ctl", "start", "-W", "-D", data_dir, "-l", log_path, "-o",
+                              "-c logging_collector=off -c log_destination=stderr"})
+                     .exit_code;
   if (rc != 0) {
     throw Error(ErrorCode::kNotRestorable, "pg_ctl start failed with exit code " + std::to_string(rc),
                 "see " + log_path);

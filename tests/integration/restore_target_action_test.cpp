@@ -211,3 +211,19 @@ TEST_CASE("restore --target-action shutdown: stops by itself at the target, stil
   CHECK(refused.err.find("could not create any TCP/IP sockets") != std::string::npos);
   CHECK(waited < std::chrono::seconds(25));
 }
+
+TEST_CASE("restore --start sees the server's messages when the backup's configuration has a logging collector",
+          "[integration][restore]") {
+  // With logging_collector = on the server writes its messages into log/ in the data directory, not to the file
+  // restore --start reads: "shutdown at recovery target" and "recovery stopping" must still reach it.
+  Scenario s({.settings = {"logging_collector = on"}});
+  RestoredServer server(s.dir("collector"), walvault::test::free_port());
+  const auto restored = s.restore(server, {"--target-action", "shutdown", "--start"});
+  INFO(restored.out << restored.err << read_text(server.dir() + "/walvault-restore.log"));
+  REQUIRE(restored.exit_code == 0);
+  CHECK(restored.out.find("target reached: server shut down at the target") != std::string::npos);
+  CHECK(restored.out.find("recovery stopping before commit of transaction") != std::string::npos);
+  CHECK(server.cluster_state() == "shut down in recovery");
+  // Only that start is changed: the cluster keeps the backup's logging settings.
+  CHECK(read_text(server.dir() + "/postgresql.conf").find("logging_collector = on") != std::string::npos);
+}
