@@ -20,7 +20,7 @@ fi
 
 echo "== sanitizer build: unit tests"
 cmake -S . -B "$builds/build-asan" -DCMAKE_BUILD_TYPE=Debug -DWALVAULT_SANITIZE=ON -DWALVAULT_WERROR=ON >/dev/null
-cmake --build "$builds/build-asan" -j"$jobs"
+cmake --build "$builds/build-asan" -j"$jobs" --target walvault_unit_suite
 (cd "$builds/build-asan" && ctest -L unit -j"$jobs" --output-on-failure)
 
 echo "== release build: the whole suite"
