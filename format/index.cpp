@@ -132,12 +132,9 @@ void put_segment(Appender& a, const SegmentSummary& s) {
 
 SegmentSummary get_segment(const std::byte* p) {
   const auto time = [](int64_t v) { return v == kNoTime ? std::nullopt : std::optional<TimestampTz>(v); };
-  return SegmentSummary{wal::SegmentNo(get_le<uint64_t>(p)),
-                        wal::Lsn(get_le<uint64_t>(p + 8)),
-                        wal::Lsn(get_le<uint64_t>(p + 16)),
-                        time(get_le<int64_t>(p + 24)),
-                        time(get_le<int64_t>(p + 32)),
-                        get_le<uint64_t>(p + 40),
+  return SegmentSummary{wal::SegmentNo(get_le<uint64_t>(p)), wal::Lsn(get_le<uint64_t>(p + 8)),
+                        wal::Lsn(get_le<uint64_t>(p + 16)),   time(get_le<int64_t>(p + 24)),
+                        time(get_le<int64_t>(p + 32)),        get_le<uint64_t>(p + 40),
                         get_le<uint64_t>(p + 48)};
 }
 
@@ -146,11 +143,15 @@ uint64_t block_count(uint64_t records) { return (records + kIndexBlockEntries - 
 // Version 1 runs: fixed-width records and a shorter commit block table entry.
 constexpr uint32_t kXidRecordSizeV1 = 8;
 constexpr uint32_t kCommitBlockEntrySizeV1 = 24;
-// Version 2: the fewest bytes a commit takes (four one-byte varints in its block, two in its xid block), and the
-// most (four ten-byte varints, two in its xid block).
-constexpr uint64_t kMinCommitBytes = 6;
+// Version 2: the fewest and most bytes a commit takes in its commit block (four varints of one to ten bytes) and
+// in its xid block (two).
+constexpr uint64_t kMinCommitBlockRecord = 4;
 constexpr uint64_t kMaxCommitBlockRecord = 40;
+constexpr uint64_t kMinXidBlockRecord = 2;
 constexpr uint64_t kMaxXidBlockRecord = 20;
+constexpr uint64_t kMinCommitBytes = kMinCommitBlockRecord + kMinXidBlockRecord;
+// What a pgbench commit takes in its commit block: the encoder reserves that much per commit of a block.
+constexpr uint64_t kTypicalCommitBlockRecord = 8;
 
 // Appends one commit to a version 2 commit block; prev is the commit before it in the block.
 void put_commit_v2(Appender& a, const CommitEntry& c, const CommitEntry& prev) {
@@ -283,7 +284,7 @@ IndexResult<uint64_t> encode_run(const RunContent& run, const ByteSink& sink) {
   const uint64_t n = run.commits.size();
   const uint64_t blocks = block_count(n);
   std::vector<std::byte> staged;
-  staged.reserve(std::min<uint64_t>(std::max<uint64_t>(n, 1), kIndexBlockEntries) * 8);
+  staged.reserve(std::min<uint64_t>(std::max<uint64_t>(n, 1), kIndexBlockEntries) * kTypicalCommitBlockRecord);
   Appender a(staged);
   uint64_t offset = 0;
   const auto emit = [&] {
@@ -470,7 +471,8 @@ IndexResult<RunReader> RunReader::open(RangeReader read, uint64_t object_size) {
   r.commit_blocks_.resize(blocks);
   for (uint64_t b = 0; b < blocks; ++b, p += commit_entry_size) {
     const uint64_t size = v1 ? r.block_entries(b) * kCommitRecordSize : get_le<uint32_t>(p + 24);
-    if (!v1 && (size < r.block_entries(b) * 4 || size > r.block_entries(b) * kMaxCommitBlockRecord)) {
+    if (!v1 &&
+        (size < r.block_entries(b) * kMinCommitBlockRecord || size > r.block_entries(b) * kMaxCommitBlockRecord)) {
       return corrupt("index run commit block " + std::to_string(b) + " has an impossible size");
     }
     r.commit_blocks_[b] = CommitBlock{get_le<int64_t>(p), get_le<uint64_t>(p + 8), get_le<uint64_t>(p + 16), at, size};
@@ -480,7 +482,7 @@ IndexResult<RunReader> RunReader::open(RangeReader read, uint64_t object_size) {
   r.xid_blocks_.resize(blocks);
   for (uint64_t b = 0; b < blocks; ++b, p += kXidBlockEntrySize) {
     const uint64_t size = v1 ? r.block_entries(b) * kXidRecordSizeV1 : get_le<uint32_t>(p + 4);
-    if (!v1 && (size < r.block_entries(b) * 2 || size > r.block_entries(b) * kMaxXidBlockRecord)) {
+    if (!v1 && (size < r.block_entries(b) * kMinXidBlockRecord || size > r.block_entries(b) * kMaxXidBlockRecord)) {
       return corrupt("index run xid block " + std::to_string(b) + " has an impossible size");
     }
     r.xid_blocks_[b] = XidBlock{get_le<uint32_t>(p), get_le<uint64_t>(p + 8), at, size};

@@ -90,18 +90,10 @@ RunContent run_content() {
     run.commits.push_back(CommitEntry{Lsn((3ULL << 20) + 1000 * (i + 1)), Lsn((3ULL << 20) + 1000 * (i + 1) + 40),
                                       times[i], 700 + i, i == 2});
   }
-  run.events = {
-      EventEntry{EventKind::kDropTable,
-                 702,
-                 Lsn((3ULL << 20) + 3000),
-                 200,
-                 Lsn((3ULL << 20) + 2500),
-                 5,
-                 0,
-                 {16384, 16387},
-                 {"public.orders"}},
-      EventEntry{
-          EventKind::kMassDelete, 705, Lsn((3ULL << 20) + 6000), 400, Lsn((3ULL << 20) + 5500), 5, 12000, {16390}, {}}};
+  run.events = {EventEntry{EventKind::kDropTable, 702, Lsn((3ULL << 20) + 3000), 200, Lsn((3ULL << 20) + 2500), 5,
+                           0, {16384, 16387}, {"public.orders"}},
+                EventEntry{EventKind::kMassDelete, 705, Lsn((3ULL << 20) + 6000), 400, Lsn((3ULL << 20) + 5500), 5,
+                           12000, {16390}, {}}};
   run.segments = {SegmentSummary{SegmentNo(3), Lsn(3ULL << 20), Lsn(4ULL << 20), 100, 400, 6, 2}};
   return run;
 }
