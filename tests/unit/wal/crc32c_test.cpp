@@ -40,13 +40,18 @@ TEST_CASE("crc32c sse4.2 implementation matches the check values and the table",
   }
   check_vectors(&wal::crc32c_extend_sse42);
   std::mt19937 rng(42);
-  std::vector<std::byte> data(10000);
+  std::vector<std::byte> data(20000);
   for (auto& b : data) b = static_cast<std::byte>(rng());
-  for (size_t len : {0UL, 1UL, 7UL, 8UL, 9UL, 63UL, 64UL, 1000UL, 8191UL, 10000UL}) {
+  // Every path: bytes, words, three-way rounds of 128-byte blocks (384 bytes) and of 2048-byte blocks (6144), and
+  // the lengths on either side of each.
+  for (size_t len : {0UL,    1UL,     7UL,     8UL,    9UL,    63UL,   64UL,   383UL,
+                     384UL,  385UL,   391UL,   1000UL, 6143UL, 6144UL, 6145UL, 6144UL + 384UL + 7UL,
+                     8191UL, 12288UL, 12289UL, 19996UL}) {
     for (size_t offset : {0UL, 1UL, 3UL}) {
       if (offset + len > data.size()) continue;
       const auto piece = std::span<const std::byte>(data).subspan(offset, len);
       CHECK(wal::crc32c_extend_sse42(0x12345678U, piece) == wal::crc32c_extend_table(0x12345678U, piece));
+      CHECK(wal::crc32c_extend_sse42(wal::kCrc32cInit, piece) == wal::crc32c_extend_table(wal::kCrc32cInit, piece));
     }
   }
 }
