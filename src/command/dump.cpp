@@ -16,6 +16,7 @@
 
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "storage/io_bytes.hpp"
 #include "wal/decoder.hpp"
 #include "wal/events.hpp"
 #include "wal/page.hpp"
@@ -81,7 +82,7 @@ class FileSetSource : public wal::PageSource {
  private:
   std::map<uint64_t, std::string> files_;
   uint32_t segment_size_;
-  std::vector<std::byte> buffer_;
+  storage::IoBytes buffer_;
   std::unique_ptr<Fd> fd_;
   uint64_t open_segno_ = 0;
 };

@@ -10,6 +10,7 @@
 
 #include "common/error.hpp"
 #include "storage/container_store.hpp"
+#include "storage/io_bytes.hpp"
 #include "format/checksum.hpp"
 #include "format/segment_container.hpp"
 #include "restore/backup_catalog.hpp"
@@ -76,7 +77,7 @@ void extract_stream(const storage::Storage& storage, const BackupStream& stream,
   }
   format::ContainerReader reader;
   format::Hasher hasher;
-  std::vector<std::byte> raw;
+  storage::IoBytes raw;
   for (uint32_t i = 0; i < info->chunks.size(); ++i) {
     const format::ChunkEntry& chunk = info->chunks[i];
     const auto frame = storage::read_chunk_frame(storage, object, chunk);

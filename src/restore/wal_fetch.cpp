@@ -19,6 +19,7 @@
 #include "format/segment_container.hpp"
 #include "restore/plan_inputs.hpp"
 #include "storage/file_lock.hpp"
+#include "storage/io_bytes.hpp"
 
 namespace walvault::restore {
 namespace {
@@ -86,7 +87,8 @@ void write_file_atomically(const std::string& dest, std::span<const std::byte> b
 // Verifies and decompresses a segment container into dest (padded to the segment size).
 void serve_container(const storage::Storage& storage, const repo::RepoConfig& config, const std::string& object,
                      const wal::SegmentName& segment, const std::string& dest) {
-  const storage::Bytes bytes = storage.read(object);
+  const auto view = storage.view(object);
+  const std::span<const std::byte> bytes = view->bytes();
   const auto info = format::parse_container(bytes);
   if (!info) corrupt(object, info.error().message);
   const format::ContainerHeader& h = info->header;
@@ -101,7 +103,7 @@ void serve_container(const storage::Storage& storage, const repo::RepoConfig& co
       h.segment_size != config.segment_size) {
     corrupt(object, "its header names another segment");
   }
-  std::vector<std::byte> raw(info->raw_length);
+  storage::IoBytes raw(info->raw_length);
   format::ContainerReader reader;
   const auto decoded = reader.decode_all(*info, bytes, raw);
   if (!decoded) corrupt(object, decoded.error().message);
