@@ -41,6 +41,7 @@ inline constexpr uint32_t kMaxChunkSize = 8U << 20;
 inline constexpr uint32_t kSegmentChunkSize = 256U << 10;  // default for WAL segments
 inline constexpr uint32_t kStreamChunkSize = 1U << 20;     // default for stream containers
 inline constexpr int kDefaultZstdLevel = 1;
+inline constexpr int kFastMinMatch = 5;  // zstd's minimum match at levels <= 1 (its default there is 6)
 // A stream container holds at most this many chunks (8 TiB at 1 MiB chunks), which caps the trailer size.
 inline constexpr uint32_t kMaxChunkCount = 1U << 23;
 // ContainerReader::read() allocates at most this much (a whole 1 GiB segment).
@@ -124,6 +125,7 @@ struct WriterOptions {
 };
 
 // Compresses raw bytes into chunk frames (frame header + one zstd frame), reusing one zstd context and buffer.
+// Levels 1 and below look for matches from kFastMinMatch bytes.
 class FrameEncoder {
  public:
   explicit FrameEncoder(int zstd_level);

@@ -178,3 +178,19 @@ TEST_CASE("every truncation is detected", "[format][container]") {
 TEST_CASE("container names follow XLogFileName", "[format][container]") {
   CHECK(segment_object_name(TimelineId(1), SegmentNo(0x341), 16U << 20) == "wal/000000010000000300000041.wvs");
 }
+
+TEST_CASE("level 1 frames find 5-byte matches (zstd's fast strategy looks for 6 by default)", "[format][container]") {
+  // Random bytes, then 5-byte copies from the first 4000 followed by 3 random bytes: the only repeats are 5 bytes
+  // long. zstd level 1 with its default minimum match (6) stores this larger than it is; with 5 about 88 %.
+  std::mt19937 rng(7);
+  std::vector<std::byte> raw(kSegmentChunkSize);
+  for (auto& b : raw) b = static_cast<std::byte>(rng());
+  for (std::size_t i = 4096; i + 8 <= raw.size(); i += 8) {
+    const std::size_t from = rng() % 4000;
+    std::memcpy(raw.data() + i, raw.data() + from, 5);
+  }
+  FrameEncoder encoder(kDefaultZstdLevel);
+  const auto frame = encoder.encode(raw);
+  REQUIRE(frame);
+  CHECK(frame->entry.stored_size < raw.size() * 95 / 100);
+}
