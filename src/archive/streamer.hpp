@@ -53,8 +53,8 @@ struct StreamerOptions {
   bool relation_names = true;
   // zstd level of the segment containers (`walvault stream --compress-level`).
   int compress_level = kDefaultCompressLevel;
-  // Level 1: on this machine's pgbench WAL level 3 stored only 0.2-2 % less for 12-19 % more CPU
-  // (bench/results/stream.md).
+  // Level 1 (with a minimum match of 5, format::FrameEncoder): on this machine's pgbench WAL level 3 stores about
+  // as much (0.7 % more on 2026-12-06) for 15 % more CPU (bench/results/stream.md).
   static constexpr int kDefaultCompressLevel = 1;
 };
 
