@@ -132,9 +132,12 @@ void put_segment(Appender& a, const SegmentSummary& s) {
 
 SegmentSummary get_segment(const std::byte* p) {
   const auto time = [](int64_t v) { return v == kNoTime ? std::nullopt : std::optional<TimestampTz>(v); };
-  return SegmentSummary{wal::SegmentNo(get_le<uint64_t>(p)), wal::Lsn(get_le<uint64_t>(p + 8)),
-                        wal::Lsn(get_le<uint64_t>(p + 16)),   time(get_le<int64_t>(p + 24)),
-                        time(get_le<int64_t>(p + 32)),        get_le<uint64_t>(p + 40),
+  return SegmentSummary{wal::SegmentNo(get_le<uint64_t>(p)),
+                        wal::Lsn(get_le<uint64_t>(p + 8)),
+                        wal::Lsn(get_le<uint64_t>(p + 16)),
+                        time(get_le<int64_t>(p + 24)),
+                        time(get_le<int64_t>(p + 32)),
+                        get_le<uint64_t>(p + 40),
                         get_le<uint64_t>(p + 48)};
 }
 

@@ -127,8 +127,8 @@ struct FrameEncoder::State {
 FrameEncoder::FrameEncoder(int zstd_level) : state_(std::make_unique<State>()) {
   ZSTD_CCtx_setParameter(state_->cctx.get(), ZSTD_c_compressionLevel, zstd_level);
   // zstd's fast strategy (level 1 and below) looks for matches of 6 bytes or more. WAL and heap pages repeat
-  // shorter: with 5, pgbench WAL in 256 KiB chunks stores 5 % less (11.29x -> 11.86x) and a data directory's tar
-  // in 1 MiB chunks 4 % less, at the same compression speed (zstd -b, one core; bench/results/format.md).
+  // shorter: with 5, format.sh's WAL stores 9 % less (14.68x -> 16.19x) at the same CPU per GB
+  // (bench/results/format.md); by hand with zstd -b, stream-shaped WAL 5 % less and a data directory's tar 4 %.
   if (zstd_level <= 1) ZSTD_CCtx_setParameter(state_->cctx.get(), ZSTD_c_minMatch, kFastMinMatch);
 }
 FrameEncoder::FrameEncoder(FrameEncoder&&) noexcept = default;
