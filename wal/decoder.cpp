@@ -66,6 +66,12 @@ bool StreamDecoder::sync_input() {
 bool StreamDecoder::check_page(const PageHeader& h, Lsn page, Step& step) {
   if (!format_) {
     format_ = wal_format_for_magic(h.magic);
+    if (format_ && config_.pg_major && format_->pg_major != *config_.pg_major) {
+      step = stop(Status::kError, ProblemKind::kForeignWal, page,
+                  "wal of PostgreSQL " + std::to_string(format_->pg_major) + " where PostgreSQL " +
+                      std::to_string(*config_.pg_major) + " wal was expected");
+      return false;
+    }
   } else if (format_->magic != h.magic) {
     step = stop(Status::kError, ProblemKind::kForeignWal, page, "wal page magic changed within the wal");
     return false;

@@ -44,6 +44,9 @@ struct DecoderConfig {
   uint32_t segment_size = kDefaultSegmentSize;
   // If set, every long page header must carry it; otherwise the first long header seen sets it.
   std::optional<uint64_t> system_identifier;
+  // If set, every page must carry this PostgreSQL major version's magic (the repository's version); otherwise the
+  // first page header sets the version, and a later change of magic is foreign WAL.
+  std::optional<int> pg_major;
   // Cap on xl_tot_len (XLogRecordMaxSize, 1020 MiB); a larger length is an invalid record.
   uint32_t max_record_size = 1020U << 20;
 };
@@ -60,8 +63,8 @@ enum class ProblemKind {
   kIncomplete,      // the source ended in the middle of a record
   kEndOfSource,     // the source has no more bytes, between records
   // kError reasons
-  kUnknownMagic,    // the page magic of no known PostgreSQL version
-  kForeignWal,      // another system identifier, segment size or page size, or a changed magic
+  kUnknownMagic,    // the page magic of no supported PostgreSQL version
+  kForeignWal,      // another system identifier, segment size, page size or major version, or a changed magic
   kContract,        // a gap in the fed bytes, or feed() while bytes were still pending
 };
 

@@ -82,8 +82,7 @@ std::optional<EventKind> parse_event_kind(std::string_view name) {
   return std::nullopt;
 }
 
-EventTracker::EventTracker(EventConfig config)
-    : config_(config), dbase_drop_opcode_(config.pg_major <= 14 ? 0x10 : 0x20) {}
+EventTracker::EventTracker(WalFormat format, EventConfig config) : format_(format), config_(config) {}
 
 uint32_t EventTracker::top_of(uint32_t xid) const {
   const auto it = sub_to_top_.find(xid);
@@ -226,8 +225,9 @@ void EventTracker::forget_finished(uint32_t oldest_running) {
   }
 }
 
-bool EventTracker::observe(const Record& rec) {
+Observed EventTracker::observe(const Record& rec) {
   const auto rmgr = static_cast<Rmgr>(rec.rmid);
+  if (is_xact_finish(rec)) return finish(rec);
   if (rmgr == Rmgr::kTransaction) {
     const XactOp op = xact_op(rec);
     if (op == XactOp::kAssignment) {
@@ -244,17 +244,13 @@ bool EventTracker::observe(const Record& rec) {
           }
         }
       }
-      return false;
-    }
-    if (op == XactOp::kCommit || op == XactOp::kAbort || op == XactOp::kCommitPrepared ||
-        op == XactOp::kAbortPrepared) {
-      return finish(rec);
+      return Observed::kRecord;
     }
   }
   if (rmgr == Rmgr::kStandby) {
     if (rec.opcode() == kStandbyLock) {
       int32_t n = 0;
-      if (!load(rec.main_data, 0, n) || n < 0) return false;
+      if (!load(rec.main_data, 0, n) || n < 0) return Observed::kRecord;
       for (int32_t i = 0; i < n; ++i) {
         const size_t o = 4 + static_cast<size_t>(i) * 12;
         uint32_t xid = 0;
@@ -270,7 +266,7 @@ bool EventTracker::observe(const Record& rec) {
       uint32_t oldest = 0;
       if (load(rec.main_data, 16, oldest) && oldest != 0) forget_finished(oldest);
     }
-    return false;
+    return Observed::kRecord;
   }
   if (rmgr == Rmgr::kHeap && (rec.info & kHeapOpMask) == kHeapInplace && !rec.blocks.empty() &&
       rec.blocks.front().rel == kPgDatabase) {
@@ -280,7 +276,7 @@ bool EventTracker::observe(const Record& rec) {
       inplaces_.push_back(Inplace{rec.lsn, rec.blocks.front().block, offnum});
     }
   }
-  if (rec.xid == 0) return false;
+  if (rec.xid == 0) return Observed::kRecord;
   const uint32_t owner = rec.toplevel_xid != 0 ? rec.toplevel_xid : top_of(rec.xid);
   Tx& tx = tx_for(owner, rec.lsn);
   switch (rmgr) {
@@ -298,7 +294,7 @@ bool EventTracker::observe(const Record& rec) {
       }
       break;
     case Rmgr::kDatabase:
-      if (rec.opcode() == dbase_drop_opcode_) {
+      if (rec.opcode() == format_.dbase_drop_opcode) {
         uint32_t db = 0;
         if (load(rec.main_data, 0, db)) tx.dropped_db = db;
       }
@@ -307,12 +303,15 @@ bool EventTracker::observe(const Record& rec) {
       break;
   }
   note_created_write(rec, tx);
-  return false;
+  return Observed::kRecord;
 }
 
-bool EventTracker::finish(const Record& rec) {
-  const auto f = parse_xact_finish(rec);
-  if (!f) return false;
+Observed EventTracker::finish(const Record& rec) {
+  const auto f = parse_xact_finish(rec, format_);
+  if (!f) {
+    txs_.erase(rec.xid);  // its work is no longer followed; the caller reports the record
+    return Observed::kMalformedFinish;
+  }
   commit_ = Commit{};
   events_.clear();
   commit_.xid = f->prepared() ? f->twophase_xid : rec.xid;
@@ -355,7 +354,7 @@ bool EventTracker::finish(const Record& rec) {
     unknown.unlisted_type_deletes = 1;
     classify(unknown);
   }
-  return true;
+  return Observed::kFinished;
 }
 
 void EventTracker::classify(const Tx& tx) {
@@ -368,6 +367,7 @@ void EventTracker::classify(const Tx& tx) {
     e.commit_time = commit_.time;
     e.db = commit_.db;
     e.first_lsn = tx.first_lsn.valid() ? tx.first_lsn : commit_.lsn;
+    e.two_phase = commit_.prepared;
     return e;
   };
   if (tx.dropped_db != 0) {

@@ -1,12 +1,15 @@
 // Transaction events from WAL records: every commit and abort, and the destructive operations a user may want
 // to undo (drop_database, drop_table, truncate, mass_delete, mass_update), attributed to the committing xid.
 //
-// EventTracker::observe() takes records in LSN order. It follows each transaction (subtransactions folded into
-// their top-level xid through ASSIGNMENT records and the commit's subxact list) and, when a COMMIT, ABORT,
-// COMMIT_PREPARED or ABORT_PREPARED arrives, returns true: commit() and events() then describe it until the next
-// observe(). An aborted transaction yields its Commit (aborted = true) and no events.
+// EventTracker::observe() takes records in LSN order, of the major version whose WalFormat it was made with. It
+// follows each transaction (subtransactions folded into their top-level xid through ASSIGNMENT records and the
+// commit's subxact list) and, when a COMMIT, ABORT, COMMIT_PREPARED or ABORT_PREPARED arrives, returns kFinished:
+// commit() and events() then describe it until the next observe(). An aborted transaction yields its Commit
+// (aborted = true) and no events. A commit or abort record that does not parse returns kMalformedFinish: the
+// transaction is forgotten, and the caller must report the record (it is never dropped silently).
 //
-// Classification (PG15 WAL, verified against pg_waldump on a real cluster; see tests/integration/wal_events_test):
+// Classification (PG15-18 WAL, verified on real clusters of each version; see tests/integration/wal_events_test and
+// pg_versions_test):
 //   drop_database  a Database DROP record in the transaction. first_lsn = the Heap INPLACE on pg_database
 //                  (1664/0/1262, xid 0) that invalidated the same tuple the transaction then deleted, else the
 //                  transaction's first record: restore with recovery_target_lsn = first_lsn, inclusive off.
@@ -48,6 +51,7 @@
 #include <vector>
 
 #include "wal/lsn.hpp"
+#include "wal/page.hpp"
 #include "wal/record.hpp"
 #include "wal/xact.hpp"
 
@@ -55,7 +59,6 @@ namespace walvault::wal {
 
 struct EventConfig {
   uint64_t mass_rows_threshold = 1000;
-  int pg_major = 15;  // selects version-dependent opcodes (XLOG_DBASE_DROP)
   size_t max_transactions = 100000;
   size_t max_relations = 4096;
   size_t max_subxacts = 1000000;
@@ -97,14 +100,23 @@ struct Event {
   std::vector<RelationOid> rel_oids;
   uint64_t rows = 0;  // mass_delete / mass_update
   Lsn first_lsn;      // first record of the transaction's destructive work (see above)
+  // Committed by COMMIT PREPARED: a restore must stop before first_lsn, since stopping before the commit leaves the
+  // transaction prepared, holding its locks on the tables it dropped.
+  bool two_phase = false;
+};
+
+enum class Observed {
+  kRecord,           // nothing finished
+  kFinished,         // a transaction finished: see commit() and events()
+  kMalformedFinish,  // a commit or abort record that does not parse in this version's layout
 };
 
 class EventTracker {
  public:
-  explicit EventTracker(EventConfig config = {});
+  explicit EventTracker(WalFormat format, EventConfig config = {});
 
-  // Feeds the next record in LSN order. True when it finished a transaction (see commit() and events()).
-  [[nodiscard]] bool observe(const Record& record);
+  // Feeds the next record in LSN order.
+  [[nodiscard]] Observed observe(const Record& record);
   [[nodiscard]] const Commit& commit() const { return commit_; }
   [[nodiscard]] std::span<const Event> events() const { return events_; }
   // Open transactions being followed (for tests of the memory bound).
@@ -154,11 +166,11 @@ class EventTracker {
   void note_type_delete(Tx& tx, const RowId& row) const;
   void note_created_write(const Record& rec, Tx& tx) const;
   void forget_finished(uint32_t oldest_running);
-  bool finish(const Record& rec);
+  Observed finish(const Record& rec);
   void classify(const Tx& tx);
 
+  WalFormat format_;
   EventConfig config_;
-  uint8_t dbase_drop_opcode_;
   std::unordered_map<uint32_t, Tx> txs_;
   std::unordered_map<uint32_t, uint32_t> sub_to_top_;
   std::vector<Inplace> inplaces_;  // recent INPLACE updates of pg_database, newest last (bounded)

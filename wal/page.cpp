@@ -7,13 +7,20 @@
 namespace walvault::wal {
 namespace {
 
-constexpr std::array<WalFormat, 5> kFormats = {{
-    {13, 0xD106, 0x000F, 0x10},
-    {14, 0xD10D, 0x000F, 0x10},
-    {15, 0xD110, 0x000F, 0x20},
-    {16, 0xD113, 0x000F, 0x20},
-    {17, 0xD116, 0x000F, 0x20},
+constexpr std::array<WalFormat, 4> kFormats = {{
+    {15, 0xD110, 0x000F, 0x20, 12, false},
+    {16, 0xD113, 0x000F, 0x20, 12, false},
+    {17, 0xD116, 0x000F, 0x20, 12, true},
+    {18, 0xD118, 0x000F, 0x20, 16, true},
 }};
+static_assert(kFormats.front().pg_major == kOldestSupportedMajor && kFormats.back().pg_major == kNewestSupportedMajor);
+
+// Versions whose WAL walvault recognises only to refuse it by name (past end of life; different layouts).
+struct RetiredMagic {
+  int pg_major;
+  uint16_t magic;
+};
+constexpr std::array<RetiredMagic, 2> kRetired = {{{13, 0xD106}, {14, 0xD10D}}};
 
 template <typename T>
 T load(std::span<const std::byte> bytes, size_t offset) {
@@ -37,6 +44,25 @@ std::optional<WalFormat> wal_format_for_magic(uint16_t magic) noexcept {
   return std::nullopt;
 }
 
+std::optional<WalFormat> wal_format_for_major(int pg_major) noexcept {
+  for (const auto& format : kFormats) {
+    if (format.pg_major == pg_major) return format;
+  }
+  return std::nullopt;
+}
+
+std::optional<int> pg_major_for_magic(uint16_t magic) noexcept {
+  if (const auto format = wal_format_for_magic(magic)) return format->pg_major;
+  for (const auto& retired : kRetired) {
+    if (retired.magic == magic) return retired.pg_major;
+  }
+  return std::nullopt;
+}
+
+std::string supported_versions_text() {
+  return "PostgreSQL " + std::to_string(kOldestSupportedMajor) + " to " + std::to_string(kNewestSupportedMajor);
+}
+
 Expected<PageHeader, PageError> parse_page_header(std::span<const std::byte> bytes) {
   if (bytes.size() < kShortPageHeaderSize) {
     return Unexpected(PageError{PageErrorKind::kTooShort, "wal page header is truncated"});
@@ -52,8 +78,13 @@ Expected<PageHeader, PageError> parse_page_header(std::span<const std::byte> byt
   }
   const auto format = wal_format_for_magic(h.magic);
   if (!format) {
+    const auto major = pg_major_for_magic(h.magic);
     return Unexpected(PageError{PageErrorKind::kUnknownMagic,
-                                "unknown wal page magic " + hex16(h.magic) + " (not PostgreSQL 13-17)"});
+                                major ? "wal of PostgreSQL " + std::to_string(*major) + " (page magic " +
+                                            hex16(h.magic) + ") is not supported: walvault reads " +
+                                            supported_versions_text()
+                                      : "unknown wal page magic " + hex16(h.magic) + " (not " +
+                                            supported_versions_text() + ")"});
   }
   if ((h.info & ~format->all_flags) != 0) {
     return Unexpected(PageError{PageErrorKind::kInvalidFlags, "invalid wal page flags " + hex16(h.info)});

@@ -21,22 +21,38 @@ namespace walvault::wal {
 inline constexpr size_t kShortPageHeaderSize = 24;  // SizeOfXLogShortPHD
 inline constexpr size_t kLongPageHeaderSize = 40;   // SizeOfXLogLongPHD
 
-// xlp_info bits (PG13-17).
+// xlp_info bits (the same in PG15-18).
 inline constexpr uint16_t kXlpFirstIsContrecord = 0x0001;
 inline constexpr uint16_t kXlpLongHeader = 0x0002;
 inline constexpr uint16_t kXlpBkpRemovable = 0x0004;
 inline constexpr uint16_t kXlpFirstIsOverwriteContrecord = 0x0008;
 
-// One PostgreSQL major version's WAL format, found by its page magic.
+// The PostgreSQL major versions walvault supports: the one version table (below) holds exactly these. The server
+// versions walvault connects to are gated against it (src/repo/repository.cpp, check_server_version).
+inline constexpr int kOldestSupportedMajor = 15;
+inline constexpr int kNewestSupportedMajor = 18;
+
+// One supported PostgreSQL major version's WAL format, found by its page magic. Every layout that differs between
+// the supported versions and that walvault reads is a field here, so the code that reads it is handed the version
+// rather than guessing it from the bytes (verified on each version's headers; ../shared/reference/postgres-versions.md).
 struct WalFormat {
-  int pg_major;        // 13..17
+  int pg_major;        // 15..18
   uint16_t magic;      // XLOG_PAGE_MAGIC
   uint16_t all_flags;  // XLP_ALL_FLAGS
-  uint8_t dbase_drop_opcode;  // XLOG_DBASE_DROP: 0x10 up to PG14, 0x20 from PG15
+  uint8_t dbase_drop_opcode;        // XLOG_DBASE_DROP (0x20 since PG15)
+  uint8_t dropped_stats_item_size;  // sizeof(xl_xact_stats_item): 12 up to PG17, 16 from PG18
+  bool heap2_prune_split;           // PG17+: heap2 0x10/0x20/0x30 are PRUNE_ON_ACCESS/_VACUUM_SCAN/_VACUUM_CLEANUP
 };
 
-// The format for a page magic, or nullopt if this walvault does not know it.
+// The format for a page magic, or nullopt if it is not a supported version's.
 [[nodiscard]] std::optional<WalFormat> wal_format_for_magic(uint16_t magic) noexcept;
+// The format of a supported major version (e.g. 18), or nullopt.
+[[nodiscard]] std::optional<WalFormat> wal_format_for_major(int pg_major) noexcept;
+// The major version that wrote WAL with this magic, for every version walvault knows (13 and 14 included, which
+// it does not support), or nullopt.
+[[nodiscard]] std::optional<int> pg_major_for_magic(uint16_t magic) noexcept;
+// "PostgreSQL 15 to 18".
+[[nodiscard]] std::string supported_versions_text();
 
 struct PageHeader {
   uint16_t magic = 0;
@@ -56,7 +72,7 @@ struct PageHeader {
 enum class PageErrorKind {
   kTooShort,       // fewer bytes than the header needs
   kZeroed,         // an all-zero header: unwritten or switched-away WAL
-  kUnknownMagic,   // a magic no known PostgreSQL version uses
+  kUnknownMagic,   // a magic no supported PostgreSQL version uses (the message names a known unsupported one)
   kInvalidFlags,   // xlp_info has bits this version does not define
   kInvalidLongHeader,  // bad segment size or page size in a long header
 };

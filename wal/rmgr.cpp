@@ -25,6 +25,10 @@ constexpr std::array<std::string_view, 8> kHeapTypes = {"INSERT", "DELETE", "UPD
                                                          "HOT_UPDATE", "CONFIRM", "LOCK", "INPLACE"};
 constexpr std::array<std::string_view, 8> kHeap2Types = {"REWRITE", "PRUNE", "VACUUM", "FREEZE_PAGE",
                                                           "VISIBLE", "MULTI_INSERT", "LOCK_UPDATED", "NEW_CID"};
+// PG17 replaced PRUNE, VACUUM and FREEZE_PAGE with one prune record family.
+constexpr std::array<std::string_view, 8> kHeap2TypesPg17 = {
+    "REWRITE", "PRUNE_ON_ACCESS", "PRUNE_VACUUM_SCAN", "PRUNE_VACUUM_CLEANUP",
+    "VISIBLE", "MULTI_INSERT",    "LOCK_UPDATED",      "NEW_CID"};
 constexpr std::array<std::string_view, 16> kBtreeTypes = {
     "INSERT_LEAF", "INSERT_UPPER", "INSERT_META", "SPLIT_L", "SPLIT_R", "INSERT_POST", "DEDUP", "DELETE",
     "UNLINK_PAGE", "UNLINK_PAGE_META", "NEWROOT", "MARK_PAGE_HALFDEAD", "VACUUM", "REUSE_PAGE", "META_CLEANUP", ""};
@@ -57,9 +61,12 @@ std::string blocks_text(const Record& rec) {
   return out;
 }
 
-std::string describe_xact(const Record& rec) {
-  std::string out = record_type_name(rec.rmid, rec.info);
-  if (const auto f = parse_xact_finish(rec)) {
+std::string describe_xact(const Record& rec, const WalFormat& format) {
+  std::string out = record_type_name(rec.rmid, rec.info, format);
+  if (is_xact_finish(rec) && !parse_xact_finish(rec, format)) {
+    out += " (unparsable: " + std::to_string(rec.main_data.size()) + " bytes of main data do not fit the PostgreSQL " +
+           std::to_string(format.pg_major) + " layout)";
+  } else if (const auto f = parse_xact_finish(rec, format)) {
     if (f->prepared()) out += " " + std::to_string(f->twophase_xid);
     out += " " + format_timestamp(f->time);
     if (f->db != 0) out += "; db " + std::to_string(f->db);
@@ -82,8 +89,8 @@ std::string describe_xact(const Record& rec) {
   return out;
 }
 
-std::string describe_xlog(const Record& rec) {
-  std::string out = record_type_name(rec.rmid, rec.info);
+std::string describe_xlog(const Record& rec, const WalFormat& format) {
+  std::string out = record_type_name(rec.rmid, rec.info, format);
   const auto& d = rec.main_data;
   switch (rec.opcode()) {
     case 0x00:
@@ -115,8 +122,8 @@ std::string describe_xlog(const Record& rec) {
   return out;
 }
 
-std::string describe_other(const Record& rec) {
-  std::string out = record_type_name(rec.rmid, rec.info);
+std::string describe_other(const Record& rec, const WalFormat& format) {
+  std::string out = record_type_name(rec.rmid, rec.info, format);
   const auto& d = rec.main_data;
   switch (static_cast<Rmgr>(rec.rmid)) {
     case Rmgr::kStorage:
@@ -165,7 +172,7 @@ std::string rmgr_name(uint8_t rmid) {
   return buf;
 }
 
-std::string record_type_name(uint8_t rmid, uint8_t info) {
+std::string record_type_name(uint8_t rmid, uint8_t info, const WalFormat& format) {
   const size_t op = (info & 0xF0) >> 4;
   std::string_view name;
   switch (static_cast<Rmgr>(rmid)) {
@@ -186,7 +193,9 @@ std::string record_type_name(uint8_t rmid, uint8_t info) {
       break;
     case Rmgr::kHeap:
     case Rmgr::kHeap2: {
-      const auto& types = rmid == static_cast<uint8_t>(Rmgr::kHeap) ? kHeapTypes : kHeap2Types;
+      const auto& types = rmid == static_cast<uint8_t>(Rmgr::kHeap) ? kHeapTypes
+                          : format.heap2_prune_split                ? kHeap2TypesPg17
+                                                                    : kHeap2Types;
       std::string out(types[(info & 0x70) >> 4]);
       if ((info & 0x80) != 0) out += "+INIT";
       return out;
@@ -203,14 +212,14 @@ std::string record_type_name(uint8_t rmid, uint8_t info) {
   return name.empty() ? hex_info(info) : std::string(name);
 }
 
-std::string describe(const Record& record) {
+std::string describe(const Record& record, const WalFormat& format) {
   switch (static_cast<Rmgr>(record.rmid)) {
     case Rmgr::kXlog:
-      return describe_xlog(record) + blocks_text(record);
+      return describe_xlog(record, format) + blocks_text(record);
     case Rmgr::kTransaction:
-      return describe_xact(record);
+      return describe_xact(record, format);
     default:
-      return describe_other(record);
+      return describe_other(record, format);
   }
 }
 

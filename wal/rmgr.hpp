@@ -1,7 +1,7 @@
 // Resource managers: names (as pg_waldump prints them), record type names, and short descriptions.
 //
-// Table-driven, for PG15 record layouts (opcodes that moved between versions are looked up through WalFormat
-// where it matters to events; the names here follow PG15). describe() returns a short human text for the
+// Table-driven; names and layouts that differ between the supported versions come from the WalFormat (PG17's heap2
+// prune records, PG18's dropped-statistics items). describe() returns a short human text for the
 // records walvault cares about (checkpoints, switches, commits and aborts, storage, database, standby locks,
 // heap row operations); it is not pg_waldump's exact text. Nothing here fails: unknown values get "UNKNOWN".
 #pragma once
@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "wal/page.hpp"
 #include "wal/record.hpp"
 
 namespace walvault::wal {
@@ -44,8 +45,9 @@ inline constexpr uint8_t kMaxBuiltinRmgr = 21;
 // "XLOG", "Transaction", ... ; custom ids as "custom###".
 [[nodiscard]] std::string rmgr_name(uint8_t rmid);
 // The record type, e.g. "COMMIT", "CHECKPOINT_ONLINE", "INSERT+INIT"; "UNKNOWN (0xNN)" if not known.
-[[nodiscard]] std::string record_type_name(uint8_t rmid, uint8_t info);
-// A short description of the record (type name plus the key fields).
-[[nodiscard]] std::string describe(const Record& record);
+[[nodiscard]] std::string record_type_name(uint8_t rmid, uint8_t info, const WalFormat& format);
+// A short description of the record (type name plus the key fields). A commit or abort record that does not parse
+// says so ("COMMIT (unparsable: ...)").
+[[nodiscard]] std::string describe(const Record& record, const WalFormat& format);
 
 }  // namespace walvault::wal

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "wal/rmgr.hpp"
+
 namespace walvault::wal {
 namespace {
 
@@ -34,20 +36,24 @@ std::string format_timestamp(TimestampTz ts) {
   return buf;
 }
 
-std::optional<XactFinish> parse_xact_finish(const Record& record) {
+bool is_xact_finish(const Record& record) {
+  if (record.rmid != static_cast<uint8_t>(Rmgr::kTransaction)) return false;
+  const XactOp op = xact_op(record);
+  return op == XactOp::kCommit || op == XactOp::kAbort || op == XactOp::kCommitPrepared ||
+         op == XactOp::kAbortPrepared;
+}
+
+std::optional<XactFinish> parse_xact_finish(const Record& record, const WalFormat& format) {
+  if (!is_xact_finish(record)) return std::nullopt;
   XactFinish f;
   f.op = xact_op(record);
-  if (f.op != XactOp::kCommit && f.op != XactOp::kAbort && f.op != XactOp::kCommitPrepared &&
-      f.op != XactOp::kAbortPrepared) {
-    return std::nullopt;
-  }
   ByteReader r(record.main_data);
   if (!r.read(f.time)) return std::nullopt;
   if ((record.info & kXactHasInfo) != 0 && !r.read(f.xinfo)) return std::nullopt;
   if ((f.xinfo & kXinfoHasDbInfo) != 0 && (!r.read(f.db) || !r.read(f.tablespace))) return std::nullopt;
   if ((f.xinfo & kXinfoHasSubxacts) != 0 && !r.read_array(f.subxacts)) return std::nullopt;
   if ((f.xinfo & kXinfoHasRelFileNodes) != 0 && !r.read_array(f.rels)) return std::nullopt;
-  if ((f.xinfo & kXinfoHasDroppedStats) != 0 && !r.skip_array(12, f.ndropped_stats)) return std::nullopt;
+  if ((f.xinfo & kXinfoHasDroppedStats) != 0 && !r.skip_array(format.dropped_stats_item_size, f.ndropped_stats)) return std::nullopt;
   const bool commit = f.op == XactOp::kCommit || f.op == XactOp::kCommitPrepared;
   if (commit && (f.xinfo & kXinfoHasInvals) != 0 && !r.skip_array(16, f.ninvals)) return std::nullopt;
   if ((f.xinfo & kXinfoHasTwophase) != 0) {
@@ -60,6 +66,8 @@ std::optional<XactFinish> parse_xact_finish(const Record& record) {
     if (!r.read(origin_lsn) || !r.read(origin_time)) return std::nullopt;
   }
   if (f.prepared() && f.twophase_xid == 0) return std::nullopt;
+  // The main data ends exactly here (the server registers no padding): bytes left over mean a misread layout.
+  if (r.remaining() != 0) return std::nullopt;
   return f;
 }
 

@@ -2,8 +2,9 @@
 // assignment; and the PostgreSQL timestamp helpers.
 //
 // The parsed structs are views into the record's main data (valid as long as the Record is) and do not
-// allocate. Parsers return nullopt when the data is shorter than its own counts say: a record that passed the
-// CRC check but whose layout is unknown (another major version) is reported, never read out of bounds.
+// allocate. Parsers return nullopt when the data is shorter than its own counts say or a field is impossible: a
+// record that passed the CRC check but does not parse is reported by the callers (EventTracker::observe returns
+// kMalformedFinish), never read out of bounds. The layouts that differ between versions come from the WalFormat.
 #pragma once
 
 #include <cstddef>
@@ -15,6 +16,7 @@
 #include <string_view>
 
 #include "wal/byte_reader.hpp"
+#include "wal/page.hpp"
 #include "wal/record.hpp"
 
 namespace walvault::wal {
@@ -68,7 +70,9 @@ struct XactAssignment {
   PackedArray<uint32_t, 4> subxacts;
 };
 
-[[nodiscard]] std::optional<XactFinish> parse_xact_finish(const Record& record);
+[[nodiscard]] std::optional<XactFinish> parse_xact_finish(const Record& record, const WalFormat& format);
+// True for the records parse_xact_finish reads (COMMIT, ABORT, COMMIT_PREPARED, ABORT_PREPARED).
+[[nodiscard]] bool is_xact_finish(const Record& record);
 [[nodiscard]] std::optional<XactPrepare> parse_xact_prepare(const Record& record);
 [[nodiscard]] std::optional<XactAssignment> parse_xact_assignment(const Record& record);
 

@@ -102,19 +102,25 @@ void check_system_identifier(const RepoConfig& config, uint64_t server_system_id
 
 void check_server_version(int server_version_num) {
   const int major = server_version_num / 10000;
-  if (major == 15) return;
-  if (major == 16 || major == 17) {
-    log::warning("PostgreSQL " + std::to_string(major) + " is recognised but not tested; walvault is tested with 15");
-    return;
-  }
-  if (major == 13 || major == 14) {
+  if (wal::wal_format_for_major(major)) return;
+  const std::string range = wal::supported_versions_text();
+  if (major < wal::kOldestSupportedMajor) {
     throw Error(ErrorCode::kConnection,
-                "PostgreSQL " + std::to_string(major) + " is not supported: walvault needs PostgreSQL 15 or later",
-                "walvault reads slots with READ_REPLICATION_SLOT, new in PostgreSQL 15; upgrade the server");
+                "PostgreSQL " + std::to_string(major) + " is not supported: walvault supports " + range,
+                "upgrade the server to a supported version (pg_upgrade), then run walvault init");
   }
-  throw Error(ErrorCode::kConnection, "unknown PostgreSQL major version " + std::to_string(major) +
-                                          " (server_version_num " + std::to_string(server_version_num) + ")",
-              "walvault supports PostgreSQL 15 (13-17 are recognised); use a walvault release that knows this version");
+  throw Error(ErrorCode::kConnection,
+              "PostgreSQL " + std::to_string(major) + " (server_version_num " + std::to_string(server_version_num) +
+                  ") is newer than walvault supports: walvault supports " + range,
+              "use a walvault release that supports PostgreSQL " + std::to_string(major));
+}
+
+wal::WalFormat wal_format(const RepoConfig& config) {
+  if (const auto format = wal::wal_format_for_major(config.pg_version / 10000)) return *format;
+  throw Error(ErrorCode::kRepository,
+              "the repository holds PostgreSQL " + std::to_string(config.pg_version / 10000) +
+                  " wal, and this walvault supports " + wal::supported_versions_text(),
+              "use the walvault release that created the repository");
 }
 
 void check_no_password(const std::string& conninfo) {

@@ -18,6 +18,7 @@
 
 #include "storage/storage.hpp"
 #include "wal/lsn.hpp"
+#include "wal/page.hpp"
 
 namespace walvault::repo {
 
@@ -60,10 +61,13 @@ void write_config(storage::Storage& storage, const RepoConfig& config);
 // Throws kRepository when the repository belongs to another cluster; the message names both identifiers.
 void check_system_identifier(const RepoConfig& config, uint64_t server_system_identifier);
 
-// Throws kConnection for a server version walvault refuses: 13 and 14 are recognised but lack
-// READ_REPLICATION_SLOT; anything outside 13–17 is unknown. 16 and 17 are accepted with a warning (untested);
-// 15 is supported and tested.
+// The one gate on PostgreSQL versions in src/: the supported majors are exactly those of wal/'s version table
+// (wal::wal_format_for_major, 15 to 18). Throws kConnection for any other server version (server_version_num, e.g.
+// 180004), with one line naming the version and the supported range.
 void check_server_version(int server_version_num);
+// The WAL format of the repository's PostgreSQL version. Throws kRepository when walvault does not support it (a
+// repository written by a walvault that did).
+[[nodiscard]] wal::WalFormat wal_format(const RepoConfig& config);
 
 // Throws kUsage when the connection string (key=value or URI) sets a password.
 void check_no_password(const std::string& conninfo);

@@ -1,10 +1,11 @@
-// Fuzz target for the WAL decoder, the rmgr descriptions and the event tracker.
+// Fuzz target for the WAL decoder, the rmgr descriptions and the event tracker (of the version the WAL names).
 // Input: raw WAL pages. The start LSN is the first page's own address (rounded to a page), segments are 1 MiB,
 // and the bytes are fed in pieces whose sizes derive from the input, so splits land anywhere. Invariants: no
 // crash, no out-of-bounds read (ASan), and every returned record's CRC matches its bytes.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 
 #include "wal/decoder.hpp"
@@ -23,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   config.segment_size = 1U << 20;
   config.max_record_size = 64U << 20;
   wal::StreamDecoder decoder(config, start);
-  wal::EventTracker tracker(wal::EventConfig{.mass_rows_threshold = 2, .max_transactions = 64});
+  std::optional<wal::EventTracker> tracker;  // of the version the first page header names
   size_t off = 0;
   uint32_t piece_seed = static_cast<uint32_t>(size) * 2654435761U;
   for (;;) {
@@ -31,8 +32,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (step.status == wal::Status::kRecord) {
       const wal::Record& r = *step.record;
       if (wal::record_crc(r.bytes) != r.crc || r.bytes.size() != r.tot_len) __builtin_trap();
-      (void)wal::describe(r);
-      (void)tracker.observe(r);
+      const wal::WalFormat& format = *decoder.format();
+      if (!tracker) tracker.emplace(format, wal::EventConfig{.mass_rows_threshold = 2, .max_transactions = 64});
+      (void)wal::describe(r, format);
+      (void)tracker->observe(r);
       continue;
     }
     if (step.status != wal::Status::kNeedMore) return 0;

@@ -65,18 +65,30 @@ TEST_CASE("a repository refuses another cluster, naming both identifiers", "[rep
   }
 }
 
-TEST_CASE("server versions: 15 supported, 16-17 recognised, 13-14 and unknown majors refused", "[repo]") {
+TEST_CASE("server versions: 15 to 18 supported and every other major refused by name", "[repo]") {
   CHECK_NOTHROW(repo::check_server_version(150018));
   CHECK_NOTHROW(repo::check_server_version(160004));
   CHECK_NOTHROW(repo::check_server_version(170002));
-  CHECK_THROWS_AS(repo::check_server_version(140010), Error);
-  CHECK_THROWS_AS(repo::check_server_version(130000), Error);
-  try {
-    repo::check_server_version(180000);
-    FAIL("accepted an unknown major");
-  } catch (const Error& e) {
-    CHECK(std::string(e.what()) == "unknown PostgreSQL major version 18 (server_version_num 180000)");
-  }
+  CHECK_NOTHROW(repo::check_server_version(180004));
+  const auto refusal = [](int version) {
+    try {
+      repo::check_server_version(version);
+    } catch (const Error& e) {
+      CHECK(e.code() == ErrorCode::kConnection);
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  CHECK(refusal(140010) == "PostgreSQL 14 is not supported: walvault supports PostgreSQL 15 to 18");
+  CHECK(refusal(130000) == "PostgreSQL 13 is not supported: walvault supports PostgreSQL 15 to 18");
+  CHECK(refusal(190000) ==
+        "PostgreSQL 19 (server_version_num 190000) is newer than walvault supports: walvault supports PostgreSQL 15 "
+        "to 18");
+  repo::RepoConfig config;
+  config.pg_version = 180004;
+  CHECK(repo::wal_format(config).dropped_stats_item_size == 16);
+  config.pg_version = 140010;
+  CHECK_THROWS_AS(repo::wal_format(config), Error);
 }
 
 TEST_CASE("connection strings with a password are refused", "[repo]") {

@@ -216,19 +216,59 @@ TEST_CASE("an unknown page magic is a typed error that names it", "[wal][decoder
   CHECK(parsed.error().kind == wal::PageErrorKind::kUnknownMagic);
 }
 
-TEST_CASE("the page magic table knows PG13 to PG17", "[wal][page]") {
-  CHECK(wal::wal_format_for_magic(0xD106)->pg_major == 13);
-  CHECK(wal::wal_format_for_magic(0xD10D)->pg_major == 14);
+TEST_CASE("the version table holds PG15 to PG18, with each version's layouts", "[wal][page]") {
   CHECK(wal::wal_format_for_magic(0xD110)->pg_major == 15);
   CHECK(wal::wal_format_for_magic(0xD113)->pg_major == 16);
   CHECK(wal::wal_format_for_magic(0xD116)->pg_major == 17);
+  CHECK(wal::wal_format_for_magic(0xD118)->pg_major == 18);
   CHECK_FALSE(wal::wal_format_for_magic(0xD111).has_value());
+  // 13 and 14 are known only to be refused by name.
+  CHECK_FALSE(wal::wal_format_for_magic(0xD106).has_value());
+  CHECK_FALSE(wal::wal_format_for_magic(0xD10D).has_value());
+  CHECK(wal::pg_major_for_magic(0xD106) == 13);
+  CHECK(wal::pg_major_for_magic(0xD10D) == 14);
+  CHECK_FALSE(wal::wal_format_for_major(14).has_value());
+  CHECK_FALSE(wal::wal_format_for_major(19).has_value());
+  for (int major = wal::kOldestSupportedMajor; major <= wal::kNewestSupportedMajor; ++major) {
+    const auto format = wal::wal_format_for_major(major);
+    REQUIRE(format.has_value());
+    CHECK(wal::wal_format_for_magic(format->magic)->pg_major == major);
+    CHECK(format->dbase_drop_opcode == 0x20);
+    CHECK(format->dropped_stats_item_size == (major >= 18 ? 16 : 12));
+    CHECK(format->heap2_prune_split == (major >= 17));
+  }
+  CHECK(wal::record_type_name(9, 0x10, *wal::wal_format_for_major(16)) == "PRUNE");
+  CHECK(wal::record_type_name(9, 0x10, *wal::wal_format_for_major(17)) == "PRUNE_ON_ACCESS");
+  CHECK(wal::record_type_name(9, 0x30, *wal::wal_format_for_major(18)) == "PRUNE_VACUUM_CLEANUP");
   const auto& f = wal_fixture();
   const auto h = wal::parse_page_header(std::span<const std::byte>(f.bytes).first(40));
   REQUIRE(h.has_value());
   CHECK(h->is_long());
   CHECK(h->segment_size == kFixtureSegmentSize);
   CHECK(h->page_address == f.start);
+}
+
+TEST_CASE("wal of PostgreSQL 13 or 14 is refused by name and wal of another version than expected is foreign",
+          "[wal][decoder]") {
+  const auto& f = wal_fixture();
+  for (const auto& [magic, major] : {std::pair<uint16_t, int>{0xD106, 13}, {0xD10D, 14}}) {
+    std::vector<std::byte> bytes(f.bytes.begin(), f.bytes.begin() + 2 * 8192);
+    std::memcpy(bytes.data(), &magic, 2);
+    const auto out = decode_buffer(f.start, bytes, f.start);
+    CHECK(out.status == wal::Status::kError);
+    CHECK(out.kind == wal::ProblemKind::kUnknownMagic);
+    CHECK(out.message == "wal of PostgreSQL " + std::to_string(major) +
+                             (major == 13 ? " (page magic 0xD106)" : " (page magic 0xD10D)") +
+                             " is not supported: walvault reads PostgreSQL 15 to 18");
+  }
+  wal::DecoderConfig config = fixture_config();
+  config.pg_major = 18;
+  wal::BufferSource source(f.start, f.bytes);
+  wal::Reader reader(source, config, f.start);
+  const auto step = reader.next();
+  REQUIRE(step.status == wal::Status::kError);
+  CHECK(step.problem->kind == wal::ProblemKind::kForeignWal);
+  CHECK(step.problem->message == "wal of PostgreSQL 15 where PostgreSQL 18 wal was expected");
 }
 
 TEST_CASE("feeding past the wanted position is a contract error", "[wal][decoder]") {

@@ -28,10 +28,10 @@ Tracked track(wal::EventConfig config = {}) {
   wal::DecoderConfig dc;
   dc.segment_size = kFixtureSegmentSize;
   wal::Reader reader(source, dc, f.start);
-  wal::EventTracker tracker(config);
+  wal::EventTracker tracker(*wal::wal_format_for_major(15), config);
   Tracked out;
   for (auto step = reader.next(); step.status == wal::Status::kRecord; step = reader.next()) {
-    if (tracker.observe(*step.record)) {
+    if (tracker.observe(*step.record) == wal::Observed::kFinished) {
       out.commits.push_back(tracker.commit());
       out.events.insert(out.events.end(), tracker.events().begin(), tracker.events().end());
     }
