@@ -49,7 +49,7 @@ struct ExpirePlan {
   // Per timeline with WAL to remove: segments below this number go.
   std::map<uint32_t, wal::SegmentNo> wal_cut;
   std::vector<std::string> wal_objects;      // segment containers to remove, oldest first
-  std::vector<std::string> index_objects;    // index runs to remove
+  std::vector<std::string> index_objects;    // index runs (and recorded index problems) to remove
 };
 
 // backups: every complete backup, in any order. object_names: the names under "wal/" and "index/".

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "archive/index_problems.hpp"
 #include "archive/timeline_history.hpp"
 #include "archive/tip.hpp"
 #include "common/error.hpp"
@@ -469,12 +470,27 @@ class Verifier {
             if (e.code() != ErrorCode::kCorrupt) throw;
             problem(ProblemKind::kIndex, object.name, e.what());
           }
+        } else if (parse_index_problem_object_name(object.name)) {
+          check_recorded_problem(object.name);
         }
       } catch (const Error& e) {
         if (e.code() == ErrorCode::kNotFound && vanished(storage_, object.name)) continue;
         throw;
       }
     }
+  }
+
+  // WAL the streamer could not index (archive/index_problems.hpp): each is a problem until the operator deals with
+  // it, since the index and events miss what it names.
+  void check_recorded_problem(const std::string& object) {
+    const auto bytes = storage_.read(object);
+    const auto recorded =
+        decode_index_problem(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    if (!recorded) {
+      problem(ProblemKind::kIndex, object, "index problem record is damaged");
+      return;
+    }
+    problem(ProblemKind::kIndex, object, recorded->message, recorded->timeline, recorded->lsn, recorded->until);
   }
 
   void check_run(const ObjectInfo& object, const format::RunName& name) {

@@ -8,7 +8,8 @@
 //     PostgreSQL's backup_manifest (size and CRC-32C, measured while streaming; nothing is written);
 //   - the index (index/<timeline>/): every run's blocks and sections; each run's segment summaries against the
 //     containers' trailers (start, end, commit and event counts), and every commit and event entry inside the
-//     WAL the repository holds; tip logs parse;
+//     WAL the repository holds; tip logs parse; every recorded index problem (WAL the streamer could not index,
+//     archive/index_problems.hpp) is reported;
 //   - WAL continuity per timeline: from each backup's start (and, with no backup, from the first segment held)
 //     along the timeline history to the end of the archive (archived segments, then the streamer's durable tip),
 //     reporting every gap with its LSN range and the backup that needs it; the tip itself (archive/tip.hpp) must

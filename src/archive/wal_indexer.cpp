@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "archive/index_problems.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "storage/container_store.hpp"
@@ -13,16 +14,23 @@ namespace {
 
 constexpr uint8_t kSmgrCreate = 0x10;
 
-wal::EventConfig event_config(const repo::RepoConfig& config) {
-  wal::EventConfig c;
-  c.pg_major = config.pg_version / 10000;
-  return c;
-}
-
 }  // namespace
 
 WalIndexer::WalIndexer(storage::Storage& storage, const repo::RepoConfig& config)
-    : storage_(storage), config_(config), tracker_(event_config(config)) {}
+    : storage_(storage), config_(config), format_(repo::wal_format(config)), tracker_(format_) {}
+
+wal::DecoderConfig WalIndexer::decoder_config() const {
+  wal::DecoderConfig dc;
+  dc.segment_size = config_.segment_size;
+  dc.system_identifier = config_.system_identifier;
+  dc.pg_major = format_.pg_major;
+  return dc;
+}
+
+void WalIndexer::record_problem(wal::Lsn lsn, wal::Lsn until, const char* kind, const std::string& message) {
+  log::error(message);
+  record_index_problem(storage_, IndexProblem{timeline_, lsn, until, kind, message});
+}
 
 void WalIndexer::restart(wal::TimelineId timeline, wal::Lsn segment_start) {
   const wal::SegmentNo resume = wal::segment_of(segment_start, config_.segment_size);
@@ -46,15 +54,12 @@ void WalIndexer::restart(wal::TimelineId timeline, wal::Lsn segment_start) {
                                                      config_.segment_size);
   }
   seal_leftovers(previous.value_or(resume));
-  wal::DecoderConfig dc;
-  dc.segment_size = config_.segment_size;
-  dc.system_identifier = config_.system_identifier;
-  tracker_ = wal::EventTracker(event_config(config_));
+  tracker_ = wal::EventTracker(format_);
   decoding_ = true;
   pending_.clear();
   last_record_ = wal::Lsn();
   if (previous && replay_unsealed(*previous)) return;
-  decoder_.emplace(dc, segment_start);
+  decoder_.emplace(decoder_config(), segment_start);
 }
 
 bool WalIndexer::replay_unsealed(wal::SegmentNo segno) {
@@ -74,9 +79,7 @@ bool WalIndexer::replay_unsealed(wal::SegmentNo segno) {
     }
   }
   const auto info = storage::read_container_info(storage_, object, *size);
-  wal::DecoderConfig dc;
-  dc.segment_size = config_.segment_size;
-  dc.system_identifier = config_.system_identifier;
+  const wal::DecoderConfig dc = decoder_config();
   decoder_.emplace(dc, start);
   archived_[segno] = end;
   if (!info || info->end_lsn != end) {
@@ -120,7 +123,7 @@ void WalIndexer::feed(wal::Lsn start, std::span<const std::byte> bytes) {
     // Resume at the next segment start after a decoding problem.
     if (wal::segment_offset(start, config_.segment_size) != 0) return;
     decoder_.emplace(decoder_->config(), start);
-    tracker_ = wal::EventTracker(event_config(config_));
+    tracker_ = wal::EventTracker(format_);
     decoding_ = true;
   }
   decoder_->feed(start, bytes);
@@ -131,8 +134,12 @@ void WalIndexer::feed(wal::Lsn start, std::span<const std::byte> bytes) {
       observe(*step.record);
       continue;
     }
-    log::warning("cannot decode the WAL at " + step.problem->lsn.to_string() + " (" + step.problem->message +
-                 "); commits and events are not indexed until the next segment");
+    const wal::Lsn at = step.problem->lsn;
+    const wal::Lsn next_segment = wal::segment_start(
+        wal::SegmentNo(wal::segment_of(at, config_.segment_size).value() + 1), config_.segment_size);
+    record_problem(at, next_segment, "undecodable_wal",
+                   "cannot decode the wal at " + at.to_string() + " (" + step.problem->message +
+                       "): commits and events up to " + next_segment.to_string() + " are missing from the index");
     decoding_ = false;
     pending_.clear();
     return;
@@ -144,7 +151,15 @@ void WalIndexer::observe(const wal::Record& record) {
   if (record.rmid == static_cast<uint8_t>(wal::Rmgr::kStorage) && record.opcode() == kSmgrCreate) {
     created_seen_ = true;
   }
-  if (!tracker_.observe(record)) return;
+  const wal::Observed observed = tracker_.observe(record);
+  if (observed == wal::Observed::kMalformedFinish) {
+    record_problem(record.lsn, record.end_lsn, "unparsable_commit",
+                   "the commit or abort record at " + record.lsn.to_string() + " (xid " + std::to_string(record.xid) +
+                       ") does not parse as PostgreSQL " + std::to_string(format_.pg_major) +
+                       " wal: that transaction is missing from the index and from events");
+    return;
+  }
+  if (observed != wal::Observed::kFinished) return;
   if (created_seen_ && !tracker_.commit().aborted) {
     relations_created_ = true;
     created_seen_ = false;
@@ -165,6 +180,7 @@ void WalIndexer::publish(wal::Lsn durable) {
       entry.commit_lsn = e.commit_lsn;
       entry.commit_time = e.commit_time;
       entry.first_lsn = e.first_lsn;
+      entry.two_phase = e.two_phase;
       entry.database_oid = e.db != 0 || e.relfilenodes.empty() ? e.db : e.relfilenodes.front().db;
       entry.rows = e.rows;
       for (const auto& node : e.relfilenodes) entry.relations.push_back(node.rel);

@@ -10,8 +10,10 @@
 // per-segment summary stored in the container trailer, the last published commit (for `walvault status`), attaches
 // relation names from the latest name snapshot to events, and notices Storage CREATE records (new relations).
 //
-// Decoding problems never stop archiving: the indexer logs them once and resumes at the next segment start
-// (commits in between are missing from the index, the WAL itself is intact). restart() at a segment start
+// Decoding problems never stop archiving, and are never silent: the indexer logs them with their LSN, records them
+// in the repository (archive/index_problems.hpp: verify reports them, status counts them) and resumes at the next
+// segment start (commits in between are missing from the index, the WAL itself is intact). A commit or abort record
+// that does not parse in the repository's PostgreSQL version is recorded the same way. restart() at a segment start
 // first decodes the previous segment again from its container when that segment's run is not sealed yet, so a
 // record that straddles the resume point (a commit that begins in the archived segment) is indexed; entries the
 // index already holds are not appended again.
@@ -81,8 +83,13 @@ class WalIndexer {
   // Seals segments a previous run archived but did not seal (index tip logs below the resume segment).
   void seal_leftovers(wal::SegmentNo resume_segment);
 
+  // The decoder settings for this repository's WAL (its system and PostgreSQL version).
+  [[nodiscard]] wal::DecoderConfig decoder_config() const;
+  void record_problem(wal::Lsn lsn, wal::Lsn until, const char* kind, const std::string& message);
+
   storage::Storage& storage_;
   repo::RepoConfig config_;
+  wal::WalFormat format_;
   wal::TimelineId timeline_;
   std::optional<wal::StreamDecoder> decoder_;
   wal::EventTracker tracker_;

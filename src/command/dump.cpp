@@ -93,12 +93,32 @@ wal::PageHeader first_long_header(const std::string& path) {
   const size_t got = fd.pread_all(buf.data(), buf.size(), 0, path);
   auto header = wal::parse_page_header(std::span<const std::byte>(buf.data(), got));
   if (!header) {
-    throw Error(ErrorCode::kCorrupt, path + ": " + header.error().message, "is this a wal segment file?");
+    throw Error(ErrorCode::kCorrupt, path + ": " + header.error().message,
+                header.error().kind == wal::PageErrorKind::kUnknownMagic
+                    ? "walvault reads the wal of " + wal::supported_versions_text() +
+                          "; use the pg_waldump of the version that wrote it"
+                    : "is this a wal segment file?");
   }
   if (!header->is_long()) {
     throw Error(ErrorCode::kCorrupt, path + ": first page has no long header", "is this a wal segment file?");
   }
   return *header;
+}
+
+// True when the decoder stopped where the WAL the files hold really ends: unwritten (zeroed) or recycled pages, or
+// the end of the files, in or after the last segment given. Anything else (an invalid or damaged record, a page that
+// cannot continue the WAL, a missing segment file, any stop before the last segment) leaves input unread.
+bool ends_input(const wal::Problem& problem, const std::map<uint64_t, std::string>& files, uint32_t segment_size) {
+  const bool at_end = wal::segment_of(problem.lsn, segment_size).value() >= files.rbegin()->first;
+  switch (problem.kind) {
+    case wal::ProblemKind::kEndOfSource:
+    case wal::ProblemKind::kIncomplete:
+    case wal::ProblemKind::kZeroed:
+    case wal::ProblemKind::kRecycled:
+      return at_end;
+    default:
+      return false;
+  }
 }
 
 std::string padded_lsn(wal::Lsn lsn) {
@@ -206,21 +226,31 @@ int run_dump(const DumpOptions& options) {
   }
   const wal::Lsn start = wal::segment_start(wal::SegmentNo(files.begin()->first), first.segment_size);
   FileSetSource source(files, first.segment_size);
+  // first_long_header() accepted the magic: it is a supported version's, and every page must carry it.
+  const wal::WalFormat format = *wal::wal_format_for_magic(first.magic);
   wal::DecoderConfig config;
   config.segment_size = first.segment_size;
+  config.pg_major = format.pg_major;
   wal::Reader reader(source, config, start);
   wal::EventConfig event_config;
   event_config.mass_rows_threshold = options.mass_rows_threshold;
-  if (const auto format = wal::wal_format_for_magic(first.magic)) event_config.pg_major = format->pg_major;
-  wal::EventTracker tracker(event_config);
+  wal::EventTracker tracker(format, event_config);
 
   std::array<RmgrStats, 256> stats{};
   uint64_t records = 0;
+  uint64_t malformed = 0;
+  wal::Lsn first_malformed;
   wal::Step step;
   for (step = reader.next(); step.status == wal::Status::kRecord; step = reader.next()) {
     const wal::Record& rec = *step.record;
     ++records;
-    const bool finished = tracker.observe(rec);
+    const wal::Observed observed = tracker.observe(rec);
+    if (observed == wal::Observed::kMalformedFinish) {
+      if (malformed++ == 0) first_malformed = rec.lsn;
+      log::error("commit or abort record at " + rec.lsn.to_string() + " (xid " + std::to_string(rec.xid) +
+                 ") does not parse as PostgreSQL " + std::to_string(format.pg_major) + " wal");
+    }
+    const bool finished = observed == wal::Observed::kFinished;
     if (options.stats) {
       auto& s = stats[rec.rmid];
       ++s.count;
@@ -243,12 +273,12 @@ int run_dump(const DumpOptions& options) {
                                 {"rmgr", wal::rmgr_name(rec.rmid)},
                                 {"tot_len", rec.tot_len},
                                 {"xid", rec.xid},
-                                {"desc", wal::describe(rec)}};
+                                {"desc", wal::describe(rec, format)}};
       std::printf("%s\n", j.dump().c_str());
     } else {
       std::printf("rmgr: %-11s len (rec/tot): %6u/%8u, tx: %10u, lsn: %s, prev %s, desc: %s\n",
                   wal::rmgr_name(rec.rmid).c_str(), rec.tot_len - fpi_bytes(rec), rec.tot_len, rec.xid,
-                  padded_lsn(rec.lsn).c_str(), padded_lsn(rec.prev).c_str(), wal::describe(rec).c_str());
+                  padded_lsn(rec.lsn).c_str(), padded_lsn(rec.prev).c_str(), wal::describe(rec, format).c_str());
     }
   }
   if (options.stats) {
@@ -286,7 +316,18 @@ int run_dump(const DumpOptions& options) {
     throw Error(ErrorCode::kCorrupt, "wal at " + problem.lsn.to_string() + ": " + problem.message,
                 "the files are not one cluster's wal, or are damaged");
   }
+  if (!ends_input(problem, files, first.segment_size)) {
+    throw Error(ErrorCode::kCorrupt,
+                "wal at " + problem.lsn.to_string() + ": " + problem.message + "; the listing stops there",
+                "the wal is damaged or missing a segment before the end of the files given");
+  }
   if (problem.kind != wal::ProblemKind::kEndOfSource) log::info("end of wal: " + problem.message);
+  if (malformed > 0) {
+    throw Error(ErrorCode::kCorrupt,
+                std::to_string(malformed) + " commit or abort record(s) do not parse, the first at " +
+                    first_malformed.to_string(),
+                "the wal is damaged, or is not PostgreSQL " + std::to_string(format.pg_major) + " wal");
+  }
   return 0;
 }
 

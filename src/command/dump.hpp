@@ -3,8 +3,10 @@
 //
 // The segment size comes from the first file's long page header and the start LSN from its name; files are
 // read in segment order, one bounded chunk at a time (never a whole segment). The listing stops at the end of
-// the WAL (zeroed, recycled or torn tail: a note on stderr, exit 0) or at the first missing segment. WAL that
-// is not this cluster's (unknown page magic, mixed systems) throws Error kCorrupt after the good records.
+// the WAL (zeroed or recycled pages, or the end of the files, in the last segment given: a note on stderr, exit 0)
+// or at the first missing segment. Anything else throws Error kCorrupt after the good records: WAL that is not
+// this cluster's or of an unsupported version (page magic, mixed systems), a damaged or invalid record before the
+// end of the input, and commit or abort records that do not parse (each logged with its LSN as it is met).
 #pragma once
 
 #include <cstdint>

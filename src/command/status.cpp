@@ -5,6 +5,7 @@
 #include <optional>
 #include <sstream>
 
+#include "archive/index_problems.hpp"
 #include "archive/stream_state.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
@@ -23,6 +24,7 @@ struct Status {
   uint64_t segments_archived = 0;
   std::optional<uint64_t> lag_bytes;
   std::optional<double> lag_seconds;
+  std::vector<archive::IndexProblem> index_problems;  // WAL the streamer could not index
 };
 
 Status collect(const repo::Repository& repository) {
@@ -35,6 +37,7 @@ Status collect(const repo::Repository& repository) {
   for (const auto& object : repository.storage->list("wal/")) {
     if (object.name.ends_with(".wvs")) ++s.segments_archived;
   }
+  s.index_problems = archive::read_index_problems(*repository.storage);
   try {
     pg::LibpqReplicationSource source(repository.config.conninfo);
     s.server_lsn = source.identify_system().flush_lsn;
@@ -73,6 +76,15 @@ void print_json(const repo::Repository& repository, const Status& s) {
   j["last_commit_time"] = st && !s.state->last_commit_time.empty() ? nlohmann::json(s.state->last_commit_time) : nullptr;
   j["state_updated"] = st ? nlohmann::json(s.state->updated) : nullptr;
   j["segments_archived"] = s.segments_archived;
+  nlohmann::json problems = nlohmann::json::array();
+  for (const auto& p : s.index_problems) {
+    problems.push_back({{"timeline", p.timeline.value()},
+                        {"lsn", p.lsn.to_string()},
+                        {"until", p.until.to_string()},
+                        {"kind", p.kind},
+                        {"message", p.message}});
+  }
+  j["index_problems"] = problems;
   std::cout << j.dump(2) << "\n";
 }
 
@@ -104,6 +116,8 @@ void print_prometheus(const Status& s) {
   if (s.lag_seconds) metric("walvault_lag_seconds", "Seconds since the durable position last reached the server's.", *s.lag_seconds);
   metric("walvault_segments_archived", "Completed WAL segment containers in the repository.",
          static_cast<double>(s.segments_archived));
+  metric("walvault_index_problems", "WAL records the streamer could not index (commits and events missing).",
+         static_cast<double>(s.index_problems.size()));
   std::cout << out.str();
 }
 
@@ -135,6 +149,11 @@ void print_human(const repo::Repository& repository, const Status& s) {
               << "\n";
   }
   std::cout << "segments:        " << s.segments_archived << " archived\n";
+  if (!s.index_problems.empty()) {
+    std::cout << "index problems:  " << s.index_problems.size()
+              << " (commits and events missing from the index; the first: " << s.index_problems.front().message
+              << "; 'walvault verify' lists them all)\n";
+  }
 }
 
 }  // namespace
