@@ -59,9 +59,12 @@ CommitEntry get_commit(const std::byte* p) {
 }
 TimestampTz get_max_time(const std::byte* p) { return get_le<int64_t>(p + 24); }
 
+// Event flags (the byte after the kind; written as 0 before it had a meaning).
+constexpr uint8_t kEventTwoPhase = 0x01;
+
 void put_event(Appender& a, const EventEntry& e) {
   a.put<uint8_t>(static_cast<uint8_t>(e.kind));
-  a.put<uint8_t>(0);
+  a.put<uint8_t>(e.two_phase ? kEventTwoPhase : 0);
   a.put<uint16_t>(0);
   a.put<uint32_t>(e.xid);
   a.put<uint64_t>(e.commit_lsn.value());
@@ -83,7 +86,9 @@ std::optional<EventEntry> get_event(Cursor& c) {
   const auto kind = c.get<uint8_t>();
   if (kind < 1 || kind > 5) return std::nullopt;
   e.kind = static_cast<EventKind>(kind);
-  (void)c.get<uint8_t>();
+  const auto flags = c.get<uint8_t>();
+  if ((flags & ~kEventTwoPhase) != 0) return std::nullopt;
+  e.two_phase = (flags & kEventTwoPhase) != 0;
   (void)c.get<uint16_t>();
   e.xid = c.get<uint32_t>();
   e.commit_lsn = wal::Lsn(c.get<uint64_t>());

@@ -66,6 +66,7 @@ struct EventEntry {
   uint64_t rows = 0;
   std::vector<uint32_t> relations;  // relfilenodes / relation oids as known
   std::vector<std::string> names;   // resolved names, when the streamer knew them
+  bool two_phase = false;  // committed by COMMIT PREPARED (a restore stops before first_lsn, not the commit)
   bool operator==(const EventEntry&) const = default;
 };
 

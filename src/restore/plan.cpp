@@ -106,13 +106,19 @@ Expected<Stop, PlanError> resolve_stop(const PlanInputs& inputs, const TargetFac
                     "run 'walvault events' to list the events and their ids");
       }
       const format::EventEntry& e = *facts.event;
+      // A dropped database's files go before its commit; a prepared transaction stopped before its commit stays
+      // prepared and keeps its locks. Both stop before the transaction's first destructive record instead.
       const bool drop_database = e.kind == format::EventKind::kDropDatabase;
-      s.lsn = drop_database && e.first_lsn.valid() ? e.first_lsn : e.commit_lsn;
+      const bool before_first = (drop_database || e.two_phase) && e.first_lsn.valid();
+      s.lsn = before_first ? e.first_lsn : e.commit_lsn;
       s.wal_end = s.lsn + 1;
       s.settings = {{"recovery_target_lsn", s.lsn.to_string()}, {"recovery_target_inclusive", "off"}};
-      s.description = "just before " + std::string(format::event_kind_name(e.kind)) + " by transaction " +
-                      std::to_string(e.xid) + " (committed " + print_time(e.commit_time) + "): stops before " +
-                      (drop_database ? "the first record of the drop at LSN " : "its commit record at LSN ") +
+      s.description = "just before " + std::string(format::event_kind_name(e.kind)) + " by " +
+                      (e.two_phase ? "prepared transaction " : "transaction ") + std::to_string(e.xid) +
+                      " (committed " + print_time(e.commit_time) + "): stops before " +
+                      (drop_database ? "the first record of the drop at LSN "
+                       : e.two_phase ? "its first destructive record (before PREPARE TRANSACTION) at LSN "
+                                     : "its commit record at LSN ") +
                       s.lsn.to_string();
       return s;
     }

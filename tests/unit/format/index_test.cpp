@@ -292,7 +292,8 @@ TEST_CASE("every single-byte flip in a small run is detected", "[format][index]"
 TEST_CASE("tip logs keep the valid prefix and report a torn tail", "[format][index]") {
   std::vector<std::byte> log = encode_tip_header(42, TimelineId(2));
   const auto commits = commits_with_times({5, 3, 9});
-  const auto event = sample_event(Lsn(0x1000064), 3);
+  auto event = sample_event(Lsn(0x1000064), 3);
+  event.two_phase = true;
   for (const auto& c : commits) {
     const auto rec = encode_tip_record(c);
     log.insert(log.end(), rec.begin(), rec.end());

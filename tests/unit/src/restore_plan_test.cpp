@@ -114,7 +114,8 @@ TEST_CASE("a WAL gap makes the planner fall back to an older backup only if that
   CHECK(plan->backup.id == "new");
 }
 
-TEST_CASE("before-event stops before the commit, or before the first record of a database drop", "[restore]") {
+TEST_CASE("before-event stops before the commit, or before the first record of a database drop or a prepared "
+          "transaction", "[restore]") {
   auto f = facts(TargetKind::kBeforeEvent);
   format::EventEntry e;
   e.kind = format::EventKind::kDropTable;
@@ -132,6 +133,14 @@ TEST_CASE("before-event stops before the commit, or before the first record of a
   plan = plan_restore(inputs_with_wal(segments(2, 9)), f);
   REQUIRE(plan);
   CHECK(setting(*plan, "recovery_target_lsn") == e.first_lsn.to_string());
+
+  // Stopped before COMMIT PREPARED, the transaction would stay prepared, holding its locks on the dropped tables.
+  f.event->kind = format::EventKind::kDropTable;
+  f.event->two_phase = true;
+  plan = plan_restore(inputs_with_wal(segments(2, 9)), f);
+  REQUIRE(plan);
+  CHECK(setting(*plan, "recovery_target_lsn") == e.first_lsn.to_string());
+  CHECK(plan->description.find("prepared transaction 745") != std::string::npos);
 
   f.event.reset();
   const auto missing = plan_restore(inputs_with_wal(segments(2, 9)), f);
