@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The README's test command: install dependencies, build, run the whole suite.
 #   1. a sanitizer build (ASan + UBSan) runs the unit tests and fuzz replays;
-#   2. a normal build runs everything, integration tests against a real PostgreSQL 15 included.
+#   2. a normal build runs everything: integration tests against real PostgreSQL 15 (Debian) and 18 (the whole
+#      suite), and the per-version tests against 16 and 17 (server binaries from .ci/install-pg.sh).
 # Exits non-zero if any step or any test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
 
 bash .ci/install-deps.sh
+bash .ci/install-pg.sh
 
 jobs=$(nproc)
 # As root, PostgreSQL runs as the postgres user and calls the walvault binary (restore_command), so the build

@@ -64,7 +64,7 @@ class BackupRepo {
   // pgbench for `seconds` in the background.
   std::unique_ptr<Background> pgbench_load(int seconds) const {
     return std::make_unique<Background>(
-        as_postgres({pg_bindir() + "/pgbench", "-n", "-c", "2", "-T", std::to_string(seconds), "-h", "127.0.0.1", "-p",
+        as_postgres({pg_program("pgbench"), "-n", "-c", "2", "-T", std::to_string(seconds), "-h", "127.0.0.1", "-p",
                      std::to_string(cluster_.port()), "-U", "postgres", "postgres"}),
         cluster_.work_dir() + "/pgbench.log");
   }

@@ -47,7 +47,7 @@ void export_wal(const walvault::storage::Storage& storage, walvault::wal::Segmen
 }  // namespace
 
 TEST_CASE("a backup taken under pgbench extracts and passes pg_verifybackup with the repository's WAL",
-          "[integration][backup]") {
+          "[integration][backup][pg15-tools]") {
   PgCluster cluster;
   const BackupRepo repo(cluster);
   repo.pgbench_init(10);

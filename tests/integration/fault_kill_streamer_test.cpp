@@ -39,7 +39,7 @@ void kill_trials(int trials) {
   std::uniform_int_distribution<int> run_ms(300, 2500);
   std::uniform_int_distribution<int> down_ms(0, 800);
   // pgbench runs as this process's user (a client needs no server files), so SIGINT reaches it directly.
-  Background load({walvault::test::pg_bindir() + "/pgbench", "-h", "127.0.0.1", "-p", std::to_string(a.pg().port()),
+  Background load({walvault::test::pg_program("pgbench"), "-h", "127.0.0.1", "-p", std::to_string(a.pg().port()),
                    "-U", "postgres", "-n", "-c", "4", "-j", "2", "-T", "600", "postgres"},
                   a.pg().work_dir() + "/pgbench.log");
   for (int trial = 0; trial < trials; ++trial) {
@@ -72,7 +72,7 @@ void kill_trials(int trials) {
   INFO(restore.out << restore.err);
   REQUIRE(restore.exit_code == 0);
   const auto restored = walvault::test::run(
-      walvault::test::as_postgres({walvault::test::pg_bindir() + "/psql", "-X", "-A", "-t", "-h", "127.0.0.1", "-p",
+      walvault::test::as_postgres({walvault::test::pg_program("psql"), "-X", "-A", "-t", "-h", "127.0.0.1", "-p",
                                    std::to_string(port), "-U", "postgres", "-c", kTableChecksums, "postgres"}));
   walvault::test::run(walvault::test::as_postgres(
       {walvault::test::pg_bindir() + "/pg_ctl", "-D", target, "-m", "immediate", "-w", "stop"}));

@@ -21,13 +21,42 @@ extern char** environ;
 namespace walvault::test {
 namespace fs = std::filesystem;
 
+namespace {
+
+constexpr const char* kDebianBindir = "/usr/lib/postgresql/15/bin";
+
+}  // namespace
+
 std::string pg_bindir() {
-  const std::string dir = "/usr/lib/postgresql/15/bin";
+  const char* env = std::getenv("WALVAULT_PG_BINDIR");
+  const std::string dir = env != nullptr && *env != '\0' ? env : kDebianBindir;
   if (!fs::exists(dir + "/postgres")) {
-    throw std::runtime_error("PostgreSQL 15 server binaries not found in " + dir +
-                             "; install postgresql-15 (.ci/install-deps.sh does)");
+    throw std::runtime_error("PostgreSQL server binaries not found in " + dir +
+                             "; install them (.ci/install-deps.sh installs 15, .ci/install-pg.sh 16 to 18)");
   }
   return dir;
+}
+
+int pg_major() {
+  static const int major = [] {
+    const auto r = run({pg_bindir() + "/postgres", "--version"});
+    // "postgres (PostgreSQL) 18.4"
+    const auto at = r.out.find(") ");
+    if (r.exit_code != 0 || at == std::string::npos) {
+      throw std::runtime_error("cannot tell the version of " + pg_bindir() + "/postgres: " + r.out + r.err);
+    }
+    return std::stoi(r.out.substr(at + 2));
+  }();
+  return major;
+}
+
+std::string pg_program(const std::string& name) {
+  const std::string path = (name == "psql" || name == "pgbench" ? std::string(kDebianBindir) : pg_bindir()) + "/" + name;
+  if (!fs::exists(path)) {
+    throw std::runtime_error(path + " not found: the PostgreSQL " + std::to_string(pg_major()) +
+                             " package under test has no " + name);
+  }
+  return path;
 }
 
 int free_port() {
@@ -192,7 +221,7 @@ std::string PgCluster::scalar(const std::string& sql, const std::string& db) con
 void PgCluster::exec(const std::string& sql, const std::string& db) const { (void)query(sql, db); }
 
 PgCluster::Output PgCluster::run_pg_program(const std::string& program, const std::vector<std::string>& args) const {
-  std::vector<std::string> argv = {pg_bindir() + "/" + program};
+  std::vector<std::string> argv = {pg_program(program)};
   argv.insert(argv.end(), args.begin(), args.end());
   auto r = run(as_postgres(argv), {"PGHOST=127.0.0.1", "PGPORT=" + std::to_string(port_), "PGUSER=postgres"});
   return {r.exit_code, r.out, r.err};

@@ -1,10 +1,11 @@
-// Test support: a throwaway PostgreSQL 15 cluster.
+// Test support: a throwaway PostgreSQL cluster of the version under test (15 by default; 16-18 through
+// WALVAULT_PG_BINDIR, see pg_bindir()).
 //
 // The constructor runs initdb into a fresh temp directory and starts the server listening on 127.0.0.1 only,
 // on a free port, with wal_level=replica, room for wal senders and slots, and trust auth for loopback
 // (replication included). As root, the server runs as the postgres OS user. The destructor stops it and removes
 // the directory; a watchdog process does the same if the test process dies (a crash, ctest's timeout kill).
-// If PostgreSQL 15 is missing, the constructor throws: integration tests fail, they never skip.
+// If the server binaries are missing, the constructor throws: integration tests fail, they never skip.
 #pragma once
 
 #include <sys/types.h>
@@ -44,7 +45,7 @@ class PgCluster {
   std::string scalar(const std::string& sql, const std::string& db = "postgres") const;
   void exec(const std::string& sql, const std::string& db = "postgres") const;
 
-  // Runs a PostgreSQL 15 program (pg_controldata, pg_waldump, pgbench, ...) as the server's OS user.
+  // Runs a PostgreSQL program (pg_program(): pgbench, psql, or one of the server's own) as the server's OS user.
   struct Output {
     int exit_code;
     std::string out;
@@ -59,8 +60,16 @@ class PgCluster {
   pid_t watchdog_ = -1;
 };
 
-// Directory holding the PostgreSQL 15 server programs.
+// Directory holding the server programs under test (initdb, pg_ctl, postgres): $WALVAULT_PG_BINDIR when set, else
+// Debian's PostgreSQL 15. CTest sets it to .ci/install-pg.sh's PostgreSQL 16, 17 or 18; it is the variable walvault
+// itself reads for restore and drill, so the binary under test runs the same server, as a user with such an
+// install would configure it.
 std::string pg_bindir();
+// The major version of the server under test (from `postgres --version`), e.g. 18.
+int pg_major();
+// A program for the server under test: psql and pgbench are Debian's PostgreSQL 15 clients, which serve 15 to 18
+// (the 16-18 packages ship only the server); every other program comes from pg_bindir() and must be there.
+std::string pg_program(const std::string& name);
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int free_port();
 

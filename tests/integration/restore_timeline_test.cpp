@@ -53,7 +53,7 @@ std::string current_timeline(const RestoredServer& s) {
 }  // namespace
 
 TEST_CASE("restore across a timeline switch: a timeline-1 backup reaches timeline 2 and timeline 1 stays reachable",
-          "[integration][restore][timeline]") {
+          "[integration][restore][timeline][pg15-tools]") {
   walvault::test::PgCluster primary({.settings = {"wal_keep_size = 1GB"}});
   StreamingStandby standby(primary);
   const std::string work = primary.work_dir();

@@ -24,6 +24,7 @@ using walvault::test::ArchivedCluster;
 using walvault::test::as_postgres;
 using walvault::test::PgCluster;
 using walvault::test::pg_bindir;
+using walvault::test::pg_program;
 
 // Table name → "count|md5 of the ordered rows".
 using Snapshot = std::map<std::string, std::string>;
@@ -65,7 +66,7 @@ struct Restored {
     }
   }
   [[nodiscard]] std::string scalar(const std::string& db, const std::string& sql) const {
-    const auto r = walvault::test::run(as_postgres({pg_bindir() + "/psql", "-X", "-A", "-t", "-h", dir, "-p",
+    const auto r = walvault::test::run(as_postgres({pg_program("psql"), "-X", "-A", "-t", "-h", dir, "-p",
                                                     std::to_string(port), "-d", db, "-c", sql}));
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
@@ -99,7 +100,7 @@ void create_tables(const PgCluster& pg, const std::string& db, const std::vector
 
 }  // namespace
 
-TEST_CASE("every wipe is listed and restored to the instant before it", "[integration][restore]") {
+TEST_CASE("every wipe is listed and restored to the instant before it", "[integration][restore][versions]") {
   ArchivedCluster ac;
   PgCluster& pg = ac.pg();
   const std::string work = pg.work_dir();

@@ -13,7 +13,7 @@ namespace {
 std::string pgbench_log(const PgCluster& c, const std::string& name) { return c.work_dir() + "/" + name + ".log"; }
 
 std::vector<std::string> pgbench_args(const PgCluster& c, std::vector<std::string> extra) {
-  std::vector<std::string> args = {pg_bindir() + "/pgbench", "-h", "127.0.0.1", "-p", std::to_string(c.port()),
+  std::vector<std::string> args = {pg_program("pgbench"), "-h", "127.0.0.1", "-p", std::to_string(c.port()),
                                    "-U", "postgres"};
   args.insert(args.end(), extra.begin(), extra.end());
   args.push_back("postgres");

@@ -51,7 +51,7 @@ TEST_CASE("stream reconnects after pg_terminate_backend and a server restart", "
   CHECK(text.find("reconnecting") != std::string::npos);
 }
 
-TEST_CASE("stream follows a promoted standby onto its new timeline", "[integration][stream]") {
+TEST_CASE("stream follows a promoted standby onto its new timeline", "[integration][stream][pg15-tools]") {
   PgCluster primary({.settings = {"wal_keep_size = 1GB"}});
   const StreamingStandby standby(primary);
   const std::string repo = primary.work_dir() + "/repo";

@@ -92,7 +92,7 @@ std::string StreamingStandby::conninfo() const {
 
 std::string StreamingStandby::scalar(const std::string& sql) const {
   const auto r =
-      run(as_postgres({pg_bindir() + "/psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", conninfo(), "-c", sql}));
+      run(as_postgres({pg_program("psql"), "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", conninfo(), "-c", sql}));
   if (r.exit_code != 0) throw std::runtime_error("psql on the standby failed: " + sql + ": " + r.err);
   return r.out.substr(0, r.out.find('\n'));
 }

@@ -38,7 +38,7 @@ std::vector<Line> parse_listing(const std::string& text) {
 }  // namespace
 
 TEST_CASE("walvault dump lists the same records as pg_waldump, with the same commit times",
-          "[integration][wal][differential]") {
+          "[integration][wal][differential][pg15-tools]") {
   PgCluster cluster({.wal_segment_size_mb = 1,
                      .settings = {"max_prepared_transactions = 5", "wal_keep_size = 1GB", "max_wal_size = 1GB",
                                   "checkpoint_timeout = 1h", "autovacuum = off"}});

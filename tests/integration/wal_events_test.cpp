@@ -1,8 +1,8 @@
-// Destructive-event classification on real PG15 WAL: each destructive statement yields exactly one event of the
-// right kind, with the xid that txid_current() reported in the same transaction and the commit time that
-// track_commit_timestamp recorded; the same statements rolled back, table rewrites, REINDEX, sequence changes and
-// tables created and dropped in one transaction yield none. Dropping and recreating a table in one transaction is
-// a drop_table, refilled or not.
+// Destructive-event classification on real WAL of every supported PostgreSQL version (the [versions] tests run on
+// 15 to 18): each destructive statement yields exactly one event of the right kind, with the xid that
+// txid_current() reported in the same transaction and the commit time that track_commit_timestamp recorded; the
+// same statements rolled back, table rewrites, REINDEX, sequence changes and tables created and dropped in one
+// transaction yield none. Dropping and recreating a table in one transaction is a drop_table, refilled or not.
 #include <catch2/catch.hpp>
 #include <map>
 #include <set>
@@ -33,7 +33,7 @@ std::string commit_time(const PgCluster& cluster, const std::string& xid) {
 }  // namespace
 
 TEST_CASE("destructive statements yield exactly their events, and rollbacks and rewrites none",
-          "[integration][wal][events]") {
+          "[integration][wal][events][versions]") {
   PgCluster cluster({.wal_segment_size_mb = 1,
                      .settings = {"max_prepared_transactions = 5", "wal_keep_size = 1GB", "max_wal_size = 1GB",
                                   "track_commit_timestamp = on", "autovacuum = off"}});
