@@ -200,13 +200,6 @@ ExecuteResult execute_plan(const repo::Repository& repository, const RestorePlan
   return result;
 }
 
-std::string pg_bindir_for(int pg_version) {
-  const std::string candidate = "/usr/lib/postgresql/" + std::to_string(pg_version / 10000) + "/bin";
-  std::error_code ec;
-  if (fs::exists(candidate + "/pg_ctl", ec)) return candidate;
-  return WALVAULT_PG_BINDIR;
-}
-
 StartResult start_restored_server(const std::string& data_dir, const StartOptions& options) {
   if (::geteuid() == 0) {
     throw Error(ErrorCode::kUsage, "PostgreSQL refuses to run as root, so walvault does not start it as root",
