@@ -172,7 +172,7 @@ ExecuteResult execute_plan(const repo::Repository& repository, const RestorePlan
 
   ExecuteResult result;
   const auto t0 = std::chrono::steady_clock::now();
-  result.extracted = extract_backup(*repository.storage, plan.backup.id, dir);
+  result.extracted = extract_backup(*repository.storage, plan.backup.id, dir, repository.config.system_identifier);
   result.extract_time = std::chrono::steady_clock::now() - t0;
 
   // A backup of a standby carries standby.signal, which would win over recovery.signal and never end recovery.
