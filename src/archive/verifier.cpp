@@ -359,6 +359,9 @@ class Verifier {
       backup_problem(facts, entry.manifest_object, "backup_manifest does not parse: " + manifest.error());
       return;
     }
+    if (const auto system = restore::check_manifest_system(*manifest, config_.system_identifier); !system) {
+      backup_problem(facts, entry.manifest_object, "backup " + entry.id + " is foreign: its " + system.error());
+    }
     ++report_.counts.backups_checked;
     std::map<std::string, restore::FileDigest> files;
     for (std::size_t i = 0; i < entry.streams.size(); ++i) {

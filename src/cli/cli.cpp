@@ -1,6 +1,7 @@
 #include "cli/cli.hpp"
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <string>
 
 #include "cli/registry.hpp"
@@ -33,6 +34,12 @@ void add_repo_option(CLI::App& sub, std::string& repo) {
 }
 
 void add_json_flag(CLI::App& sub, bool& json) { sub.add_flag("--json", json, "Print stable, machine-readable JSON"); }
+
+std::optional<std::string> pg_bindir_from_environment() {
+  const char* value = std::getenv("WALVAULT_PG_BINDIR");
+  if (value == nullptr || *value == '\0') return std::nullopt;
+  return std::string(value);
+}
 
 int run(int argc, char** argv) {
   CLI::App app{"walvault: point-in-time recovery for PostgreSQL, to the instant before the wipe"};

@@ -19,8 +19,14 @@ void register_drill(CLI::App& app, Action& selected) {
   sub->add_option("--check", options->checks,
                   "Extra SQL check (repeatable), run in database postgres: passes when it returns a first value "
                   "that is not NULL, false or 0");
+  sub->add_option("--pg-bindir", options->pg_bindir,
+                  "PostgreSQL server programs (pg_ctl, postgres, pg_amcheck) of the backup's major version (default: "
+                  "$WALVAULT_PG_BINDIR, then /usr/lib/postgresql/N/bin, /usr/pgsql-N/bin, pg_config --bindir)");
   add_json_flag(*sub, options->json);
-  sub->callback([options, &selected] { selected = [options] { return command::run_drill(*options); }; });
+  sub->callback([options, &selected] {
+    options->pg_bindir_env = pg_bindir_from_environment();
+    selected = [options] { return command::run_drill(*options); };
+  });
 }
 
 }  // namespace walvault::cli

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,5 +38,9 @@ void add_repo_option(CLI::App& sub, std::string& repo);
 
 // --json: the stable machine-readable form of a command's output.
 void add_json_flag(CLI::App& sub, bool& json);
+
+// WALVAULT_PG_BINDIR when set and not empty: the default of --pg-bindir (restore, drill), kept apart from the flag
+// so that a refusal can name where the directory came from.
+[[nodiscard]] std::optional<std::string> pg_bindir_from_environment();
 
 }  // namespace walvault::cli

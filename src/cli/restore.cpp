@@ -31,11 +31,17 @@ void register_restore(CLI::App& app, Action& selected) {
   sub->add_flag("--start", o->start, "Start PostgreSQL on the restored directory and wait until the target is reached");
   sub->add_option("--port", o->port, "Port for the restored server (with --start: default a free one)")
       ->check(CLI::Range(1, 65535));
+  sub->add_option("--pg-bindir", o->pg_bindir,
+                  "PostgreSQL server programs (pg_ctl, postgres) of the backup's major version, for --start "
+                  "(default: $WALVAULT_PG_BINDIR, then /usr/lib/postgresql/N/bin, /usr/pgsql-N/bin, pg_config --bindir)");
   sub->add_option("--prefetch", o->prefetch, "Segments wal-fetch decompresses ahead of PostgreSQL")
       ->default_val(8)
       ->check(CLI::Range(0, 256));
   add_json_flag(*sub, o->json);
-  sub->callback([o, &selected] { selected = [o] { return command::run_restore(*o); }; });
+  sub->callback([o, &selected] {
+    o->pg_bindir_env = pg_bindir_from_environment();
+    selected = [o] { return command::run_restore(*o); };
+  });
 }
 
 }  // namespace walvault::cli

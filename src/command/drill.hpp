@@ -1,13 +1,17 @@
 // `walvault drill`: prove a repository restores, end to end, on a schedule (cron or a systemd timer in staging).
 //
-// It plans a restore (restore/plan_inputs.hpp: --time T, --before-event ID, or --latest, the default), executes
+// It plans a restore (restore/plan_inputs.hpp: --time T, --before-event ID, or --latest, the default), finds the
+// server programs of the backup's major version (restore/pg_binaries.hpp: --pg-bindir, WALVAULT_PG_BINDIR, the
+// distributions' paths, pg_config; none is kUsage before anything is created), executes
 // it into a new temporary directory (restore/execute.hpp: extract, verify against backup_manifest, recovery
 // settings), starts PostgreSQL on it on a free loopback port (Unix socket inside the temporary directory), and
 // waits until the target is reached and the server is promoted. Then it runs the checks:
 //   - rows: in every database that accepts connections (templates excluded), count(*) of every ordinary table
 //     outside pg_catalog, information_schema and pg_toast; fails if any count fails;
-//   - pg_amcheck (when the server's bin directory has it): `pg_amcheck --all --install-missing` (heap and B-tree
-//     checks; installing amcheck touches only the throwaway copy); fails on a non-zero exit;
+//   - pg_amcheck: `pg_amcheck --all --install-missing` (heap and B-tree checks; installing amcheck touches only
+//     the throwaway copy); fails on a non-zero exit. When the bin directory has no pg_amcheck the report says so
+//     and does not fail the drill ("drill passed (1 check(s) not run ...)", "skip pg_amcheck: not run, not in
+//     DIR"; JSON: "skipped": true with that detail);
 //   - each --check SQL, run in the "postgres" database: it PASSES when the query runs without error, returns at
 //     least one row, and the first column of the first row is not NULL, false ("f"/"false") or 0.
 // It reports the RTO (wall time from the drill's start to the promoted server), the RPO (the time from the
@@ -32,6 +36,8 @@ struct DrillOptions {
   std::optional<std::string> before_event;  // --before-event ID (from `walvault events`)
   bool latest = false;                      // --latest (the default when no target is given)
   std::vector<std::string> checks;          // --check SQL, repeatable
+  std::optional<std::string> pg_bindir;      // --pg-bindir DIR
+  std::optional<std::string> pg_bindir_env;  // WALVAULT_PG_BINDIR
   bool json = false;
 };
 

@@ -14,6 +14,7 @@
 #include "common/time_text.hpp"
 #include "repo/repository.hpp"
 #include "restore/execute.hpp"
+#include "restore/pg_binaries.hpp"
 #include "restore/plan_inputs.hpp"
 
 namespace walvault::command {
@@ -104,6 +105,12 @@ std::string plan_text(const restore::RestorePlan& plan, uint32_t segment_size) {
   return out;
 }
 
+std::string binaries_text(const std::optional<restore::PgBinaries>& binaries) {
+  if (!binaries) return {};
+  return "  server    " + binaries->bindir + " (PostgreSQL " + binaries->version.version + ", " + binaries->source +
+         ")\n";
+}
+
 }  // namespace
 
 int run_restore(const RestoreOptions& options) {
@@ -124,14 +131,25 @@ int run_restore(const RestoreOptions& options) {
 
   const restore::RestorePlan plan = restore::make_plan(repository, request);
   restore::check_target_directory(target_dir);
+  // The server programs of the backup's version, before anything is written: --start runs them, and a --pg-bindir
+  // of the wrong version is refused even without it.
+  std::optional<restore::PgBinaries> binaries;
+  if (options.start || options.pg_bindir) {
+    restore::BinariesRequest wanted;
+    wanted.major = plan.backup.pg_version / 10000;
+    wanted.flag_dir = options.pg_bindir;
+    if (options.start) wanted.env_dir = options.pg_bindir_env;
+    binaries = restore::find_pg_binaries(wanted);
+  }
   if (options.dry_run) {
     if (options.json) {
       ordered_json j = plan_json(plan, seg);
       j["target_dir"] = target_dir;
+      j["pg_bindir"] = binaries ? ordered_json(binaries->bindir) : ordered_json(nullptr);
       j["dry_run"] = true;
       std::fputs((j.dump(2) + "\n").c_str(), stdout);
     } else {
-      std::fputs((plan_text(plan, seg) + "(dry run: nothing written)\n").c_str(), stdout);
+      std::fputs((plan_text(plan, seg) + binaries_text(binaries) + "(dry run: nothing written)\n").c_str(), stdout);
     }
     return 0;
   }
@@ -144,7 +162,7 @@ int run_restore(const RestoreOptions& options) {
   if (options.start && !exec.port) exec.port = free_loopback_port();
   exec.loopback_only = options.start;
   exec.prefetch_depth = options.prefetch;
-  if (!options.json) std::fputs(plan_text(plan, seg).c_str(), stdout);
+  if (!options.json) std::fputs((plan_text(plan, seg) + binaries_text(binaries)).c_str(), stdout);
   std::fflush(stdout);
   const restore::ExecuteResult done = restore::execute_plan(repository, plan, exec);
   char line[256];
@@ -156,7 +174,7 @@ int run_restore(const RestoreOptions& options) {
   std::optional<restore::StartResult> started;
   if (options.start) {
     restore::StartOptions start;
-    start.pg_bindir = restore::pg_bindir_for(plan.backup.pg_version);
+    start.pg_bindir = binaries->bindir;
     start.port = *exec.port;
     start.action = action;
     started = restore::start_restored_server(target_dir, start);
@@ -171,6 +189,7 @@ int run_restore(const RestoreOptions& options) {
   if (options.json) {
     ordered_json j = plan_json(plan, seg);
     j["target_dir"] = target_dir;
+    j["pg_bindir"] = binaries ? ordered_json(binaries->bindir) : ordered_json(nullptr);
     j["dry_run"] = false;
     j["extract"] = {{"files", done.extracted.files},
                     {"bytes", done.extracted.bytes},

@@ -6,13 +6,17 @@
 // stops. Then execute (restore/execute.hpp): extract and verify the backup into --target-dir (which must not
 // exist or be empty), write the recovery settings and recovery.signal, fsync. --start then runs PostgreSQL on
 // it (--port, default a free one; loopback and a Unix socket in the data directory only) and waits until the
-// target is reached and the server is consistent, reporting how long replay took.
+// target is reached and the server is consistent, reporting how long replay took. Its pg_ctl and postgres are the
+// backup's major version (restore/pg_binaries.hpp: --pg-bindir, WALVAULT_PG_BINDIR, the distributions' paths,
+// pg_config), found while planning: without them --start is refused before anything is written. Without --start
+// nothing is run, so none are needed, but a --pg-bindir of the wrong version is still refused.
 //
 // Safety: the restored copy gets archive_mode = off and no primary_conninfo, so it can neither push WAL into
 // any archive nor follow the production server; without --port it keeps the backup's port, so starting it
 // beside the production server fails instead of colliding. Run it as the data directory's owner: PostgreSQL
 // refuses root, and --start refuses it too.
-// Errors: kUsage, kRepository, kNotRestorable, kNotFound, kUnsafe, kCorrupt, kIo (see README "Exit codes").
+// Errors: kUsage (also: no server programs of the backup's version), kRepository, kNotRestorable, kNotFound,
+// kUnsafe, kCorrupt, kIo (see README "Exit codes").
 #pragma once
 
 #include <cstdint>
@@ -34,6 +38,8 @@ struct RestoreOptions {
   bool dry_run = false;
   bool start = false;
   std::optional<int> port;
+  std::optional<std::string> pg_bindir;      // --pg-bindir DIR
+  std::optional<std::string> pg_bindir_env;  // WALVAULT_PG_BINDIR
   uint32_t prefetch = 8;
   bool json = false;
 };

@@ -9,6 +9,7 @@
 #include "archive/stream_state.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
+#include "common/log.hpp"
 #include "pg/replication.hpp"
 #include "repo/lock.hpp"
 #include "repo/repository.hpp"
@@ -21,6 +22,8 @@ struct Status {
   std::optional<archive::StreamState> state;
   std::optional<wal::Lsn> server_lsn;
   std::string server_error;
+  std::optional<std::string> idle_slot_timeout;  // PostgreSQL 18+: SHOW idle_replication_slot_timeout
+  std::optional<std::string> idle_slot_warning;
   uint64_t segments_archived = 0;
   std::optional<uint64_t> lag_bytes;
   std::optional<double> lag_seconds;
@@ -41,6 +44,14 @@ Status collect(const repo::Repository& repository) {
   try {
     pg::LibpqReplicationSource source(repository.config.conninfo);
     s.server_lsn = source.identify_system().flush_lsn;
+    if (source.server_version() >= pg::kIdleSlotTimeoutVersion) {
+      try {
+        s.idle_slot_timeout = source.show("idle_replication_slot_timeout");
+        s.idle_slot_warning = pg::idle_slot_timeout_warning(source.server_version(), *s.idle_slot_timeout);
+      } catch (const Error& e) {
+        log::warning(std::string("cannot read the server's idle_replication_slot_timeout: ") + e.what());
+      }
+    }
   } catch (const Error& e) {
     s.server_error = e.what();
   }
@@ -64,7 +75,10 @@ void print_json(const repo::Repository& repository, const Status& s) {
                    {"pid", s.streamer_pid && *s.streamer_pid > 0 ? nlohmann::json(*s.streamer_pid) : nullptr}};
   j["server"] = {{"reachable", s.server_lsn.has_value()},
                  {"lsn", s.server_lsn ? nlohmann::json(s.server_lsn->to_string()) : nullptr},
-                 {"error", s.server_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.server_error)}};
+                 {"error", s.server_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.server_error)},
+                 {"idle_replication_slot_timeout",
+                  s.idle_slot_timeout ? nlohmann::json(*s.idle_slot_timeout) : nlohmann::json(nullptr)}};
+  j["warnings"] = s.idle_slot_warning ? nlohmann::json::array({*s.idle_slot_warning}) : nlohmann::json::array();
   const auto opt_lsn = [](bool has, wal::Lsn lsn) { return has ? nlohmann::json(lsn.to_string()) : nullptr; };
   const bool st = s.state.has_value();
   j["received_lsn"] = opt_lsn(st, st ? s.state->received_lsn : wal::Lsn());
@@ -154,6 +168,7 @@ void print_human(const repo::Repository& repository, const Status& s) {
               << " (commits and events missing from the index; the first: " << s.index_problems.front().message
               << "; 'walvault verify' lists them all)\n";
   }
+  if (s.idle_slot_warning) std::cout << "warning:         " << *s.idle_slot_warning << "\n";
 }
 
 }  // namespace
@@ -168,6 +183,7 @@ int run_status(const StatusOptions& options) {
     print_json(repository, s);
   } else if (options.prometheus) {
     print_prometheus(s);
+    if (s.idle_slot_warning) log::warning(*s.idle_slot_warning);  // the metrics go to a file: say it on stderr
   } else {
     print_human(repository, s);
   }

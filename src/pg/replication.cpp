@@ -231,4 +231,23 @@ void LibpqReplicationSource::send_status(wal::Lsn write, wal::Lsn flush, int64_t
   }
 }
 
+std::string LibpqReplicationSource::show(const std::string& setting) {
+  const Result res = conn_.exec("SHOW " + setting);
+  if (res.rows() != 1 || res.columns() != 1) {
+    throw Error(ErrorCode::kConnection, "server answered SHOW " + setting + " with an unexpected result");
+  }
+  return res.value(0, 0);
+}
+
+std::optional<std::string> idle_slot_timeout_warning(int server_version, std::string_view shown) {
+  if (server_version < kIdleSlotTimeoutVersion) return std::nullopt;
+  std::size_t digits = 0;
+  while (digits < shown.size() && shown[digits] >= '0' && shown[digits] <= '9') ++digits;
+  const bool off = digits > 0 && shown.substr(0, digits).find_first_not_of('0') == std::string_view::npos;
+  if (off) return std::nullopt;
+  return "the server's idle_replication_slot_timeout is " + std::string(shown) +
+         ": PostgreSQL invalidates walvault's slot once the streamer has been down that long, and the WAL from then "
+         "on never reaches the repository (set it to 0, or keep 'walvault stream' running under a supervisor)";
+}
+
 }  // namespace walvault::pg

@@ -112,6 +112,9 @@ class LibpqReplicationSource final : public ReplicationSource {
   StreamEvent next(std::chrono::milliseconds timeout) override;
   void send_status(wal::Lsn write, wal::Lsn flush, int64_t now, bool reply_requested) override;
 
+  // SHOW setting, as the walsender answers it (any server setting); throws kConnection for an unknown one.
+  [[nodiscard]] std::string show(const std::string& setting);
+
  private:
   // After COPY ended: reads the results up to NULL; a next-timeline row becomes a TimelineEnd.
   StreamEvent finish_copy();
@@ -135,6 +138,13 @@ inline constexpr std::size_t kStatusUpdateSize = 34;
 // The 'r' standby status update (apply = 0).
 [[nodiscard]] std::array<std::byte, kStatusUpdateSize> encode_status_update(wal::Lsn write, wal::Lsn flush,
                                                                             int64_t now, bool reply_requested);
+
+// --- server settings that endanger the slot (pure) ----------------------------------------------------------
+// PostgreSQL 18's idle_replication_slot_timeout invalidates a slot that has been inactive that long, as walvault's
+// is while the streamer is down: WAL from then on can no longer reach the repository. The warning for the value
+// SHOW printed ("0" = off, "1d", "90min"), or nullopt when the server has no such setting (before 18) or it is off.
+inline constexpr int kIdleSlotTimeoutVersion = 180000;
+[[nodiscard]] std::optional<std::string> idle_slot_timeout_warning(int server_version, std::string_view shown);
 
 // Quotes a slot name for replication commands ("walvault" → "\"walvault\"").
 [[nodiscard]] std::string quote_identifier(std::string_view name);

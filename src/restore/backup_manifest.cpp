@@ -37,10 +37,25 @@ Expected<BackupManifest, std::string> parse_backup_manifest(std::string_view tex
   const nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) return Unexpected(std::string("backup_manifest is not valid JSON"));
   const auto version = doc.find("PostgreSQL-Backup-Manifest-Version");
-  if (version == doc.end() || !version->is_number_integer() || version->get<int>() != 1) {
-    return Unexpected(std::string("backup_manifest has an unsupported version (expected 1)"));
+  if (version == doc.end() || !version->is_number_integer()) {
+    return Unexpected(std::string("backup_manifest has no PostgreSQL-Backup-Manifest-Version"));
+  }
+  const auto supported = "(walvault reads versions " + std::to_string(kMinManifestVersion) + " to " +
+                         std::to_string(kMaxManifestVersion) + ")";
+  if (!version->is_number_unsigned() || version->get<uint64_t>() < kMinManifestVersion ||
+      version->get<uint64_t>() > kMaxManifestVersion) {
+    return Unexpected("backup_manifest has unsupported version " + version->dump() + " " + supported);
   }
   BackupManifest manifest;
+  manifest.version = version->get<int>();
+  if (manifest.version >= 2) {
+    const auto sysid = doc.find("System-Identifier");
+    if (sysid == doc.end()) {
+      return Unexpected("backup_manifest version " + std::to_string(manifest.version) + " has no System-Identifier");
+    }
+    if (!sysid->is_number_unsigned()) return Unexpected(std::string("backup_manifest has a malformed System-Identifier"));
+    manifest.system_identifier = sysid->get<uint64_t>();
+  }
   const auto files = doc.find("Files");
   if (files == doc.end() || !files->is_array()) return Unexpected(std::string("backup_manifest has no Files list"));
   for (const auto& item : *files) {
@@ -92,6 +107,13 @@ Expected<BackupManifest, std::string> parse_backup_manifest(std::string_view tex
     }
   }
   return manifest;
+}
+
+Expected<void, std::string> check_manifest_system(const BackupManifest& manifest,
+                                                  uint64_t repository_system_identifier) {
+  if (!manifest.system_identifier || *manifest.system_identifier == repository_system_identifier) return {};
+  return Unexpected("backup_manifest is of database system " + std::to_string(*manifest.system_identifier) +
+                    ", but the repository's is " + std::to_string(repository_system_identifier));
 }
 
 std::string crc32c_manifest_text(uint32_t crc) {

@@ -172,7 +172,7 @@ ExecuteResult execute_plan(const repo::Repository& repository, const RestorePlan
 
   ExecuteResult result;
   const auto t0 = std::chrono::steady_clock::now();
-  result.extracted = extract_backup(*repository.storage, plan.backup.id, dir);
+  result.extracted = extract_backup(*repository.storage, plan.backup.id, dir, repository.config.system_identifier);
   result.extract_time = std::chrono::steady_clock::now() - t0;
 
   // A backup of a standby carries standby.signal, which would win over recovery.signal and never end recovery.
@@ -198,13 +198,6 @@ ExecuteResult execute_plan(const repo::Repository& repository, const RestorePlan
   fsync_dir(dir);
   rollback.disarm();
   return result;
-}
-
-std::string pg_bindir_for(int pg_version) {
-  const std::string candidate = "/usr/lib/postgresql/" + std::to_string(pg_version / 10000) + "/bin";
-  std::error_code ec;
-  if (fs::exists(candidate + "/pg_ctl", ec)) return candidate;
-  return WALVAULT_PG_BINDIR;
 }
 
 StartResult start_restored_server(const std::string& data_dir, const StartOptions& options) {

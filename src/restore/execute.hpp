@@ -59,7 +59,7 @@ struct ExecuteResult {
 ExecuteResult execute_plan(const repo::Repository& repository, const RestorePlan& plan, const ExecuteOptions& options);
 
 struct StartOptions {
-  std::string pg_bindir;  // where pg_ctl is
+  std::string pg_bindir;  // where pg_ctl is: the backup's major version (restore/pg_binaries.hpp)
   int port = 0;
   TargetAction action = TargetAction::kPromote;
   std::chrono::seconds timeout{24 * 3600};
@@ -72,9 +72,5 @@ struct StartResult {
 };
 
 StartResult start_restored_server(const std::string& data_dir, const StartOptions& options);
-
-// The PostgreSQL server programs for server_version_num (e.g. 150018 → /usr/lib/postgresql/15/bin), falling
-// back to the directory this walvault was built against.
-[[nodiscard]] std::string pg_bindir_for(int pg_version);
 
 }  // namespace walvault::restore

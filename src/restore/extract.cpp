@@ -210,7 +210,8 @@ void DirectoryWriter::finish() {
   fsync_path(root_, O_RDONLY | O_DIRECTORY);
 }
 
-ExtractSummary extract_backup(const storage::Storage& storage, const std::string& backup_id, const std::string& dest) {
+ExtractSummary extract_backup(const storage::Storage& storage, const std::string& backup_id, const std::string& dest,
+                              uint64_t repository_system_identifier) {
   const auto catalog_object = backup_object_name(backup_id, kCatalogObjectName);
   if (!storage.info(catalog_object)) {
     throw Error(ErrorCode::kNotFound, "no backup \"" + backup_id + "\" in the repository",
@@ -231,6 +232,10 @@ ExtractSummary extract_backup(const storage::Storage& storage, const std::string
   const auto manifest = parse_backup_manifest(
       std::string_view(reinterpret_cast<const char*>(manifest_bytes.data()), manifest_bytes.size()));
   if (!manifest) corrupt(entry.manifest_object, manifest.error());
+  if (const auto system = check_manifest_system(*manifest, repository_system_identifier); !system) {
+    throw Error(ErrorCode::kCorrupt, "backup " + backup_id + " is foreign: its " + system.error(),
+                "restore from another backup; this one is of another cluster, and 'walvault verify' reports it");
+  }
 
   prepare_target_directory(dest);
   DirectoryWriter writer(dest);

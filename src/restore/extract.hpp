@@ -7,7 +7,8 @@
 // created, never over an existing path, and measures each file (size, CRC-32C) on the way. Every file is
 // fsync'ed when complete; finish() fsyncs the directories.
 // extract_backup() reads a stored backup (see command/backup.hpp for the objects) back through its stream
-// containers, extracts every archive, writes backup_manifest beside the files, and checks every file against it.
+// containers, extracts every archive, writes backup_manifest beside the files, and checks every file against it
+// (and, for a version 2 manifest, its System-Identifier against the repository's).
 //
 // Errors: kUnsafe (destination), kIo (filesystem), kCorrupt (an archive that is not a valid tar stream, a
 // refused entry such as "../x", or a file that differs from backup_manifest; the message names the first
@@ -66,7 +67,9 @@ struct ExtractSummary {
   uint64_t bytes = 0;
 };
 
-// Extracts backup `backup_id` from the repository into dest (see prepare_target_directory) and verifies it.
-ExtractSummary extract_backup(const storage::Storage& storage, const std::string& backup_id, const std::string& dest);
+// Extracts backup `backup_id` from the repository into dest (see prepare_target_directory) and verifies it. A
+// version 2 backup_manifest must name repository_system_identifier (else kCorrupt, before anything is written).
+ExtractSummary extract_backup(const storage::Storage& storage, const std::string& backup_id, const std::string& dest,
+                              uint64_t repository_system_identifier);
 
 }  // namespace walvault::restore

@@ -77,8 +77,9 @@ TEST_CASE("a backup taken under pgbench extracts and passes pg_verifybackup with
   REQUIRE(walvault::test::wait_until([&] { return std::filesystem::exists(last_object); }, std::chrono::seconds(30)));
 
   const walvault::storage::PosixStorage storage(repo.path());
+  const uint64_t sysid = std::stoull(entry["system_identifier"].get<std::string>());
   const std::string dest = cluster.work_dir() + "/restored";
-  const auto summary = walvault::restore::extract_backup(storage, id, dest);
+  const auto summary = walvault::restore::extract_backup(storage, id, dest, sysid);
   CHECK(summary.files > 900);
   CHECK(summary.bytes > 150U << 20);
   CHECK(mode_of(dest) == 0700);
@@ -98,7 +99,7 @@ TEST_CASE("a backup taken under pgbench extracts and passes pg_verifybackup with
 
   {  // extraction refuses a non-empty target
     try {
-      (void)walvault::restore::extract_backup(storage, id, dest);
+      (void)walvault::restore::extract_backup(storage, id, dest, sysid);
       FAIL("extract into a non-empty directory succeeded");
     } catch (const walvault::Error& e) {
       CHECK(e.code() == walvault::ErrorCode::kUnsafe);
@@ -117,7 +118,7 @@ TEST_CASE("a backup taken under pgbench extracts and passes pg_verifybackup with
       f.write(&c, 1);
     }
     try {
-      (void)walvault::restore::extract_backup(storage, id, cluster.work_dir() + "/restored2");
+      (void)walvault::restore::extract_backup(storage, id, cluster.work_dir() + "/restored2", sysid);
       FAIL("a damaged backup extracted");
     } catch (const walvault::Error& e) {
       CHECK(e.code() == walvault::ErrorCode::kCorrupt);

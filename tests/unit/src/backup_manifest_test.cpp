@@ -74,8 +74,16 @@ TEST_CASE("backup_manifest parses files and WAL ranges", "[restore][manifest]") 
 
 TEST_CASE("malformed backup_manifests are refused", "[restore][manifest]") {
   CHECK(parse_backup_manifest("{").error() == "backup_manifest is not valid JSON");
-  CHECK(parse_backup_manifest(R"({"PostgreSQL-Backup-Manifest-Version": 2, "Files": []})").error() ==
-        "backup_manifest has an unsupported version (expected 1)");
+  CHECK(parse_backup_manifest(R"({"PostgreSQL-Backup-Manifest-Version": 3, "Files": []})").error() ==
+        "backup_manifest has unsupported version 3 (walvault reads versions 1 to 2)");
+  CHECK(parse_backup_manifest(R"({"PostgreSQL-Backup-Manifest-Version": 0, "Files": []})").error() ==
+        "backup_manifest has unsupported version 0 (walvault reads versions 1 to 2)");
+  CHECK(parse_backup_manifest(R"({"PostgreSQL-Backup-Manifest-Version": -1, "Files": []})").error() ==
+        "backup_manifest has unsupported version -1 (walvault reads versions 1 to 2)");
+  CHECK(parse_backup_manifest(R"({"PostgreSQL-Backup-Manifest-Version": "1", "Files": []})").error() ==
+        "backup_manifest has no PostgreSQL-Backup-Manifest-Version");
+  CHECK(parse_backup_manifest(R"({"Files": []})").error() ==
+        "backup_manifest has no PostgreSQL-Backup-Manifest-Version");
   CHECK(parse_backup_manifest(R"({"PostgreSQL-Backup-Manifest-Version": 1})").error() ==
         "backup_manifest has no Files list");
   CHECK(
@@ -84,4 +92,73 @@ TEST_CASE("malformed backup_manifests are refused", "[restore][manifest]") {
           .error() == "backup_manifest entry \"a\" uses unsupported checksum algorithm \"SHA256\"");
   CHECK(parse_backup_manifest(R"({"PostgreSQL-Backup-Manifest-Version": 1, "Files": [{"Path": "a"}]})").error() ==
         "backup_manifest entry \"a\" has no valid Size");
+}
+
+namespace {
+
+// Shaped like PostgreSQL 17's output: version 2 adds System-Identifier after the version.
+const char* const kManifestV2 = R"({ "PostgreSQL-Backup-Manifest-Version": 2,
+"System-Identifier": 7441961253426843290,
+"Files": [
+{ "Path": "backup_label", "Size": 3, "Last-Modified": "2026-11-21 04:15:40 GMT", "Checksum-Algorithm": "CRC32C", "Checksum": "00000000" }
+],
+"WAL-Ranges": [
+{ "Timeline": 1, "Start-LSN": "0/3000028", "End-LSN": "0/3000100" }
+],
+"Manifest-Checksum": "0000"}
+)";
+
+constexpr uint64_t kSystem = 7441961253426843290ULL;
+
+std::string without_system_identifier(std::string text) {
+  const auto at = text.find("\"System-Identifier\"");
+  return text.erase(at, text.find('\n', at) + 1 - at);
+}
+
+}  // namespace
+
+TEST_CASE("backup_manifest version 1 names no cluster, and any repository accepts it", "[restore][manifest]") {
+  const auto v1 = parse_backup_manifest(R"({"PostgreSQL-Backup-Manifest-Version": 1, "Files": []})");
+  REQUIRE(v1);
+  CHECK(v1->version == 1);
+  CHECK_FALSE(v1->system_identifier);
+  CHECK(walvault::restore::check_manifest_system(*v1, kSystem));
+  CHECK(walvault::restore::check_manifest_system(*v1, 1));
+}
+
+TEST_CASE("backup_manifest version 2 (PostgreSQL 17+) carries the cluster's System-Identifier", "[restore][manifest]") {
+  const auto v2 = parse_backup_manifest(kManifestV2);
+  REQUIRE(v2);
+  CHECK(v2->version == 2);
+  REQUIRE(v2->system_identifier);
+  CHECK(*v2->system_identifier == kSystem);
+  CHECK(v2->files.size() == 1);
+  CHECK(v2->wal_ranges.size() == 1);
+  CHECK(walvault::restore::check_manifest_system(*v2, kSystem));
+
+  // Identifiers above INT64_MAX are valid (the server prints the uint64 as is).
+  std::string big = kManifestV2;
+  big.replace(big.find("7441961253426843290"), 19, "18446744073709551615");
+  const auto high = parse_backup_manifest(big);
+  REQUIRE(high);
+  CHECK(*high->system_identifier == 18446744073709551615ULL);
+}
+
+TEST_CASE("backup_manifest version 2 without a System-Identifier, or of another cluster, is refused",
+          "[restore][manifest]") {
+  CHECK(parse_backup_manifest(without_system_identifier(kManifestV2)).error() ==
+        "backup_manifest version 2 has no System-Identifier");
+  std::string text = kManifestV2;
+  text.replace(text.find("7441961253426843290"), 19, "\"7441961253426843290\"");
+  CHECK(parse_backup_manifest(text).error() == "backup_manifest has a malformed System-Identifier");
+  text = kManifestV2;
+  text.replace(text.find("7441961253426843290"), 19, "-5");
+  CHECK(parse_backup_manifest(text).error() == "backup_manifest has a malformed System-Identifier");
+
+  const auto v2 = parse_backup_manifest(kManifestV2);
+  REQUIRE(v2);
+  const auto foreign = walvault::restore::check_manifest_system(*v2, 7441961253426843291ULL);
+  REQUIRE_FALSE(foreign);
+  CHECK(foreign.error() ==
+        "backup_manifest is of database system 7441961253426843290, but the repository's is 7441961253426843291");
 }

@@ -76,3 +76,19 @@ TEST_CASE("slot names are checked and quoted", "[pg][replication]") {
   CHECK(pg::quote_identifier("walvault") == "\"walvault\"");
   CHECK(pg::quote_identifier("a\"b") == "\"a\"\"b\"");
 }
+
+TEST_CASE("idle_replication_slot_timeout: a warning only on PostgreSQL 18+ when it is not 0", "[pg][replication]") {
+  using walvault::pg::idle_slot_timeout_warning;
+  CHECK_FALSE(idle_slot_timeout_warning(180004, "0"));
+  CHECK_FALSE(idle_slot_timeout_warning(180004, "0s"));
+  CHECK_FALSE(idle_slot_timeout_warning(170010, "1d"));  // no such setting before 18
+  CHECK_FALSE(idle_slot_timeout_warning(150018, "90min"));
+  const auto warning = idle_slot_timeout_warning(180004, "90min");
+  REQUIRE(warning);
+  CHECK(warning->starts_with("the server's idle_replication_slot_timeout is 90min: PostgreSQL invalidates walvault's "
+                             "slot once the streamer has been down that long"));
+  CHECK(warning->find('\n') == std::string::npos);
+  CHECK(idle_slot_timeout_warning(180004, "1d"));
+  CHECK(idle_slot_timeout_warning(190000, "10s"));
+  CHECK(idle_slot_timeout_warning(180004, ""));  // unreadable: warn rather than assume it is off
+}
