@@ -119,30 +119,39 @@ void WalIndexer::seal_leftovers(wal::SegmentNo resume_segment) {
 }
 
 void WalIndexer::feed(wal::Lsn start, std::span<const std::byte> bytes) {
-  if (!decoding_) {
-    // Resume at the next segment start after a decoding problem.
-    if (wal::segment_offset(start, config_.segment_size) != 0) return;
-    decoder_.emplace(decoder_->config(), start);
-    tracker_ = wal::EventTracker(format_);
-    decoding_ = true;
+  const wal::Lsn end = start + bytes.size();
+  while (true) {
+    if (!decoding_) {
+      // Resume at the next segment start after a decoding problem, also inside this piece.
+      if (resume_at_ < start || resume_at_ >= end) return;
+      bytes = bytes.subspan(static_cast<size_t>(resume_at_ - start));
+      start = resume_at_;
+      decoder_.emplace(decoder_->config(), start);
+      tracker_ = wal::EventTracker(format_);
+      decoding_ = true;
+    }
+    decoder_->feed(start, bytes);
+    if (decode_fed()) return;
   }
-  decoder_->feed(start, bytes);
+}
+
+bool WalIndexer::decode_fed() {
   while (true) {
     const wal::Step step = decoder_->next();
-    if (step.status == wal::Status::kNeedMore) return;
+    if (step.status == wal::Status::kNeedMore) return true;
     if (step.status == wal::Status::kRecord) {
       observe(*step.record);
       continue;
     }
+    // The records before the problem are whole and checked: they stay pending until their WAL is durable.
     const wal::Lsn at = step.problem->lsn;
-    const wal::Lsn next_segment = wal::segment_start(
-        wal::SegmentNo(wal::segment_of(at, config_.segment_size).value() + 1), config_.segment_size);
-    record_problem(at, next_segment, "undecodable_wal",
+    resume_at_ = wal::segment_start(wal::SegmentNo(wal::segment_of(at, config_.segment_size).value() + 1),
+                                    config_.segment_size);
+    record_problem(at, resume_at_, "undecodable_wal",
                    "cannot decode the wal at " + at.to_string() + " (" + step.problem->message +
-                       "): commits and events up to " + next_segment.to_string() + " are missing from the index");
+                       "): commits and events up to " + resume_at_.to_string() + " are missing from the index");
     decoding_ = false;
-    pending_.clear();
-    return;
+    return false;
   }
 }
 

@@ -75,6 +75,8 @@ class WalIndexer {
     std::vector<wal::Event> events;
   };
   void observe(const wal::Record& record);
+  // Decodes what was fed; false when it stopped at a problem (recorded; decoding resumes at resume_at_).
+  [[nodiscard]] bool decode_fed();
   // Seals archived segments whose entries are all published (all of them when force).
   void seal_ready(bool force);
   // Decodes archived segment segno again from its container when its run is not sealed yet (its last record may
@@ -94,6 +96,7 @@ class WalIndexer {
   std::optional<wal::StreamDecoder> decoder_;
   wal::EventTracker tracker_;
   bool decoding_ = false;
+  wal::Lsn resume_at_;  // after a decoding problem: the next segment start
   std::unique_ptr<storage::IndexWriter> writer_;
   std::vector<Pending> pending_;          // decoded, not yet durable
   wal::Lsn last_record_;                  // start of the last decoded record

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "common/time_text.hpp"
+#include "wal/page.hpp"
 
 namespace walvault::restore {
 namespace {
@@ -273,6 +274,12 @@ Expected<RestorePlan, PlanError> plan_restore(const PlanInputs& inputs, const Ta
                       std::to_string(b.system_identifier) + "; the repository's is " +
                       std::to_string(inputs.system_identifier) + ")",
                   "this repository holds objects of a foreign cluster; restore from that cluster's own repository");
+    }
+    if (!wal::wal_format_for_major(b.pg_version / 10000)) {
+      return fail(PlanErrorKind::kRepository,
+                  "backup " + b.id + " is of PostgreSQL " + std::to_string(b.pg_version / 10000) +
+                      ", and this walvault restores " + wal::supported_versions_text(),
+                  "restore it with the walvault release that took it");
     }
   }
   if (inputs.backups.empty()) {

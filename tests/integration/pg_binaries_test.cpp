@@ -1,13 +1,12 @@
 // Which PostgreSQL server programs `restore --start` and `drill` run (restore/pg_binaries.hpp), against a real
-// PostgreSQL 15 backup and the real binary:
-//   - `--pg-bindir /usr/lib/postgresql/15/bin` restores and starts the server, and says which programs it used;
+// backup of the version under test and the real binary:
+//   - `--pg-bindir` naming the server's own programs restores and starts the server, and says which it used;
 //   - a --pg-bindir (or WALVAULT_PG_BINDIR) of another major is refused with exit 2, one line naming the
 //     directory, its version and the needed one, a HINT naming the package, and nothing extracted: the target
 //     directory (drill: its TMPDIR) stays absent or empty. Without --start, WALVAULT_PG_BINDIR is not used, but a
 //     wrong --pg-bindir is still refused;
 //   - a bin directory without pg_amcheck: drill passes and its report says pg_amcheck was not run, and where.
-// The other major is /opt/walvault-pg/16/bin when installed, else a directory whose postgres and pg_ctl are
-// scripts printing a 16.4 version.
+// The other major is a directory whose postgres and pg_ctl are scripts that print another major's version.
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <filesystem>
@@ -23,23 +22,18 @@ using nlohmann::json;
 using walvault::test::ArchivedCluster;
 using walvault::test::RestoredServer;
 
-constexpr const char* kPg15 = "/usr/lib/postgresql/15/bin";
-
 void write_script(const std::string& path, const std::string& line) {
   std::ofstream(path) << "#!/bin/sh\necho '" << line << "'\n";
   fs::permissions(path, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                             fs::perms::others_read | fs::perms::others_exec);
 }
 
-// A bin directory of PostgreSQL 16: the real one when installed, else scripts that only tell their version.
-std::string other_major_bindir(const std::string& work_dir) {
-  if (fs::exists("/opt/walvault-pg/16/bin/postgres") && fs::exists("/opt/walvault-pg/16/bin/pg_ctl")) {
-    return "/opt/walvault-pg/16/bin";
-  }
-  const std::string dir = work_dir + "/fake16/bin";
+// A bin directory whose programs say they are of another major than the server under test.
+std::string other_major_bindir(const std::string& work_dir, int other_major) {
+  const std::string dir = work_dir + "/other-major/bin";
   fs::create_directories(dir);
-  write_script(dir + "/postgres", "postgres (PostgreSQL) 16.4");
-  write_script(dir + "/pg_ctl", "pg_ctl (PostgreSQL) 16.4");
+  write_script(dir + "/postgres", "postgres (PostgreSQL) " + std::to_string(other_major) + ".4");
+  write_script(dir + "/pg_ctl", "pg_ctl (PostgreSQL) " + std::to_string(other_major) + ".4");
   return dir;
 }
 
@@ -63,16 +57,20 @@ TEST_CASE("restore --start and drill use the backup's major version's programs, 
   (void)a.backup();
   a.wait_durable();
   const std::string work = a.pg().work_dir();
-  const std::string other = other_major_bindir(work);
-  const std::string other_version = other == "/opt/walvault-pg/16/bin" ? "PostgreSQL 16." : "PostgreSQL 16.4";
+  const int major = walvault::test::pg_major();
+  const std::string n = std::to_string(major);
+  const std::string own = walvault::test::pg_bindir();
+  const int other_major = major == 16 ? 17 : 16;
+  const std::string other = other_major_bindir(work, other_major);
+  const std::string other_version = "PostgreSQL " + std::to_string(other_major) + ".4";
 
   {  // the right directory, named: restored, started, and reported
     RestoredServer server(work + "/right", walvault::test::free_port());
     const auto r = a.walvault({"restore", "--repo", a.repo(), "--target-dir", server.dir(), "--latest", "--start",
-                               "--port", std::to_string(server.port()), "--pg-bindir", kPg15});
+                               "--port", std::to_string(server.port()), "--pg-bindir", own});
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
-    CHECK(r.out.find(std::string("  server    ") + kPg15 + " (PostgreSQL 15.") != std::string::npos);
+    CHECK(r.out.find("  server    " + own + " (PostgreSQL " + n + ".") != std::string::npos);
     CHECK(r.out.find("--pg-bindir)") != std::string::npos);
     CHECK(r.out.find("target reached: server promoted") != std::string::npos);
     CHECK(server.scalar("SELECT count(*) FROM t") == "500");
@@ -84,9 +82,9 @@ TEST_CASE("restore --start and drill use the backup's major version's programs, 
     INFO(r.out << r.err);
     CHECK(r.exit_code == 2);
     CHECK(r.err.find("walvault: error: --pg-bindir " + other + " holds " + other_version) == 0);
-    CHECK(r.err.find(", but the backup needs PostgreSQL 15 (its pg_ctl and postgres)\n") != std::string::npos);
-    CHECK(r.err.find("HINT: install postgresql-15 (Debian/Ubuntu: apt-get install postgresql-15; RHEL: "
-                     "postgresql15-server) or pass --pg-bindir DIR\n") != std::string::npos);
+    CHECK(r.err.find(", but the backup needs PostgreSQL " + n + " (its pg_ctl and postgres)\n") != std::string::npos);
+    CHECK(r.err.find("HINT: install postgresql-" + n + " (Debian/Ubuntu: apt-get install postgresql-" + n +
+                     "; RHEL: postgresql" + n + "-server) or pass --pg-bindir DIR\n") != std::string::npos);
     CHECK(absent_or_empty(target));
     CHECK(r.out.empty());
 
@@ -132,8 +130,8 @@ TEST_CASE("restore --start and drill use the backup's major version's programs, 
   {  // drill with a bin directory that has no pg_amcheck: passes, and says the check was not run
     const std::string bindir = work + "/no-amcheck/bin";
     fs::create_directories(bindir);
-    fs::create_symlink(std::string(kPg15) + "/postgres", bindir + "/postgres");
-    fs::create_symlink(std::string(kPg15) + "/pg_ctl", bindir + "/pg_ctl");
+    fs::create_symlink(own + "/postgres", bindir + "/postgres");
+    fs::create_symlink(own + "/pg_ctl", bindir + "/pg_ctl");
     const auto j = a.walvault({"drill", "--repo", a.repo(), "--pg-bindir", bindir, "--json"}, tmp_env);
     INFO(j.out << j.err);
     REQUIRE(j.exit_code == 0);

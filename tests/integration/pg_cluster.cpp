@@ -82,9 +82,8 @@ void check(const ProcessResult& r, const std::string& what) {
 }
 
 // A detached shell that waits for `owner` to die, then stops the server and removes the directory.
-pid_t spawn_watchdog(pid_t owner, const std::string& bindir, const std::string& data_dir,
-                     const std::string& work_dir) {
-  std::string stop_cmd = bindir + "/pg_ctl -D '" + data_dir + "' -m immediate stop";
+pid_t spawn_watchdog(pid_t owner, const std::string& data_dir, const std::string& work_dir) {
+  std::string stop_cmd = pg_bindir() + "/pg_ctl -D '" + data_dir + "' -m immediate stop";
   if (running_as_root()) stop_cmd = "runuser -u postgres -- " + stop_cmd;
   const std::string script = "while kill -0 " + std::to_string(owner) + " 2>/dev/null; do sleep 1; done; " +
                              stop_cmd + " >/dev/null 2>&1; rm -rf '" + work_dir + "'";
@@ -116,14 +115,14 @@ struct ResultCloser {
 
 }  // namespace
 
-PgCluster::PgCluster(ClusterOptions options) : bindir_(options.bindir.empty() ? pg_bindir() : options.bindir) {
-  const std::string& bindir = bindir_;
+PgCluster::PgCluster(ClusterOptions options) {
+  const std::string bindir = pg_bindir();
   std::string tmpl = (fs::temp_directory_path() / "walvault-it-XXXXXX").string();
   if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   work_dir_ = tmpl;
   data_dir_ = work_dir_ + "/data";
   give_to_postgres(work_dir_);
-  watchdog_ = spawn_watchdog(::getpid(), bindir_, data_dir_, work_dir_);
+  watchdog_ = spawn_watchdog(::getpid(), data_dir_, work_dir_);
 
   check(run(as_postgres({bindir + "/initdb", "-D", data_dir_, "-U", "postgres", "--auth=trust", "--no-sync",
                          "--wal-segsize=" + std::to_string(options.wal_segment_size_mb), "--locale=C.UTF-8",
@@ -176,14 +175,14 @@ std::string PgCluster::conninfo(const std::string& db) const {
 }
 
 void PgCluster::start() {
-  check(run(as_postgres({bindir_ + "/pg_ctl", "-D", data_dir_, "-l", work_dir_ + "/server.log", "-w", "-t",
+  check(run(as_postgres({pg_bindir() + "/pg_ctl", "-D", data_dir_, "-l", work_dir_ + "/server.log", "-w", "-t",
                          "60", "start"})),
         "pg_ctl start");
 }
 
 void PgCluster::stop(const std::string& mode) {
   if (!fs::exists(data_dir_ + "/postmaster.pid")) return;
-  check(run(as_postgres({bindir_ + "/pg_ctl", "-D", data_dir_, "-m", mode, "-w", "stop"})), "pg_ctl stop");
+  check(run(as_postgres({pg_bindir() + "/pg_ctl", "-D", data_dir_, "-m", mode, "-w", "stop"})), "pg_ctl stop");
 }
 
 void PgCluster::restart() {

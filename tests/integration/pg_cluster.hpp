@@ -19,9 +19,6 @@ struct ClusterOptions {
   int wal_segment_size_mb = 16;
   std::vector<std::string> settings;  // extra postgresql.conf lines, e.g. "wal_level = logical"
   bool start = true;
-  // Server programs (initdb, pg_ctl, postgres) of another major, e.g. /opt/walvault-pg/17/bin; "" = pg_bindir().
-  // Client programs (run_pg_program) stay PostgreSQL 15's.
-  std::string bindir = {};
 };
 
 class PgCluster {
@@ -59,7 +56,6 @@ class PgCluster {
  private:
   std::string work_dir_;
   std::string data_dir_;
-  std::string bindir_;
   int port_ = 0;
   pid_t watchdog_ = -1;
 };

@@ -3,8 +3,10 @@
 //     version) on a mixed workload, commits that drop 0 to 6 statistics entries included (16-byte items on 18);
 //   - the core loop a user runs: init, stream, backup, wipes that the restore tests do not cover (a prepared
 //     transaction that drops tables, a mass UPDATE, drops of tables with 0 to 5 indexes), events with table names,
-//     restore --before-event with exact data, verify (the backup manifest: version 2 with the repository's system
-//     identifier from 17 on), drill, and a status without index problems.
+//     restore --before-event with exact data and the server programs of the backup's version (found in the
+//     distribution's path on 15, named by WALVAULT_PG_BINDIR on 16-18, refused before writing when nowhere), verify
+//     (the backup manifest: version 2 with the repository's system identifier from 17 on), drill, and a status
+//     without index problems.
 // restore_wipes_test (DROP TABLE, DROP SCHEMA ... CASCADE, TRUNCATE, DELETE, DROP DATABASE, --time) and
 // wal_events_test are [versions] tests too.
 #include <catch2/catch.hpp>
@@ -263,6 +265,20 @@ TEST_CASE("the core loop on this version: stream and back up then wipe then find
     CHECK(restored.out.find("target reached: server promoted") != std::string::npos);
     return server;
   };
+  const std::string major = std::to_string(walvault::test::pg_major());
+  if (!fs::exists("/usr/lib/postgresql/" + major + "/bin/postgres") && !fs::exists("/usr/pgsql-" + major + "/bin")) {
+    // This version's programs are only where WALVAULT_PG_BINDIR says (pg_config is 15's): without it, restore
+    // --start is refused while planning, before anything is written.
+    const std::string target = work + "/unfound";
+    const auto r = ac.walvault({"restore", "--repo", ac.repo(), "--target-dir", target, "--before-event",
+                                (*reset)["id"].get<std::string>(), "--start"},
+                               {"WALVAULT_PG_BINDIR="});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("walvault: error: no PostgreSQL " + major + " server programs (pg_ctl and postgres) found") == 0);
+    CHECK(r.err.find("HINT: install postgresql-" + major) != std::string::npos);
+    CHECK_FALSE(fs::exists(target));
+  }
   {
     const auto restored = restore_before(*reset, "before-reset");
     CHECK(snapshot([&](const std::string& sql) { return restored->scalar(sql, "app"); }, board_tables) == before_reset);

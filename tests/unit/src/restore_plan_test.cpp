@@ -20,6 +20,7 @@ BackupEntry backup(std::string id, uint64_t start_seg, uint64_t stop_seg, std::s
   BackupEntry b;
   b.id = std::move(id);
   b.system_identifier = 42;
+  b.pg_version = 180004;
   b.timeline = wal::TimelineId(1);
   b.start_lsn = seg_lsn(start_seg, 0x28);
   b.stop_lsn = seg_lsn(stop_seg, 0x100);
@@ -146,6 +147,14 @@ TEST_CASE("before-event stops before the commit, or before the first record of a
   const auto missing = plan_restore(inputs_with_wal(segments(2, 9)), f);
   REQUIRE_FALSE(missing);
   CHECK(missing.error().kind == PlanErrorKind::kNotFound);
+}
+
+TEST_CASE("a backup of a PostgreSQL version walvault does not support is refused by name", "[restore]") {
+  auto in = inputs_with_wal(segments(2, 9));
+  in.backups[0].pg_version = 140010;
+  const auto plan = plan_restore(in, facts(TargetKind::kLatest));
+  REQUIRE_FALSE(plan);
+  CHECK(plan.error().message == "backup old is of PostgreSQL 14, and this walvault restores PostgreSQL 15 to 18");
 }
 
 TEST_CASE("latest replays to the tip's durable end, and a foreign backup is refused", "[restore]") {
