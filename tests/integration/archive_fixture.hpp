@@ -1,5 +1,5 @@
-// Test support for the verify / expire / drill / fault tests: a real PostgreSQL 15 cluster with a walvault
-// repository that a real `walvault stream` process fills.
+// Test support for the verify / expire / drill / fault tests: a real PostgreSQL cluster of the version under test
+// with a walvault repository that a real `walvault stream` process fills.
 //
 // ArchivedCluster runs `walvault init` against a fresh PgCluster (repository at <work_dir>/repo unless told
 // otherwise) and can start, kill and restart the streamer, take backups, and wait until the repository durably

@@ -65,7 +65,8 @@ TEST_CASE("drill: restores, checks, reports and cleans up", "[integration][drill
   const json* amcheck = find_check(report, "pg_amcheck");
   REQUIRE(amcheck != nullptr);
   CHECK((*amcheck)["ok"] == true);
-  CHECK((*amcheck)["skipped"] == false);
+  // Debian's packages ship pg_amcheck; the server-only packages of 16 to 18 do not, and the report says so.
+  CHECK((*amcheck)["skipped"] == !std::filesystem::exists(walvault::test::pg_bindir() + "/pg_amcheck"));
   CHECK(files_under(tmp).empty());
 
   // To a time between the inserts, with a check that fails: exit 5, and still nothing left behind.

@@ -32,7 +32,7 @@ TEST_CASE("init binds a repository to one cluster and refuses others", "[integra
   std::ifstream in(repo + "/walvault.json");
   const auto config = nlohmann::json::parse(in);
   CHECK(config["system_identifier"] == id_a);
-  CHECK(config["pg_version"].get<int>() / 10000 == 15);
+  CHECK(config["pg_version"].get<int>() / 10000 == walvault::test::pg_major());
   CHECK(config["segment_size"] == 16 * 1024 * 1024);
   CHECK(config["timeline"] == 1);
   CHECK(config["conninfo"] == a.conninfo());

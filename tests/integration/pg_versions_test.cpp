@@ -15,11 +15,11 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "../common/walinspect_listing.hpp"
 #include "archive_fixture.hpp"
 #include "pg_cluster.hpp"
 #include "process.hpp"
@@ -31,45 +31,6 @@ namespace fs = std::filesystem;
 using walvault::test::ArchivedCluster;
 using walvault::test::PgCluster;
 using walvault::test::psql;
-
-// One record as both readers see it.
-struct Rec {
-  std::string lsn;
-  std::string prev;
-  std::string rmgr;
-  std::string type;  // pg_walinspect's record_type; walvault's description up to the first space
-  uint64_t length = 0;
-  uint64_t xid = 0;
-  int dropped_stats = 0;  // COMMIT/ABORT: the statistics entries the record drops
-  bool operator==(const Rec&) const = default;
-};
-
-std::ostream& operator<<(std::ostream& out, const Rec& r) {
-  return out << r.lsn << " prev " << r.prev << " " << r.rmgr << "/" << r.type << " len " << r.length << " xid "
-             << r.xid << " stats " << r.dropped_stats;
-}
-
-// Record types walvault names (elsewhere it prints "UNKNOWN (0x..)", and only the other fields are compared).
-bool typed(const std::string& rmgr) {
-  static const std::set<std::string> kNamed = {"XLOG",  "Transaction", "Storage", "Database",
-                                               "Standby", "Heap2",     "Heap",    "Btree"};
-  return kNamed.contains(rmgr);
-}
-
-// pg_walinspect's description of a commit lists each dropped entry as kind/db/object after "dropped stats:".
-int walinspect_dropped_stats(const std::string& description) {
-  const auto at = description.find("dropped stats:");
-  if (at == std::string::npos) return 0;
-  const std::string list = description.substr(at, description.find(';', at) - at);
-  static const std::regex kItem(R"(\d+/\d+/\d+)");
-  return static_cast<int>(std::distance(std::sregex_iterator(list.begin(), list.end(), kItem), std::sregex_iterator()));
-}
-
-int walvault_dropped_stats(const std::string& description) {
-  static const std::regex kCount(R"(dropped stats: (\d+))");
-  std::smatch m;
-  return std::regex_search(description, m, kCount) ? std::stoi(m[1].str()) : 0;
-}
 
 // Table name → "count|md5 of the ordered rows".
 std::map<std::string, std::string> snapshot(const std::function<std::string(const std::string&)>& scalar,
@@ -126,7 +87,7 @@ TEST_CASE("walvault dump reads this version's wal record for record as pg_walins
   const std::string end = cluster.scalar("SELECT pg_current_wal_flush_lsn()");
   const std::string last_segment = cluster.scalar("SELECT pg_walfile_name(pg_current_wal_flush_lsn())");
 
-  std::vector<Rec> expected;
+  std::vector<walvault::test::ListedRecord> expected;
   for (const auto& row : cluster.query("SELECT start_lsn, prev_lsn, resource_manager, record_type, record_length, "
                                        "xid, replace(description, '|', '/') FROM pg_get_wal_records_info('" +
                                        start + "', '" + end + "')")) {
@@ -134,9 +95,7 @@ TEST_CASE("walvault dump reads this version's wal record for record as pg_walins
     std::stringstream in(row);
     for (std::string part; std::getline(in, part, '|');) f.push_back(part);
     REQUIRE(f.size() >= 6);
-    const std::string description = f.size() > 6 ? f[6] : "";
-    expected.push_back(Rec{f[0], f[1], f[2], typed(f[2]) ? f[3] : "", std::stoull(f[4]), std::stoull(f[5]),
-                           f[2] == "Transaction" ? walinspect_dropped_stats(description) : 0});
+    expected.push_back(walvault::test::from_walinspect(f));
   }
 
   std::vector<std::string> argv = {WALVAULT_BINARY, "dump", "--json"};
@@ -149,16 +108,13 @@ TEST_CASE("walvault dump reads this version's wal record for record as pg_walins
   REQUIRE_FALSE(expected.empty());
   const auto start_lsn = *walvault::wal::Lsn::parse(start);
   const auto last_lsn = *walvault::wal::Lsn::parse(expected.back().lsn);
-  std::vector<Rec> got;
+  std::vector<walvault::test::ListedRecord> got;
   std::istringstream lines(dumped.out);
   for (std::string line; std::getline(lines, line);) {
     const auto j = nlohmann::json::parse(line);
     const auto lsn = *walvault::wal::Lsn::parse(j["lsn"].get<std::string>());
     if (lsn < start_lsn || lsn > last_lsn) continue;
-    const std::string rmgr = j["rmgr"];
-    const std::string desc = j["desc"];
-    got.push_back(Rec{j["lsn"], j["prev"], rmgr, typed(rmgr) ? desc.substr(0, desc.find_first_of(" ,")) : "", j["tot_len"],
-                      j["xid"], rmgr == "Transaction" ? walvault_dropped_stats(desc) : 0});
+    got.push_back(walvault::test::from_walvault(j["lsn"], j["prev"], j["rmgr"], j["tot_len"], j["xid"], j["desc"]));
   }
   CHECK(expected.size() > 2000);
   CHECK(got.size() == expected.size());
@@ -288,6 +244,9 @@ TEST_CASE("the core loop on this version: stream and back up then wipe then find
     CHECK(snapshot([&](const std::string& sql) { return restored->scalar(sql, "app"); }, {"public.accounts"}) ==
           before_update);
     CHECK(restored->scalar("SELECT count(*) FROM boards WHERE name = 'after the wipe'", "app") == "1");
+    // Data checksums (on by default from 18) survive backup and restore.
+    CHECK(restored->scalar("SHOW data_checksums") == pg.scalar("SHOW data_checksums"));
+    if (walvault::test::pg_major() >= 18) CHECK(restored->scalar("SHOW data_checksums") == "on");
   }
 
   // The manifest PostgreSQL sent, as stored: version 2 with the repository's system identifier from 17 on.
@@ -308,6 +267,22 @@ TEST_CASE("the core loop on this version: stream and back up then wipe then find
   const auto status = ac.walvault({"status", "--repo", ac.repo(), "--json"});
   REQUIRE(status.exit_code == 0);
   CHECK(nlohmann::json::parse(status.out)["index_problems"].empty());
+  CHECK(nlohmann::json::parse(status.out)["warnings"].empty());
+  if (walvault::test::pg_major() >= 18) {
+    // PostgreSQL 18 can invalidate an idle slot, walvault's while its streamer is down: status says so.
+    pg.exec("ALTER SYSTEM SET idle_replication_slot_timeout = '90min'");
+    pg.exec("SELECT pg_reload_conf()");
+    REQUIRE(walvault::test::wait_until([&] { return pg.scalar("SHOW idle_replication_slot_timeout") == "90min"; },
+                                       std::chrono::seconds(10)));
+    const auto warned = ac.walvault({"status", "--repo", ac.repo(), "--json"});
+    INFO(warned.out << warned.err);
+    REQUIRE(warned.exit_code == 0);
+    const auto j = nlohmann::json::parse(warned.out);
+    REQUIRE(j["warnings"].size() == 1);
+    CHECK(j["warnings"][0].get<std::string>().find("idle_replication_slot_timeout") != std::string::npos);
+    const auto human = ac.walvault({"status", "--repo", ac.repo()});
+    CHECK(human.out.find("warning:         ") != std::string::npos);
+  }
 
   const std::string tmp = work + "/drill-tmp";
   fs::create_directories(tmp);

@@ -1,7 +1,7 @@
-// `walvault restore --target-action promote|pause|shutdown` against a real PostgreSQL 15: a streamed cluster with a
-// backup, four rows committed one by one after it, and a restore to a time between the second and the third. Each
-// action is checked for what the server then really does, whether it is started with a plain `pg_ctl start` or by
-// `restore --start`:
+// `walvault restore --target-action promote|pause|shutdown` against a real PostgreSQL of the version under test: a
+// streamed cluster with a backup, four rows committed one by one after it, and a restore to a time between the
+// second and the third. Each action is checked for what the server then really does, whether it is started with a
+// plain `pg_ctl start` or by `restore --start`:
 //   promote   the server leaves recovery and is writable, with exactly rows 1 and 2;
 //   pause     it stays in recovery, paused at the target (pg_get_wal_replay_pause_state() = 'paused'), rows 1
 //             and 2 visible read-only; pg_wal_replay_resume() then ends recovery;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
@@ -13,7 +14,9 @@
 namespace walvault::test {
 namespace {
 
-const std::filesystem::path kDir = std::filesystem::path(WALVAULT_FIXTURE_DIR) / "wal" / "pg15";
+std::filesystem::path fixture_dir(int major) {
+  return std::filesystem::path(WALVAULT_FIXTURE_DIR) / "wal" / ("pg" + std::to_string(major));
+}
 
 std::vector<char> read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -35,35 +38,47 @@ std::vector<std::byte> decompress(const std::filesystem::path& path) {
 
 }  // namespace
 
-const WalFixture& wal_fixture() {
-  static const WalFixture fixture = [] {
-    std::vector<std::string> names;
-    for (const auto& entry : std::filesystem::directory_iterator(kDir)) {
-      const auto name = entry.path().filename().string();
-      if (name.size() == 28 && name.ends_with(".zst")) names.push_back(name);
-    }
-    std::sort(names.begin(), names.end());
-    WalFixture f;
-    const auto first = wal::parse_segment_file_name(names.front().substr(0, 24), kFixtureSegmentSize);
-    if (!first) throw std::runtime_error("bad fixture name " + names.front());
-    f.start = wal::segment_start(first->segno, kFixtureSegmentSize);
-    for (const auto& name : names) {
-      const auto seg = decompress(kDir / name);
-      f.bytes.insert(f.bytes.end(), seg.begin(), seg.end());
-    }
-    return f;
-  }();
-  return fixture;
+const WalFixture& wal_fixture(int major) {
+  static std::map<int, WalFixture> fixtures;
+  if (const auto it = fixtures.find(major); it != fixtures.end()) return it->second;
+  const auto dir = fixture_dir(major);
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const auto name = entry.path().filename().string();
+    if (name.size() == 28 && name.ends_with(".zst")) names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  WalFixture f;
+  const auto first = wal::parse_segment_file_name(names.front().substr(0, 24), kFixtureSegmentSize);
+  if (!first) throw std::runtime_error("bad fixture name " + names.front());
+  f.start = wal::segment_start(first->segno, kFixtureSegmentSize);
+  for (const auto& name : names) {
+    const auto seg = decompress(dir / name);
+    f.bytes.insert(f.bytes.end(), seg.begin(), seg.end());
+  }
+  return fixtures.emplace(major, std::move(f)).first->second;
 }
 
-std::string fixture_text(const std::string& name) {
-  const auto path = kDir / name;
+std::string fixture_text(const std::string& name, int major) {
+  const auto path = fixture_dir(major) / name;
   if (name.ends_with(".zst")) {
     const auto bytes = decompress(path);
     return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
   }
   const auto chars = read_file(path);
   return {chars.begin(), chars.end()};
+}
+
+std::vector<std::vector<std::string>> walinspect_rows(int major) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(fixture_text("pg_walinspect.tsv.zst", major));
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> fields;
+    std::istringstream cells(line);
+    for (std::string cell; std::getline(cells, cell, '\t');) fields.push_back(cell);
+    rows.push_back(std::move(fields));
+  }
+  return rows;
 }
 
 const std::vector<GoldenRecord>& golden_records() {

@@ -1,4 +1,5 @@
-// Test support: the golden PG15 WAL fixtures (tests/fixtures/wal/pg15, made by regenerate.sh), decompressed.
+// Test support: the golden WAL fixtures of each supported PostgreSQL version (tests/fixtures/wal/pg<major>, made by
+// regenerate.sh), decompressed. Everything defaults to PostgreSQL 15's.
 #pragma once
 
 #include <cstddef>
@@ -18,9 +19,11 @@ struct WalFixture {
 };
 
 // The fixture segments, contiguous from the first.
-[[nodiscard]] const WalFixture& wal_fixture();
-// A decompressed or plain text file under tests/fixtures/wal/pg15.
-[[nodiscard]] std::string fixture_text(const std::string& name);
+[[nodiscard]] const WalFixture& wal_fixture(int major = 15);
+// A decompressed or plain text file under tests/fixtures/wal/pg<major>.
+[[nodiscard]] std::string fixture_text(const std::string& name, int major = 15);
+// The fixture's pg_walinspect.tsv.zst, one field list per record (see tests/common/walinspect_listing.hpp).
+[[nodiscard]] std::vector<std::vector<std::string>> walinspect_rows(int major);
 
 // One pg_waldump line, the fields the differential checks compare.
 struct GoldenRecord {
@@ -30,6 +33,7 @@ struct GoldenRecord {
   wal::Lsn lsn;
   wal::Lsn prev;
 };
+// pg_waldump's listing of the PostgreSQL 15 fixture.
 [[nodiscard]] const std::vector<GoldenRecord>& golden_records();
 
 }  // namespace walvault::test
