@@ -261,6 +261,22 @@ std::optional<wal::SegmentName> parse_tip_log_object_name(std::string_view name,
   return wal::parse_segment_file_name(name.substr(19, 24), segment_size);
 }
 
+std::string problem_object_name(wal::TimelineId tli, wal::Lsn lsn) {
+  return index_prefix(tli) + "problem-" + hex_upper(lsn.value(), 16) + ".json";
+}
+
+std::optional<ProblemName> parse_problem_object_name(std::string_view name) {
+  // index/TTTTTTTT/problem-<16>.json
+  if (name.size() != 6 + 8 + 9 + 16 + 5 || !name.starts_with("index/") || name.substr(14, 9) != "/problem-" ||
+      !name.ends_with(".json")) {
+    return std::nullopt;
+  }
+  const auto tli = parse_hex(name.substr(6, 8));
+  const auto lsn = parse_hex(name.substr(23, 16));
+  if (!tli || !lsn || *tli == 0) return std::nullopt;
+  return ProblemName{wal::TimelineId(static_cast<uint32_t>(*tli)), wal::Lsn(*lsn)};
+}
+
 // ------------------------------------------------------------------------------------------------ runs
 
 IndexResult<uint64_t> encode_run(const RunContent& run, const ByteSink& sink) {

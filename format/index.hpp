@@ -89,7 +89,7 @@ struct IndexError {
 template <typename T>
 using IndexResult = Expected<T, IndexError>;
 
-// ---- object names ("index/<TTTTTTTT>/run-<L1>-<L2>.wvi", "index/<TTTTTTTT>/tip-<segment>.wvl")
+// ---- object names ("index/<TTTTTTTT>/run-<L1>-<L2>.wvi", "index/<TTTTTTTT>/tip-<segment>.wvl", problems)
 [[nodiscard]] std::string index_prefix(wal::TimelineId tli);
 [[nodiscard]] std::string run_object_name(wal::TimelineId tli, wal::Lsn first, wal::Lsn end);
 [[nodiscard]] std::string tip_log_object_name(wal::TimelineId tli, wal::SegmentNo segno, uint32_t segment_size);
@@ -100,6 +100,13 @@ struct RunName {
 };
 [[nodiscard]] std::optional<RunName> parse_run_object_name(std::string_view name);
 [[nodiscard]] std::optional<wal::SegmentName> parse_tip_log_object_name(std::string_view name, uint32_t segment_size);
+// "index/<TTTTTTTT>/problem-<16-hex LSN>.json": WAL the streamer could not index (src/archive/index_problems.hpp).
+[[nodiscard]] std::string problem_object_name(wal::TimelineId tli, wal::Lsn lsn);
+struct ProblemName {
+  wal::TimelineId timeline;
+  wal::Lsn lsn;
+};
+[[nodiscard]] std::optional<ProblemName> parse_problem_object_name(std::string_view name);
 
 // ---- runs
 struct RunContent {

@@ -2,10 +2,10 @@
 // that the loss of index entries is never silent (object "index/<TTTTTTTT>/problem-<16-hex LSN>.json",
 // format/FORMAT.md).
 //
-// Two kinds: "unparsable_commit" (a commit or abort record that passed its CRC check but does not parse in the
-// repository's PostgreSQL version: that transaction's commit and events are missing from the index) and
-// "undecodable_wal" (the decoder stopped inside archived WAL: commits and events from `lsn` to `until`, the next
-// segment start, are missing). The WAL itself is intact in both cases; restores by LSN still work. `verify`
+// Object names: format::problem_object_name and parse_problem_object_name. Two kinds: "unparsable_commit" (a
+// commit or abort record that passed its CRC check but does not parse in the repository's PostgreSQL version: that
+// transaction's commit and events are missing from the index) and "undecodable_wal" (the decoder stopped inside
+// archived WAL: commits and events from `lsn` to `until`, the next segment start, are missing). The WAL itself is intact in both cases; restores by LSN still work. `verify`
 // reports every problem object, `status` counts them, and `expire` removes them with the WAL they describe.
 //
 // record_index_problem() writes the object once (deterministic content, so a second streamer run that meets the
@@ -31,14 +31,6 @@ struct IndexProblem {
 
   bool operator==(const IndexProblem&) const = default;
 };
-
-[[nodiscard]] std::string index_problem_object_name(wal::TimelineId timeline, wal::Lsn lsn);
-// The timeline and LSN of a problem object's name, or nullopt for any other name.
-struct IndexProblemName {
-  wal::TimelineId timeline;
-  wal::Lsn lsn;
-};
-[[nodiscard]] std::optional<IndexProblemName> parse_index_problem_object_name(std::string_view name);
 
 [[nodiscard]] std::string encode_index_problem(const IndexProblem& problem);
 [[nodiscard]] std::optional<IndexProblem> decode_index_problem(std::string_view text);

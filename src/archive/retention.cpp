@@ -4,7 +4,6 @@
 #include <string_view>
 #include <tuple>
 
-#include "archive/index_problems.hpp"
 #include "format/index.hpp"
 
 namespace walvault::archive {
@@ -73,7 +72,7 @@ ExpirePlan plan_expire(std::vector<RetentionBackup> backups, const RetentionPoli
     } else if (const auto run = format::parse_run_object_name(name)) {
       const auto cut = cut_for(run->timeline);
       if (cut && run->end <= wal::segment_start(*cut, segment_size)) plan.index_objects.push_back(name);
-    } else if (const auto problem = parse_index_problem_object_name(name)) {
+    } else if (const auto problem = format::parse_problem_object_name(name)) {
       const auto cut = cut_for(problem->timeline);
       if (cut && problem->lsn < wal::segment_start(*cut, segment_size)) plan.index_objects.push_back(name);
     }

@@ -473,7 +473,7 @@ class Verifier {
             if (e.code() != ErrorCode::kCorrupt) throw;
             problem(ProblemKind::kIndex, object.name, e.what());
           }
-        } else if (parse_index_problem_object_name(object.name)) {
+        } else if (format::parse_problem_object_name(object.name)) {
           check_recorded_problem(object.name);
         }
       } catch (const Error& e) {

@@ -130,6 +130,44 @@ TEST_CASE("walvault dump reads this version's wal record for record as pg_walins
   std::set<int> counts;
   for (const auto& r : expected) counts.insert(r.dropped_stats);
   for (int k = 0; k <= 6; ++k) CHECK(counts.contains(k));
+
+  // dump refuses WAL of a version it does not read, by name, and fails when it stops at damage before the end of
+  // the files it was given (copies in a directory of their own).
+  const auto files = walvault::test::segment_files(cluster, first_segment, last_segment);
+  REQUIRE(files.size() >= 3);
+  const std::string copies = cluster.work_dir() + "/copies";
+  fs::create_directories(copies);
+  std::vector<std::string> copied;
+  for (size_t i = 0; i < 3; ++i) {
+    copied.push_back(copies + "/" + fs::path(files[i]).filename().string());
+    fs::copy_file(files[i], copied.back());
+  }
+  walvault::test::give_to_postgres(copies);
+  const auto patch = [](const std::string& path, std::streamoff offset, const std::string& bytes) {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(offset);
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  };
+  const auto dump = [&](const std::vector<std::string>& paths) {
+    std::vector<std::string> args = {WALVAULT_BINARY, "dump"};
+    args.insert(args.end(), paths.begin(), paths.end());
+    return walvault::test::run(walvault::test::as_postgres(args));
+  };
+  const auto whole = dump(copied);
+  CHECK(whole.exit_code == 0);
+  patch(copied[0], 8192 * 20, std::string(8192, '\0'));  // a zeroed page inside the first of three segments
+  const auto damaged = dump(copied);
+  INFO(damaged.err);
+  CHECK(damaged.exit_code == 5);
+  CHECK(damaged.err.find("the listing stops there") != std::string::npos);
+  CHECK(damaged.err.find("HINT: the wal is damaged or missing a segment before the end of the files given") !=
+        std::string::npos);
+  patch(copied[0], 0, std::string("\x0D\xD1", 2));  // PostgreSQL 14's page magic
+  const auto old_version = dump({copied[0]});
+  INFO(old_version.err);
+  CHECK(old_version.exit_code == 5);
+  CHECK(old_version.err.find("wal of PostgreSQL 14 (page magic 0xD10D) is not supported: walvault reads "
+                             "PostgreSQL 15 to 18") != std::string::npos);
 }
 
 TEST_CASE("the core loop on this version: stream and back up then wipe then find and restore exactly then verify and drill",

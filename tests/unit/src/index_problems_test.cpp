@@ -12,6 +12,7 @@
 #include "archive/index_problems.hpp"
 #include "archive/verifier.hpp"
 #include "archive/wal_indexer.hpp"
+#include "format/index.hpp"
 #include "storage/memory_storage.hpp"
 #include "wal/decoder.hpp"
 #include "wal/events.hpp"
@@ -85,7 +86,7 @@ TEST_CASE("commit records that do not parse in the repository's version are reco
   const auto report = archive::verify_repository(storage, pg18_config(), {}, archive::VerifyOptions{true, nullptr});
   size_t reported = 0;
   for (const auto& p : report.problems) {
-    if (p.kind == archive::ProblemKind::kIndex && archive::parse_index_problem_object_name(p.object)) ++reported;
+    if (p.kind == archive::ProblemKind::kIndex && format::parse_problem_object_name(p.object)) ++reported;
   }
   CHECK(reported == problems.size());
 
@@ -111,15 +112,15 @@ TEST_CASE("wal of another PostgreSQL version than the repository's is recorded a
 TEST_CASE("index problem objects round-trip and only their own names parse", "[archive][index]") {
   const archive::IndexProblem p{wal::TimelineId(3), wal::Lsn(0x1234567890), wal::Lsn(0x1234568000),
                                 "unparsable_commit", "the commit record at 12/34567890 does not parse"};
-  const auto name = archive::index_problem_object_name(p.timeline, p.lsn);
+  const auto name = format::problem_object_name(p.timeline, p.lsn);
   CHECK(name == "index/00000003/problem-0000001234567890.json");
-  const auto parsed = archive::parse_index_problem_object_name(name);
+  const auto parsed = format::parse_problem_object_name(name);
   REQUIRE(parsed);
   CHECK(parsed->timeline == p.timeline);
   CHECK(parsed->lsn == p.lsn);
   CHECK(archive::decode_index_problem(archive::encode_index_problem(p)) == p);
-  CHECK_FALSE(archive::parse_index_problem_object_name("index/00000003/run-0000000000000000-0000000001000000.wvi"));
-  CHECK_FALSE(archive::parse_index_problem_object_name("index/00000000/problem-0000001234567890.json"));
-  CHECK_FALSE(archive::parse_index_problem_object_name("index/00000003/problem-00000012345678ZZ.json"));
+  CHECK_FALSE(format::parse_problem_object_name("index/00000003/run-0000000000000000-0000000001000000.wvi"));
+  CHECK_FALSE(format::parse_problem_object_name("index/00000000/problem-0000001234567890.json"));
+  CHECK_FALSE(format::parse_problem_object_name("index/00000003/problem-00000012345678ZZ.json"));
   CHECK_FALSE(archive::decode_index_problem("{\"timeline\": 3}"));
 }

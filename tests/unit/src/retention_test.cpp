@@ -1,6 +1,5 @@
 #include <catch2/catch.hpp>
 
-#include "archive/index_problems.hpp"
 #include "archive/retention.hpp"
 #include "format/index.hpp"
 
@@ -48,9 +47,9 @@ TEST_CASE("retention: keep N backups removes older backups and the WAL below the
   names.push_back(run(1, 4, 6));   // straddles the cut: stays
   names.push_back(run(1, 6, 7));
   // Recorded index problems go with the WAL they describe.
-  const std::string old_problem = walvault::archive::index_problem_object_name(TimelineId(1), at(3, 0x100));
+  const std::string old_problem = walvault::format::problem_object_name(TimelineId(1), at(3, 0x100));
   names.push_back(old_problem);
-  names.push_back(walvault::archive::index_problem_object_name(TimelineId(1), at(5, 0x100)));
+  names.push_back(walvault::format::problem_object_name(TimelineId(1), at(5, 0x100)));
   const auto plan = plan_expire(backups, keep_backups(2), TimelineTree{}, names, kSeg);
   CHECK(plan.expired_backups == std::vector<std::string>{"b1"});
   CHECK(plan.kept_backups == std::vector<std::string>{"b2", "b3"});
