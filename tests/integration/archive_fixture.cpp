@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "archive/stream_state.hpp"
 
@@ -80,6 +81,13 @@ void ArchivedCluster::switch_and_archive(std::chrono::seconds timeout) {
   if (!wait_until([&] { return fs::exists(container); }, timeout)) {
     throw std::runtime_error("segment " + segment + " was not archived: " + streamer_log());
   }
+}
+
+ProcessResult ArchivedCluster::events_json() {
+  cluster_.exec("CHECKPOINT");
+  wait_durable();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the index is published within a second
+  return walvault({"events", "--repo", repo_, "--json"});
 }
 
 std::string ArchivedCluster::backup() {

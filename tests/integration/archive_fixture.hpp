@@ -47,6 +47,9 @@ class ArchivedCluster {
   void switch_and_archive(std::chrono::seconds timeout = std::chrono::seconds(60));
   // `walvault backup --fast --json`; returns the backup id.
   std::string backup();
+  // `walvault events --json` once everything the server wrote so far is durable and indexed (a checkpoint, the
+  // repository durable up to it, and the second within which the index publishes).
+  [[nodiscard]] ProcessResult events_json();
 
  private:
   PgCluster cluster_;

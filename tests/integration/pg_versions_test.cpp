@@ -17,7 +17,6 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-#include <thread>
 
 #include "../common/walinspect_listing.hpp"
 #include "archive_fixture.hpp"
@@ -217,11 +216,7 @@ TEST_CASE("the core loop on this version: stream and back up then wipe then find
   for (int k = 1; k <= 6; ++k) {
     drop_xids.push_back(psql(pg, "app", {"BEGIN", "SELECT txid_current()", "DROP TABLE st" + std::to_string(k), "COMMIT"}));
   }
-  pg.exec("CHECKPOINT");
-  ac.wait_durable();
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the index is published within a second
-
-  const auto listed = ac.walvault({"events", "--repo", ac.repo(), "--json"});
+  const auto listed = ac.events_json();
   INFO(listed.err);
   REQUIRE(listed.exit_code == 0);
   const auto events = nlohmann::json::parse(listed.out);

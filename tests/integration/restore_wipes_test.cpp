@@ -155,11 +155,7 @@ TEST_CASE("every wipe is listed and restored to the instant before it", "[integr
       pg.exec("INSERT INTO public.keep (note) VALUES ('after the wipe')", w.db);
     }
   }
-  pg.exec("CHECKPOINT");
-  ac.wait_durable();
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the index is published within a second
-
-  const auto listed = ac.walvault({"events", "--repo", ac.repo(), "--json"});
+  const auto listed = ac.events_json();
   INFO(listed.err);
   REQUIRE(listed.exit_code == 0);
   const auto events = nlohmann::json::parse(listed.out);
