@@ -42,24 +42,26 @@ void record_index_problem(storage::Storage& storage, const IndexProblem& problem
   storage.write_atomic(name, std::as_bytes(std::span(text)));
 }
 
+IndexProblem read_index_problem(const storage::Storage& storage, const std::string& name) {
+  const auto bytes = storage.read(name);
+  if (auto problem = decode_index_problem(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()))) {
+    return std::move(*problem);
+  }
+  const auto parsed = format::parse_problem_object_name(name);
+  const wal::Lsn lsn = parsed ? parsed->lsn : wal::Lsn();
+  return IndexProblem{parsed ? parsed->timeline : wal::TimelineId(), lsn, lsn, "damaged",
+                      "index problem record " + name + " is damaged"};
+}
+
 std::vector<IndexProblem> read_index_problems(const storage::Storage& storage) {
   std::vector<IndexProblem> out;
   for (const auto& object : storage.list("index/")) {
-    const auto name = format::parse_problem_object_name(object.name);
-    if (!name) continue;
-    storage::Bytes bytes;
+    if (!format::parse_problem_object_name(object.name)) continue;
     try {
-      bytes = storage.read(object.name);
+      out.push_back(read_index_problem(storage, object.name));
     } catch (const Error& e) {
-      if (e.code() == ErrorCode::kNotFound) continue;  // removed by expire meanwhile
-      throw;
+      if (e.code() != ErrorCode::kNotFound) throw;  // else removed by expire meanwhile
     }
-    auto problem = decode_index_problem(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-    if (!problem) {
-      problem = IndexProblem{name->timeline, name->lsn, name->lsn, "damaged",
-                             "index problem record " + object.name + " is damaged"};
-    }
-    out.push_back(std::move(*problem));
   }
   return out;
 }

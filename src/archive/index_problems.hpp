@@ -37,7 +37,10 @@ struct IndexProblem {
 
 // Stores the problem unless an object for its timeline and LSN exists already.
 void record_index_problem(storage::Storage& storage, const IndexProblem& problem);
-// Every problem object of the repository, by name. One that does not decode is returned with kind "damaged".
+// The problem object `name` (a problem object's name). One that does not decode is returned with kind "damaged".
+// Throws kNotFound, kIo.
+[[nodiscard]] IndexProblem read_index_problem(const storage::Storage& storage, const std::string& name);
+// Every problem object of the repository, by name (read_index_problem; one removed meanwhile is skipped).
 [[nodiscard]] std::vector<IndexProblem> read_index_problems(const storage::Storage& storage);
 
 }  // namespace walvault::archive

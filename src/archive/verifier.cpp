@@ -486,14 +486,8 @@ class Verifier {
   // WAL the streamer could not index (archive/index_problems.hpp): each is a problem until the operator deals with
   // it, since the index and events miss what it names.
   void check_recorded_problem(const std::string& object) {
-    const auto bytes = storage_.read(object);
-    const auto recorded =
-        decode_index_problem(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-    if (!recorded) {
-      problem(ProblemKind::kIndex, object, "index problem record is damaged");
-      return;
-    }
-    problem(ProblemKind::kIndex, object, recorded->message, recorded->timeline, recorded->lsn, recorded->until);
+    const IndexProblem recorded = read_index_problem(storage_, object);
+    problem(ProblemKind::kIndex, object, recorded.message, recorded.timeline, recorded.lsn, recorded.until);
   }
 
   void check_run(const ObjectInfo& object, const format::RunName& name) {
