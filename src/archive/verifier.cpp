@@ -5,6 +5,7 @@
 #include <set>
 
 #include "archive/index_problems.hpp"
+#include "archive/stream_state.hpp"
 #include "archive/timeline_history.hpp"
 #include "archive/tip.hpp"
 #include "common/error.hpp"
@@ -653,7 +654,9 @@ class Verifier {
       tip = restore::read_tip_state(storage_, config_.segment_size);
     } catch (const Error& e) {
       if (e.code() == ErrorCode::kNotFound) return;  // the streamer replaced it meanwhile
-      throw;
+      if (e.code() != ErrorCode::kCorrupt) throw;
+      problem(ProblemKind::kWalGap, std::string(kStreamStateObject), e.what());
+      return;
     }
     const wal::Lsn start = wal::segment_start(tip ? tip->segno : wal::SegmentNo(), config_.segment_size);
     if (!tip || tip->durable_lsn <= start) return;

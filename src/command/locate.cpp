@@ -39,7 +39,7 @@ int run_locate(const LocateOptions& options) {
   } else if (const auto newest = restore::newest_timeline(storage, seg)) {
     tli = *newest;
   }
-  const auto found = restore::lookup_time_on(storage, restore::read_branch(storage, tli), t, seg);
+  const auto found = restore::lookup_time_on(storage, restore::read_branch(storage, tli, seg), t, seg);
   if (options.json) {
     nlohmann::ordered_json j;
     j["time"] = print_time(t);

@@ -184,7 +184,8 @@ ExecuteResult execute_plan(const repo::Repository& repository, const RestorePlan
   RecoveryConfig config;
   config.restore_command = bin + " wal-fetch --repo " + repo + " --spool " + spool + " --prefetch " +
                            std::to_string(options.prefetch_depth) + " %f %p";
-  config.recovery_end_command = bin + " wal-fetch --repo " + repo + " --spool " + spool + " --clean-spool";
+  config.recovery_end_command = bin + " wal-fetch --repo " + repo + " --spool " + spool + " --clean-spool" +
+                                (options.pin_id.empty() ? "" : " --unpin " + shell_quote(percent_escaped(options.pin_id)));
   config.action = options.action;
   config.port = options.port;
   if (options.loopback_only) {
@@ -266,6 +267,26 @@ StartResult start_restored_server(const std::string& data_dir, const StartOption
     throw Error(ErrorCode::kNotRestorable,
                 "the restored server did not reach the target" + (fatal.empty() ? std::string() : ": " + fatal),
                 "see " + log_path);
+  }
+  if (result.stop_line.empty() && options.action != TargetAction::kShutdown) {
+    throw Error(ErrorCode::kNotRestorable,
+                "the restored server ended recovery without reaching its target (no \"recovery stopping\" in its log)",
+                "the server is running on port " + std::to_string(options.port) + ", with less data than planned; see " +
+                    log_path);
+  }
+  if (options.action != TargetAction::kShutdown) {
+    const auto replayed = query_value(conninfo, "SELECT pg_last_wal_replay_lsn()");
+    result.replay_end = replayed ? wal::Lsn::parse(*replayed) : std::nullopt;
+    const bool short_of = !result.replay_end || *result.replay_end < options.replay_end_min;
+    const bool beyond = result.replay_end && options.replay_end_max && *result.replay_end > *options.replay_end_max;
+    if (short_of || beyond) {
+      throw Error(ErrorCode::kNotRestorable,
+                  "recovery ended at " + (result.replay_end ? result.replay_end->to_string() : std::string("an unknown LSN")) +
+                      (short_of ? ", short of " + options.replay_end_min.to_string() + ", the end the plan requires"
+                                : ", past " + options.replay_end_max->to_string() + ", where the plan stops"),
+                  "the server is running on port " + std::to_string(options.port) + " with " +
+                      (short_of ? "less" : "more") + " data than planned; see " + log_path);
+    }
   }
   return result;
 }

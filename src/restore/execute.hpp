@@ -19,7 +19,10 @@
 // and so does this function, with kUsage) and waits until the target is reached and the server is consistent:
 // promoted (pg_is_in_recovery() false) for promote, paused at the target for pause, stopped for shutdown (its
 // log says "shutdown at recovery target"). A server that stops otherwise (recovery failed) or never comes up is
-// kNotRestorable with the server's last FATAL line, as soon as it is gone.
+// kNotRestorable with the server's last FATAL line, as soon as it is gone. So is a recovery that did not end at
+// its target: every plan has one, so the server must log "recovery stopping ..." (or "shutdown at recovery
+// target"), and where replay ended (pg_last_wal_replay_lsn()) must lie in [replay_end_min, replay_end_max]; the
+// error names both.
 // Errors: walvault::Error (kUnsafe, kIo, kCorrupt, kNotRestorable, kUsage, kConnection); Storage errors pass through.
 #pragma once
 
@@ -48,6 +51,7 @@ struct ExecuteOptions {
   std::optional<int> port;
   bool loopback_only = false;  // listen on 127.0.0.1 only, Unix socket in the data directory
   uint32_t prefetch_depth = 8;
+  std::string pin_id;  // the restore's backup pin (repo/pins.hpp), removed by recovery_end_command; "" for none
 };
 
 struct ExecuteResult {
@@ -63,12 +67,16 @@ struct StartOptions {
   int port = 0;
   TargetAction action = TargetAction::kPromote;
   std::chrono::seconds timeout{24 * 3600};
+  // Where replay must end (RestorePlan::replay_end_min/max): checked against pg_last_wal_replay_lsn().
+  wal::Lsn replay_end_min;
+  std::optional<wal::Lsn> replay_end_max;
 };
 
 struct StartResult {
   std::chrono::duration<double> elapsed{};
   std::string stop_line;  // the server's "recovery stopping ..." log line, when it wrote one
   std::string state;      // "promoted", "paused at the target", "shut down at the target"
+  std::optional<wal::Lsn> replay_end;  // pg_last_wal_replay_lsn() (not known after a shutdown)
 };
 
 StartResult start_restored_server(const std::string& data_dir, const StartOptions& options);

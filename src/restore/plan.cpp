@@ -129,15 +129,17 @@ Expected<Stop, PlanError> resolve_stop(const PlanInputs& inputs, const TargetFac
       for (const auto& run : inputs.coverage.runs) {
         if (run.timeline == facts.timeline && (!end || run.end_lsn > *end)) end = run.end_lsn;
       }
-      if (!end) {
+      if (!end || !facts.last_record) {
         return fail(PlanErrorKind::kNotRestorable,
-                    "the repository holds no WAL on timeline " + std::to_string(facts.timeline.value()),
+                    "the repository holds no " + std::string(end ? "whole WAL record" : "WAL") + " on timeline " +
+                        std::to_string(facts.timeline.value()),
                     "is the streamer running? see 'walvault status'");
       }
       s.lsn = *end;
       s.wal_end = *end;
+      s.settings = {{"recovery_target_lsn", facts.last_record->lsn.to_string()}, {"recovery_target_inclusive", "on"}};
       s.description = "replays everything archived on timeline " + std::to_string(facts.timeline.value()) +
-                      ", up to LSN " + end->to_string() +
+                      ", up to LSN " + facts.last_record->end_lsn.to_string() + " (the end of its last whole record)" +
                       (facts.last_commit ? "; the last archived is the " + commit_text(*facts.last_commit)
                                          : std::string());
       return s;
@@ -180,6 +182,30 @@ std::optional<std::string> first_missing(const WalCoverage& coverage, wal::Timel
     }
   }
   return wal::segment_file_name(tli, wal::segment_of(lo, segment_size), segment_size);
+}
+
+// The lowest end of replay (pg_last_wal_replay_lsn()) that means recovery reached the target: at least the backup's
+// consistency point, and past the last record the target includes.
+wal::Lsn replay_end_min(const TargetFacts& facts, const BackupEntry& backup) {
+  wal::Lsn min = backup.stop_lsn;
+  const auto at_least = [&min](wal::Lsn lsn) { min = std::max(min, lsn); };
+  switch (facts.request.kind) {
+    case TargetKind::kTime:
+      if (facts.last_at_or_before) at_least(facts.last_at_or_before->end_lsn);
+      break;
+    case TargetKind::kLsn:
+      at_least(facts.request.lsn + 1);  // inclusive: the record at or after the LSN is replayed
+      break;
+    case TargetKind::kXid:
+      at_least(facts.xid_commit->end_lsn);
+      break;
+    case TargetKind::kBeforeEvent:
+      break;  // stops before the event's record: the record before it ends anywhere up to there
+    case TargetKind::kLatest:
+      at_least(facts.last_record->end_lsn);
+      break;
+  }
+  return min;
 }
 
 bool on_branch(const Branch& branch, const BackupEntry& b) { return timeline_at(branch, b.start_lsn) == b.timeline; }
@@ -341,9 +367,17 @@ Expected<RestorePlan, PlanError> plan_restore(const PlanInputs& inputs, const Ta
     plan.kind = facts.request.kind;
     plan.timeline = facts.request.kind == TargetKind::kLatest ? facts.timeline : *stop_timeline;
     plan.recovery = stop->settings;
-    plan.recovery.push_back({"recovery_target_timeline", std::to_string(plan.timeline.value())});
     plan.stop_lsn = stop->lsn;
     plan.wal_end = stop->wal_end;
+    plan.replay_end_min = replay_end_min(facts, *b);
+    if (facts.request.kind == TargetKind::kTime || facts.request.kind == TargetKind::kBeforeEvent) {
+      plan.replay_end_max = stop->lsn;
+    }
+    if (facts.request.kind == TargetKind::kLatest && facts.last_record->lsn < b->stop_lsn) {
+      // The backup ends after the last whole record's start: an LSN target would lie before consistency.
+      plan.recovery = {{"recovery_target", "immediate"}};
+    }
+    plan.recovery.push_back({"recovery_target_timeline", std::to_string(plan.timeline.value())});
     for (const auto& [tli, range] : ranges) {
       const WalNeed need{tli, wal::segment_of(range.first, seg), wal::segment_of_end(range.second, seg)};
       plan.segment_count += need.last.value() - need.first.value() + 1;
@@ -372,6 +406,39 @@ Expected<RestorePlan, PlanError> plan_restore(const PlanInputs& inputs, const Ta
                   ": the oldest usable backup becomes consistent only at " + window.earliest_time + " (LSN " +
                   window.earliest_lsn->to_string() + ")",
               "a restore can only reach instants after a backup's end; give a later target");
+}
+
+std::optional<std::string> history_disagreement(wal::TimelineId tli, const std::vector<HistoryEntry>& history,
+                                                const WalCoverage& coverage, uint32_t segment_size) {
+  const auto holds_segment = [&](wal::TimelineId t, wal::SegmentNo segno) {
+    return coverage.run_at(t, wal::segment_start(segno, segment_size), segment_size) != nullptr;
+  };
+  const auto first_segment = [&](wal::TimelineId t) {
+    std::optional<wal::SegmentNo> first;
+    for (const WalRun& run : coverage.runs) {
+      if (run.timeline == t && (!first || run.first < *first)) first = run.first;
+    }
+    return first;
+  };
+  for (std::size_t i = 0; i < history.size(); ++i) {
+    const wal::TimelineId parent = history[i].parent;
+    const wal::TimelineId child = i + 1 < history.size() ? history[i + 1].parent : tli;
+    const wal::SegmentNo switch_segment = wal::segment_of(history[i].switch_lsn, segment_size);
+    const auto child_first = first_segment(child);
+    if (!child_first) continue;
+    const std::string where = "the history of timeline " + std::to_string(tli.value()) + " says timeline " +
+                              std::to_string(child.value()) + " left timeline " + std::to_string(parent.value()) +
+                              " at " + history[i].switch_lsn.to_string() + ", but ";
+    if (*child_first < switch_segment) {
+      return where + "timeline " + std::to_string(child.value()) + " holds WAL in the earlier segment " +
+             wal::segment_file_name(child, *child_first, segment_size);
+    }
+    if (holds_segment(parent, switch_segment) && !holds_segment(child, switch_segment)) {
+      return where + "the repository holds timeline " + std::to_string(parent.value()) + "'s segment there and not " +
+             wal::segment_file_name(child, switch_segment, segment_size);
+    }
+  }
+  return std::nullopt;
 }
 
 std::string_view target_action_name(TargetAction action) {

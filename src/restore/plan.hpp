@@ -13,7 +13,14 @@
 //                    commit record's LSN, inclusive off (stops before that record; the transaction never
 //                    commits); for drop_database the first record of the drop (the files go before the commit,
 //                    §7), inclusive off.
-//   --latest         no target: replay everything the repository holds on the timeline.
+//   --latest         everything the repository holds on the timeline at planning time, as an explicit target:
+//                    recovery_target_lsn = the start of the last whole record held, inclusive on (its end is the
+//                    durable end, up to a record cut short). PostgreSQL then fails ("recovery ended before
+//                    configured recovery target was reached") instead of promoting early if it cannot read all
+//                    of it. When that record lies before the backup's consistency point, recovery_target =
+//                    immediate (the same check: PostgreSQL must reach consistency).
+// Every plan also names the lowest LSN replay must reach (RestorePlan::replay_end_min), which
+// start_restored_server() checks against pg_last_wal_replay_lsn() after recovery, whatever the target kind.
 // recovery_target_timeline is always written as a number: the timeline the stop point lies on (or the newest,
 // for --latest), so a restore never follows a newer branch by accident (§10).
 //
@@ -58,6 +65,15 @@ struct HistoryEntry {
 // Parses "NNNNNNNN.history" content (lines "parentTLI<TAB>switchLSN<TAB>reason"; blank and '#' lines skipped).
 [[nodiscard]] Expected<std::vector<HistoryEntry>, std::string> parse_history(std::string_view text);
 
+// Whether timeline tli's history agrees with the WAL held (one line saying how it does not, else nullopt). For each
+// switch point S where history leaves a parent P for its child C: C holds no segment before S's segment (C's WAL
+// begins there), and where P's WAL is held in S's segment and C holds WAL, C holds S's segment too (it starts
+// with a copy of it). A file whose switch points moved by a segment or more, which would make recovery leave
+// the held WAL early and end there, fails this; wal-fetch never hands such a file to PostgreSQL.
+[[nodiscard]] std::optional<std::string> history_disagreement(wal::TimelineId tli,
+                                                              const std::vector<HistoryEntry>& history,
+                                                              const WalCoverage& coverage, uint32_t segment_size);
+
 // The WAL of one timeline read on a branch: LSNs [begin, end).
 struct BranchPiece {
   wal::TimelineId timeline;
@@ -82,6 +98,12 @@ struct EventId {
 [[nodiscard]] std::optional<EventId> parse_event_id(std::string_view text);
 
 // ---- inputs
+// One WAL record's extent.
+struct RecordSpan {
+  wal::Lsn lsn;      // its start
+  wal::Lsn end_lsn;  // just past its end
+};
+
 // What the index says about a request, on the branch of `timeline` (gathered by plan_inputs.hpp).
 struct TargetFacts {
   TargetRequest request;
@@ -92,6 +114,7 @@ struct TargetFacts {
   std::optional<format::CommitEntry> xid_commit;         // kXid: its newest commit/abort on the branch
   std::optional<format::EventEntry> event;               // kBeforeEvent
   std::optional<format::CommitEntry> last_commit;        // the last archived commit on the branch
+  std::optional<RecordSpan> last_record;                 // kLatest: the last whole record held on the timeline
 };
 
 struct PlanInputs {
@@ -128,6 +151,8 @@ struct RestorePlan {
   std::vector<RecoverySetting> recovery;  // recovery_target_* (in order), recovery_target_timeline
   wal::Lsn stop_lsn;                      // recovery replays the records before this LSN (kLatest: WAL end)
   wal::Lsn wal_end;                       // WAL must be held up to here
+  wal::Lsn replay_end_min;                // recovery that ends (pg_last_wal_replay_lsn) before this stopped short
+  std::optional<wal::Lsn> replay_end_max;  // and past this went too far (targets that stop before a record)
   std::vector<WalNeed> wal;
   uint64_t segment_count = 0;
   std::optional<format::CommitEntry> last_replayed;  // the last commit recovery replays, when known

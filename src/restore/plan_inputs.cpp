@@ -1,6 +1,8 @@
 #include "restore/plan_inputs.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <limits>
 #include <set>
 #include <tuple>
@@ -8,7 +10,10 @@
 
 #include "archive/stream_state.hpp"
 #include "common/error.hpp"
+#include "repo/repository.hpp"
+#include "restore/wal_fetch.hpp"
 #include "storage/index_store.hpp"
+#include "wal/decoder.hpp"
 
 namespace walvault::restore {
 namespace {
@@ -59,15 +64,103 @@ ErrorCode error_code(PlanErrorKind kind) {
   return ErrorCode::kNotRestorable;
 }
 
+// The last whole record in segments [first, run.last] of the run, decoded from first's start (or its first page
+// boundary, for a repository's first container that starts inside its segment); nullopt when none starts there.
+std::optional<RecordSpan> last_record_from(const repo::Repository& repository, const WalRun& run, wal::SegmentNo first) {
+  const repo::RepoConfig& config = repository.config;
+  wal::DecoderConfig decoder_config;
+  decoder_config.segment_size = config.segment_size;
+  decoder_config.system_identifier = config.system_identifier;
+  decoder_config.pg_major = repo::wal_format(config).pg_major;
+  std::optional<wal::StreamDecoder> decoder;
+  std::optional<RecordSpan> last;
+  for (wal::SegmentNo segno = first; segno <= run.last; segno = segno.next()) {
+    const wal::SegmentName name{run.timeline, segno};
+    const auto held = read_held_segment(*repository.storage, config, name);
+    if (!held) {
+      throw Error(ErrorCode::kCorrupt,
+                  "WAL segment " + wal::segment_file_name(run.timeline, segno, config.segment_size) +
+                      " vanished while the restore was planned",
+                  "is 'walvault expire' running? plan the restore again");
+    }
+    const wal::Lsn start = wal::segment_start(segno, config.segment_size) + held->offset;
+    if (!decoder) {
+      const uint64_t page = wal::kWalPageSize;
+      decoder.emplace(decoder_config, wal::Lsn((start.value() + page - 1) / page * page));
+    }
+    decoder->feed(start, held->bytes);
+    for (;;) {
+      const wal::Step step = decoder->next();
+      if (step.status == wal::Status::kRecord) {
+        last = RecordSpan{step.record->lsn, step.record->end_lsn};
+        continue;
+      }
+      if (step.status == wal::Status::kNeedMore) break;
+      if (step.problem->kind == wal::ProblemKind::kForeignWal) {
+        throw Error(ErrorCode::kRepository,
+                    "the WAL held on timeline " + std::to_string(run.timeline.value()) +
+                        " belongs to another cluster: " + step.problem->message,
+                    "this repository holds objects of a foreign cluster; restore from that cluster's own repository");
+      }
+      // Durable WAL is whole records up to its end (after a switch record the decoder skips the zeros): a stop
+      // inside it is damage, and planning to it would end the restore early in silence.
+      throw Error(ErrorCode::kCorrupt,
+                  "the WAL held on timeline " + std::to_string(run.timeline.value()) + " cannot be read to its end " +
+                      run.end_lsn.to_string() + ": " + step.problem->message + " at " + step.problem->lsn.to_string(),
+                  "'walvault verify --full' names the damaged object; restore to a target before " +
+                      step.problem->lsn.to_string());
+    }
+  }
+  return last;
+}
+
+// The last whole record the repository holds on timeline tli (in its newest run), if any. Decodes the run's last
+// segment, and earlier ones only while no record starts in what was decoded (a record longer than a segment).
+std::optional<RecordSpan> last_record_held(const repo::Repository& repository, const WalCoverage& coverage,
+                                           wal::TimelineId tli) {
+  const WalRun* newest = nullptr;
+  for (const auto& run : coverage.runs) {
+    if (run.timeline == tli && (newest == nullptr || run.end_lsn > newest->end_lsn)) newest = &run;
+  }
+  if (newest == nullptr) return std::nullopt;
+  for (wal::SegmentNo first = newest->last;; first = wal::SegmentNo(first.value() - 1)) {
+    if (auto last = last_record_from(repository, *newest, first)) return last;
+    if (first == newest->first) return std::nullopt;
+  }
+}
+
 }  // namespace
 
 std::optional<TipState> read_tip_state(const storage::Storage& storage, uint32_t segment_size) {
-  if (!storage.info(archive::kStreamStateObject)) return std::nullopt;
-  const auto state = archive::decode_stream_state(as_text(storage.read(archive::kStreamStateObject)));
-  if (!state) return std::nullopt;
-  const auto segment = wal::parse_segment_file_name(state->segment, segment_size);
-  if (!segment) return std::nullopt;
-  return TipState{segment->timeline, segment->segno, state->durable_lsn};
+  const std::string object(archive::kStreamStateObject);
+  const char* hint = "a running streamer rewrites it within a second ('walvault status' shows whether one runs); "
+                     "until then restore to a --time, --lsn or event before the streamer's tip";
+  if (!storage.info(object)) {
+    // Without the state, how much of a tip is durable is unknown: never "no tip" (a restore would end early).
+    for (const auto& info : storage.list("tip/")) {
+      if (info.name.ends_with(".partial")) {
+        throw Error(ErrorCode::kCorrupt,
+                    object + " is missing while the streamer's in-progress segment " + info.name +
+                        " exists: how much of it is durable is unknown",
+                    hint);
+      }
+    }
+    return std::nullopt;
+  }
+  // The streamer rewrites the state in place while readers read it: a read that does not parse is retried a few
+  // times before it counts as damage. An empty state is a streamer's first, before it has acknowledged anything.
+  for (int attempt = 0;; ++attempt) {
+    const storage::Bytes bytes = storage.read(object);
+    if (bytes.empty()) return std::nullopt;
+    const auto state = archive::decode_stream_state(as_text(bytes));
+    if (state && state->segment.empty()) return std::nullopt;  // a streamer that has no tip yet
+    const auto segment = state ? wal::parse_segment_file_name(state->segment, segment_size) : std::nullopt;
+    if (segment) return TipState{segment->timeline, segment->segno, state->durable_lsn};
+    if (attempt == 4) {
+      throw Error(ErrorCode::kCorrupt, object + " is damaged: it does not parse as the streamer's state", hint);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 WalCoverage read_wal_coverage(const storage::Storage& storage, uint32_t segment_size) {
@@ -102,7 +195,7 @@ std::optional<wal::TimelineId> newest_timeline(const storage::Storage& storage, 
   return newest;
 }
 
-Branch read_branch(const storage::Storage& storage, wal::TimelineId tli) {
+Branch read_branch(const storage::Storage& storage, wal::TimelineId tli, uint32_t segment_size) {
   if (tli.value() <= 1) return make_branch(tli, {});
   const auto histories = read_histories(storage);
   const auto it = histories.find(tli);
@@ -110,6 +203,11 @@ Branch read_branch(const storage::Storage& storage, wal::TimelineId tli) {
     throw Error(ErrorCode::kNotRestorable,
                 "the repository has no history file for timeline " + std::to_string(tli.value()),
                 "'walvault list' shows the timelines held; choose one with --timeline");
+  }
+  const WalCoverage coverage = read_wal_coverage(storage, segment_size);
+  if (const auto disagreement = history_disagreement(tli, it->second, coverage, segment_size)) {
+    throw Error(ErrorCode::kCorrupt, "history file wal/" + wal::history_file_name(tli) + " is damaged: " + *disagreement,
+                "the server's copy (pg_wal/" + wal::history_file_name(tli) + ") can replace it");
   }
   return make_branch(tli, it->second);
 }
@@ -147,7 +245,7 @@ std::vector<TimelineEvent> read_events(const storage::Storage& storage, format::
   for (const uint32_t t : indexed_timelines(storage)) {
     const wal::TimelineId tli(t);
     // A newer timeline's first segment repeats the parent's WAL before the switch: keep those events once.
-    const wal::Lsn begin = read_branch(storage, tli).back().begin;
+    const wal::Lsn begin = read_branch(storage, tli, segment_size).back().begin;
     auto view = storage::open_index(storage, tli, segment_size);
     for (auto& e : checked(view.events_by_time(since, until), tli)) {
       if (e.commit_lsn >= begin) out.push_back({tli, std::move(e)});
@@ -189,7 +287,7 @@ TargetFacts read_target_facts(const repo::Repository& repository, const TargetRe
     const auto newest = newest_timeline(storage, seg);
     facts.timeline = newest ? *newest : repository.config.timeline;
   }
-  facts.branch = read_branch(storage, facts.timeline);
+  facts.branch = read_branch(storage, facts.timeline, seg);
   facts.last_commit = last_commit_on(storage, facts.branch, seg);
   switch (request.kind) {
     case TargetKind::kTime: {
@@ -214,8 +312,10 @@ TargetFacts read_target_facts(const repo::Repository& repository, const TargetRe
       }
       break;
     }
-    case TargetKind::kLsn:
     case TargetKind::kLatest:
+      facts.last_record = last_record_held(repository, read_wal_coverage(storage, seg), facts.timeline);
+      break;
+    case TargetKind::kLsn:
       break;
   }
   return facts;

@@ -20,7 +20,9 @@
 
 namespace walvault::restore {
 
-// The streamer's in-progress segment and its durable end (tip/stream.state), if there is one.
+// The streamer's in-progress segment and its durable end (tip/stream.state), if there is one. Throws kCorrupt when
+// the state is damaged, or missing while a tip exists: the durable end is then unknown, and treating it as "no
+// tip" would let a restore end early.
 [[nodiscard]] std::optional<TipState> read_tip_state(const storage::Storage& storage, uint32_t segment_size);
 // The WAL held: wal/*.wvs plus the durable part of the tip.
 [[nodiscard]] WalCoverage read_wal_coverage(const storage::Storage& storage, uint32_t segment_size);
@@ -28,8 +30,9 @@ namespace walvault::restore {
 [[nodiscard]] std::map<wal::TimelineId, std::vector<HistoryEntry>> read_histories(const storage::Storage& storage);
 // The newest timeline the repository knows of (WAL, history files or index); nullopt when it holds nothing.
 [[nodiscard]] std::optional<wal::TimelineId> newest_timeline(const storage::Storage& storage, uint32_t segment_size);
-// The branch ending in timeline tli. Throws kNotRestorable when tli is above 1 and its history file is missing.
-[[nodiscard]] Branch read_branch(const storage::Storage& storage, wal::TimelineId tli);
+// The branch ending in timeline tli. Throws kNotRestorable when tli is above 1 and its history file is missing,
+// kCorrupt when it disagrees with the WAL held (history_disagreement()).
+[[nodiscard]] Branch read_branch(const storage::Storage& storage, wal::TimelineId tli, uint32_t segment_size);
 
 // The last commit/abort the index holds on the branch, if any.
 [[nodiscard]] std::optional<format::CommitEntry> last_commit_on(const storage::Storage& storage, const Branch& branch,

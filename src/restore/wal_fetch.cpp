@@ -84,9 +84,9 @@ void write_file_atomically(const std::string& dest, std::span<const std::byte> b
   }
 }
 
-// Verifies and decompresses a segment container into dest (padded to the segment size).
-void serve_container(const storage::Storage& storage, const repo::RepoConfig& config, const std::string& object,
-                     const wal::SegmentName& segment, const std::string& dest) {
+// Verifies and decompresses a segment container.
+HeldSegment read_container(const storage::Storage& storage, const repo::RepoConfig& config, const std::string& object,
+                           const wal::SegmentName& segment) {
   const auto view = storage.view(object);
   const std::span<const std::byte> bytes = view->bytes();
   const auto info = format::parse_container(bytes);
@@ -103,30 +103,44 @@ void serve_container(const storage::Storage& storage, const repo::RepoConfig& co
       h.segment_size != config.segment_size) {
     corrupt(object, "its header names another segment");
   }
-  storage::IoBytes raw(info->raw_length);
+  HeldSegment held;
+  held.offset = wal::segment_offset(h.start_lsn, config.segment_size);
+  held.bytes.resize(info->raw_length);
   format::ContainerReader reader;
-  const auto decoded = reader.decode_all(*info, bytes, raw);
+  const auto decoded = reader.decode_all(*info, bytes, held.bytes);
   if (!decoded) corrupt(object, decoded.error().message);
-  write_file_atomically(dest, raw, wal::segment_offset(h.start_lsn, config.segment_size), config.segment_size);
+  return held;
 }
 
-// Serves the durable part of the streamer's in-progress copy of the segment, if that is what it is writing.
-bool serve_tip(const storage::Storage& storage, const repo::RepoConfig& config, const wal::SegmentName& segment,
-               const std::string& dest) {
+// The durable part of the streamer's in-progress copy of the segment, if that is what it is writing.
+std::optional<HeldSegment> read_tip_prefix(const storage::Storage& storage, const repo::RepoConfig& config,
+                                           const wal::SegmentName& segment) {
   const auto tip = read_tip_state(storage, config.segment_size);
-  if (!tip || tip->timeline != segment.timeline || tip->segno != segment.segno) return false;
+  if (!tip || tip->timeline != segment.timeline || tip->segno != segment.segno) return std::nullopt;
   const wal::Lsn start = wal::segment_start(segment.segno, config.segment_size);
-  if (tip->durable_lsn <= start) return false;
+  if (tip->durable_lsn <= start) return std::nullopt;
   const uint64_t durable = std::min<uint64_t>(tip->durable_lsn - start, config.segment_size);
   const auto held = archive::read_tip(storage, segment.timeline, segment.segno, config.segment_size);
-  if (!held) return false;
-  if (held->size() < durable) {
-    corrupt(archive::tip_object_name(segment.timeline, segment.segno, config.segment_size),
-            "it holds " + std::to_string(held->size()) + " bytes, less than the " + std::to_string(durable) +
-                " the streamer recorded as durable");
+  const std::string object = archive::tip_object_name(segment.timeline, segment.segno, config.segment_size);
+  if (!held) {
+    // Archived between the two looks: the container serves it.
+    if (storage.info(format::segment_object_name(segment.timeline, segment.segno, config.segment_size))) {
+      return std::nullopt;
+    }
+    corrupt(object, "tip/stream.state records " + tip->durable_lsn.to_string() +
+                        " as durable in it, and the repository does not hold it");
   }
-  write_file_atomically(dest, std::span(*held).first(durable), 0, config.segment_size);
-  return true;
+  if (held->size() < durable) {
+    corrupt(object, "it holds " + std::to_string(held->size()) + " bytes, less than the " + std::to_string(durable) +
+                        " the streamer recorded as durable");
+  }
+  HeldSegment out;
+  out.bytes.assign(held->begin(), held->begin() + static_cast<std::ptrdiff_t>(durable));
+  return out;
+}
+
+void write_segment(const HeldSegment& held, const repo::RepoConfig& config, const std::string& dest) {
+  write_file_atomically(dest, held.bytes, held.offset, config.segment_size);
 }
 
 bool exists(const std::string& path) {
@@ -149,27 +163,35 @@ std::optional<wal::SegmentName> read_requested(const std::string& dir, uint32_t 
 
 FetchOutcome fetch_wal_file(const storage::Storage& storage, const repo::RepoConfig& config, std::string_view name,
                             const std::string& dest) {
-  if (wal::parse_history_file_name(name)) {
+  if (const auto tli = wal::parse_history_file_name(name)) {
     const std::string object = "wal/" + std::string(name);
     if (!storage.info(object)) return FetchOutcome::kMissing;
     const storage::Bytes bytes = storage.read(object);
+    // Checked as the planner checks it (read_branch): PostgreSQL follows a history file's switch points blindly.
+    const auto history = parse_history({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
+    if (!history) corrupt(object, "it does not parse: " + history.error());
+    const auto disagreement =
+        history_disagreement(*tli, *history, read_wal_coverage(storage, config.segment_size), config.segment_size);
+    if (disagreement) corrupt(object, *disagreement);
     write_file_atomically(dest, bytes, 0, bytes.size());
     return FetchOutcome::kFetched;
   }
   const auto segment = name.size() == 24 ? wal::parse_segment_file_name(name, config.segment_size) : std::nullopt;
   if (!segment) return FetchOutcome::kMissing;
-  const std::string object = format::segment_object_name(segment->timeline, segment->segno, config.segment_size);
-  if (storage.info(object)) {
-    serve_container(storage, config, object, *segment, dest);
-    return FetchOutcome::kFetched;
-  }
-  if (serve_tip(storage, config, *segment, dest)) return FetchOutcome::kFetched;
+  const auto held = read_held_segment(storage, config, *segment);
+  if (!held) return FetchOutcome::kMissing;
+  write_segment(*held, config, dest);
+  return FetchOutcome::kFetched;
+}
+
+std::optional<HeldSegment> read_held_segment(const storage::Storage& storage, const repo::RepoConfig& config,
+                                             const wal::SegmentName& segment) {
+  const std::string object = format::segment_object_name(segment.timeline, segment.segno, config.segment_size);
+  if (storage.info(object)) return read_container(storage, config, object, segment);
+  if (auto tip = read_tip_prefix(storage, config, segment)) return tip;
   // The streamer may have archived the tip between the two looks.
-  if (storage.info(object)) {
-    serve_container(storage, config, object, *segment, dest);
-    return FetchOutcome::kFetched;
-  }
-  return FetchOutcome::kMissing;
+  if (storage.info(object)) return read_container(storage, config, object, segment);
+  return std::nullopt;
 }
 
 Spool::Spool(std::string dir) : dir_(std::move(dir)) {}
@@ -259,7 +281,8 @@ void Spool::prefetch(const repo::Repository& repository, uint32_t depth) const {
     const auto segment = wal::parse_segment_file_name(*next, seg);
     const std::string object = format::segment_object_name(segment->timeline, segment->segno, seg);
     if (!repository.storage->info(object)) return;  // the end of the archived WAL (or the tip): nothing to spool
-    serve_container(*repository.storage, repository.config, object, *segment, dir_ + "/" + *next);
+    write_segment(read_container(*repository.storage, repository.config, object, *segment), repository.config,
+                  dir_ + "/" + *next);
   }
 }
 

@@ -29,12 +29,26 @@
 #include <string_view>
 
 #include "repo/repository.hpp"
+#include "storage/io_bytes.hpp"
 #include "storage/storage.hpp"
 #include "wal/lsn.hpp"
 
 namespace walvault::restore {
 
 enum class FetchOutcome { kFetched, kMissing };
+
+// The WAL of one segment as the repository holds it: raw bytes from `offset` in the segment (a repository's
+// first container may start inside its segment; a tip ends at its durable end).
+struct HeldSegment {
+  uint64_t offset = 0;
+  storage::IoBytes bytes;
+};
+// The verified bytes of a segment: its container, else the durable prefix of the streamer's tip; nullopt when the
+// repository holds neither. Throws kCorrupt as fetch_wal_file does (a tip that tip/stream.state records as
+// durable but that is missing or shorter counts as damaged, never as "not held").
+[[nodiscard]] std::optional<HeldSegment> read_held_segment(const storage::Storage& storage,
+                                                           const repo::RepoConfig& config,
+                                                           const wal::SegmentName& segment);
 
 FetchOutcome fetch_wal_file(const storage::Storage& storage, const repo::RepoConfig& config, std::string_view name,
                             const std::string& dest);

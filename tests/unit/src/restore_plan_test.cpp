@@ -80,6 +80,9 @@ TEST_CASE("a time target picks the newest backup before it and stops before the 
   CHECK(setting(*plan, "recovery_target_inclusive") == "on");
   CHECK(setting(*plan, "recovery_target_timeline") == "1");
   CHECK(plan->segment_count == 3);  // segments 5, 6, 7
+  // After recovery, replay must have ended past the last commit it includes and before the first it skips.
+  CHECK(plan->replay_end_min == f.last_at_or_before->end_lsn);
+  CHECK(plan->replay_end_max == f.first_after->lsn);
 }
 
 TEST_CASE("a time after the last archived commit or before the oldest backup names the window", "[restore]") {
@@ -129,6 +132,8 @@ TEST_CASE("before-event stops before the commit, or before the first record of a
   REQUIRE(plan);
   CHECK(setting(*plan, "recovery_target_lsn") == e.commit_lsn.to_string());
   CHECK(setting(*plan, "recovery_target_inclusive") == "off");
+  CHECK(plan->replay_end_min == plan->backup.stop_lsn);
+  CHECK(plan->replay_end_max == e.commit_lsn);
 
   f.event->kind = format::EventKind::kDropDatabase;
   plan = plan_restore(inputs_with_wal(segments(2, 9)), f);
@@ -157,15 +162,31 @@ TEST_CASE("a backup of a PostgreSQL version walvault does not support is refused
   CHECK(plan.error().message == "backup old is of PostgreSQL 14, and this walvault restores PostgreSQL 15 to 18");
 }
 
-TEST_CASE("latest replays to the tip's durable end, and a foreign backup is refused", "[restore]") {
+TEST_CASE("latest replays to the tip's durable end as an explicit target, and a foreign backup is refused",
+          "[restore]") {
   auto f = facts(TargetKind::kLatest);
   const TipState tip{wal::TimelineId(1), wal::SegmentNo(10), seg_lsn(10, 0x4000)};
   auto in = inputs_with_wal(segments(2, 9), tip);
+  REQUIRE_FALSE(plan_restore(in, f));  // no whole record found in the WAL held: nothing to aim at
+  f.last_record = RecordSpan{seg_lsn(10, 0x3F00), seg_lsn(10, 0x3FF8)};
   auto plan = plan_restore(in, f);
   REQUIRE(plan);
   CHECK(plan->stop_lsn == tip.durable_lsn);
   CHECK(setting(*plan, "recovery_target_timeline") == "1");
+  // PostgreSQL must replay the last whole record held, or fail instead of promoting early.
+  CHECK(setting(*plan, "recovery_target_lsn") == f.last_record->lsn.to_string());
+  CHECK(setting(*plan, "recovery_target_inclusive") == "on");
+  CHECK(plan->replay_end_min == f.last_record->end_lsn);
+  CHECK_FALSE(plan->replay_end_max);
+
+  // The last record before the newest backup's end: an LSN target would lie before consistency.
+  f.last_record = RecordSpan{seg_lsn(5, 0x80), seg_lsn(5, 0x100)};
+  plan = plan_restore(in, f);
+  REQUIRE(plan);
+  CHECK(plan->backup.id == "new");
+  CHECK(setting(*plan, "recovery_target") == "immediate");
   CHECK(setting(*plan, "recovery_target_lsn") == "<unset>");
+  CHECK(plan->replay_end_min == plan->backup.stop_lsn);
 
   in.backups.back().system_identifier = 7;
   const auto foreign = plan_restore(in, f);
