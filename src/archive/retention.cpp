@@ -43,7 +43,10 @@ ExpirePlan plan_expire(std::vector<RetentionBackup> backups, const RetentionPoli
   if (backups.empty()) return plan;
   std::sort(backups.begin(), backups.end(),
             [](const RetentionBackup& a, const RetentionBackup& b) { return a.id < b.id; });
-  const std::size_t first = first_kept(backups, policy);
+  std::size_t first = first_kept(backups, policy);
+  for (std::size_t i = 0; i < first; ++i) {
+    if (policy.pinned.contains(backups[i].id)) first = i;
+  }
   for (std::size_t i = 0; i < backups.size(); ++i) {
     (i < first ? plan.expired_backups : plan.kept_backups).push_back(backups[i].id);
   }

@@ -4,7 +4,7 @@
 //   - keep_backups N (N ≥ 1): the N newest backups stay;
 //   - keep_for D: every point in time of the last D stays restorable, so the backups that stopped within D stay,
 //     and so does the newest one that stopped before it (restoring to the start of the window needs it).
-// The newest backup always stays.
+// The newest backup always stays, and so does every pinned backup (and so every newer one).
 //
 // WAL (segment containers "wal/<segment>.wvs") is removed only when no kept backup needs it. A kept backup needs
 // its timeline from its start segment onward, and every timeline descending from its timeline (the history
@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,7 @@ struct RetentionPolicy {
   std::optional<uint32_t> keep_backups;             // set: keep the N newest (N ≥ 1)
   std::optional<std::chrono::seconds> keep_for;     // set: keep the last D restorable
   std::chrono::system_clock::time_point now;
+  std::set<std::string> pinned;  // backups a restore or drill reads (repo/pins.hpp): kept, with all newer ones
 };
 
 struct ExpirePlan {

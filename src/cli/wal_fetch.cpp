@@ -18,6 +18,7 @@ void register_wal_fetch(CLI::App& app, Action& selected) {
       ->default_val(8)
       ->check(CLI::Range(0, 256));
   sub->add_flag("--clean-spool", o->clean_spool, "Stop the prefetcher and remove the spool (recovery_end_command)");
+  sub->add_option("--unpin", o->unpin, "With --clean-spool: remove the restore's backup pin (recovery is over)");
   sub->add_flag("--prefetch-worker", o->prefetch_worker)->group("");  // internal: the detached prefetcher
   sub->callback([o, &selected] { selected = [o] { return command::run_wal_fetch(*o); }; });
 }

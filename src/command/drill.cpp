@@ -18,6 +18,7 @@
 #include "common/process.hpp"
 #include "common/time_text.hpp"
 #include "pg/connection.hpp"
+#include "repo/pins.hpp"
 #include "repo/repository.hpp"
 #include "restore/execute.hpp"
 #include "restore/pg_binaries.hpp"
@@ -262,7 +263,11 @@ int run_drill(const DrillOptions& options) {
   const restore::TargetRequest request = target_request(options);
   const repo::Repository repository =
       repo::open_repository(fs::absolute(options.repo).lexically_normal().string());
+  // Planned and pinned under the pin lock, so a concurrent expire keeps the backup chosen (repo/pins.hpp).
+  auto pin_lock = repository.storage->lock(repo::kPinLockName, storage::LockWait::kWait);
   const restore::RestorePlan plan = restore::make_plan(repository, request);
+  const repo::BackupPin pin(*repository.storage, plan.backup.id, "drill (pid " + std::to_string(::getpid()) + ")");
+  pin_lock.reset();
   // The server programs of the backup's version, before anything is created (restore/pg_binaries.hpp).
   restore::BinariesRequest wanted;
   wanted.major = plan.backup.pg_version / 10000;
@@ -281,6 +286,8 @@ int run_drill(const DrillOptions& options) {
   restore::StartOptions start;
   start.pg_bindir = pg_bindir;
   start.port = *exec.port;
+  start.replay_end_min = plan.replay_end_min;
+  start.replay_end_max = plan.replay_end_max;
   restore::start_restored_server(scratch.data_dir(), start);
 
   DrillReport report;

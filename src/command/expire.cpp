@@ -14,6 +14,7 @@
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "repo/lock.hpp"
+#include "repo/pins.hpp"
 #include "repo/repository.hpp"
 #include "restore/backup_catalog.hpp"
 #include "restore/plan_inputs.hpp"
@@ -61,11 +62,16 @@ void remove_backup(storage::Storage& storage, const std::string& id) {
   for (const auto& object : storage.list(restore::backup_object_name(id, ""))) storage.remove(object.name);
 }
 
-void print_human(const archive::ExpirePlan& plan, const Maintenance& maintenance, bool dry_run) {
+void print_human(const archive::ExpirePlan& plan, const std::vector<repo::PinInfo>& pins,
+                 const Maintenance& maintenance, bool dry_run) {
   const char* verb = dry_run ? "would remove" : "removed";
   std::printf("keeping %zu backup(s):", plan.kept_backups.size());
   for (const auto& id : plan.kept_backups) std::printf(" %s", id.c_str());
   std::printf("\n");
+  for (const auto& pin : pins) {
+    std::printf("keeping backup %s: pinned by %s since %s (pins/%s.json; removed when that recovery ends)\n",
+                pin.backup_id.c_str(), pin.reader.c_str(), pin.created.c_str(), pin.id.c_str());
+  }
   for (const auto& id : plan.expired_backups) std::printf("%s backup %s\n", verb, id.c_str());
   for (const auto& name : plan.wal_objects) std::printf("%s %s\n", verb, name.c_str());
   for (const auto& name : plan.index_objects) std::printf("%s %s\n", verb, name.c_str());
@@ -84,8 +90,8 @@ void print_human(const archive::ExpirePlan& plan, const Maintenance& maintenance
   }
 }
 
-void print_json(const archive::ExpirePlan& plan, const Maintenance& maintenance, bool dry_run,
-                uint32_t segment_size) {
+void print_json(const archive::ExpirePlan& plan, const std::vector<repo::PinInfo>& pins,
+                const Maintenance& maintenance, bool dry_run, uint32_t segment_size) {
   // Per timeline, the first segment kept.
   json cut = json::object();
   for (const auto& [tli, segno] : plan.wal_cut) {
@@ -107,6 +113,11 @@ void print_json(const archive::ExpirePlan& plan, const Maintenance& maintenance,
   }
   json temporaries = json::array();
   for (const auto& t : maintenance.temporaries) temporaries.push_back({{"name", t.name}, {"size", t.size}});
+  json pinned = json::array();
+  for (const auto& pin : pins) {
+    pinned.push_back({{"pin", pin.id}, {"backup", pin.backup_id}, {"reader", pin.reader}, {"created", pin.created}});
+  }
+  doc["pins"] = std::move(pinned);
   doc["index_compaction"] = std::move(compactions);
   doc["temporary_files"] = std::move(temporaries);
   std::puts(doc.dump(2).c_str());
@@ -133,6 +144,11 @@ int run_expire(const ExpireOptions& options) {
   policy.now = now;
   if (options.keep_backups) policy.keep_backups = *options.keep_backups;
   if (options.keep_days) policy.keep_for = std::chrono::hours(24) * *options.keep_days;
+
+  // Under the pin lock until the removals are done: a restore or drill plans and pins under it (repo/pins.hpp).
+  const auto pin_lock = storage.lock(repo::kPinLockName, storage::LockWait::kWait);
+  const std::vector<repo::PinInfo> pins = repo::read_pins(storage);
+  for (const auto& pin : pins) policy.pinned.insert(pin.backup_id);
 
   std::vector<std::string> names;
   for (const auto& object : storage.list("wal/")) names.push_back(object.name);
@@ -167,9 +183,9 @@ int run_expire(const ExpireOptions& options) {
   maintenance.temporaries = storage.sweep_temporaries(now - kTemporaryFileAge, options.dry_run);
 
   if (options.json) {
-    print_json(plan, maintenance, options.dry_run, repository.config.segment_size);
+    print_json(plan, pins, maintenance, options.dry_run, repository.config.segment_size);
   } else {
-    print_human(plan, maintenance, options.dry_run);
+    print_human(plan, pins, maintenance, options.dry_run);
   }
   return 0;
 }

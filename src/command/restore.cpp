@@ -12,6 +12,7 @@
 #include "common/error.hpp"
 #include "common/process.hpp"
 #include "common/time_text.hpp"
+#include "repo/pins.hpp"
 #include "repo/repository.hpp"
 #include "restore/execute.hpp"
 #include "restore/pg_binaries.hpp"
@@ -75,7 +76,10 @@ ordered_json plan_json(const restore::RestorePlan& plan, uint32_t segment_size) 
                  {"stop_time", plan.backup.stop_time}};
   j["target"] = {{"description", plan.description},
                  {"stop_lsn", plan.stop_lsn.to_string()},
-                 {"timeline", plan.timeline.value()}};
+                 {"timeline", plan.timeline.value()},
+                 {"replay_end_min", plan.replay_end_min.to_string()},
+                 {"replay_end_max", plan.replay_end_max ? ordered_json(plan.replay_end_max->to_string())
+                                                        : ordered_json(nullptr)}};
   ordered_json settings = ordered_json::object();
   for (const auto& s : plan.recovery) settings[s.name] = s.value;
   j["recovery_settings"] = settings;
@@ -129,6 +133,8 @@ int run_restore(const RestoreOptions& options) {
   const repo::Repository repository = repo::open_repository(repo_path);
   const uint32_t seg = repository.config.segment_size;
 
+  // Planned and pinned under the pin lock, so a concurrent expire keeps the backup chosen (repo/pins.hpp).
+  auto pin_lock = repository.storage->lock(repo::kPinLockName, storage::LockWait::kWait);
   const restore::RestorePlan plan = restore::make_plan(repository, request);
   restore::check_target_directory(target_dir);
   // The server programs of the backup's version, before anything is written: --start runs them, and a --pg-bindir
@@ -154,8 +160,13 @@ int run_restore(const RestoreOptions& options) {
     return 0;
   }
 
+  repo::BackupPin pin(*repository.storage, plan.backup.id,
+                      "restore into " + target_dir + " (pid " + std::to_string(::getpid()) + ")");
+  pin_lock.reset();
+
   restore::ExecuteOptions exec;
   exec.target_dir = target_dir;
+  exec.pin_id = pin.id();
   exec.walvault_binary = self_executable();
   exec.action = action;
   exec.port = options.port;
@@ -165,6 +176,7 @@ int run_restore(const RestoreOptions& options) {
   if (!options.json) std::fputs((plan_text(plan, seg) + binaries_text(binaries)).c_str(), stdout);
   std::fflush(stdout);
   const restore::ExecuteResult done = restore::execute_plan(repository, plan, exec);
+  pin.release();  // the restored server's recovery_end_command removes it when recovery is over
   char line[256];
   std::snprintf(line, sizeof line, "restored backup %s into %s: %llu files, %.1f MiB, extracted and verified in %.1f s\n",
                 plan.backup.id.c_str(), target_dir.c_str(), static_cast<unsigned long long>(done.extracted.files),
@@ -176,12 +188,18 @@ int run_restore(const RestoreOptions& options) {
     restore::StartOptions start;
     start.pg_bindir = binaries->bindir;
     start.port = *exec.port;
+    start.replay_end_min = plan.replay_end_min;
+    start.replay_end_max = plan.replay_end_max;
     start.action = action;
     started = restore::start_restored_server(target_dir, start);
     std::snprintf(line, sizeof line, "target reached: server %s on port %d after %.1f s of recovery\n",
                   started->state.c_str(), *exec.port, started->elapsed.count());
     out += line;
     if (!started->stop_line.empty()) out += "  " + started->stop_line + "\n";
+    if (started->replay_end) {
+      out += "  replay ended at " + started->replay_end->to_string() + " (the plan requires at least " +
+             plan.replay_end_min.to_string() + ")\n";
+    }
   } else {
     out += "start it with: pg_ctl start -D " + restore::shell_quote(target_dir) +
            (exec.port ? "" : "   (it keeps the backup's port; add --port to restore to choose one)") + "\n";
@@ -198,7 +216,9 @@ int run_restore(const RestoreOptions& options) {
       j["start"] = {{"port", *exec.port},
                     {"state", started->state},
                     {"recovery_seconds", started->elapsed.count()},
-                    {"stop_line", started->stop_line}};
+                    {"stop_line", started->stop_line},
+                    {"replay_end", started->replay_end ? ordered_json(started->replay_end->to_string())
+                                                       : ordered_json(nullptr)}};
     }
     std::fputs((j.dump(2) + "\n").c_str(), stdout);
   } else {

@@ -4,6 +4,7 @@
 #include <exception>
 
 #include "common/error.hpp"
+#include "repo/pins.hpp"
 #include "repo/repository.hpp"
 #include "restore/wal_fetch.hpp"
 #include "wal/lsn.hpp"
@@ -15,6 +16,8 @@ int fetch(const WalFetchOptions& options) {
   if (options.clean_spool) {
     if (options.spool.empty()) throw Error(ErrorCode::kUsage, "--clean-spool needs --spool");
     restore::Spool(options.spool).remove();
+    // Recovery is over: the server needs nothing more from the repository (repo/pins.hpp).
+    if (!options.unpin.empty()) repo::remove_pin(*repo::open_repository(options.repo).storage, options.unpin);
     return 0;
   }
   const repo::Repository repository = repo::open_repository(options.repo);

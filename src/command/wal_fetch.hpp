@@ -1,7 +1,8 @@
 // `walvault wal-fetch`: PostgreSQL's restore_command (restore/wal_fetch.hpp does the work).
 //
 //   walvault wal-fetch --repo R [--spool DIR [--prefetch N]] FILE DEST     serve FILE (%f) at DEST (%p)
-//   walvault wal-fetch --repo R --spool DIR --clean-spool                   recovery_end_command: drop the spool
+//   walvault wal-fetch --repo R --spool DIR --clean-spool [--unpin ID]      recovery_end_command: drop the spool
+//                                                                           and the restore's backup pin
 //
 // Exit codes follow restore_command's conventions: 0 = DEST now holds the complete, verified file; 1 = the
 // repository does not have it (normal: PostgreSQL probes for history files and for the segment after the end of
@@ -28,6 +29,7 @@ struct WalFetchOptions {
   std::string spool;
   uint32_t prefetch = 8;
   bool clean_spool = false;
+  std::string unpin;  // with clean_spool: the backup pin to remove (repo/pins.hpp)
   bool prefetch_worker = false;  // internal: the detached prefetcher
 };
 

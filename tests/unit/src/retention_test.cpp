@@ -32,7 +32,7 @@ std::vector<std::string> segments(uint32_t tli, uint64_t first, uint64_t last) {
   return out;
 }
 
-RetentionPolicy keep_backups(uint32_t n) { return RetentionPolicy{n, std::nullopt, kNow}; }
+RetentionPolicy keep_backups(uint32_t n) { return RetentionPolicy{n, std::nullopt, kNow, {}}; }
 
 }  // namespace
 
@@ -61,7 +61,7 @@ TEST_CASE("retention: keep N backups removes older backups and the WAL below the
 
 TEST_CASE("retention: the newest backup always stays", "[retention]") {
   const std::vector<RetentionBackup> backups = {backup("b2", 1, 5, 500), backup("b1", 1, 2, 600)};
-  const auto by_days = plan_expire(backups, RetentionPolicy{std::nullopt, hours(24), kNow}, TimelineTree{},
+  const auto by_days = plan_expire(backups, RetentionPolicy{std::nullopt, hours(24), kNow, {}}, TimelineTree{},
                                    segments(1, 1, 6), kSeg);
   CHECK(by_days.kept_backups == std::vector<std::string>{"b2"});
   CHECK(by_days.expired_backups == std::vector<std::string>{"b1"});
@@ -70,10 +70,24 @@ TEST_CASE("retention: the newest backup always stays", "[retention]") {
   CHECK(keep_one.kept_backups == std::vector<std::string>{"b2"});
 }
 
+TEST_CASE("retention: a pinned backup stays, with every newer one and the WAL it needs", "[retention]") {
+  const std::vector<RetentionBackup> backups = {backup("b1", 1, 2, 72), backup("b2", 1, 5, 48),
+                                                backup("b3", 1, 8, 24)};
+  auto policy = keep_backups(1);
+  policy.pinned = {"b1"};
+  const auto plan = plan_expire(backups, policy, TimelineTree{}, segments(1, 1, 10), kSeg);
+  CHECK(plan.expired_backups.empty());
+  CHECK(plan.kept_backups == std::vector<std::string>{"b1", "b2", "b3"});
+  CHECK(plan.wal_objects == segments(1, 1, 1));
+  policy.pinned = {"b2"};
+  CHECK(plan_expire(backups, policy, TimelineTree{}, segments(1, 1, 10), kSeg).expired_backups ==
+        std::vector<std::string>{"b1"});
+}
+
 TEST_CASE("retention: keep days keeps the newest backup from before the window", "[retention]") {
   const std::vector<RetentionBackup> backups = {backup("b1", 1, 2, 24 * 10), backup("b2", 1, 5, 24 * 8),
                                                 backup("b3", 1, 8, 24 * 2), backup("b4", 1, 9, 1)};
-  const auto plan = plan_expire(backups, RetentionPolicy{std::nullopt, hours(24 * 7), kNow}, TimelineTree{},
+  const auto plan = plan_expire(backups, RetentionPolicy{std::nullopt, hours(24 * 7), kNow, {}}, TimelineTree{},
                                 segments(1, 1, 10), kSeg);
   CHECK(plan.expired_backups == std::vector<std::string>{"b1"});
   CHECK(plan.kept_backups == std::vector<std::string>{"b2", "b3", "b4"});
@@ -82,8 +96,8 @@ TEST_CASE("retention: keep days keeps the newest backup from before the window",
 
 TEST_CASE("retention: a bad policy keeps everything", "[retention]") {
   const std::vector<RetentionBackup> backups = {backup("b1", 1, 2, 72), backup("b2", 1, 5, 48)};
-  for (const auto& policy : {RetentionPolicy{std::nullopt, std::nullopt, kNow}, keep_backups(0),
-                             RetentionPolicy{1, hours(1), kNow}}) {
+  for (const auto& policy : {RetentionPolicy{std::nullopt, std::nullopt, kNow, {}}, keep_backups(0),
+                             RetentionPolicy{1, hours(1), kNow, {}}}) {
     const auto plan = plan_expire(backups, policy, TimelineTree{}, segments(1, 1, 6), kSeg);
     CHECK(plan.expired_backups.empty());
     CHECK(plan.kept_backups.size() == 2);
