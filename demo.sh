@@ -8,7 +8,6 @@
 # Set WALVAULT_BIN to use an existing walvault binary instead of building one.
 set -euo pipefail
 cd "$(dirname "$0")"
-src_dir=$PWD
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 note() { printf '   %s\n' "$*"; }
@@ -40,10 +39,11 @@ trap cleanup EXIT
 say "1. Install dependencies and build walvault"
 if [[ -z ${WALVAULT_BIN:-} ]]; then
   bash .ci/install-deps.sh
-  build_dir=$src_dir/build-demo
-  # The server runs restore_command as the postgres user, so the binary must be reachable by it.
-  if [[ $(id -u) -eq 0 ]] && ! runuser -u postgres -- test -x "$src_dir"; then build_dir=/tmp/walvault-demo-build; fi
-  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DWALVAULT_TESTS=OFF >/dev/null
+  # In the work directory, which the postgres user can reach (the server runs restore_command as that user) and
+  # which the cleanup removes. The build type and -Werror are CI's, so a warning fails the demo instead of
+  # scrolling past.
+  build_dir=$work/build
+  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWALVAULT_WERROR=ON -DWALVAULT_TESTS=OFF >/dev/null
   cmake --build "$build_dir" -j"$(nproc)" --target walvault >/dev/null
   WALVAULT_BIN=$build_dir/walvault
 fi

@@ -7,16 +7,24 @@
 #include "cli/cli.hpp"
 #include "common/error.hpp"
 
+namespace {
+
+int report(int argc, char** argv, walvault::ErrorCode code, const std::string& message, const std::string& hint) {
+  const auto out = walvault::cli::error_report(argc, argv, code, message, hint);
+  std::fputs(out.text.c_str(), stderr);
+  if (!out.json.empty()) std::fputs(out.json.c_str(), stdout);
+  return walvault::exit_code(code);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   try {
     return walvault::cli::run(argc, argv);
   } catch (const walvault::Error& e) {
-    std::string line = std::string("walvault: error: ") + e.what() + "\n";
-    if (!e.hint().empty()) line += "HINT: " + e.hint() + "\n";
-    std::fputs(line.c_str(), stderr);
-    return walvault::exit_code(e.code());
+    return report(argc, argv, e.code(), e.what(), e.hint());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "walvault: error: internal error: %s\nHINT: this is a bug; please report it\n", e.what());
-    return walvault::exit_code(walvault::ErrorCode::kInternal);
+    return report(argc, argv, walvault::ErrorCode::kInternal, std::string("internal error: ") + e.what(),
+                  "this is a bug; please report it");
   }
 }

@@ -1,8 +1,12 @@
 #include "cli/cli.hpp"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "cli/registry.hpp"
 #include "common/error.hpp"
@@ -41,6 +45,66 @@ std::optional<std::string> pg_bindir_from_environment() {
   return std::string(value);
 }
 
+namespace {
+
+// Edit distance (insertions, deletions, substitutions), for "did you mean".
+std::size_t distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The first argument that is not an option: the command's name, as typed.
+std::string_view command_word(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (!arg.starts_with("-")) return arg;
+  }
+  return {};
+}
+
+// A command name that is not one: "unknown command", with the nearest name when it is close.
+void check_command_word(const CLI::App& app, std::string_view word) {
+  if (word.empty()) return;
+  std::string nearest;
+  std::size_t best = SIZE_MAX;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    if (sub->get_name() == word) return;
+    const std::size_t d = distance(word, sub->get_name());
+    if (d < best) {
+      best = d;
+      nearest = sub->get_name();
+    }
+  }
+  throw Error(ErrorCode::kUsage, "unknown command \"" + std::string(word) + "\"",
+              (best <= 2 ? "did you mean '" + nearest + "'? " : std::string()) + "run 'walvault --help' for the commands");
+}
+
+}  // namespace
+
+ErrorReport error_report(int argc, char** argv, ErrorCode code, const std::string& message, const std::string& hint) {
+  ErrorReport out;
+  out.text = "walvault: error: " + message + "\n";
+  if (!hint.empty()) out.text += "HINT: " + hint + "\n";
+  const bool json = std::any_of(argv + 1, argv + argc, [](const char* a) { return std::string_view(a) == "--json"; });
+  if (json) {
+    nlohmann::ordered_json j;
+    j["error"] = {{"code", error_code_name(code)}, {"exit_code", exit_code(code)}, {"message", message},
+                  {"hint", hint}};
+    out.json = j.dump(2) + "\n";
+  }
+  return out;
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"walvault: point-in-time recovery for PostgreSQL, to the instant before the wipe"};
   app.name("walvault");
@@ -54,6 +118,7 @@ int run(int argc, char** argv) {
 
   Action selected;
   for (const Registrar register_command : commands()) register_command(app, selected);
+  check_command_word(app, command_word(argc, argv));
 
   try {
     app.parse(argc, argv);

@@ -12,6 +12,11 @@ void register_status(CLI::App& app, Action& selected) {
   add_repo_option(*sub, options->repo);
   add_json_flag(*sub, options->json);
   sub->add_flag("--prometheus", options->prometheus, "Print Prometheus text exposition format (walvault_* metrics)");
+  sub->add_option("--max-lag", options->max_lag_seconds, "Seconds behind the server before health is degraded")
+      ->default_val(300);
+  sub->add_option("--max-backup-age", options->max_backup_age_hours,
+                  "Hours since the newest backup before health is degraded")
+      ->default_val(48);
   sub->callback([options, &selected] { selected = [options] { return command::run_status(*options); }; });
 }
 

@@ -38,6 +38,7 @@ struct CheckResult {
   bool skipped = false;
   std::string detail;
   ordered_json tables = ordered_json::object();  // rows: "schema.table" → count
+  bool errored = false;  // a --check query that could not run (an SQL error): the check, not the data, is wrong
 };
 
 struct DrillReport {
@@ -123,7 +124,7 @@ std::string ident(const std::string& name) {
 }
 
 CheckResult row_counts(const std::string& data_dir, int port, const std::string& db) {
-  CheckResult check{"rows in database " + db, true, false, {}, ordered_json::object()};
+  CheckResult check{"rows in database " + db, true, false, {}, ordered_json::object(), false};
   uint64_t total = 0;
   try {
     const pg::Connection conn(server_conninfo(data_dir, port, db), pg::Mode::kRegular);
@@ -163,7 +164,7 @@ std::vector<std::string> databases(const std::string& data_dir, int port) {
 }
 
 CheckResult amcheck(const std::string& pg_bindir, const std::string& data_dir, int port) {
-  CheckResult check{"pg_amcheck", true, false, {}, ordered_json::object()};
+  CheckResult check{"pg_amcheck", true, false, {}, ordered_json::object(), false};
   const std::string program = pg_bindir + "/pg_amcheck";
   if (::access(program.c_str(), X_OK) != 0) {
     // Said in the report, never a silent pass: the drill did not look for corruption inside the tables.
@@ -183,7 +184,7 @@ CheckResult amcheck(const std::string& pg_bindir, const std::string& data_dir, i
 
 // PASSES when the query runs, returns a row, and its first value is not NULL, false or 0.
 CheckResult custom_check(const std::string& data_dir, int port, const std::string& sql) {
-  CheckResult check{"check: " + sql, false, false, {}, ordered_json::object()};
+  CheckResult check{"check: " + sql, false, false, {}, ordered_json::object(), false};
   try {
     const pg::Connection conn(server_conninfo(data_dir, port, "postgres"), pg::Mode::kRegular);
     const pg::Result r = conn.exec(sql);
@@ -198,6 +199,7 @@ CheckResult custom_check(const std::string& data_dir, int port, const std::strin
     }
   } catch (const Error& e) {
     check.detail = e.what();
+    check.errored = true;
   }
   return check;
 }
@@ -319,16 +321,25 @@ int run_drill(const DrillOptions& options) {
   for (const auto& sql : options.checks) report.checks.push_back(custom_check(scratch.data_dir(), *exec.port, sql));
 
   std::size_t failed = 0;
-  for (const auto& c : report.checks) failed += c.ok ? 0 : 1;
+  std::size_t errored = 0;
+  for (const auto& c : report.checks) {
+    failed += c.ok || c.errored ? 0 : 1;
+    errored += c.errored ? 1 : 0;
+  }
   if (options.json) {
-    print_json(report, failed == 0);
+    print_json(report, failed + errored == 0);
   } else {
-    print_human(report, failed == 0);
+    print_human(report, failed + errored == 0);
   }
   std::fflush(stdout);
   if (failed > 0) {
     throw Error(ErrorCode::kCorrupt, "drill: " + std::to_string(failed) + " check(s) failed on the restored copy",
                 "see the report above; the restored data or a --check query does not hold");
+  }
+  if (errored > 0) {
+    throw Error(ErrorCode::kUsage, "drill: " + std::to_string(errored) + " --check query(ies) could not run on the "
+                "restored copy (the restore itself passed every other check)",
+                "see the report above for the server's error, and fix the query");
   }
   return 0;
 }

@@ -123,20 +123,22 @@ int run_restore(const RestoreOptions& options) {
   if (options.port && (*options.port <= 0 || *options.port > 65535)) {
     throw Error(ErrorCode::kUsage, "--port: out of range");
   }
-  if (options.start && ::geteuid() == 0) {
-    throw Error(ErrorCode::kUsage, "--start as root: PostgreSQL refuses to run as root",
-                "run the restore as the user that owns PostgreSQL's files, e.g. 'runuser -u postgres -- walvault "
-                "restore ...'");
-  }
   const std::string repo_path = std::filesystem::absolute(options.repo).lexically_normal().string();
   const std::string target_dir = std::filesystem::absolute(options.target_dir).lexically_normal().string();
+  // Every precondition of the directory and of --start before anything is read or written: a refusal after an
+  // extraction of hours would also leave a directory that blocks the retry.
+  std::optional<int> port = options.port;
+  if (options.start && !port) port = free_loopback_port();
+  if (options.start) restore::check_start_preconditions(target_dir, *port);
+  const bool as_root = ::geteuid() == 0;
+  restore::become_owner(options.owner);
+  restore::check_target_directory(target_dir);
   const repo::Repository repository = repo::open_repository(repo_path);
   const uint32_t seg = repository.config.segment_size;
 
   // Planned and pinned under the pin lock, so a concurrent expire keeps the backup chosen (repo/pins.hpp).
   auto pin_lock = repository.storage->lock(repo::kPinLockName, storage::LockWait::kWait);
   const restore::RestorePlan plan = restore::make_plan(repository, request);
-  restore::check_target_directory(target_dir);
   // The server programs of the backup's version, before anything is written: --start runs them, and a --pg-bindir
   // of the wrong version is refused even without it.
   std::optional<restore::PgBinaries> binaries;
@@ -169,8 +171,7 @@ int run_restore(const RestoreOptions& options) {
   exec.pin_id = pin.id();
   exec.walvault_binary = self_executable();
   exec.action = action;
-  exec.port = options.port;
-  if (options.start && !exec.port) exec.port = free_loopback_port();
+  exec.port = port;
   exec.loopback_only = options.start;
   exec.prefetch_depth = options.prefetch;
   if (!options.json) std::fputs((plan_text(plan, seg) + binaries_text(binaries)).c_str(), stdout);
@@ -201,7 +202,8 @@ int run_restore(const RestoreOptions& options) {
              plan.replay_end_min.to_string() + ")\n";
     }
   } else {
-    out += "start it with: pg_ctl start -D " + restore::shell_quote(target_dir) +
+    out += "start it with: " + (as_root ? "runuser -u " + restore::shell_quote(*options.owner) + " -- " : "") +
+           "pg_ctl start -D " + restore::shell_quote(target_dir) +
            (exec.port ? "" : "   (it keeps the backup's port; add --port to restore to choose one)") + "\n";
   }
   if (options.json) {

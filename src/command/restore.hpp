@@ -14,7 +14,9 @@
 // Safety: the restored copy gets archive_mode = off and no primary_conninfo, so it can neither push WAL into
 // any archive nor follow the production server; without --port it keeps the backup's port, so starting it
 // beside the production server fails instead of colliding. Run it as the data directory's owner: PostgreSQL
-// refuses root, and --start refuses it too.
+// refuses root, and --start refuses it too; as root without --start, --owner USER gives the directory to USER
+// (without it, root is refused: a root-owned data directory cannot be started). Every precondition (--start's
+// port, socket path and user, the directory empty and writable, --owner) is checked before anything is written.
 // Errors: kUsage (also: no server programs of the backup's version), kRepository, kNotRestorable, kNotFound,
 // kUnsafe, kCorrupt, kIo (see README "Exit codes").
 #pragma once
@@ -42,6 +44,7 @@ struct RestoreOptions {
   std::optional<std::string> pg_bindir_env;  // WALVAULT_PG_BINDIR
   uint32_t prefetch = 8;
   bool json = false;
+  std::optional<std::string> owner;  // --owner USER: as root, the user the restored directory is given to
 };
 
 int run_restore(const RestoreOptions& options);

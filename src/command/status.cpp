@@ -13,6 +13,7 @@
 #include "pg/replication.hpp"
 #include "repo/lock.hpp"
 #include "repo/repository.hpp"
+#include "restore/backup_catalog.hpp"
 
 namespace walvault::command {
 namespace {
@@ -28,7 +29,43 @@ struct Status {
   std::optional<uint64_t> lag_bytes;
   std::optional<double> lag_seconds;
   std::vector<archive::IndexProblem> index_problems;  // WAL the streamer could not index
+  std::size_t backups = 0;
+  std::optional<double> newest_backup_age_seconds;
+  uint64_t repository_bytes = 0;
+  Health health = Health::kHealthy;
+  std::vector<std::string> reasons;  // why not healthy, one line each, worst first
 };
+
+// Takes the worse of the current health and `level`, and records why.
+void degrade(Status& s, Health level, std::string reason) {
+  if (level == Health::kBroken) {
+    s.reasons.insert(s.reasons.begin(), std::move(reason));
+  } else {
+    s.reasons.push_back(std::move(reason));
+  }
+  s.health = std::max(s.health, level);
+}
+
+void judge(Status& s, const StatusOptions& options) {
+  if (!s.streamer_pid) degrade(s, Health::kBroken, "the streamer is not running: no WAL is being captured");
+  if (s.backups == 0) {
+    degrade(s, Health::kBroken, "the repository holds no backup: nothing can be restored");
+  } else if (*s.newest_backup_age_seconds > options.max_backup_age_hours * 3600.0) {
+    degrade(s, Health::kDegraded,
+            "the newest backup is " + std::to_string(static_cast<long>(*s.newest_backup_age_seconds / 3600)) +
+                " hours old (more than " + std::to_string(options.max_backup_age_hours) + ")");
+  }
+  if (!s.server_lsn) degrade(s, Health::kDegraded, "the server is unreachable: " + s.server_error);
+  if (s.lag_seconds && *s.lag_seconds > options.max_lag_seconds) {
+    degrade(s, Health::kDegraded,
+            "the repository is " + std::to_string(static_cast<long>(*s.lag_seconds)) + " s behind the server (more than " +
+                std::to_string(options.max_lag_seconds) + ")");
+  }
+  if (!s.index_problems.empty()) {
+    degrade(s, Health::kDegraded,
+            std::to_string(s.index_problems.size()) + " index problem(s): commits and events missing from the index");
+  }
+}
 
 Status collect(const repo::Repository& repository) {
   Status s;
@@ -41,6 +78,15 @@ Status collect(const repo::Repository& repository) {
     if (object.name.ends_with(".wvs")) ++s.segments_archived;
   }
   s.index_problems = archive::read_index_problems(*repository.storage);
+  for (const auto& object : repository.storage->list("")) s.repository_bytes += object.size;
+  const auto backups = restore::read_backups(*repository.storage);
+  s.backups = backups.size();
+  for (const auto& b : backups) {
+    if (const auto stop = parse_time(b.stop_time)) {
+      const double age = std::chrono::duration<double>(std::chrono::system_clock::now() - *stop).count();
+      if (!s.newest_backup_age_seconds || age < *s.newest_backup_age_seconds) s.newest_backup_age_seconds = age;
+    }
+  }
   try {
     pg::LibpqReplicationSource source(repository.config.conninfo);
     s.server_lsn = source.identify_system().flush_lsn;
@@ -69,6 +115,8 @@ Status collect(const repo::Repository& repository) {
 
 void print_json(const repo::Repository& repository, const Status& s) {
   nlohmann::ordered_json j;
+  j["health"] = health_name(s.health);
+  j["reasons"] = s.reasons;
   j["repository"] = repository.path;
   j["system_identifier"] = std::to_string(repository.config.system_identifier);
   j["streamer"] = {{"running", s.streamer_pid.has_value()},
@@ -90,6 +138,10 @@ void print_json(const repo::Repository& repository, const Status& s) {
   j["last_commit_time"] = st && !s.state->last_commit_time.empty() ? nlohmann::json(s.state->last_commit_time) : nullptr;
   j["state_updated"] = st ? nlohmann::json(s.state->updated) : nullptr;
   j["segments_archived"] = s.segments_archived;
+  j["backups"] = s.backups;
+  j["newest_backup_age_seconds"] =
+      s.newest_backup_age_seconds ? nlohmann::json(*s.newest_backup_age_seconds) : nlohmann::json(nullptr);
+  j["repository_bytes"] = s.repository_bytes;
   nlohmann::json problems = nlohmann::json::array();
   for (const auto& p : s.index_problems) {
     problems.push_back({{"timeline", p.timeline.value()},
@@ -108,6 +160,15 @@ void print_prometheus(const Status& s) {
     out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " gauge\n" << name << ' ' << value << '\n';
   };
   out.precision(17);
+  metric("walvault_up", "Whether walvault could read the repository.", 1);
+  metric("walvault_health", "0 healthy, 1 degraded, 2 broken (walvault status explains why).",
+         static_cast<double>(s.health));
+  metric("walvault_backups", "Complete backups in the repository.", static_cast<double>(s.backups));
+  if (s.newest_backup_age_seconds) {
+    metric("walvault_newest_backup_age_seconds", "Seconds since the newest backup stopped.", *s.newest_backup_age_seconds);
+  }
+  metric("walvault_repository_bytes", "Bytes of every object in the repository.",
+         static_cast<double>(s.repository_bytes));
   metric("walvault_streamer_running", "Whether a walvault streamer holds the repository's stream lock.",
          s.streamer_pid ? 1 : 0);
   metric("walvault_server_reachable", "Whether the PostgreSQL server answered.", s.server_lsn ? 1 : 0);
@@ -136,6 +197,8 @@ void print_prometheus(const Status& s) {
 }
 
 void print_human(const repo::Repository& repository, const Status& s) {
+  std::cout << "health:          " << health_name(s.health) << "\n";
+  for (const auto& reason : s.reasons) std::cout << "  - " << reason << "\n";
   std::cout << "repository:      " << repository.path << " (database system " << repository.config.system_identifier
             << ")\n";
   std::cout << "streamer:        "
@@ -163,6 +226,11 @@ void print_human(const repo::Repository& repository, const Status& s) {
               << "\n";
   }
   std::cout << "segments:        " << s.segments_archived << " archived\n";
+  std::cout << "backups:         " << s.backups;
+  if (s.newest_backup_age_seconds) {
+    std::cout << ", the newest " << static_cast<long>(*s.newest_backup_age_seconds / 3600) << " h old";
+  }
+  std::cout << "\nrepository size: " << s.repository_bytes << " bytes\n";
   if (!s.index_problems.empty()) {
     std::cout << "index problems:  " << s.index_problems.size()
               << " (commits and events missing from the index; the first: " << s.index_problems.front().message
@@ -177,17 +245,29 @@ int run_status(const StatusOptions& options) {
   if (options.json && options.prometheus) {
     throw Error(ErrorCode::kUsage, "--json and --prometheus exclude each other", "choose one output format");
   }
-  const repo::Repository repository = repo::open_repository(options.repo);
-  const Status s = collect(repository);
+  std::optional<repo::Repository> repository;
+  try {
+    repository.emplace(repo::open_repository(options.repo));
+  } catch (const Error& e) {
+    // A textfile collector must see the failure: an empty file alerts on nothing.
+    if (options.prometheus) {
+      std::cout << "# HELP walvault_up Whether walvault could read the repository.\n# TYPE walvault_up gauge\n"
+                   "walvault_up 0\n";
+    }
+    throw;
+  }
+  Status s = collect(*repository);
+  judge(s, options);
   if (options.json) {
-    print_json(repository, s);
+    print_json(*repository, s);
   } else if (options.prometheus) {
     print_prometheus(s);
     if (s.idle_slot_warning) log::warning(*s.idle_slot_warning);  // the metrics go to a file: say it on stderr
+    for (const auto& reason : s.reasons) log::warning(reason);
   } else {
-    print_human(repository, s);
+    print_human(*repository, s);
   }
-  return 0;
+  return health_exit_code(s.health);
 }
 
 }  // namespace walvault::command

@@ -56,4 +56,20 @@ class Error : public std::runtime_error {
 // The process exit code for an error class.
 [[nodiscard]] constexpr int exit_code(ErrorCode code) noexcept { return static_cast<int>(code); }
 
+// The error class as a stable lowercase word ("usage", "repository", ...), for --json error reports.
+[[nodiscard]] constexpr const char* error_code_name(ErrorCode code) noexcept {
+  switch (code) {
+    case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kUsage: return "usage";
+    case ErrorCode::kRepository: return "repository";
+    case ErrorCode::kConnection: return "connection";
+    case ErrorCode::kCorrupt: return "corrupt";
+    case ErrorCode::kNotRestorable: return "not_restorable";
+    case ErrorCode::kIo: return "io";
+    case ErrorCode::kUnsafe: return "unsafe";
+    case ErrorCode::kNotFound: return "not_found";
+  }
+  return "internal";
+}
+
 }  // namespace walvault

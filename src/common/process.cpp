@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <filesystem>
 
 #include "common/error.hpp"
@@ -22,20 +23,38 @@ std::string self_executable() {
   return path.string();
 }
 
-int free_loopback_port() {
+namespace {
+
+// Binds a TCP socket to 127.0.0.1:port (0: any), as PostgreSQL's listener does (SO_REUSEADDR); the bound port, or
+// nullopt with errno set.
+std::optional<int> bind_loopback(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw Error(ErrorCode::kIo, std::string("cannot pick a free port: ") + std::strerror(errno));
+  if (fd < 0) return std::nullopt;
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
   socklen_t len = sizeof addr;
   const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
                   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
   const int saved = errno;
   ::close(fd);
-  if (!ok) throw Error(ErrorCode::kIo, std::string("cannot pick a free port: ") + std::strerror(saved), "give --port");
+  errno = saved;
+  if (!ok) return std::nullopt;
   return ntohs(addr.sin_port);
 }
+
+}  // namespace
+
+int free_loopback_port() {
+  const auto port = bind_loopback(0);
+  if (!port) throw Error(ErrorCode::kIo, std::string("cannot pick a free port: ") + std::strerror(errno), "give --port");
+  return *port;
+}
+
+bool loopback_port_free(int port) { return bind_loopback(port).has_value(); }
 
 ProgramResult run_program(const std::vector<std::string>& argv, std::size_t max_output) {
   int pipe_fds[2];

@@ -15,6 +15,8 @@ namespace walvault {
 [[nodiscard]] std::string self_executable();
 
 [[nodiscard]] int free_loopback_port();
+// Whether a server could listen on 127.0.0.1:port now.
+[[nodiscard]] bool loopback_port_free(int port);
 
 struct ProgramResult {
   int exit_code = -1;

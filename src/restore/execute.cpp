@@ -1,6 +1,8 @@
 #include "restore/execute.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -142,13 +144,30 @@ std::optional<std::string> query_value(const std::string& conninfo, const char* 
   return out;
 }
 
+// Throws kUsage unless this process can create dir (or write into it).
+void check_writable(const std::string& dir) {
+  // The directory itself when it exists, else the nearest existing parent, which mkdir -p would write into.
+  fs::path at(dir);
+  std::error_code ec;
+  while (!fs::exists(at, ec) && at.has_parent_path() && at != at.parent_path()) at = at.parent_path();
+  if (::access(at.c_str(), W_OK | X_OK) != 0) {
+    throw Error(ErrorCode::kUsage, "cannot write the target directory \"" + dir + "\": " + at.string() + ": " +
+                                       std::strerror(errno),
+                "run the restore as a user who can create it (the user that runs PostgreSQL), or give another "
+                "--target-dir");
+  }
+}
+
 }  // namespace
 
 void check_target_directory(const std::string& dir) {
   std::error_code ec;
   const auto status = fs::symlink_status(dir, ec);
   if (ec && ec != std::errc::no_such_file_or_directory) io_error("cannot inspect", dir, ec.value());
-  if (!fs::exists(status)) return;
+  if (!fs::exists(status)) {
+    check_writable(dir);
+    return;
+  }
   if (!fs::is_directory(status)) {
     throw Error(ErrorCode::kUnsafe, "target \"" + dir + "\" exists and is not a directory",
                 "give a directory that does not exist yet, or an empty one");
@@ -160,6 +179,53 @@ void check_target_directory(const std::string& dir) {
   if (!fs::is_empty(dir, ec) || ec) {
     throw Error(ErrorCode::kUnsafe, "target directory \"" + dir + "\" is not empty",
                 "give a directory that does not exist yet, or an empty one; walvault never overwrites files");
+  }
+  check_writable(dir);
+}
+
+void check_start_preconditions(const std::string& dir, int port) {
+  if (::geteuid() == 0) {
+    throw Error(ErrorCode::kUsage, "--start as root: PostgreSQL refuses to run as root",
+                "run the restore as the user that owns PostgreSQL's files, e.g. 'runuser -u postgres -- walvault "
+                "restore ...'");
+  }
+  if (!loopback_port_free(port)) {
+    throw Error(ErrorCode::kUsage, "port " + std::to_string(port) + " is in use on 127.0.0.1: the restored server could "
+                                       "not listen there",
+                "give another --port, or leave it out to use a free one");
+  }
+  const std::string socket = dir + "/.s.PGSQL." + std::to_string(port);
+  if (socket.size() > 107) {
+    throw Error(ErrorCode::kUsage,
+                "the target directory's path is too long for the restored server's Unix socket (" + socket + " is " +
+                    std::to_string(socket.size()) + " bytes, PostgreSQL allows 107)",
+                "give a shorter --target-dir");
+  }
+}
+
+void become_owner(const std::optional<std::string>& requested) {
+  const bool root = ::geteuid() == 0;
+  if (!requested) {
+    if (!root) return;
+    throw Error(ErrorCode::kUsage,
+                "restore as root would leave a data directory that root owns, which PostgreSQL refuses to start",
+                "add --owner postgres (the user that will run the restored server), or run the restore as that user");
+  }
+  errno = 0;
+  const passwd* pw = ::getpwnam(requested->c_str());
+  if (pw == nullptr) throw Error(ErrorCode::kUsage, "--owner: no user \"" + *requested + "\"", "name an existing user");
+  if (pw->pw_uid == 0) {
+    throw Error(ErrorCode::kUsage, "--owner: PostgreSQL refuses to run as root", "name the user that runs PostgreSQL");
+  }
+  if (pw->pw_uid == ::geteuid()) return;
+  if (!root) {
+    throw Error(ErrorCode::kUsage, "--owner " + *requested + ": only root can restore on another user's behalf",
+                "run the restore as " + *requested + ", or leave --owner out");
+  }
+  // Everything from here on (the repository's pin and locks, the directory and its files) is that user's, as if
+  // the restore had been run as that user.
+  if (::initgroups(pw->pw_name, pw->pw_gid) != 0 || ::setgid(pw->pw_gid) != 0 || ::setuid(pw->pw_uid) != 0) {
+    throw Error(ErrorCode::kIo, "cannot become user " + *requested + ": " + std::strerror(errno));
   }
 }
 

@@ -41,8 +41,20 @@ inline constexpr std::string_view kSpoolDir = "pg_wal/walvault-spool";
 // The server log --start writes, in the data directory.
 inline constexpr std::string_view kStartLog = "walvault-restore.log";
 
-// Throws kUnsafe unless dir does not exist or is an empty directory. Reads only.
+// Throws kUnsafe unless dir does not exist or is an empty directory, and kUsage unless this process can create it
+// (or write into it). Reads only.
 void check_target_directory(const std::string& dir);
+
+// What `--start` needs, checked before anything is written (kUsage, naming the problem): not root (PostgreSQL
+// refuses it), the port free on 127.0.0.1, and the Unix socket path <dir>/.s.PGSQL.<port> within PostgreSQL's
+// limit (107 bytes: sizeof sun_path less its NUL).
+void check_start_preconditions(const std::string& dir, int port);
+
+// Who will own the restored directory. As root, a data directory that root owns cannot be started (PostgreSQL
+// refuses root, and refuses a directory it does not own), so root must name the owner (--owner USER): the rest
+// of the restore then runs as that user (setuid), so the directory, and the pin and lock files in the repository,
+// are that user's. As anyone else, --owner may only name that user. Throws kUsage (kIo if setuid fails).
+void become_owner(const std::optional<std::string>& requested);
 
 struct ExecuteOptions {
   std::string target_dir;       // absolute

@@ -82,6 +82,14 @@ TEST_CASE("drill: restores, checks, reports and cleans up", "[integration][drill
   CHECK(at_time.err.find("drill: 1 check(s) failed") != std::string::npos);
   CHECK(std::filesystem::is_empty(tmp));
 
+  // A --check that cannot run (an SQL error) is the query's fault, not the data's: exit 2, not 5.
+  const auto bad_sql = a.walvault({"drill", "--repo", a.repo(), "--check", "SELECT count(*) FROM no_such_table"}, env);
+  INFO(bad_sql.out << bad_sql.err);
+  CHECK(bad_sql.exit_code == 2);
+  CHECK(bad_sql.out.find("relation \"no_such_table\" does not exist") != std::string::npos);
+  CHECK(bad_sql.err.find("drill: 1 --check query(ies) could not run") != std::string::npos);
+  CHECK(std::filesystem::is_empty(tmp));
+
   // A target the repository cannot reach fails before anything is written.
   const auto too_early = a.walvault({"drill", "--repo", a.repo(), "--time", "2000-01-01T00:00:00Z"}, env);
   CHECK(too_early.exit_code == 6);

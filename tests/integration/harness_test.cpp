@@ -1,6 +1,7 @@
 // Proves the harness: a real PostgreSQL of the version under test answers IDENTIFY_SYSTEM in replication mode, and
 // its system identifier is the one the server reports from its control file.
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include "pg/connection.hpp"
 #include "pg_cluster.hpp"
@@ -31,4 +32,23 @@ TEST_CASE("the walvault binary answers --version and --help", "[integration][cli
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("walvault: error:") == 0);
   CHECK(bad.err.find("HINT:") != std::string::npos);
+
+  // A mistyped command is named, with the nearest one.
+  const auto typo = walvault::test::run({WALVAULT_BINARY, "-v", "stauts", "--repo", "/nonexistent"});
+  CHECK(typo.exit_code == 2);
+  CHECK(typo.err == "walvault: error: unknown command \"stauts\"\nHINT: did you mean 'status'? run 'walvault --help' "
+                    "for the commands\n");
+  // A bound is stated in words, not as CLI11's range (whose upper end is a 300-digit number).
+  const auto zero = walvault::test::run({WALVAULT_BINARY, "expire", "--repo", "/nonexistent", "--keep-backups", "0"});
+  CHECK(zero.exit_code == 2);
+  CHECK(zero.err.find("expire must keep at least one backup") != std::string::npos);
+  CHECK(zero.err.size() < 200);
+  // With --json, an error is JSON on stdout too (and the usual lines on stderr).
+  const auto missing = walvault::test::run({WALVAULT_BINARY, "list", "--repo", "/nonexistent/repo", "--json"});
+  CHECK(missing.exit_code == 3);
+  CHECK(missing.err.find("walvault: error:") == 0);
+  const auto j = nlohmann::json::parse(missing.out);
+  CHECK(j["error"]["code"] == "repository");
+  CHECK(j["error"]["exit_code"] == 3);
+  CHECK(j["error"]["message"].get<std::string>().find("/nonexistent/repo") != std::string::npos);
 }

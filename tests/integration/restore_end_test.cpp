@@ -7,7 +7,11 @@
 //   - with the tip in place but tip/stream.state deleted, the durable end is unknown and planning refuses;
 //   - a restore pins the backup it reads: expire keeps it (and says why) until the restored server's recovery
 //     ends, and removes it at the next run after that.
+#include <pwd.h>
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -171,4 +175,78 @@ TEST_CASE("expire keeps the backup a restore reads until the restored server's r
   CHECK(json::parse(expired.out)["expired_backups"] == json::array({first}));
   CHECK(json::parse(expired.out)["pins"].empty());
   (void)second;
+}
+
+TEST_CASE("restore checks every precondition before it writes anything, and gives a root restore to --owner",
+          "[integration][restore][once]") {
+  ArchivedCluster ac;
+  ac.pg().exec("CREATE TABLE t (id int)");
+  ac.start_streamer();
+  ac.backup();
+  ac.pg().exec("INSERT INTO t VALUES (1), (2)");
+  ac.wait_durable();
+  const std::string work = ac.pg().work_dir();
+  const auto refused_before_writing = [&](const walvault::test::ProcessResult& r, const std::string& dir,
+                                          const std::string& message) {
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(message) != std::string::npos);
+    CHECK(r.out.find("restored backup") == std::string::npos);
+    CHECK_FALSE(fs::exists(dir));
+    CHECK(files_under(ac.repo(), "pins/").empty());
+  };
+
+  {  // --start on a port a server already listens on
+    const int busy = walvault::test::free_port();
+    walvault::test::Background listener({"python3", "-c",
+                                         "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1'," +
+                                             std::to_string(busy) + "))\ns.listen()\ntime.sleep(60)"},
+                                        work + "/listener.log");
+    REQUIRE(wait_until([&] { return std::system(("python3 -c \"import socket; socket.create_connection(('127.0.0.1',"
+                                                  + std::to_string(busy) + "))\" 2>/dev/null").c_str()) == 0; },
+                       std::chrono::seconds(10)));
+    const std::string dir = work + "/busy-port";
+    refused_before_writing(ac.walvault({"restore", "--repo", ac.repo(), "--target-dir", dir, "--latest", "--start",
+                                        "--port", std::to_string(busy)}),
+                           dir, "port " + std::to_string(busy) + " is in use on 127.0.0.1");
+  }
+  {  // --start into a directory whose socket path PostgreSQL cannot bind
+    const std::string dir = work + "/" + std::string(110, 'd');
+    refused_before_writing(ac.walvault({"restore", "--repo", ac.repo(), "--target-dir", dir, "--latest", "--start"}),
+                           dir, "the target directory's path is too long for the restored server's Unix socket");
+  }
+  if (walvault::test::running_as_root()) {
+    // As root: --start is refused, and so is a restore without --owner (a root-owned data directory cannot start).
+    const std::string dir = work + "/as-root";
+    refused_before_writing(walvault::test::run({WALVAULT_BINARY, "restore", "--repo", ac.repo(), "--target-dir", dir,
+                                                "--latest", "--start"}),
+                           dir, "--start as root: PostgreSQL refuses to run as root");
+    refused_before_writing(
+        walvault::test::run({WALVAULT_BINARY, "restore", "--repo", ac.repo(), "--target-dir", dir, "--latest"}), dir,
+        "restore as root would leave a data directory that root owns");
+    // With --owner the directory is postgres's, and postgres starts it as the printed command says.
+    const RestoredServer owned(dir, walvault::test::free_port());
+    const auto r = walvault::test::run({WALVAULT_BINARY, "restore", "--repo", ac.repo(), "--target-dir", dir,
+                                        "--latest", "--owner", "postgres", "--port", std::to_string(owned.port())});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find("start it with: runuser -u postgres -- pg_ctl start -D " + dir) != std::string::npos);
+    const passwd* postgres = ::getpwnam("postgres");
+    REQUIRE(postgres != nullptr);
+    std::size_t not_postgres = 0;
+    for (const auto& f : files_under(dir)) {
+      struct stat st {};
+      if (::lstat((dir + "/" + f).c_str(), &st) != 0 || st.st_uid != postgres->pw_uid) ++not_postgres;
+    }
+    CHECK(not_postgres == 0);
+    const auto started = owned.start(true);
+    INFO(read_text(dir + ".log"));
+    REQUIRE(started.exit_code == 0);
+    REQUIRE(wait_until([&] { return owned.scalar("SELECT pg_is_in_recovery()") == "f"; }, std::chrono::seconds(60)));
+    CHECK(owned.scalar("SELECT count(*) FROM t") == "2");
+  } else {
+    const auto r = ac.walvault({"restore", "--repo", ac.repo(), "--target-dir", work + "/other", "--latest",
+                                "--owner", "root"});
+    refused_before_writing(r, work + "/other", "--owner: PostgreSQL refuses to run as root");
+  }
 }

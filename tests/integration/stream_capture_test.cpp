@@ -47,9 +47,15 @@ TEST_CASE("stream archives segments byte for byte under pgbench load", "[integra
   const auto target = server_lsn(cluster);
   REQUIRE(wait_durable(repo, target, std::chrono::seconds(20)));
 
+  // Streaming, but without a backup nothing can be restored: status says broken, and why (exit 11).
   const auto status = walvault_cli({"status", "--repo", repo, "--json"});
-  REQUIRE(status.exit_code == 0);
+  REQUIRE(status.exit_code == 11);
   const auto j = nlohmann::json::parse(status.out);
+  CHECK(j["health"] == "broken");
+  REQUIRE(j["reasons"].size() == 1);
+  CHECK(j["reasons"][0] == "the repository holds no backup: nothing can be restored");
+  CHECK(j["backups"] == 0);
+  CHECK(j["repository_bytes"].get<uint64_t>() > 0);
   CHECK(j["streamer"]["running"] == true);
   CHECK(j["streamer"]["pid"].is_number());
   CHECK(j["server"]["reachable"] == true);
@@ -73,9 +79,17 @@ TEST_CASE("stream archives segments byte for byte under pgbench load", "[integra
   CHECK(tip_matches(repo, cluster.data_dir() + "/pg_wal"));
 
   const auto prom = walvault_cli({"status", "--repo", repo, "--prometheus"});
-  CHECK(prom.exit_code == 0);
+  CHECK(prom.exit_code == 11);
   CHECK(prom.out.find("# TYPE walvault_streamer_running gauge\nwalvault_streamer_running 0\n") != std::string::npos);
+  CHECK(prom.out.find("\nwalvault_up 1\n") != std::string::npos);
+  CHECK(prom.out.find("\nwalvault_health 2\n") != std::string::npos);
   CHECK(prom.out.find("walvault_durable_lsn_bytes ") != std::string::npos);
+  CHECK(prom.err.find("the streamer is not running") != std::string::npos);
+  // A repository that cannot be read is not an empty textfile: walvault_up 0, and the error.
+  const auto gone = walvault_cli({"status", "--repo", repo + "-missing", "--prometheus"});
+  CHECK(gone.exit_code == 3);
+  CHECK(gone.out == "# HELP walvault_up Whether walvault could read the repository.\n# TYPE walvault_up gauge\n"
+                    "walvault_up 0\n");
 }
 
 TEST_CASE("kill -9 of the streamer three times during load leaves no gap", "[integration][stream]") {
