@@ -13,7 +13,8 @@ void register_init(CLI::App& app, Action& selected) {
   sub->add_option("-d,--dbname", options->conninfo,
                   "libpq connection string of the cluster (no password: use PGPASSWORD or ~/.pgpass)")
       ->required();
-  sub->add_option("--slot", options->slot, "Physical replication slot name")->default_val("walvault");
+  sub->add_option("--slot", options->slot,
+                  "Physical replication slot name (default: walvault_ and the repository directory's name)");
   add_json_flag(*sub, options->json);
   sub->callback([options, &selected] { selected = [options] { return command::run_init(*options); }; });
 }

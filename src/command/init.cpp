@@ -29,10 +29,22 @@ void check_directory_is_ours(const std::string& path) {
 
 }  // namespace
 
+std::string default_slot_name(const std::string& repo) {
+  const std::string base = std::filesystem::absolute(repo).lexically_normal().filename().string();
+  std::string name = "walvault_";
+  for (const char c : base) {
+    const char lower = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    name += (lower >= 'a' && lower <= 'z') || (lower >= '0' && lower <= '9') ? lower : '_';
+  }
+  name.resize(std::min<std::size_t>(name.size(), 63));
+  return name;
+}
+
 int run_init(const InitOptions& options) {
   repo::check_no_password(options.conninfo);
-  if (!pg::valid_slot_name(options.slot)) {
-    throw Error(ErrorCode::kUsage, "invalid slot name \"" + options.slot + "\"",
+  const std::string wanted_slot = options.slot.value_or(default_slot_name(options.repo));
+  if (!pg::valid_slot_name(wanted_slot)) {
+    throw Error(ErrorCode::kUsage, "invalid slot name \"" + wanted_slot + "\"",
                 "use 1 to 63 lower-case letters, digits and underscores");
   }
   check_directory_is_ours(options.repo);
@@ -45,25 +57,56 @@ int run_init(const InitOptions& options) {
 
   storage::PosixStorage storage(options.repo);
   bool created_repo = false;
+  bool created_slot = false;
   auto config = repo::read_config(storage);
   if (config) {
+    // An existing repository keeps its slot and connection string: nothing given here is silently ignored.
     repo::check_system_identifier(*config, identity.system_identifier);
+    if (options.slot && *options.slot != config->slot) {
+      throw Error(ErrorCode::kRepository,
+                  "this repository owns the replication slot \"" + config->slot + "\", not \"" + *options.slot + "\"",
+                  "a repository's WAL chain lives in its one slot; for another slot, create another repository");
+    }
+    if (options.conninfo != config->conninfo) {
+      throw Error(ErrorCode::kRepository,
+                  "this repository connects with \"" + config->conninfo + "\", not the connection string given",
+                  "the connection string is part of the repository (walvault.json, written once); run init with that "
+                  "one to check the repository and its slot");
+    }
+    const auto slot = source.read_slot(config->slot);
+    if (!slot || !slot->restart_lsn) {
+      throw Error(ErrorCode::kRepository,
+                  "the repository's replication slot \"" + config->slot + "\" " +
+                      (slot ? "was invalidated (it reserves no WAL)" : "no longer exists") +
+                      ": the server has not kept WAL for this repository since, and a new slot would hide that gap",
+                  "start a new WAL chain in a new repository ('walvault init --repo NEW_DIR -d ...', then 'walvault "
+                  "backup'); this one stays restorable up to the WAL it holds");
+    }
   } else {
+    if (source.read_slot(wanted_slot)) {
+      throw Error(ErrorCode::kRepository,
+                  "replication slot \"" + wanted_slot +
+                      "\" already exists: another repository or a standby may use it, and a repository owns its slot "
+                      "alone",
+                  "give --slot a new name, or drop the old slot if nothing uses it: SELECT "
+                  "pg_drop_replication_slot('" + wanted_slot + "')");
+    }
     config = repo::RepoConfig{};
     config->system_identifier = identity.system_identifier;
     config->pg_version = version;
     config->segment_size = segment_size;
     config->timeline = identity.timeline;
     config->conninfo = options.conninfo;
-    config->slot = options.slot;
+    config->slot = wanted_slot;
     config->created = format_time(std::chrono::system_clock::now());
     repo::write_config(storage, *config);
     created_repo = true;
-  }
-
-  bool created_slot = false;
-  if (!source.read_slot(config->slot)) {
-    source.create_slot(config->slot);
+    try {
+      source.create_slot(config->slot);
+    } catch (...) {
+      storage.remove(repo::kConfigObject);  // no repository without its slot: init can simply run again
+      throw;
+    }
     created_slot = true;
   }
 

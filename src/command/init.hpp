@@ -1,13 +1,16 @@
 // `walvault init`: bind a repository to a cluster and make sure its physical replication slot exists.
 //
 // Connects in replication mode, records in walvault.json (repo/repository.hpp) the system identifier, server
-// version, timeline, segment size, connection string and slot name, and creates the slot with RESERVE_WAL if it
-// is absent. Idempotent on a repository of the same cluster (walvault.json is left as it is, a missing slot is
-// recreated); refuses a repository of another cluster (kRepository, naming both identifiers), a non-empty
-// directory that is not a repository, and a connection string holding a password (kUsage). Errors as thrown by
-// the modules it calls.
+// version, timeline, segment size, connection string and slot name, and creates the slot with RESERVE_WAL. A
+// repository owns its slot alone: a new repository refuses a slot that already exists (another repository's or a
+// standby's; their acknowledgements would release WAL this one needs). Run again on a repository, init checks
+// it: the same cluster (else kRepository naming both identifiers), the same slot and connection string (a
+// different --slot or -d is refused, never silently ignored), and the slot still there (a lost slot is refused:
+// a new one would hide the gap in the WAL). Also refuses a non-empty directory that is not a repository and a
+// connection string holding a password (kUsage). Errors as thrown by the modules it calls.
 #pragma once
 
+#include <optional>
 #include <string>
 
 namespace walvault::command {
@@ -15,9 +18,14 @@ namespace walvault::command {
 struct InitOptions {
   std::string repo;
   std::string conninfo;
-  std::string slot = "walvault";
+  std::optional<std::string> slot;  // unset: default_slot_name(repo)
   bool json = false;
 };
+
+// The slot a new repository creates unless told otherwise: named after the repository's directory
+// ("walvault_" and its last path component in [a-z0-9_], at most 63 characters), so two repositories on one
+// cluster do not share one by accident.
+[[nodiscard]] std::string default_slot_name(const std::string& repo);
 
 int run_init(const InitOptions& options);
 

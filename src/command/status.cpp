@@ -29,6 +29,8 @@ struct Status {
   std::optional<uint64_t> lag_bytes;
   std::optional<double> lag_seconds;
   std::vector<archive::IndexProblem> index_problems;  // WAL the streamer could not index
+  std::string slot_problem;  // "" when the slot is fine or the server unreachable; else one line
+  std::optional<wal::Lsn> slot_restart_lsn;
   std::size_t backups = 0;
   std::optional<double> newest_backup_age_seconds;
   uint64_t repository_bytes = 0;
@@ -56,6 +58,7 @@ void judge(Status& s, const StatusOptions& options) {
                 " hours old (more than " + std::to_string(options.max_backup_age_hours) + ")");
   }
   if (!s.server_lsn) degrade(s, Health::kDegraded, "the server is unreachable: " + s.server_error);
+  if (!s.slot_problem.empty()) degrade(s, Health::kBroken, s.slot_problem);
   if (s.lag_seconds && *s.lag_seconds > options.max_lag_seconds) {
     degrade(s, Health::kDegraded,
             "the repository is " + std::to_string(static_cast<long>(*s.lag_seconds)) + " s behind the server (more than " +
@@ -65,6 +68,11 @@ void judge(Status& s, const StatusOptions& options) {
     degrade(s, Health::kDegraded,
             std::to_string(s.index_problems.size()) + " index problem(s): commits and events missing from the index");
   }
+}
+
+// Whether the slot has moved past what the repository holds durably (on the timeline the streamer is on).
+bool info_ahead(wal::Lsn restart_lsn, const archive::StreamState& state) {
+  return !state.segment.empty() && restart_lsn > state.durable_lsn;
 }
 
 Status collect(const repo::Repository& repository) {
@@ -90,6 +98,17 @@ Status collect(const repo::Repository& repository) {
   try {
     pg::LibpqReplicationSource source(repository.config.conninfo);
     s.server_lsn = source.identify_system().flush_lsn;
+    const std::string& slot = repository.config.slot;
+    const auto info = source.read_slot(slot);
+    if (!info) {
+      s.slot_problem = "the replication slot \"" + slot + "\" does not exist: the server keeps no WAL for walvault";
+    } else if (!info->restart_lsn) {
+      s.slot_problem = "the replication slot \"" + slot +
+                       "\" reserves no WAL: it was invalidated (max_slot_wal_keep_size, idle_replication_slot_timeout)"
+                       " and the server may have removed WAL the repository lacks";
+    } else {
+      s.slot_restart_lsn = info->restart_lsn;
+    }
     if (source.server_version() >= pg::kIdleSlotTimeoutVersion) {
       try {
         s.idle_slot_timeout = source.show("idle_replication_slot_timeout");
@@ -100,6 +119,12 @@ Status collect(const repo::Repository& repository) {
     }
   } catch (const Error& e) {
     s.server_error = e.what();
+  }
+  if (s.state && s.slot_restart_lsn && info_ahead(*s.slot_restart_lsn, *s.state)) {
+    s.slot_problem = "the replication slot \"" + repository.config.slot + "\" is at " + s.slot_restart_lsn->to_string() +
+                     ", ahead of the repository's durable " + s.state->durable_lsn.to_string() +
+                     ": something else acknowledges WAL on it (another repository?), and the server may remove WAL "
+                     "this repository lacks";
   }
   if (s.state && s.server_lsn) {
     const wal::Lsn durable = s.state->durable_lsn;
@@ -126,6 +151,9 @@ void print_json(const repo::Repository& repository, const Status& s) {
                  {"error", s.server_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.server_error)},
                  {"idle_replication_slot_timeout",
                   s.idle_slot_timeout ? nlohmann::json(*s.idle_slot_timeout) : nlohmann::json(nullptr)}};
+  j["slot"] = {{"name", repository.config.slot},
+               {"restart_lsn", s.slot_restart_lsn ? nlohmann::json(s.slot_restart_lsn->to_string()) : nullptr},
+               {"problem", s.slot_problem.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.slot_problem)}};
   j["warnings"] = s.idle_slot_warning ? nlohmann::json::array({*s.idle_slot_warning}) : nlohmann::json::array();
   const auto opt_lsn = [](bool has, wal::Lsn lsn) { return has ? nlohmann::json(lsn.to_string()) : nullptr; };
   const bool st = s.state.has_value();
@@ -173,6 +201,10 @@ void print_prometheus(const Status& s) {
          s.streamer_pid ? 1 : 0);
   metric("walvault_server_reachable", "Whether the PostgreSQL server answered.", s.server_lsn ? 1 : 0);
   if (s.server_lsn) {
+    metric("walvault_slot_ok", "Whether the replication slot exists, reserves WAL and is not ahead of the repository.",
+           s.slot_problem.empty() ? 1 : 0);
+  }
+  if (s.server_lsn) {
     metric("walvault_server_lsn_bytes", "The server's WAL flush position, as a byte position.",
            static_cast<double>(s.server_lsn->value()));
   }
@@ -208,6 +240,12 @@ void print_human(const repo::Repository& repository, const Status& s) {
             << "\n";
   std::cout << "server LSN:      " << (s.server_lsn ? s.server_lsn->to_string() : "unreachable (" + s.server_error + ")")
             << "\n";
+  if (s.server_lsn) {
+    std::cout << "slot:            " << repository.config.slot << ": "
+              << (s.slot_problem.empty() ? "restart_lsn " + (s.slot_restart_lsn ? s.slot_restart_lsn->to_string() : "?")
+                                         : s.slot_problem)
+              << "\n";
+  }
   if (s.state) {
     std::cout << "received LSN:    " << s.state->received_lsn.to_string() << "\n"
               << "durable LSN:     " << s.state->durable_lsn.to_string() << "\n";

@@ -14,8 +14,10 @@
 //   degraded (exit 10)  recovery still works but something needs attention: the repository lags the server by more
 //                       than --max-lag seconds, the newest backup is older than --max-backup-age hours, the server
 //                       is unreachable, or the index has problems;
-//   broken   (exit 11)  the repository cannot keep its promise: no streamer is running (no WAL is captured), or
-//                       there is no backup to restore from.
+//   broken   (exit 11)  the repository cannot keep its promise: no streamer is running (no WAL is captured), there
+//                       is no backup to restore from, or the replication slot is missing, invalidated (it reserves
+//                       no WAL: READ_REPLICATION_SLOT's restart_lsn is NULL) or ahead of the repository's durable
+//                       position (something else acknowledges WAL on it).
 // A repository that cannot be read is an error (kRepository, exit 3); with --prometheus the output is then the
 // one line "walvault_up 0", so that a textfile collector alerts instead of reading an empty file.
 // Errors: kRepository when there is no repository.

@@ -79,7 +79,7 @@ walvault::wal::Lsn lsn_of(PgCluster& pg, const std::string& query) {
 }
 
 walvault::wal::Lsn slot_restart_lsn(PgCluster& pg) {
-  return lsn_of(pg, "SELECT coalesce(restart_lsn, '0/0') FROM pg_replication_slots WHERE slot_name = 'walvault'");
+  return lsn_of(pg, "SELECT coalesce(restart_lsn, '0/0') FROM pg_replication_slots WHERE slot_name LIKE 'walvault%'");
 }
 
 // The flush position the streamer last acknowledged, while it is connected (0/0 otherwise).

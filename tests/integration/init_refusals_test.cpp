@@ -24,10 +24,10 @@ TEST_CASE("init binds a repository to one cluster and refuses others", "[integra
   const auto j = nlohmann::json::parse(first.out);
   CHECK(j["created"] == true);
   CHECK(j["system_identifier"] == id_a);
-  CHECK(j["slot"] == "walvault");
+  CHECK(j["slot"] == "walvault_repo");  // named after the repository's directory
   CHECK(j["slot_created"] == true);
   CHECK(a.scalar("SELECT slot_type || ' ' || (restart_lsn IS NOT NULL) FROM pg_replication_slots "
-                 "WHERE slot_name = 'walvault'") == "physical true");
+                 "WHERE slot_name = 'walvault_repo'") == "physical true");
 
   std::ifstream in(repo + "/walvault.json");
   const auto config = nlohmann::json::parse(in);
@@ -37,12 +37,35 @@ TEST_CASE("init binds a repository to one cluster and refuses others", "[integra
   CHECK(config["timeline"] == 1);
   CHECK(config["conninfo"] == a.conninfo());
 
-  // Idempotent on the same cluster; a dropped slot is recreated.
-  a.exec("SELECT pg_drop_replication_slot('walvault')");
+  // Idempotent on the same cluster; another slot or connection string is refused, not ignored.
   const auto again = walvault_cli({"init", "--repo", repo, "-d", a.conninfo()});
   CHECK(again.exit_code == 0);
   CHECK(again.out.find("already initialised") != std::string::npos);
-  CHECK(a.scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'walvault'") == "1");
+  const auto other_slot = walvault_cli({"init", "--repo", repo, "-d", a.conninfo(), "--slot", "elsewhere"});
+  CHECK(other_slot.exit_code == 3);
+  CHECK(other_slot.err.find("this repository owns the replication slot \"walvault_repo\", not \"elsewhere\"") !=
+        std::string::npos);
+  const auto other_conninfo = walvault_cli({"init", "--repo", repo, "-d", a.conninfo() + " connect_timeout=9"});
+  CHECK(other_conninfo.exit_code == 3);
+  CHECK(other_conninfo.err.find("not the connection string given") != std::string::npos);
+
+  // A second repository on the cluster may not share the first one's slot: its acknowledgements would release
+  // WAL the first still needs. Nothing is written.
+  const auto shared = walvault_cli({"init", "--repo", a.work_dir() + "/second", "-d", a.conninfo(), "--slot",
+                                    "walvault_repo"});
+  CHECK(shared.exit_code == 3);
+  CHECK(shared.err.find("replication slot \"walvault_repo\" already exists") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(a.work_dir() + "/second/walvault.json"));
+  const auto own = walvault_cli({"init", "--repo", a.work_dir() + "/second", "-d", a.conninfo(), "--json"});
+  REQUIRE(own.exit_code == 0);
+  CHECK(nlohmann::json::parse(own.out)["slot"] == "walvault_second");
+
+  // A lost slot is not recreated behind the repository's back: that would hide the WAL it missed.
+  a.exec("SELECT pg_drop_replication_slot('walvault_repo')");
+  const auto lost = walvault_cli({"init", "--repo", repo, "-d", a.conninfo()});
+  CHECK(lost.exit_code == 3);
+  CHECK(lost.err.find("the repository's replication slot \"walvault_repo\" no longer exists") != std::string::npos);
+  CHECK(a.scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'walvault_repo'") == "0");
 
   // Another cluster: refused, naming both identifiers.
   const auto foreign = walvault_cli({"init", "--repo", repo, "-d", b.conninfo()});

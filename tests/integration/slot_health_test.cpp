@@ -1,0 +1,55 @@
+// A replication slot the server invalidated (max_slot_wal_keep_size, with the streamer down while WAL piles up)
+// is reported the day it happens, against a real PostgreSQL: `status` says broken and why (exit 11, JSON "slot",
+// walvault_slot_ok 0), and `init` refuses to paper over it with a new slot.
+#include <catch2/catch.hpp>
+#include <csignal>
+#include <nlohmann/json.hpp>
+
+#include "archive_fixture.hpp"
+
+using nlohmann::json;
+using walvault::test::ArchivedCluster;
+using walvault::test::wait_until;
+
+TEST_CASE("an invalidated slot makes status broken and init refuse it", "[integration][status][slot][once]") {
+  ArchivedCluster ac({.settings = {"max_slot_wal_keep_size = 32MB", "wal_keep_size = 0"}});
+  ac.pg().exec("CREATE TABLE t (id int, v text)");
+  ac.start_streamer();
+  ac.backup();
+  ac.wait_durable();
+  {
+    const auto healthy = ac.walvault({"status", "--repo", ac.repo(), "--json"});
+    INFO(healthy.out << healthy.err);
+    CHECK(healthy.exit_code == 0);
+    CHECK(json::parse(healthy.out)["health"] == "healthy");
+    CHECK(json::parse(healthy.out)["slot"]["problem"].is_null());
+  }
+  ac.stop_streamer(SIGTERM);
+
+  // With the streamer down, WAL beyond max_slot_wal_keep_size: the next checkpoint invalidates the slot.
+  for (int i = 0; i < 6; ++i) {
+    ac.pg().exec("INSERT INTO t SELECT g, repeat('x', 200) FROM generate_series(1, 40000) g");
+    (void)ac.pg().scalar("SELECT pg_switch_wal()");
+  }
+  REQUIRE(wait_until(
+      [&] {
+        ac.pg().exec("CHECKPOINT");
+        return ac.pg().scalar("SELECT wal_status FROM pg_replication_slots") == "lost";
+      },
+      std::chrono::seconds(60)));
+
+  const auto status = ac.walvault({"status", "--repo", ac.repo(), "--json"});
+  INFO(status.out << status.err);
+  CHECK(status.exit_code == 11);
+  const json j = json::parse(status.out);
+  CHECK(j["health"] == "broken");
+  CHECK(j["slot"]["problem"].get<std::string>().find("reserves no WAL: it was invalidated") != std::string::npos);
+  const auto prom = ac.walvault({"status", "--repo", ac.repo(), "--prometheus"});
+  CHECK(prom.exit_code == 11);
+  CHECK(prom.out.find("\nwalvault_slot_ok 0\n") != std::string::npos);
+  CHECK(prom.out.find("\nwalvault_health 2\n") != std::string::npos);
+
+  const auto init = ac.walvault({"init", "--repo", ac.repo(), "-d", ac.pg().conninfo()});
+  CHECK(init.exit_code == 3);
+  CHECK(init.err.find("was invalidated (it reserves no WAL)") != std::string::npos);
+}
