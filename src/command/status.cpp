@@ -28,14 +28,17 @@ struct Status {
   std::optional<uint64_t> lag_bytes;
   std::optional<double> lag_seconds;
   std::vector<archive::IndexProblem> index_problems;  // WAL the streamer could not index
+  std::vector<std::string> damaged;                    // sealed objects that failed their check, one line each
 };
 
 Status collect(const repo::Repository& repository) {
   Status s;
   s.streamer_pid = repo::RepositoryLock::holder(repository.path, "stream");
-  if (repository.storage->info(archive::kStreamStateObject)) {
-    const auto bytes = repository.storage->read(archive::kStreamStateObject);
-    s.state = archive::decode_stream_state(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  try {
+    s.state = archive::read_stream_state(*repository.storage);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kCorrupt) throw;
+    s.damaged.push_back(e.what());  // reported, never shown as positions
   }
   for (const auto& object : repository.storage->list("wal/")) {
     if (object.name.ends_with(".wvs")) ++s.segments_archived;
@@ -99,6 +102,7 @@ void print_json(const repo::Repository& repository, const Status& s) {
                         {"message", p.message}});
   }
   j["index_problems"] = problems;
+  j["damaged"] = s.damaged;
   std::cout << j.dump(2) << "\n";
 }
 
@@ -132,6 +136,8 @@ void print_prometheus(const Status& s) {
          static_cast<double>(s.segments_archived));
   metric("walvault_index_problems", "WAL records the streamer could not index (commits and events missing).",
          static_cast<double>(s.index_problems.size()));
+  metric("walvault_damaged_objects", "Repository objects status read that failed their checksum (see walvault verify).",
+         static_cast<double>(s.damaged.size()));
   std::cout << out.str();
 }
 
@@ -149,7 +155,8 @@ void print_human(const repo::Repository& repository, const Status& s) {
     std::cout << "received LSN:    " << s.state->received_lsn.to_string() << "\n"
               << "durable LSN:     " << s.state->durable_lsn.to_string() << "\n";
   } else {
-    std::cout << "received LSN:    none (the streamer has not run yet)\n";
+    std::cout << "received LSN:    " << (s.damaged.empty() ? "none (the streamer has not run yet)" : "unknown (damaged: below)")
+              << "\n";
   }
   if (s.lag_bytes) {
     std::cout << "lag:             " << *s.lag_bytes << " bytes";
@@ -168,6 +175,7 @@ void print_human(const repo::Repository& repository, const Status& s) {
               << " (commits and events missing from the index; the first: " << s.index_problems.front().message
               << "; 'walvault verify' lists them all)\n";
   }
+  for (const auto& damage : s.damaged) std::cout << "damaged:         " << damage << "\n";
   if (s.idle_slot_warning) std::cout << "warning:         " << *s.idle_slot_warning << "\n";
 }
 

@@ -6,16 +6,13 @@
 #include <tuple>
 #include <string_view>
 
+#include "archive/history_files.hpp"
 #include "archive/stream_state.hpp"
 #include "common/error.hpp"
 #include "storage/index_store.hpp"
 
 namespace walvault::restore {
 namespace {
-
-std::string_view as_text(const storage::Bytes& bytes) {
-  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
-}
 
 template <typename T>
 T checked(format::IndexResult<T> result, wal::TimelineId tli) {
@@ -62,8 +59,7 @@ ErrorCode error_code(PlanErrorKind kind) {
 }  // namespace
 
 std::optional<TipState> read_tip_state(const storage::Storage& storage, uint32_t segment_size) {
-  if (!storage.info(archive::kStreamStateObject)) return std::nullopt;
-  const auto state = archive::decode_stream_state(as_text(storage.read(archive::kStreamStateObject)));
+  const auto state = archive::read_stream_state(storage);  // throws kCorrupt when damaged
   if (!state) return std::nullopt;
   const auto segment = wal::parse_segment_file_name(state->segment, segment_size);
   if (!segment) return std::nullopt;
@@ -81,7 +77,8 @@ std::map<wal::TimelineId, std::vector<HistoryEntry>> read_histories(const storag
   for (const auto& info : storage.list("wal/")) {
     const auto tli = wal::parse_history_file_name(std::string_view(info.name).substr(4));
     if (!tli) continue;
-    auto parsed = parse_history(as_text(storage.read(info.name)));
+    const std::string text = archive::read_history_file(storage, info.name);  // throws kCorrupt when damaged
+    auto parsed = parse_history(text);
     if (!parsed) {
       throw Error(ErrorCode::kCorrupt, "history file " + info.name + " is damaged: " + parsed.error(),
                   "the server's copy (pg_wal/" + info.name.substr(4) + ") can replace it");

@@ -20,7 +20,8 @@
 
 namespace walvault::restore {
 
-// The streamer's in-progress segment and its durable end (tip/stream.state), if there is one.
+// The streamer's in-progress segment and its durable end (tip/stream.state), if there is one. Throws kCorrupt when
+// tip/stream.state is damaged (archive::read_stream_state): a damaged state never reads as "no tip".
 [[nodiscard]] std::optional<TipState> read_tip_state(const storage::Storage& storage, uint32_t segment_size);
 // The WAL held: wal/*.wvs plus the durable part of the tip.
 [[nodiscard]] WalCoverage read_wal_coverage(const storage::Storage& storage, uint32_t segment_size);

@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "archive/history_files.hpp"
+#include "archive/timeline_history.hpp"
 #include "archive/tip.hpp"
 #include "common/error.hpp"
 #include "common/process.hpp"
@@ -149,11 +151,16 @@ std::optional<wal::SegmentName> read_requested(const std::string& dir, uint32_t 
 
 FetchOutcome fetch_wal_file(const storage::Storage& storage, const repo::RepoConfig& config, std::string_view name,
                             const std::string& dest) {
-  if (wal::parse_history_file_name(name)) {
-    const std::string object = "wal/" + std::string(name);
+  if (const auto tli = wal::parse_history_file_name(name)) {
+    const std::string object = archive::history_object_name(*tli);
     if (!storage.info(object)) return FetchOutcome::kMissing;
-    const storage::Bytes bytes = storage.read(object);
-    write_file_atomically(dest, bytes, 0, bytes.size());
+    // A damaged file is never served (kCorrupt); what is served is exactly the server's bytes.
+    const std::string text = archive::read_history_file(storage, object, repo::seal_rule(config));
+    if (const auto parsed = archive::parse_timeline_history(*tli, text); !parsed) {
+      throw Error(ErrorCode::kCorrupt, "history file " + object + " cannot be served: " + parsed.error(),
+                  "never give it to PostgreSQL; 'walvault verify' checks every history file");
+    }
+    write_file_atomically(dest, std::as_bytes(std::span(text.data(), text.size())), 0, text.size());
     return FetchOutcome::kFetched;
   }
   const auto segment = name.size() == 24 ? wal::parse_segment_file_name(name, config.segment_size) : std::nullopt;
