@@ -84,7 +84,7 @@ TEST_CASE("stream follows a promoted standby onto its new timeline", "[integrati
   CHECK(std::filesystem::exists(repo + "/wal/00000002.history"));
   std::ifstream history(repo + "/wal/00000002.history");
   const std::string content((std::istreambuf_iterator<char>(history)), std::istreambuf_iterator<char>());
-  const auto opened = format::open_sealed_text(content, format::SealRule::kRequired);  // stored sealed
+  const auto opened = walvault::format::open_sealed_text(content, walvault::format::SealRule::kRequired);
   REQUIRE(opened);
   CHECK(opened->text.rfind("1\t", 0) == 0);
 
