@@ -316,7 +316,8 @@ class Verifier {
 
   void collect_backup(BackupFacts& facts, const std::string& id) {
     const Bytes catalog = storage_.read(facts.catalog_object);
-    facts.entry = restore::decode_backup_entry(text_of(catalog), facts.catalog_object, repo::seal_rule(config_));
+    facts.entry =
+        restore::decode_backup_entry(text_of(catalog), facts.catalog_object, repo::seal_rule(config_));
     const restore::BackupEntry& entry = *facts.entry;
     format::Hasher key;
     key.update(catalog);

@@ -122,7 +122,8 @@ std::vector<std::pair<std::string, std::string>> damaged_verify_states(const sto
       if (e.code() == ErrorCode::kNotFound) continue;
       throw;
     }
-    const auto state = decode_verify_state(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), rule);
+    const auto state =
+        decode_verify_state(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), rule);
     if (!state) out.emplace_back(name, name + " is damaged: it " + state.error());
   }
   return out;

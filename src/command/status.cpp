@@ -155,8 +155,8 @@ void print_human(const repo::Repository& repository, const Status& s) {
     std::cout << "received LSN:    " << s.state->received_lsn.to_string() << "\n"
               << "durable LSN:     " << s.state->durable_lsn.to_string() << "\n";
   } else {
-    std::cout << "received LSN:    " << (s.damaged.empty() ? "none (the streamer has not run yet)" : "unknown (damaged: below)")
-              << "\n";
+    std::cout << "received LSN:    "
+              << (s.damaged.empty() ? "none (the streamer has not run yet)" : "unknown (damaged: below)") << "\n";
   }
   if (s.lag_bytes) {
     std::cout << "lag:             " << *s.lag_bytes << " bytes";

@@ -132,7 +132,8 @@ BackupEntry decode_backup_entry(std::string_view text, std::string_view object, 
   const Decoder d(object);
   const auto opened = format::open_sealed_json(text, rule);
   if (!opened) {
-    throw Error(ErrorCode::kCorrupt, "backup catalog entry " + std::string(object) + " is damaged: it " + opened.error(),
+    throw Error(ErrorCode::kCorrupt,
+                "backup catalog entry " + std::string(object) + " is damaged: it " + opened.error(),
                 "this backup cannot be trusted: restore from another backup, and take a new one");
   }
   const json& doc = opened->value;
@@ -188,8 +189,8 @@ std::vector<BackupEntry> read_backups(const storage::Storage& storage) {
     const std::string_view id = id_of(info.name);
     if (id.empty() || info.name != backup_object_name(id, kCatalogObjectName)) continue;
     const auto bytes = storage.read(info.name);
-    out.push_back(
-        decode_backup_entry(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), info.name, rule));
+    out.push_back(decode_backup_entry(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+                                      info.name, rule));
   }
   std::sort(out.begin(), out.end(), [](const BackupEntry& a, const BackupEntry& b) { return a.id < b.id; });
   return out;
