@@ -7,12 +7,14 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <string>
 
 #include "archive/history_files.hpp"
 #include "archive/index_problems.hpp"
 #include "archive/relation_names.hpp"
 #include "archive/stream_state.hpp"
+#include "archive/verifier.hpp"
 #include "archive/verify_state.hpp"
 #include "common/error.hpp"
 #include "format/index.hpp"
@@ -226,6 +228,32 @@ TEST_CASE("format v3 sealed objects are read, and a damaged one is refused by na
     CHECK(e.code() == ErrorCode::kCorrupt);
     CHECK_THAT(e.what(), Catch::StartsWith("walvault.json is damaged: it fails its checksum"));
   }
+}
+
+TEST_CASE("verify reports every damaged sealed object by name, each once", "[verify][sealed]") {
+  storage::MemoryStorage s;
+  fill(s, 3);
+  const repo::RepoConfig c = config(2);
+  const auto problems_of = [&](bool full) {
+    std::map<std::string, std::string> out;  // object → problem kind
+    for (const auto& p : archive::verify_repository(s, c, {}, {full, nullptr}).problems) {
+      if (p.message.find(p.object + " is damaged: it ") != std::string::npos) {
+        CHECK(out.emplace(p.object, std::string(archive::problem_kind_name(p.kind))).second);
+      }
+    }
+    return out;
+  };
+  CHECK(problems_of(true).empty());  // intact (the recorded index problem is reported, but not as damage)
+  const auto zero = [&](const std::string& name) { put(s, name, std::string(*s.info(name), '\0')); };
+  for (const std::string& name :
+       {kBackupJson, std::string("tip/stream.state"), kNamesJson, problem_name(), kVerifyState, kHistory}) {
+    zero(name);
+  }
+  const std::map<std::string, std::string> expected = {{kBackupJson, "backup"},    {"tip/stream.state", "metadata"},
+                                                       {kNamesJson, "metadata"},   {problem_name(), "index"},
+                                                       {kVerifyState, "metadata"}, {kHistory, "history"}};
+  CHECK(problems_of(false) == expected);
+  CHECK(problems_of(true) == expected);
 }
 
 TEST_CASE("a history file is stored sealed once, and an unsealed copy of the same file is kept", "[sealed]") {
