@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "format/index.hpp"
+#include "repo/repository.hpp"
 
 namespace walvault::archive {
 
@@ -13,25 +14,27 @@ std::string encode_index_problem(const IndexProblem& p) {
   j["until"] = p.until.to_string();
   j["kind"] = p.kind;
   j["message"] = p.message;
-  return j.dump() + "\n";
+  return format::seal_json(std::move(j));
 }
 
-std::optional<IndexProblem> decode_index_problem(std::string_view text) {
-  const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return std::nullopt;
+Expected<IndexProblem, std::string> decode_index_problem(std::string_view text, format::SealRule rule) {
+  const auto opened = format::open_sealed_json(text, rule);
+  if (!opened) return Unexpected(opened.error());
+  const nlohmann::json& j = opened->value;
+  const auto malformed = [] { return Unexpected(std::string("does not hold an index problem's fields")); };
   try {
     IndexProblem p;
     p.timeline = wal::TimelineId(j.at("timeline").get<uint32_t>());
     const auto lsn = wal::Lsn::parse(j.at("lsn").get<std::string>());
     const auto until = wal::Lsn::parse(j.at("until").get<std::string>());
-    if (!lsn || !until) return std::nullopt;
+    if (!lsn || !until) return malformed();
     p.lsn = *lsn;
     p.until = *until;
     p.kind = j.at("kind").get<std::string>();
     p.message = j.at("message").get<std::string>();
     return p;
-  } catch (const std::exception&) {
-    return std::nullopt;
+  } catch (const nlohmann::json::exception&) {
+    return malformed();
   }
 }
 
@@ -44,13 +47,13 @@ void record_index_problem(storage::Storage& storage, const IndexProblem& problem
 
 IndexProblem read_index_problem(const storage::Storage& storage, const std::string& name) {
   const auto bytes = storage.read(name);
-  if (auto problem = decode_index_problem(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()))) {
-    return std::move(*problem);
-  }
+  auto problem = decode_index_problem(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+                                      repo::seal_rule(storage));
+  if (problem) return std::move(problem).value();
   const auto parsed = format::parse_problem_object_name(name);
   const wal::Lsn lsn = parsed ? parsed->lsn : wal::Lsn();
   return IndexProblem{parsed ? parsed->timeline : wal::TimelineId(), lsn, lsn, "damaged",
-                      "index problem record " + name + " is damaged"};
+                      "index problem record " + name + " is damaged: it " + problem.error()};
 }
 
 std::vector<IndexProblem> read_index_problems(const storage::Storage& storage) {

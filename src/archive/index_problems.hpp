@@ -9,7 +9,8 @@
 // reports every problem object, `status` counts them, and `expire` removes them with the WAL they describe.
 //
 // record_index_problem() writes the object once (deterministic content, so a second streamer run that meets the
-// same record writes the same bytes). Errors: Storage errors pass through (kIo); decoding returns nullopt.
+// same record writes the same bytes). Objects are sealed (format/sealed_object.hpp). Errors: Storage errors pass
+// through (kIo); decoding returns what is wrong as a value.
 #pragma once
 
 #include <optional>
@@ -17,7 +18,9 @@
 #include <string_view>
 #include <vector>
 
+#include "format/sealed_object.hpp"
 #include "storage/storage.hpp"
+#include "wal/expected.hpp"
 #include "wal/lsn.hpp"
 
 namespace walvault::archive {
@@ -33,11 +36,12 @@ struct IndexProblem {
 };
 
 [[nodiscard]] std::string encode_index_problem(const IndexProblem& problem);
-[[nodiscard]] std::optional<IndexProblem> decode_index_problem(std::string_view text);
+[[nodiscard]] Expected<IndexProblem, std::string> decode_index_problem(std::string_view text, format::SealRule rule);
 
 // Stores the problem unless an object for its timeline and LSN exists already.
 void record_index_problem(storage::Storage& storage, const IndexProblem& problem);
-// The problem object `name` (a problem object's name). One that does not decode is returned with kind "damaged".
+// The problem object `name` (a problem object's name). One that does not decode (or fails its seal) is returned
+// with kind "damaged" and a message naming the object and what is wrong.
 // Throws kNotFound, kIo.
 [[nodiscard]] IndexProblem read_index_problem(const storage::Storage& storage, const std::string& name);
 // Every problem object of the repository, by name (read_index_problem; one removed meanwhile is skipped).

@@ -8,11 +8,10 @@
 #include "common/log.hpp"
 #include "pg/connection.hpp"
 #include "pg/libpq.hpp"
+#include "repo/repository.hpp"
 
 namespace walvault::archive {
 namespace {
-
-constexpr std::string_view kPrefix = "names/";
 
 std::optional<uint32_t> to_u32(const std::string& s) {
   uint32_t v = 0;
@@ -33,7 +32,7 @@ std::string quote_value(const std::string& v) {
 std::string object_name(wal::Lsn lsn) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%016llX", static_cast<unsigned long long>(lsn.value()));
-  return std::string(kPrefix) + buf + ".json";
+  return std::string(kNamesPrefix) + buf + ".json";
 }
 
 }  // namespace
@@ -94,28 +93,30 @@ std::string encode_name_snapshot(const NameSnapshot& s) {
   nlohmann::ordered_json rels = nlohmann::ordered_json::array();
   for (const auto& [key, name] : s.relations) rels.push_back({key.first, key.second, name});
   j["relations"] = rels;
-  return j.dump() + "\n";
+  return format::seal_json(std::move(j));
 }
 
-std::optional<NameSnapshot> decode_name_snapshot(std::string_view text) {
-  const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return std::nullopt;
+Expected<NameSnapshot, std::string> decode_name_snapshot(std::string_view text, format::SealRule rule) {
+  const auto opened = format::open_sealed_json(text, rule);
+  if (!opened) return Unexpected(opened.error());
+  const nlohmann::json& j = opened->value;
+  const auto malformed = [] { return Unexpected(std::string("does not hold a snapshot's fields")); };
   try {
     NameSnapshot s;
     const auto lsn = wal::Lsn::parse(j.at("lsn").get<std::string>());
-    if (!lsn) return std::nullopt;
+    if (!lsn) return malformed();
     s.lsn = *lsn;
     for (const auto& [oid, name] : j.at("databases").items()) {
       const auto v = to_u32(oid);
-      if (!v) return std::nullopt;
+      if (!v) return malformed();
       s.databases[*v] = name.get<std::string>();
     }
     for (const auto& r : j.at("relations")) {
       s.relations[{r.at(0).get<uint32_t>(), r.at(1).get<uint32_t>()}] = r.at(2).get<std::string>();
     }
     return s;
-  } catch (const std::exception&) {
-    return std::nullopt;
+  } catch (const nlohmann::json::exception&) {
+    return malformed();
   }
 }
 
@@ -124,11 +125,27 @@ void store_name_snapshot(storage::Storage& storage, const NameSnapshot& snapshot
   storage.write_atomic(object_name(snapshot.lsn), std::as_bytes(std::span(text.data(), text.size())));
 }
 
+NameSnapshot read_name_snapshot(const storage::Storage& storage, const std::string& name) {
+  const auto bytes = storage.read(name);
+  auto snapshot = decode_name_snapshot(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+                                       repo::seal_rule(storage));
+  if (!snapshot) {
+    throw Error(ErrorCode::kCorrupt, name + " is damaged: it " + snapshot.error(),
+                "events show the oids of the relations it would name; remove it to silence 'walvault verify'");
+  }
+  return std::move(snapshot).value();
+}
+
 std::optional<NameSnapshot> latest_name_snapshot(const storage::Storage& storage) {
-  const auto objects = storage.list(kPrefix);
+  const auto objects = storage.list(kNamesPrefix);
   if (objects.empty()) return std::nullopt;
-  const auto bytes = storage.read(objects.back().name);
-  return decode_name_snapshot(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  try {
+    return read_name_snapshot(storage, objects.back().name);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kCorrupt) throw;
+    log::warning(e.what());
+    return std::nullopt;
+  }
 }
 
 std::vector<std::string> names_for(const NameSnapshot& snapshot, const wal::Event& event) {

@@ -7,21 +7,27 @@
 // to every database that allows connections and reads pg_class/pg_namespace through pg_relation_filenode(). It
 // never throws: without catalog access it logs a warning and returns nullopt, and events keep showing oids.
 // names_for() resolves an event's relations against a snapshot (empty strings are never returned: unknown
-// relations are left out). Errors of store_name_snapshot(): Storage errors pass through.
+// relations are left out). Snapshots are sealed (format/sealed_object.hpp): read_name_snapshot() throws kCorrupt
+// naming a damaged one, which is never used. Errors of store_name_snapshot(): Storage errors pass through.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "format/sealed_object.hpp"
 #include "storage/storage.hpp"
+#include "wal/expected.hpp"
 #include "wal/events.hpp"
 #include "wal/lsn.hpp"
 
 namespace walvault::archive {
+
+inline constexpr std::string_view kNamesPrefix = "names/";
 
 struct NameSnapshot {
   wal::Lsn lsn;
@@ -33,11 +39,15 @@ struct NameSnapshot {
 [[nodiscard]] std::optional<NameSnapshot> take_name_snapshot(const std::string& conninfo);
 
 [[nodiscard]] std::string encode_name_snapshot(const NameSnapshot& snapshot);
-// nullopt for malformed text.
-[[nodiscard]] std::optional<NameSnapshot> decode_name_snapshot(std::string_view text);
+// The error says what is wrong ("fails its checksum (...)", "does not hold a snapshot's fields", ...).
+[[nodiscard]] Expected<NameSnapshot, std::string> decode_name_snapshot(std::string_view text, format::SealRule rule);
 // Writes names/<lsn>.json.
 void store_name_snapshot(storage::Storage& storage, const NameSnapshot& snapshot);
-// The newest stored snapshot, if any (nullopt also when it is unreadable).
+// The snapshot object `name`. Throws kCorrupt ("names/<LSN>.json is damaged: it ...") when it does not decode;
+// kNotFound, kIo.
+[[nodiscard]] NameSnapshot read_name_snapshot(const storage::Storage& storage, const std::string& name);
+// The newest stored snapshot, if any (nullopt also when it is damaged: that is logged, and the streamer's next
+// snapshot is stored as a new object).
 [[nodiscard]] std::optional<NameSnapshot> latest_name_snapshot(const storage::Storage& storage);
 
 // "database.schema.table" for each relation of the event the snapshot knows (for drop_database: the database).

@@ -4,13 +4,18 @@
 // so it never claims more than is durable: durable_lsn is the end of the WAL the repository holds durably
 // (archived segments plus the synced prefix of the tip). received_lsn may be ahead of it; server_lsn is the
 // server's end of WAL as last reported by the server. Times are ISO 8601 UTC ("" when unknown).
-// decode_stream_state() returns nullopt for a missing, torn or malformed record; nothing throws.
+// The record is sealed (format/sealed_object.hpp): a torn, flipped or zeroed record is damage, never a position.
+// decode_stream_state() returns the damage as a value; read_stream_state() throws kCorrupt naming the object, so
+// nothing that decides what WAL exists (wal-fetch, restore planning, verify) mistakes damage for "no streamer".
 #pragma once
 
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "format/sealed_object.hpp"
+#include "storage/storage.hpp"
+#include "wal/expected.hpp"
 #include "wal/lsn.hpp"
 
 namespace walvault::archive {
@@ -34,8 +39,13 @@ struct StreamState {
   bool operator==(const StreamState&) const = default;
 };
 
-// Exactly kStreamStateSize bytes: JSON, then spaces, then '\n'.
+// Exactly kStreamStateSize bytes: sealed JSON, then spaces, then '\n'.
 [[nodiscard]] std::string encode_stream_state(const StreamState& state);
-[[nodiscard]] std::optional<StreamState> decode_stream_state(std::string_view text);
+// The error says what is wrong ("fails its checksum (...)", "is not a JSON object", "has no \"pid\"", ...).
+[[nodiscard]] Expected<StreamState, std::string> decode_stream_state(std::string_view text, format::SealRule rule);
+// tip/stream.state of the repository; nullopt when there is none (the streamer never ran) or it is empty (a
+// streamer that has not written its first state: nothing is acknowledged yet). Throws kCorrupt
+// ("tip/stream.state is damaged: it ...") when it does not decode.
+[[nodiscard]] std::optional<StreamState> read_stream_state(const storage::Storage& storage);
 
 }  // namespace walvault::archive

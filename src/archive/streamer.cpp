@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 
+#include "archive/history_files.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "format/segment_container.hpp"
@@ -305,8 +306,7 @@ void Streamer::switch_timeline(const pg::TimelineEnd& end) {
                     std::to_string(end.next_timeline.value()) + " at " + end.next_start.to_string() + ")");
   }
   const auto history = source_->timeline_history(end.next_timeline);
-  storage_.write_atomic("wal/" + history.file_name,
-                        std::as_bytes(std::span(history.content.data(), history.content.size())));
+  store_history_file(storage_, end.next_timeline, history.content);
   const ResumePoint next{end.next_timeline, wal::segment_start(wal::segment_of(end.next_start, config_.segment_size),
                                                                config_.segment_size)};
   if (tip_) {

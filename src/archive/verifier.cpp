@@ -4,7 +4,9 @@
 #include <map>
 #include <set>
 
+#include "archive/history_files.hpp"
 #include "archive/index_problems.hpp"
+#include "archive/relation_names.hpp"
 #include "archive/stream_state.hpp"
 #include "archive/timeline_history.hpp"
 #include "archive/tip.hpp"
@@ -137,6 +139,7 @@ class Verifier {
     }
     check_history(wal_objects);
     check_index();
+    check_metadata();
     read_tip();
     check_continuity();
     return std::move(report_);
@@ -313,7 +316,8 @@ class Verifier {
 
   void collect_backup(BackupFacts& facts, const std::string& id) {
     const Bytes catalog = storage_.read(facts.catalog_object);
-    facts.entry = restore::decode_backup_entry(text_of(catalog), facts.catalog_object);
+    facts.entry =
+        restore::decode_backup_entry(text_of(catalog), facts.catalog_object, repo::seal_rule(config_));
     const restore::BackupEntry& entry = *facts.entry;
     format::Hasher key;
     key.update(catalog);
@@ -432,14 +436,16 @@ class Verifier {
         continue;
       }
       ++report_.counts.history_files;
-      Bytes bytes;
+      std::string text;
       try {
-        bytes = storage_.read(object.name);
+        text = read_history_file(storage_, object.name, repo::seal_rule(config_));
       } catch (const Error& e) {
         if (e.code() == ErrorCode::kNotFound && vanished(storage_, object.name)) continue;
-        throw;
+        if (e.code() != ErrorCode::kCorrupt) throw;
+        problem(ProblemKind::kHistory, object.name, e.what(), *tli);
+        continue;
       }
-      auto entries = parse_timeline_history(*tli, text_of(bytes));
+      auto entries = parse_timeline_history(*tli, text);
       if (!entries) {
         problem(ProblemKind::kHistory, object.name, "history file does not parse: " + entries.error(), *tli);
         continue;
@@ -646,6 +652,23 @@ class Verifier {
     }
   }
 
+  // ---- sealed metadata: relation-name snapshots and verify's own state (small: always read)
+
+  void check_metadata() {
+    for (const auto& object : storage_.list(kNamesPrefix)) {
+      try {
+        (void)read_name_snapshot(storage_, object.name);
+      } catch (const Error& e) {
+        if (e.code() == ErrorCode::kNotFound && vanished(storage_, object.name)) continue;
+        if (e.code() != ErrorCode::kCorrupt) throw;
+        problem(ProblemKind::kMetadata, object.name, e.what());
+      }
+    }
+    for (auto& [object, message] : damaged_verify_states(storage_)) {
+      problem(ProblemKind::kMetadata, std::move(object), std::move(message));
+    }
+  }
+
   // ---- continuity
 
   void read_tip() {
@@ -655,7 +678,7 @@ class Verifier {
     } catch (const Error& e) {
       if (e.code() == ErrorCode::kNotFound) return;  // the streamer replaced it meanwhile
       if (e.code() != ErrorCode::kCorrupt) throw;
-      problem(ProblemKind::kWalGap, std::string(kStreamStateObject), e.what());
+      problem(ProblemKind::kMetadata, std::string(kStreamStateObject), e.what());
       return;
     }
     const wal::Lsn start = wal::segment_start(tip ? tip->segno : wal::SegmentNo(), config_.segment_size);
@@ -827,6 +850,7 @@ std::string_view problem_kind_name(ProblemKind kind) {
     case ProblemKind::kIndex: return "index";
     case ProblemKind::kWalGap: return "wal_gap";
     case ProblemKind::kHistory: return "history";
+    case ProblemKind::kMetadata: return "metadata";
   }
   return "unknown";
 }

@@ -14,8 +14,11 @@
 //     along the timeline history to the end of the archive (archived segments, then the streamer's durable tip),
 //     reporting every gap with its LSN range and the backup that needs it; the tip itself (archive/tip.hpp) must
 //     hold, in frames that decode and match their checksums, every byte up to the streamer's durable LSN;
-//   - history files (wal/*.history): each parses, each child continues its parent's history, and every timeline
-//     above 1 that holds WAL has one.
+//   - history files (wal/*.history): each passes its seal (format/sealed_object.hpp) and parses, each child
+//     continues its parent's history, and every timeline above 1 that holds WAL has one;
+//   - the other sealed objects (FORMAT.md, "Sealed objects"): tip/stream.state, names/*.json, verify/state-*.json,
+//     the index problem records and backup.json pass their seals (walvault.json is checked when the repository
+//     is opened).
 // Incremental: objects `previous` names with the same size and key (archive/verify_state.hpp) are not re-read
 // unless options.full; the cross-checks of unchanged runs against unchanged containers are skipped too. History
 // files, tip logs, the tip and continuity are always checked (they are small). The returned state names every object
@@ -39,8 +42,8 @@
 
 namespace walvault::archive {
 
-enum class ProblemKind { kSegment, kBackup, kIndex, kWalGap, kHistory };
-// "segment", "backup", "index", "wal_gap", "history" (stable; used in --json).
+enum class ProblemKind { kSegment, kBackup, kIndex, kWalGap, kHistory, kMetadata };
+// "segment", "backup", "index", "wal_gap", "history", "metadata" (stable; used in --json).
 [[nodiscard]] std::string_view problem_kind_name(ProblemKind kind);
 
 struct Problem {

@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "common/error.hpp"
 #include "common/log.hpp"
+#include "repo/repository.hpp"
 
 namespace walvault::archive {
 namespace {
@@ -65,25 +67,31 @@ std::string encode_verify_state(const VerifyState& state) {
   for (const auto& [name, object] : state.objects) {
     objects[name] = {{"size", object.size}, {"key", hex64(object.key)}};
   }
-  return json{{"version", kVerifyStateVersion}, {"objects", objects}}.dump(1) + "\n";
+  nlohmann::ordered_json doc;
+  doc["version"] = kVerifyStateVersion;
+  doc["objects"] = nlohmann::ordered_json(objects);
+  return format::seal_json(std::move(doc), 1);
 }
 
-std::optional<VerifyState> decode_verify_state(std::string_view text) {
-  const json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!doc.is_object() || !doc.contains("version") || doc["version"] != kVerifyStateVersion ||
-      !doc.contains("objects") || !doc["objects"].is_object()) {
-    return std::nullopt;
+Expected<VerifyState, std::string> decode_verify_state(std::string_view text, format::SealRule rule) {
+  const auto opened = format::open_sealed_json(text, rule);
+  if (!opened) return Unexpected(opened.error());
+  const json& doc = opened->value;
+  const auto malformed = [] { return Unexpected(std::string("does not hold a verify state of version 1")); };
+  if (!doc.contains("version") || doc["version"] != kVerifyStateVersion || !doc.contains("objects") ||
+      !doc["objects"].is_object()) {
+    return malformed();
   }
   VerifyState state;
   for (const auto& [name, object] : doc["objects"].items()) {
     if (!object.is_object() || !object.contains("size") || !object["size"].is_number_unsigned() ||
         !object.contains("key") || !object["key"].is_string()) {
-      return std::nullopt;
+      return malformed();
     }
     const std::string key = object["key"].get<std::string>();
     VerifiedObject v{object["size"].get<uint64_t>(), 0};
     const auto r = std::from_chars(key.data(), key.data() + key.size(), v.key, 16);
-    if (key.size() != 16 || r.ec != std::errc() || r.ptr != key.data() + key.size()) return std::nullopt;
+    if (key.size() != 16 || r.ec != std::errc() || r.ptr != key.data() + key.size()) return malformed();
     state.objects.emplace(name, v);
   }
   return state;
@@ -93,12 +101,32 @@ VerifyState read_verify_state(const storage::Storage& storage) {
   const auto objects = state_objects(storage);
   if (objects.empty()) return {};
   const auto bytes = storage.read(objects.back().second);
-  auto state = decode_verify_state(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  auto state = decode_verify_state(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+                                   repo::seal_rule(storage));
   if (!state) {
-    log::warning("ignoring unreadable verify state " + objects.back().second + "; verifying everything");
+    log::warning("ignoring verify state " + objects.back().second + ": it " + state.error() +
+                 "; verifying everything");
     return {};
   }
-  return std::move(*state);
+  return std::move(state).value();
+}
+
+std::vector<std::pair<std::string, std::string>> damaged_verify_states(const storage::Storage& storage) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const format::SealRule rule = repo::seal_rule(storage);
+  for (const auto& [seq, name] : state_objects(storage)) {
+    storage::Bytes bytes;
+    try {
+      bytes = storage.read(name);
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::kNotFound) continue;
+      throw;
+    }
+    const auto state =
+        decode_verify_state(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), rule);
+    if (!state) out.emplace_back(name, name + " is damaged: it " + state.error());
+  }
+  return out;
 }
 
 void write_verify_state(storage::Storage& storage, const VerifyState& state) {

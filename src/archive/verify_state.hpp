@@ -9,8 +9,9 @@
 // Storage: "verify/state-<NNNNNNNNNNNNNNNNNNNN>.json" (20-digit sequence number). Objects are immutable, so each
 // run writes the next number and then removes the older ones; a reader takes the highest. JSON:
 //   {"version": 1, "objects": {"<name>": {"size": 123, "key": "0123456789abcdef"}, ...}}
-// A malformed or newer state is ignored (read_verify_state returns an empty state and the run is a full one).
-// Errors: Storage errors (kIo) pass through.
+// The object is sealed (format/sealed_object.hpp), so damage can never mark an object as verified. A damaged,
+// malformed or newer state is ignored (read_verify_state returns an empty state and the run is a full one), and
+// damaged_verify_states() names the damaged ones for verify's report. Errors: Storage errors (kIo) pass through.
 #pragma once
 
 #include <cstdint>
@@ -18,8 +19,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
+#include "format/sealed_object.hpp"
 #include "storage/storage.hpp"
+#include "wal/expected.hpp"
 
 namespace walvault::archive {
 
@@ -40,11 +45,14 @@ struct VerifyState {
 };
 
 [[nodiscard]] std::string encode_verify_state(const VerifyState& state);
-// nullopt for malformed text or an unknown version.
-[[nodiscard]] std::optional<VerifyState> decode_verify_state(std::string_view text);
+// The error says what is wrong (a failed seal, malformed fields, an unknown version).
+[[nodiscard]] Expected<VerifyState, std::string> decode_verify_state(std::string_view text, format::SealRule rule);
 
 // The latest stored state (empty when there is none or it cannot be read).
 [[nodiscard]] VerifyState read_verify_state(const storage::Storage& storage);
+// Every stored state object that does not decode: (object name, "... is damaged: it ..."). One removed meanwhile
+// (by a concurrent verify) is skipped.
+[[nodiscard]] std::vector<std::pair<std::string, std::string>> damaged_verify_states(const storage::Storage& storage);
 // Stores state as the next state object and removes the older ones.
 void write_verify_state(storage::Storage& storage, const VerifyState& state);
 

@@ -9,6 +9,7 @@
 
 #include "archive/relation_names.hpp"
 #include "common/error.hpp"
+#include "common/log.hpp"
 #include "common/time_text.hpp"
 #include "repo/repository.hpp"
 #include "restore/plan.hpp"
@@ -66,8 +67,13 @@ class Snapshots {
   const archive::NameSnapshot* load(const std::pair<const uint64_t, std::string>& object) {
     auto& slot = loaded_[object.first];
     if (!slot) {
-      const auto bytes = storage_.read(object.second);
-      slot = archive::decode_name_snapshot(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+      try {
+        slot = archive::read_name_snapshot(storage_, object.second);
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::kCorrupt) throw;
+        log::warning(std::string(e.what()) + "; not used to name relations");  // verify reports it as damage
+        slot = std::optional<archive::NameSnapshot>();
+      }
     }
     return *slot ? &**slot : nullptr;
   }

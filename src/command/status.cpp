@@ -36,6 +36,7 @@ struct Status {
   uint64_t repository_bytes = 0;
   Health health = Health::kHealthy;
   std::vector<std::string> reasons;  // why not healthy, one line each, worst first
+  std::vector<std::string> damaged;                    // sealed objects that failed their check, one line each
 };
 
 // Takes the worse of the current health and `level`, and records why.
@@ -68,6 +69,7 @@ void judge(Status& s, const StatusOptions& options) {
     degrade(s, Health::kDegraded,
             std::to_string(s.index_problems.size()) + " index problem(s): commits and events missing from the index");
   }
+  for (const auto& damage : s.damaged) degrade(s, Health::kBroken, damage);
 }
 
 // Whether the slot has moved past what the repository holds durably (on the timeline the streamer is on).
@@ -78,9 +80,11 @@ bool info_ahead(wal::Lsn restart_lsn, const archive::StreamState& state) {
 Status collect(const repo::Repository& repository) {
   Status s;
   s.streamer_pid = repo::RepositoryLock::holder(repository.path, "stream");
-  if (repository.storage->info(archive::kStreamStateObject)) {
-    const auto bytes = repository.storage->read(archive::kStreamStateObject);
-    s.state = archive::decode_stream_state(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  try {
+    s.state = archive::read_stream_state(*repository.storage);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kCorrupt) throw;
+    s.damaged.push_back(e.what());  // reported, never shown as positions
   }
   for (const auto& object : repository.storage->list("wal/")) {
     if (object.name.ends_with(".wvs")) ++s.segments_archived;
@@ -179,6 +183,7 @@ void print_json(const repo::Repository& repository, const Status& s) {
                         {"message", p.message}});
   }
   j["index_problems"] = problems;
+  j["damaged"] = s.damaged;
   std::cout << j.dump(2) << "\n";
 }
 
@@ -225,6 +230,8 @@ void print_prometheus(const Status& s) {
          static_cast<double>(s.segments_archived));
   metric("walvault_index_problems", "WAL records the streamer could not index (commits and events missing).",
          static_cast<double>(s.index_problems.size()));
+  metric("walvault_damaged_objects", "Repository objects status read that failed their checksum (see walvault verify).",
+         static_cast<double>(s.damaged.size()));
   std::cout << out.str();
 }
 
@@ -250,7 +257,8 @@ void print_human(const repo::Repository& repository, const Status& s) {
     std::cout << "received LSN:    " << s.state->received_lsn.to_string() << "\n"
               << "durable LSN:     " << s.state->durable_lsn.to_string() << "\n";
   } else {
-    std::cout << "received LSN:    none (the streamer has not run yet)\n";
+    std::cout << "received LSN:    "
+              << (s.damaged.empty() ? "none (the streamer has not run yet)" : "unknown (damaged: below)") << "\n";
   }
   if (s.lag_bytes) {
     std::cout << "lag:             " << *s.lag_bytes << " bytes";
@@ -274,6 +282,7 @@ void print_human(const repo::Repository& repository, const Status& s) {
               << " (commits and events missing from the index; the first: " << s.index_problems.front().message
               << "; 'walvault verify' lists them all)\n";
   }
+  for (const auto& damage : s.damaged) std::cout << "damaged:         " << damage << "\n";
   if (s.idle_slot_warning) std::cout << "warning:         " << *s.idle_slot_warning << "\n";
 }
 

@@ -8,6 +8,7 @@
 
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "format/sealed_object.hpp"
 #include "common/clock.hpp"
 
 namespace walvault::repo {
@@ -40,7 +41,7 @@ BackupPin::BackupPin(storage::Storage& storage, const std::string& backup_id, co
   j["backup"] = backup_id;
   j["reader"] = reader;
   j["created"] = format_time(std::chrono::system_clock::now());
-  const std::string text = j.dump(2) + "\n";
+  const std::string text = format::seal_json(std::move(j), 2);
   storage_.write_atomic(object_name(id_), std::as_bytes(std::span(text.data(), text.size())));
 }
 
@@ -68,12 +69,14 @@ std::vector<PinInfo> read_pins(const storage::Storage& storage) {
       if (e.code() == ErrorCode::kNotFound) continue;  // its reader finished meanwhile
       throw;
     }
-    const auto j = nlohmann::json::parse(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
-                                         nullptr, /*allow_exceptions=*/false);
-    if (!j.is_object() || !j.contains("backup") || !j["backup"].is_string()) {
-      log::warning("pin " + object.name + " is damaged and protects nothing; remove it");
+    const auto opened = format::open_sealed_json(
+        std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), format::SealRule::kRequired);
+    if (!opened || !opened->value.contains("backup") || !opened->value["backup"].is_string()) {
+      log::warning("pin " + object.name + " is damaged (" + (opened ? std::string("no backup") : opened.error()) +
+                   ") and protects nothing; remove it");
       continue;
     }
+    const nlohmann::json& j = opened->value;
     pin.backup_id = j["backup"].get<std::string>();
     pin.reader = j.value("reader", "");
     pin.created = j.value("created", "");

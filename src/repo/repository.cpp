@@ -29,18 +29,25 @@ std::string encode_config(const RepoConfig& c) {
   j["conninfo"] = c.conninfo;
   j["slot"] = c.slot;
   j["created"] = c.created;
-  return j.dump(2) + "\n";
+  return format::seal_json(std::move(j), 2);
 }
 
 RepoConfig decode_config(std::string_view text) {
-  const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) throw bad_config("not a JSON object");
+  // The config says whether seals are required, so its own seal is checked after its version is known.
+  const auto opened = format::open_sealed_json(text, format::SealRule::kLegacyAccepted);
+  if (!opened) {
+    throw Error(ErrorCode::kCorrupt, std::string(kConfigObject) + " is damaged: it " + opened.error(),
+                "restore walvault.json from a copy (it is written once, by 'walvault init')");
+  }
+  const nlohmann::json& j = opened->value;
   RepoConfig c;
   try {
     c.version = j.at("version").get<int>();
-    if (c.version != kConfigVersion) {
+    if (c.version != kConfigVersion && c.version != kUnsealedConfigVersion) {
       throw Error(ErrorCode::kRepository, "walvault.json has version " + std::to_string(c.version) +
-                                              ", this walvault reads version " + std::to_string(kConfigVersion),
+                                              ", this walvault reads versions " +
+                                              std::to_string(kUnsealedConfigVersion) + " and " +
+                                              std::to_string(kConfigVersion),
                   "use the walvault release that created this repository");
     }
     const std::string sysid = j.at("system_identifier").get<std::string>();
@@ -58,6 +65,10 @@ RepoConfig decode_config(std::string_view text) {
   } catch (const std::logic_error&) {  // stoull
     throw bad_config("system_identifier is not a number");
   }
+  if (opened->state == format::SealState::kLegacy && c.version != kUnsealedConfigVersion) {
+    throw Error(ErrorCode::kCorrupt, std::string(kConfigObject) + " is damaged: it has no checksum",
+                "restore walvault.json from a copy (it is written once, by 'walvault init')");
+  }
   if (!wal::valid_segment_size(c.segment_size)) throw bad_config("segment_size is not a valid WAL segment size");
   if (!c.timeline.valid()) throw bad_config("timeline is 0");
   return c;
@@ -67,6 +78,15 @@ std::optional<RepoConfig> read_config(const storage::Storage& storage) {
   if (!storage.info(kConfigObject)) return std::nullopt;
   const storage::Bytes bytes = storage.read(kConfigObject);
   return decode_config(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+format::SealRule seal_rule(const RepoConfig& config) {
+  return config.version == kUnsealedConfigVersion ? format::SealRule::kLegacyAccepted : format::SealRule::kRequired;
+}
+
+format::SealRule seal_rule(const storage::Storage& storage) {
+  const auto config = read_config(storage);
+  return config ? seal_rule(*config) : format::SealRule::kRequired;
 }
 
 void write_config(storage::Storage& storage, const RepoConfig& config) {

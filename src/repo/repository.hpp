@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "format/sealed_object.hpp"
 #include "storage/storage.hpp"
 #include "wal/lsn.hpp"
 #include "wal/page.hpp"
@@ -23,7 +24,11 @@
 namespace walvault::repo {
 
 inline constexpr std::string_view kConfigObject = "walvault.json";
-inline constexpr int kConfigVersion = 1;
+// Version 2 (format 3): walvault.json and every JSON object and history file of the repository are sealed
+// (format/sealed_object.hpp); an unsealed one is damage. Version 1 repositories (written before seals) are read
+// with their unsealed objects accepted as legacy; what this walvault writes into them is sealed.
+inline constexpr int kConfigVersion = 2;
+inline constexpr int kUnsealedConfigVersion = 1;
 
 struct RepoConfig {
   int version = kConfigVersion;
@@ -38,7 +43,8 @@ struct RepoConfig {
   bool operator==(const RepoConfig&) const = default;
 };
 
-// The JSON text of walvault.json, and back. decode throws kRepository naming what is wrong.
+// The JSON text of walvault.json (sealed), and back. decode throws kRepository naming what is wrong, kCorrupt when
+// it fails its checksum or a version 2 config has none.
 [[nodiscard]] std::string encode_config(const RepoConfig& config);
 [[nodiscard]] RepoConfig decode_config(std::string_view text);
 
@@ -57,6 +63,12 @@ struct Repository {
 [[nodiscard]] std::optional<RepoConfig> read_config(const storage::Storage& storage);
 // Writes walvault.json (durable; never replaces a different one).
 void write_config(storage::Storage& storage, const RepoConfig& config);
+
+// Whether the repository's other objects must be sealed: kRequired unless its walvault.json is version 1 (a
+// repository created before seals existed). The storage-only readers of sealed objects call this (it reads and
+// checks walvault.json; kRequired when there is none, which no repository lacks).
+[[nodiscard]] format::SealRule seal_rule(const RepoConfig& config);
+[[nodiscard]] format::SealRule seal_rule(const storage::Storage& storage);
 
 // Throws kRepository when the repository belongs to another cluster; the message names both identifiers.
 void check_system_identifier(const RepoConfig& config, uint64_t server_system_identifier);

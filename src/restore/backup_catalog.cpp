@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "repo/repository.hpp"
 
 namespace walvault::restore {
 namespace {
@@ -124,13 +125,18 @@ std::string encode_backup_entry(const BackupEntry& entry) {
         {"size", entry.manifest_size},
         {"checksum", hex64(entry.manifest_checksum)}}},
   };
-  return doc.dump(2) + "\n";
+  return format::seal_json(nlohmann::ordered_json(doc), 2);
 }
 
-BackupEntry decode_backup_entry(std::string_view text, std::string_view object) {
+BackupEntry decode_backup_entry(std::string_view text, std::string_view object, format::SealRule rule) {
   const Decoder d(object);
-  const json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object()) d.fail("not a JSON object");
+  const auto opened = format::open_sealed_json(text, rule);
+  if (!opened) {
+    throw Error(ErrorCode::kCorrupt,
+                "backup catalog entry " + std::string(object) + " is damaged: it " + opened.error(),
+                "this backup cannot be trusted: restore from another backup, and take a new one");
+  }
+  const json& doc = opened->value;
   BackupEntry e;
   e.format_version = d.number<int>(doc, "format_version");
   if (e.format_version != kBackupCatalogVersion) {
@@ -178,12 +184,13 @@ BackupEntry decode_backup_entry(std::string_view text, std::string_view object) 
 
 std::vector<BackupEntry> read_backups(const storage::Storage& storage) {
   std::vector<BackupEntry> out;
+  const format::SealRule rule = repo::seal_rule(storage);
   for (const auto& info : storage.list(kBackupPrefix)) {
     const std::string_view id = id_of(info.name);
     if (id.empty() || info.name != backup_object_name(id, kCatalogObjectName)) continue;
     const auto bytes = storage.read(info.name);
-    out.push_back(
-        decode_backup_entry(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), info.name));
+    out.push_back(decode_backup_entry(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+                                      info.name, rule));
   }
   std::sort(out.begin(), out.end(), [](const BackupEntry& a, const BackupEntry& b) { return a.id < b.id; });
   return out;

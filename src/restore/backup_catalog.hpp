@@ -2,8 +2,9 @@
 // catalog entry"), written last by `walvault backup`. Its presence is what makes a backup exist; objects under
 // backup/<id>/ without it are the leftovers of an interrupted backup and are ignored here.
 //
-// encode/decode are the JSON codec (decode throws kCorrupt naming the object and the field); read_backups()
-// lists the complete backups of a repository, oldest first. Storage errors pass through.
+// encode/decode are the JSON codec, sealed (format/sealed_object.hpp; decode throws kCorrupt naming the object
+// and the field, or the failed seal); read_backups() lists the complete backups of a repository, oldest first,
+// and throws kCorrupt for a damaged entry. Storage errors pass through.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "format/sealed_object.hpp"
 #include "storage/storage.hpp"
 #include "wal/lsn.hpp"
 
@@ -61,8 +63,8 @@ struct BackupEntry {
 [[nodiscard]] std::string backup_object_name(std::string_view id, std::string_view leaf);
 
 [[nodiscard]] std::string encode_backup_entry(const BackupEntry& entry);
-// object: the object's name, for error messages.
-[[nodiscard]] BackupEntry decode_backup_entry(std::string_view text, std::string_view object);
+// object: the object's name, for error messages; rule: the repository's (repo::seal_rule).
+[[nodiscard]] BackupEntry decode_backup_entry(std::string_view text, std::string_view object, format::SealRule rule);
 
 // Every complete backup (those with a catalog entry), sorted by id (oldest first).
 [[nodiscard]] std::vector<BackupEntry> read_backups(const storage::Storage& storage);

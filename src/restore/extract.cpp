@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "common/error.hpp"
+#include "repo/repository.hpp"
 #include "storage/container_store.hpp"
 #include "storage/io_bytes.hpp"
 #include "format/checksum.hpp"
@@ -219,7 +220,8 @@ ExtractSummary extract_backup(const storage::Storage& storage, const std::string
   }
   const auto catalog = storage.read(catalog_object);
   const BackupEntry entry = decode_backup_entry(
-      std::string_view(reinterpret_cast<const char*>(catalog.data()), catalog.size()), catalog_object);
+      std::string_view(reinterpret_cast<const char*>(catalog.data()), catalog.size()), catalog_object,
+      repo::seal_rule(storage));
   if (entry.streams.size() != 1 || entry.streams.front().tablespace_oid != 0) {
     throw Error(ErrorCode::kRepository, "backup " + backup_id +
                                             " has tablespace archives, which this walvault "

@@ -1,13 +1,12 @@
 #include "restore/plan_inputs.hpp"
 
 #include <algorithm>
-#include <chrono>
-#include <thread>
 #include <limits>
 #include <set>
 #include <tuple>
 #include <string_view>
 
+#include "archive/history_files.hpp"
 #include "archive/stream_state.hpp"
 #include "common/error.hpp"
 #include "repo/repository.hpp"
@@ -17,10 +16,6 @@
 
 namespace walvault::restore {
 namespace {
-
-std::string_view as_text(const storage::Bytes& bytes) {
-  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
-}
 
 template <typename T>
 T checked(format::IndexResult<T> result, wal::TimelineId tli) {
@@ -133,8 +128,6 @@ std::optional<RecordSpan> last_record_held(const repo::Repository& repository, c
 
 std::optional<TipState> read_tip_state(const storage::Storage& storage, uint32_t segment_size) {
   const std::string object(archive::kStreamStateObject);
-  const char* hint = "a running streamer rewrites it within a second ('walvault status' shows whether one runs); "
-                     "until then restore to a --time, --lsn or event before the streamer's tip";
   if (!storage.info(object)) {
     // Without the state, how much of a tip is durable is unknown: never "no tip" (a restore would end early).
     for (const auto& info : storage.list("tip/")) {
@@ -142,25 +135,20 @@ std::optional<TipState> read_tip_state(const storage::Storage& storage, uint32_t
         throw Error(ErrorCode::kCorrupt,
                     object + " is missing while the streamer's in-progress segment " + info.name +
                         " exists: how much of it is durable is unknown",
-                    hint);
+                    "a running streamer rewrites it within a second ('walvault status' shows whether one runs); "
+                    "until then restore to a --time, --lsn or event before the streamer's tip");
       }
     }
     return std::nullopt;
   }
-  // The streamer rewrites the state in place while readers read it: a read that does not parse is retried a few
-  // times before it counts as damage. An empty state is a streamer's first, before it has acknowledged anything.
-  for (int attempt = 0;; ++attempt) {
-    const storage::Bytes bytes = storage.read(object);
-    if (bytes.empty()) return std::nullopt;
-    const auto state = archive::decode_stream_state(as_text(bytes));
-    if (state && state->segment.empty()) return std::nullopt;  // a streamer that has no tip yet
-    const auto segment = state ? wal::parse_segment_file_name(state->segment, segment_size) : std::nullopt;
-    if (segment) return TipState{segment->timeline, segment->segno, state->durable_lsn};
-    if (attempt == 4) {
-      throw Error(ErrorCode::kCorrupt, object + " is damaged: it does not parse as the streamer's state", hint);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const auto state = archive::read_stream_state(storage);  // throws kCorrupt when damaged
+  if (!state || state->segment.empty()) return std::nullopt;  // a streamer that has no tip yet
+  const auto segment = wal::parse_segment_file_name(state->segment, segment_size);
+  if (!segment) {
+    throw Error(ErrorCode::kCorrupt, object + " is damaged: it names no segment (\"" + state->segment + "\")",
+                "the streamer rewrites it when it runs ('walvault stream')");
   }
+  return TipState{segment->timeline, segment->segno, state->durable_lsn};
 }
 
 WalCoverage read_wal_coverage(const storage::Storage& storage, uint32_t segment_size) {
@@ -174,7 +162,8 @@ std::map<wal::TimelineId, std::vector<HistoryEntry>> read_histories(const storag
   for (const auto& info : storage.list("wal/")) {
     const auto tli = wal::parse_history_file_name(std::string_view(info.name).substr(4));
     if (!tli) continue;
-    auto parsed = parse_history(as_text(storage.read(info.name)));
+    const std::string text = archive::read_history_file(storage, info.name);  // throws kCorrupt when damaged
+    auto parsed = parse_history(text);
     if (!parsed) {
       throw Error(ErrorCode::kCorrupt, "history file " + info.name + " is damaged: " + parsed.error(),
                   "the server's copy (pg_wal/" + info.name.substr(4) + ") can replace it");

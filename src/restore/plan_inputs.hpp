@@ -21,8 +21,8 @@
 namespace walvault::restore {
 
 // The streamer's in-progress segment and its durable end (tip/stream.state), if there is one. Throws kCorrupt when
-// the state is damaged, or missing while a tip exists: the durable end is then unknown, and treating it as "no
-// tip" would let a restore end early.
+// tip/stream.state is damaged (archive::read_stream_state), or missing while a tip exists: the durable end is then
+// unknown, and treating it as "no tip" would let a restore end early.
 [[nodiscard]] std::optional<TipState> read_tip_state(const storage::Storage& storage, uint32_t segment_size);
 // The WAL held: wal/*.wvs plus the durable part of the tip.
 [[nodiscard]] WalCoverage read_wal_coverage(const storage::Storage& storage, uint32_t segment_size);

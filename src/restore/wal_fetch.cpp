@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "archive/history_files.hpp"
+#include "archive/timeline_history.hpp"
 #include "archive/tip.hpp"
 #include "common/error.hpp"
 #include "common/process.hpp"
@@ -164,16 +166,17 @@ std::optional<wal::SegmentName> read_requested(const std::string& dir, uint32_t 
 FetchOutcome fetch_wal_file(const storage::Storage& storage, const repo::RepoConfig& config, std::string_view name,
                             const std::string& dest) {
   if (const auto tli = wal::parse_history_file_name(name)) {
-    const std::string object = "wal/" + std::string(name);
+    const std::string object = archive::history_object_name(*tli);
     if (!storage.info(object)) return FetchOutcome::kMissing;
-    const storage::Bytes bytes = storage.read(object);
-    // Checked as the planner checks it (read_branch): PostgreSQL follows a history file's switch points blindly.
-    const auto history = parse_history({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
-    if (!history) corrupt(object, "it does not parse: " + history.error());
+    // A damaged file is never served (kCorrupt); what is served is exactly the server's bytes. Its switch points
+    // are checked against the WAL held as the planner checks them (read_branch): PostgreSQL follows them blindly.
+    const std::string text = archive::read_history_file(storage, object, repo::seal_rule(config));
+    const auto parsed = archive::parse_timeline_history(*tli, text);
+    if (!parsed) corrupt(object, parsed.error());
     const auto disagreement =
-        history_disagreement(*tli, *history, read_wal_coverage(storage, config.segment_size), config.segment_size);
+        history_disagreement(*tli, *parsed, read_wal_coverage(storage, config.segment_size), config.segment_size);
     if (disagreement) corrupt(object, *disagreement);
-    write_file_atomically(dest, bytes, 0, bytes.size());
+    write_file_atomically(dest, std::as_bytes(std::span(text.data(), text.size())), 0, text.size());
     return FetchOutcome::kFetched;
   }
   const auto segment = name.size() == 24 ? wal::parse_segment_file_name(name, config.segment_size) : std::nullopt;

@@ -7,7 +7,8 @@
 //     its tail log), up to its durable end as recorded in tip/stream.state (the WAL just before a wipe usually
 //     lives there). A partial segment is padded with zeros
 //     to the full segment size, as PostgreSQL requires a full-size file (zeros read as the end of WAL);
-//   - "NNNNNNNN.history": wal/<name>, verbatim.
+//   - "NNNNNNNN.history": the server's bytes of wal/<name> (archive/history_files.hpp), once its seal is checked
+//     and it parses.
 // The destination appears complete or not at all: bytes go to a temporary file in the destination's directory,
 // which is then renamed into place. Anything else, or an object that does not exist, is kMissing (PostgreSQL
 // asks for files that do not exist as a matter of course).
@@ -20,8 +21,9 @@
 // prefetcher to stop, waits for it, and removes the spool. Segments in the spool were verified when they were
 // written; they are renamed, never copied, so a request never sees a partial file.
 //
-// Errors: walvault::Error. kCorrupt when a container or tip fails verification or belongs to another cluster
-// (never hands PostgreSQL unverified bytes), kIo for the filesystem, Storage errors pass through.
+// Errors: walvault::Error. kCorrupt when a container, tip, history file or tip/stream.state fails verification or
+// belongs to another cluster (never hands PostgreSQL unverified bytes, and never answers "not found" because the
+// state naming the tip is damaged), kIo for the filesystem, Storage errors pass through.
 #pragma once
 
 #include <cstdint>

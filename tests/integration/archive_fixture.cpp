@@ -59,7 +59,7 @@ wal::Lsn ArchivedCluster::durable_lsn() const {
   std::ifstream in(repo_ + "/" + std::string(archive::kStreamStateObject));
   std::stringstream text;
   text << in.rdbuf();
-  const auto state = archive::decode_stream_state(text.str());
+  const auto state = archive::decode_stream_state(text.str(), format::SealRule::kRequired);
   return state ? state->durable_lsn : wal::Lsn();
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "backup_fixture.hpp"
+#include "format/sealed_object.hpp"
 
 using walvault::test::BackupRepo;
 using walvault::test::PgCluster;
@@ -29,7 +30,7 @@ void set_conninfo(const std::string& repo, const std::string& conninfo) {
   const std::string path = repo + "/walvault.json";
   nlohmann::json config = nlohmann::json::parse(std::ifstream(path));
   config["conninfo"] = conninfo;
-  std::ofstream(path, std::ios::trunc) << config.dump(2) << "\n";
+  std::ofstream(path, std::ios::trunc) << walvault::format::seal_json(nlohmann::ordered_json(config), 2);  // resealed
 }
 
 }  // namespace

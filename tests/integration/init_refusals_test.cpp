@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "format/sealed_object.hpp"
 #include "stream_support.hpp"
 
 using namespace walvault::test;
@@ -99,7 +100,8 @@ TEST_CASE("stream refuses a server of another cluster", "[integration][init][str
   std::ifstream in(repo + "/walvault.json");
   auto config = nlohmann::json::parse(in);
   config["conninfo"] = b.conninfo();
-  std::ofstream(repo + "/walvault.json", std::ios::trunc) << config.dump(2);
+  std::ofstream(repo + "/walvault.json", std::ios::trunc)
+      << walvault::format::seal_json(nlohmann::ordered_json(config), 2);  // resealed
   const auto r = walvault_cli({"stream", "--repo", repo});
   CHECK(r.exit_code == 3);
   CHECK(r.err.find("repository belongs to database system") != std::string::npos);

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "archive_fixture.hpp"
+#include "format/sealed_object.hpp"
 #include "pg_cluster.hpp"
 #include "process.hpp"
 
@@ -243,7 +244,7 @@ TEST_CASE("every wipe is listed and restored to the instant before it", "[integr
     auto config = nlohmann::json::parse(in);
     in.close();
     config["system_identifier"] = "1234567890123456789";
-    std::ofstream(config_path) << config.dump();
+    std::ofstream(config_path) << walvault::format::seal_json(nlohmann::ordered_json(config));  // resealed
     walvault::test::give_to_postgres(foreign);
     const std::string dir2 = work + "/refused2";
     const auto alien = ac.walvault({"restore", "--repo", foreign, "--target-dir", dir2, "--latest"});

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "format/sealed_object.hpp"
 #include "stream_support.hpp"
 
 using namespace walvault::test;
@@ -83,7 +84,9 @@ TEST_CASE("stream follows a promoted standby onto its new timeline", "[integrati
   CHECK(std::filesystem::exists(repo + "/wal/00000002.history"));
   std::ifstream history(repo + "/wal/00000002.history");
   const std::string content((std::istreambuf_iterator<char>(history)), std::istreambuf_iterator<char>());
-  CHECK(content.rfind("1\t", 0) == 0);
+  const auto opened = walvault::format::open_sealed_text(content, walvault::format::SealRule::kRequired);
+  REQUIRE(opened);
+  CHECK(opened->text.rfind("1\t", 0) == 0);
 
   signal_streamer(repo, SIGTERM);
   CHECK(streamer.stop(0, std::chrono::seconds(20)) == 0);

@@ -32,7 +32,10 @@ ProcessResult walvault_cli(const std::vector<std::string>& args, const std::vect
 
 std::optional<archive::StreamState> stream_state(const std::string& repo) {
   const auto bytes = read_file(repo + "/" + std::string(archive::kStreamStateObject));
-  return archive::decode_stream_state(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  auto state = archive::decode_stream_state(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+                                            format::SealRule::kRequired);
+  if (!state) return std::nullopt;  // not written yet, or read while the streamer rewrote it
+  return std::move(state).value();
 }
 
 bool wait_durable(const std::string& repo, wal::Lsn lsn, std::chrono::milliseconds timeout) {

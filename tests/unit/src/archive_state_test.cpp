@@ -32,9 +32,14 @@ TEST_CASE("the stream state record has a fixed size and round-trips", "[archive]
   const std::string text = archive::encode_stream_state(s);
   CHECK(text.size() == archive::kStreamStateSize);
   CHECK(text.back() == '\n');
-  CHECK(archive::decode_stream_state(text) == s);
-  CHECK_FALSE(archive::decode_stream_state(text.substr(0, 40)));
-  CHECK_FALSE(archive::decode_stream_state(""));
+  constexpr auto kRequired = format::SealRule::kRequired;
+  CHECK(archive::decode_stream_state(text, kRequired).value() == s);
+  CHECK(archive::decode_stream_state(text.substr(0, 1000), kRequired).error() == "is 1000 bytes long, not 1024");
+  CHECK(archive::decode_stream_state("", kRequired).error() == "is 0 bytes long, not 1024");
+  CHECK(archive::decode_stream_state(std::string(1024, '\0'), kRequired).error() == "is not a JSON object");
+  std::string flipped = text;
+  flipped[flipped.find("0/4019D50")] = '1';
+  CHECK(archive::decode_stream_state(flipped, kRequired).error().starts_with("fails its checksum"));
 }
 
 TEST_CASE("times print and parse as ISO 8601 UTC with microseconds", "[common]") {
@@ -53,8 +58,9 @@ TEST_CASE("relation name snapshots round-trip and name the relations of events",
   s.lsn = wal::Lsn(0x9D17540);
   s.databases = {{5, "postgres"}, {16418, "shop"}};
   s.relations = {{{5, 16396}, "public.accounts"}, {{5, 16400}, "app.orders"}};
-  CHECK(archive::decode_name_snapshot(archive::encode_name_snapshot(s)) == s);
-  CHECK_FALSE(archive::decode_name_snapshot("{\"lsn\":\"x\"}"));
+  CHECK(archive::decode_name_snapshot(archive::encode_name_snapshot(s), format::SealRule::kRequired).value() == s);
+  CHECK(archive::decode_name_snapshot("{\"lsn\":\"x\"}", format::SealRule::kLegacyAccepted).error() ==
+        "does not hold a snapshot's fields");
 
   wal::Event drop;
   drop.kind = wal::EventKind::kDropTable;

@@ -1,12 +1,14 @@
 #include "restore/backup_catalog.hpp"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "common/error.hpp"
 
 using walvault::restore::BackupEntry;
 using walvault::restore::decode_backup_entry;
+using walvault::format::SealRule;
 using walvault::restore::encode_backup_entry;
 
 namespace {
@@ -38,7 +40,7 @@ TEST_CASE("backup catalog entries round-trip", "[restore][catalog]") {
   const std::string text = encode_backup_entry(e);
   CHECK(text.find("\"system_identifier\": \"18446744073709551615\"") != std::string::npos);
   CHECK(text.find("\"checksum\": \"fedcba9876543210\"") != std::string::npos);
-  CHECK(decode_backup_entry(text, "backup/20261121T041540Z/backup.json") == e);
+  CHECK(decode_backup_entry(text, "backup/20261121T041540Z/backup.json", SealRule::kRequired) == e);
   CHECK(e.raw_size() == 1050);
   CHECK(e.stored_size() == 150);
 }
@@ -47,21 +49,27 @@ TEST_CASE("damaged backup catalog entries are refused with the object and field 
   const std::string object = "backup/20261121T041540Z/backup.json";
   const auto fails = [&](const std::string& text) {
     try {
-      (void)decode_backup_entry(text, object);
+      (void)decode_backup_entry(text, object, SealRule::kLegacyAccepted);
     } catch (const walvault::Error& e) {
       return std::string(e.what());
     }
     return std::string("accepted");
   };
-  CHECK(fails("{") == "backup catalog entry " + object + " is malformed: not a JSON object");
-  const std::string text = encode_backup_entry(sample());
+  CHECK(fails("{") == "backup catalog entry " + object + " is damaged: it is not a JSON object");
+  const std::string sealed = encode_backup_entry(sample());
+  CHECK(fails(std::string(sealed).replace(sealed.find("0/3000100"), 9, "0/3000101"))
+            .starts_with("backup catalog entry " + object + " is damaged: it fails its checksum"));
+  // The fields' own checks, on entries written before seals.
+  nlohmann::json unsealed = nlohmann::json::parse(sealed);
+  unsealed.erase("checksum");
+  const std::string text = unsealed.dump(2);
   CHECK(fails(std::string(text).replace(text.find("0/3000100"), 9, "nonsense!")) ==
         "backup catalog entry " + object + " is malformed: \"stop_lsn\" is not an LSN");
   CHECK(fails(std::string(text).replace(text.find("\"label\""), 7, "\"lab_l\"")) ==
         "backup catalog entry " + object + " is malformed: no \"label\"");
   CHECK(fails(text) == "accepted");
   try {
-    (void)decode_backup_entry(text, "backup/20261121T000000Z/backup.json");
+    (void)decode_backup_entry(text, "backup/20261121T000000Z/backup.json", SealRule::kLegacyAccepted);
     FAIL("an entry under another id was accepted");
   } catch (const walvault::Error& e) {
     CHECK(std::string(e.what()).find("\"id\" does not match the object name") != std::string::npos);

@@ -194,6 +194,32 @@ TEST_CASE("latest replays to the tip's durable end as an explicit target, and a 
   CHECK(foreign.error().kind == PlanErrorKind::kRepository);
 }
 
+TEST_CASE("a history file whose switch point moved by a segment disagrees with the WAL held", "[restore][timeline]") {
+  // Timeline 1 holds segments 2..7 (7 ends at the switch at 0/7003000), timeline 2 holds 7..9.
+  auto names = segments(2, 7);
+  for (uint64_t s = 7; s <= 9; ++s) {
+    names.push_back("wal/" + wal::segment_file_name(wal::TimelineId(2), wal::SegmentNo(s), kSeg) + ".wvs");
+  }
+  const WalCoverage coverage = wal_coverage(names, std::nullopt, kSeg);
+  const auto check = [&](wal::Lsn switch_lsn) {
+    return history_disagreement(wal::TimelineId(2), {{wal::TimelineId(1), switch_lsn}}, coverage, kSeg);
+  };
+  CHECK_FALSE(check(seg_lsn(7, 0x3000)));
+  CHECK_FALSE(check(seg_lsn(7, 0x100)));  // within the segment: timeline 2's copy of it serves either way
+  const auto earlier = check(seg_lsn(6, 0x3000));
+  REQUIRE(earlier);
+  CHECK(*earlier == "the history of timeline 2 says timeline 2 left timeline 1 at 0/6003000, but the repository holds "
+                    "timeline 1's segment there and not 000000020000000000000006");
+  const auto later = check(seg_lsn(8, 0x3000));
+  REQUIRE(later);
+  CHECK(*later == "the history of timeline 2 says timeline 2 left timeline 1 at 0/8003000, but timeline 2 holds WAL "
+                  "in the earlier segment 000000020000000000000007");
+  // A repository that began on timeline 2 after the switch holds none of timeline 1 there: nothing to disagree.
+  const WalCoverage later_start = wal_coverage(
+      {"wal/" + wal::segment_file_name(wal::TimelineId(2), wal::SegmentNo(9), kSeg) + ".wvs"}, std::nullopt, kSeg);
+  CHECK_FALSE(history_disagreement(wal::TimelineId(2), {{wal::TimelineId(1), seg_lsn(7, 0x3000)}}, later_start, kSeg));
+}
+
 TEST_CASE("history files make branches, and event ids round-trip", "[restore]") {
   const auto h = parse_history("1\t0/4019D50\tbefore transaction 745\n\n2\t0/9000000\tno recovery target specified\n");
   REQUIRE(h);

@@ -8,6 +8,7 @@
 #include "archive/verifier.hpp"
 #include "archive/verify_state.hpp"
 #include "format/index.hpp"
+#include "format/sealed_object.hpp"
 #include "format/segment_container.hpp"
 #include "storage/memory_storage.hpp"
 
@@ -145,9 +146,11 @@ TEST_CASE("verifier: a clean repository, then an incremental run that reads noth
     archive::write_verify_state(storage, second.state);
     CHECK(storage.list("verify/").size() == 1);
     CHECK(archive::read_verify_state(storage) == second.state);
-    CHECK(archive::decode_verify_state(archive::encode_verify_state(second.state)) == second.state);
-    CHECK_FALSE(archive::decode_verify_state("{\"version\": 2, \"objects\": {}}"));
-    CHECK_FALSE(archive::decode_verify_state("not json"));
+    constexpr auto kLegacy = format::SealRule::kLegacyAccepted;
+    CHECK(archive::decode_verify_state(archive::encode_verify_state(second.state), format::SealRule::kRequired)
+              .value() == second.state);
+    CHECK_FALSE(archive::decode_verify_state("{\"version\": 2, \"objects\": {}}", kLegacy));
+    CHECK_FALSE(archive::decode_verify_state("not json", kLegacy));
   }
 }
 
@@ -316,14 +319,14 @@ TEST_CASE("verifier: history files", "[verify]") {
     CHECK(report.problems.front().message == "timeline 2 holds WAL but its history file is missing");
   }
   SECTION("a good history joins the timelines without gaps") {
-    put_text(storage, "wal/00000002.history", "1\t0/240000\tno recovery target specified\n");
+    put_text(storage, "wal/00000002.history", format::seal_text("1\t0/240000\tno recovery target specified\n"));
     const auto report = verify(storage);
     INFO(describe(report));
     CHECK(report.problems.empty());
     CHECK(report.counts.history_files == 1);
   }
   SECTION("a switch point past the parent's WAL is a gap") {
-    put_text(storage, "wal/00000002.history", "1\t0/280000\tno recovery target specified\n");
+    put_text(storage, "wal/00000002.history", format::seal_text("1\t0/280000\tno recovery target specified\n"));
     const auto report = verify(storage);
     INFO(describe(report));
     REQUIRE(report.problems.size() == 1);
@@ -332,7 +335,7 @@ TEST_CASE("verifier: history files", "[verify]") {
     CHECK(report.problems.front().to == Lsn(0x280000));
   }
   SECTION("a history that does not parse") {
-    put_text(storage, "wal/00000002.history", "3\t0/280000\tbad\n");
+    put_text(storage, "wal/00000002.history", format::seal_text("3\t0/280000\tbad\n"));
     const auto report = verify(storage);
     REQUIRE(report.problems.size() == 2);  // the bad file, and so timeline 2 has no usable history
     CHECK(report.problems.front().object == "wal/00000002.history");
