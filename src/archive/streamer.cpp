@@ -97,7 +97,7 @@ void Streamer::refresh_names() {
 }
 
 wal::Lsn Streamer::durable() const {
-  if (tip_) return wal::segment_start(tip_->segno(), config_.segment_size) + tip_->synced();
+  if (tip_) return wal::segment_start(tip_->segno(), config_.segment_size) + tip_->held();
   return received_;  // no tip: received_ is a segment boundary and everything before it is archived
 }
 
@@ -189,6 +189,10 @@ Streamer::SessionEnd Streamer::session() {
     received_ = position_->start;
     tip_.reset();
     indexer_->restart(timeline_, received_);
+    // The tip an earlier streamer left for this segment is adopted before anything is recorded or acknowledged:
+    // the durable end is what it holds, also when the server can no longer send that segment again.
+    const wal::SegmentNo segno = wal::segment_of(received_, config_.segment_size);
+    if (storage_.info(tip_object_name(timeline_, segno, config_.segment_size))) open_tip(segno);
     log::info("streaming from " + received_.to_string() + " on timeline " + std::to_string(timeline_.value()));
     auto end = source_->start(config_.slot, received_, timeline_);
     if (!end) end = stream();
@@ -338,8 +342,8 @@ void Streamer::make_durable() {
 void Streamer::write_state() {
   state_.timeline = timeline_;
   state_.durable_lsn = durable();
-  state_.received_lsn = received_;
-  state_.server_lsn = std::max(server_lsn_, received_);
+  state_.received_lsn = std::max(received_, state_.durable_lsn);  // an adopted tip holds WAL received earlier
+  state_.server_lsn = std::max(server_lsn_, state_.received_lsn);
   state_.updated = format_time(clock_.now());
   if (state_.durable_lsn >= server_lsn_) state_.caught_up = state_.updated;
   if (const auto& last = indexer_->last_commit()) {
@@ -353,7 +357,8 @@ void Streamer::write_state() {
 
 void Streamer::send_status(bool reply_requested) {
   if (!source_) return;
-  source_->send_status(received_, durable(), to_pg_timestamp(clock_.now()), reply_requested);
+  const wal::Lsn flush = durable();
+  source_->send_status(std::max(received_, flush), flush, to_pg_timestamp(clock_.now()), reply_requested);
   last_status_ = clock_.steady();
 }
 
