@@ -4,6 +4,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "archive/streamer.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "pg/replication.hpp"
@@ -60,6 +61,9 @@ int run_init(const InitOptions& options) {
     repo::write_config(storage, *config);
     created_repo = true;
   }
+
+  // Restoring the timeline the cluster is on needs its history file; the streamer stores later ones.
+  archive::store_timeline_history(source, storage, identity.timeline);
 
   bool created_slot = false;
   if (!source.read_slot(config->slot)) {
