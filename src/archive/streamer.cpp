@@ -365,10 +365,10 @@ void Streamer::switch_timeline(const pg::TimelineEnd& end) {
     // the old timeline's tip of the same segment, if still there, must be finished before streaming goes on.
     const wal::SegmentNo segno = wal::segment_of(next.start, config_.segment_size);
     if (!storage_.info(format::segment_object_name(next.timeline, segno, config_.segment_size))) {
-      const Tip successor(storage_,
-                          SegmentIdentity{config_.system_identifier, config_.pg_version, next.timeline, segno,
-                                          config_.segment_size},
-                          options_.compress_level);
+      const Tip successor(
+          storage_,
+          SegmentIdentity{config_.system_identifier, config_.pg_version, next.timeline, segno, config_.segment_size},
+          options_.compress_level);
     }
     timeline_switch_fault("successor");
     archive_tip(received_, /*final=*/true);

@@ -86,7 +86,8 @@ wal::Lsn held_until(const restore::WalCoverage& coverage, const restore::Branch&
 // consistency point, from there to the last commit in the WAL held after it without a gap (backups that reach the
 // same end share a window). A timeline's window starts from an older timeline's backup only when the WAL held
 // reaches into the timeline itself.
-std::vector<Window> restorable_windows(const storage::Storage& storage, const std::vector<restore::BackupEntry>& backups,
+std::vector<Window> restorable_windows(const storage::Storage& storage,
+                                       const std::vector<restore::BackupEntry>& backups,
                                        const restore::WalCoverage& coverage, uint32_t segment_size) {
   const auto histories = restore::read_histories(storage);
   std::set<uint32_t> timelines;

@@ -115,8 +115,9 @@ TEST_CASE("a streamer restart keeps the durable position when the server can no 
   a.stop_streamer(SIGTERM);
   const std::string expected = pg.scalar("SELECT count(*) || ':' || sum(id) FROM kept");
 
-  REQUIRE(wait_until([&] { return pg.scalar("SELECT active FROM pg_replication_slots WHERE slot_name = 'walvault'") == "f"; },
-                     std::chrono::seconds(20)));
+  REQUIRE(wait_until(
+      [&] { return pg.scalar("SELECT active FROM pg_replication_slots WHERE slot_name = 'walvault'") == "f"; },
+      std::chrono::seconds(20)));
   const auto in_pg_wal = [&] {
     return pg.scalar("SELECT count(*) FROM pg_ls_waldir() WHERE name = '" + held->segment + "'") == "1";
   };
@@ -133,7 +134,8 @@ TEST_CASE("a streamer restart keeps the durable position when the server can no 
   const bool refused = wait_until(
       [&] {
         const auto s = stream_state(a.repo());
-        return s && s->pid == streamer_pid(a.repo()) && a.streamer_log().find("already been removed") != std::string::npos;
+        return s && s->pid == streamer_pid(a.repo()) &&
+               a.streamer_log().find("already been removed") != std::string::npos;
       },
       std::chrono::seconds(30));
   INFO(a.streamer_log());

@@ -83,8 +83,8 @@ void wait_streamed(const PgCluster& pg, const std::string& repo) {
 // Restores to `target` (--time T, or --latest) with --start and returns the rows, "id:tl,...".
 std::string restored_rows(const std::string& repo, const std::string& dir, const std::vector<std::string>& target) {
   RestoredServer server(dir, walvault::test::free_port());
-  std::vector<std::string> args = {"restore", "--repo", repo, "--target-dir", dir, "--start", "--port",
-                                   std::to_string(server.port())};
+  std::vector<std::string> args = {"restore", "--repo",  repo,     "--target-dir",
+                                   dir,       "--start", "--port", std::to_string(server.port())};
   args.insert(args.end(), target.begin(), target.end());
   const auto r = walvault_cli(args);
   INFO(r.out << r.err << read_text(dir + "/walvault-restore.log"));
@@ -119,8 +119,9 @@ TEST_CASE("a repository created on timeline 2 restores times on timeline 2 and o
   // init stores the history of the timeline the cluster is on, as the server has it.
   CHECK(read_text(repo + "/wal/00000002.history") == read_text(pg.data_dir() + "/pg_wal/00000002.history"));
 
-  Background streamer(walvault::test::as_postgres({WALVAULT_BINARY, "stream", "--repo", repo, "--fsync-interval-ms", "100"}),
-                      work + "/stream.log");
+  Background streamer(
+      walvault::test::as_postgres({WALVAULT_BINARY, "stream", "--repo", repo, "--fsync-interval-ms", "100"}),
+      work + "/stream.log");
   REQUIRE(wait_until([&] { return walvault::test::stream_state(repo).has_value(); }, std::chrono::seconds(30)));
   (void)run_json({"backup", "--repo", repo, "--fast", "--json"});
   insert(pg, 1, 2);
@@ -178,8 +179,8 @@ TEST_CASE("a kill at each step of a timeline switch is recovered at the next sta
 
     // The old timeline ended inside the segment the new one starts in: that segment of the old timeline is
     // archived (partial), its index run sealed, and no tip of the old timeline is left.
-    const auto history = walvault::restore::parse_history(read_text(pg.data_dir() + "/pg_wal/" +
-                                                                     walvault::wal::history_file_name(TimelineId(tl + 1))));
+    const auto history = walvault::restore::parse_history(
+        read_text(pg.data_dir() + "/pg_wal/" + walvault::wal::history_file_name(TimelineId(tl + 1))));
     REQUIRE(history);
     const Lsn switch_lsn = history->back().switch_lsn;
     const std::string old_hex = walvault::wal::history_file_name(TimelineId(tl)).substr(0, 8);
@@ -201,8 +202,8 @@ TEST_CASE("a kill at each step of a timeline switch is recovered at the next sta
   std::string expected;
   for (uint32_t tl = 1; tl <= 4; ++tl) {
     expected += (tl > 1 ? "," : "") + std::to_string(10 * tl + 1) + ":" + std::to_string(tl);
-    CHECK(restored_rows(a.repo(), pg.work_dir() + "/before-" + std::to_string(tl),
-                        {"--time", before_switch[tl - 1]}) == expected);
+    CHECK(restored_rows(a.repo(), pg.work_dir() + "/before-" + std::to_string(tl), {"--time", before_switch[tl - 1]}) ==
+          expected);
     expected += "," + std::to_string(10 * tl + 2) + ":" + std::to_string(tl);
   }
   CHECK(restored_rows(a.repo(), pg.work_dir() + "/latest", {"--latest"}) == expected + ",51:5");
