@@ -3,9 +3,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 
 #include "archive/history_files.hpp"
+#include "archive/timeline_history.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "format/segment_container.hpp"
@@ -43,30 +45,67 @@ std::chrono::milliseconds since(std::chrono::steady_clock::time_point now, std::
   return std::chrono::duration_cast<std::chrono::milliseconds>(now - t);
 }
 
+// TEST-ONLY fault hook: WALVAULT_FAULT_TIMELINE_SWITCH=<step> ends the process at once with _exit(9), as a kill -9
+// would, when a timeline switch reaches that step ("history": the new timeline's history file is stored;
+// "successor": the new timeline's tip is created; "archived": the old timeline's last segment is archived;
+// "sealed": its index run is sealed). tests/integration/timeline_switch_test.cpp uses it to prove that the next
+// start recovers a switch cut short at any step. Never set it outside tests.
+void timeline_switch_fault(std::string_view step) {
+  static const char* const chosen = std::getenv("WALVAULT_FAULT_TIMELINE_SWITCH");
+  if (chosen != nullptr && step == chosen) ::_exit(9);
+}
+
 }  // namespace
 
+void store_timeline_history(pg::ReplicationSource& source, storage::Storage& storage, wal::TimelineId timeline) {
+  if (timeline.value() <= 1 || storage.info(history_object_name(timeline))) return;
+  const auto file = source.timeline_history(timeline);
+  // Its ancestors' files too (verify checks that each history continues its parent's): a server normally has them,
+  // and one it lacks is not needed to restore (PostgreSQL reads only the target timeline's history).
+  if (const auto entries = parse_timeline_history(timeline, file.content)) {
+    for (const auto& entry : *entries) {
+      if (entry.parent.value() <= 1 || storage.info(history_object_name(entry.parent))) continue;
+      try {
+        store_history_file(storage, entry.parent, source.timeline_history(entry.parent).content);
+      } catch (const Error& e) {
+        if (e.retryable() || e.code() != ErrorCode::kConnection) throw;
+        log::warning("the server has no history file of timeline " + std::to_string(entry.parent.value()) + " (" +
+                     e.what() + "); the repository keeps timeline " + std::to_string(timeline.value()) +
+                     "'s, which restores need");
+      }
+    }
+  }
+  store_history_file(storage, timeline, file.content);
+}
+
 std::optional<ResumePoint> repository_resume_point(storage::Storage& storage, uint32_t segment_size) {
-  const auto tips = segments_under(storage, "tip/", kPartialSuffix, segment_size);
   // A tail log without its tip is what a crash between archiving a tip and removing its tail log leaves.
   for (const auto& tail : segments_under(storage, "tip/", kTailSuffix, segment_size)) {
     if (!storage.info(tip_object_name(tail.segment.timeline, tail.segment.segno, segment_size))) {
       storage.remove(tail.object);
     }
   }
-  if (!tips.empty()) {
-    // Older tips are leftovers of a crash between archiving a segment and removing its tip: drop those whose
-    // container exists. One without a container (a timeline switch cut short) is kept and reported.
-    for (std::size_t i = 0; i + 1 < tips.size(); ++i) {
-      const auto& t = tips[i];
-      if (storage.info(format::segment_object_name(t.segment.timeline, t.segment.segno, segment_size))) {
-        storage.remove(t.object);
-      } else {
-        log::warning("in-progress copy " + t.object + " was never archived; it is kept, and later WAL continues on "
-                     "a newer timeline or segment");
-      }
+  // A tip whose container exists is a leftover (its segment is archived): drop it.
+  std::vector<NamedSegment> tips;
+  for (auto& t : segments_under(storage, "tip/", kPartialSuffix, segment_size)) {
+    if (storage.info(format::segment_object_name(t.segment.timeline, t.segment.segno, segment_size))) {
+      storage.remove(t.object);
+    } else {
+      tips.push_back(std::move(t));
     }
-    const auto& last = tips.back().segment;
-    return ResumePoint{last.timeline, wal::segment_start(last.segno, segment_size)};
+  }
+  if (!tips.empty()) {
+    // Streaming resumes at the newest tip, unless an older timeline's tip of the same segment is left: a timeline
+    // switch cut short after the new timeline's tip was created. Then it resumes on the old timeline: the server
+    // sends it up to its end and the switch is completed as usual (the old segment archived as a partial one).
+    const wal::SegmentNo newest = tips.back().segment.segno;
+    const auto resume =
+        std::find_if(tips.begin(), tips.end(), [&](const NamedSegment& t) { return t.segment.segno == newest; });
+    for (auto t = tips.begin(); t != resume; ++t) {
+      log::warning("in-progress copy " + t->object + " was never archived; it is kept, and later WAL continues on "
+                   "a newer timeline or segment");
+    }
+    return ResumePoint{resume->segment.timeline, wal::segment_start(newest, segment_size)};
   }
   const auto done = segments_under(storage, "wal/", kContainerSuffix, segment_size);
   if (done.empty()) return std::nullopt;
@@ -98,7 +137,7 @@ void Streamer::refresh_names() {
 }
 
 wal::Lsn Streamer::durable() const {
-  if (tip_) return wal::segment_start(tip_->segno(), config_.segment_size) + tip_->synced();
+  if (tip_) return wal::segment_start(tip_->segno(), config_.segment_size) + tip_->held();
   return received_;  // no tip: received_ is a segment boundary and everything before it is archived
 }
 
@@ -172,6 +211,7 @@ Streamer::SessionEnd Streamer::session() {
                 "run 'walvault init' again with the same --repo and -d: it recreates the slot and keeps the "
                 "repository; WAL the server removed meanwhile is lost to this repository");
   }
+  store_timeline_history(*source_, storage_, identity.timeline);
   if (!position_) position_ = repository_resume_point(storage_, config_.segment_size);
   if (!position_) {
     position_ = slot->restart_lsn ? ResumePoint{*slot->restart_timeline,
@@ -190,6 +230,10 @@ Streamer::SessionEnd Streamer::session() {
     received_ = position_->start;
     tip_.reset();
     indexer_->restart(timeline_, received_);
+    // The tip an earlier streamer left for this segment is adopted before anything is recorded or acknowledged:
+    // the durable end is what it holds, also when the server can no longer send that segment again.
+    const wal::SegmentNo segno = wal::segment_of(received_, config_.segment_size);
+    if (storage_.info(tip_object_name(timeline_, segno, config_.segment_size))) open_tip(segno);
     log::info("streaming from " + received_.to_string() + " on timeline " + std::to_string(timeline_.value()));
     auto end = source_->start(config_.slot, received_, timeline_);
     if (!end) end = stream();
@@ -294,6 +338,7 @@ std::string Streamer::archive_tip(wal::Lsn end, bool final) {
   tip_->sync();
   indexer_->publish(end);
   const std::string container = tip_->archive(indexer_->segment_summary(tip_->segno()));
+  if (final) timeline_switch_fault("archived");
   indexer_->complete_segment(tip_->segno(), end, final);
   tip_.reset();
   return container;
@@ -305,22 +350,29 @@ void Streamer::switch_timeline(const pg::TimelineEnd& end) {
                 "server ended timeline " + std::to_string(timeline_.value()) + " with an impossible successor (" +
                     std::to_string(end.next_timeline.value()) + " at " + end.next_start.to_string() + ")");
   }
-  const auto history = source_->timeline_history(end.next_timeline);
-  store_history_file(storage_, end.next_timeline, history.content);
+  store_timeline_history(*source_, storage_, end.next_timeline);
+  timeline_switch_fault("history");
   const ResumePoint next{end.next_timeline, wal::segment_start(wal::segment_of(end.next_start, config_.segment_size),
                                                                config_.segment_size)};
+  position_ = next;
   if (tip_) {
-    // Create the new timeline's tip first: at a restart the newest tip is where streaming resumes, and this one
-    // (the old timeline's last, partial segment) is archived below or, after a crash, kept for inspection.
-    const Tip successor(storage_,
-                        SegmentIdentity{config_.system_identifier, config_.pg_version, next.timeline,
-                                        wal::segment_of(next.start, config_.segment_size), config_.segment_size},
-                        options_.compress_level);
+    // Create the new timeline's tip first (unless its segment is archived already): at a restart it shows that
+    // the old timeline's tip of the same segment, if still there, must be finished before streaming goes on.
+    const wal::SegmentNo segno = wal::segment_of(next.start, config_.segment_size);
+    if (!storage_.info(format::segment_object_name(next.timeline, segno, config_.segment_size))) {
+      const Tip successor(
+          storage_,
+          SegmentIdentity{config_.system_identifier, config_.pg_version, next.timeline, segno, config_.segment_size},
+          options_.compress_level);
+    }
+    timeline_switch_fault("successor");
     archive_tip(received_, /*final=*/true);
+    timeline_switch_fault("sealed");
+    // The new timeline's tip, or past its archived segments when this finished a switch cut short earlier.
+    position_ = repository_resume_point(storage_, config_.segment_size).value_or(next);
   }
   log::info("timeline " + std::to_string(timeline_.value()) + " ended at " + end.next_start.to_string() +
             "; following timeline " + std::to_string(end.next_timeline.value()));
-  position_ = next;
 }
 
 void Streamer::make_durable() {
@@ -338,8 +390,8 @@ void Streamer::make_durable() {
 void Streamer::write_state() {
   state_.timeline = timeline_;
   state_.durable_lsn = durable();
-  state_.received_lsn = received_;
-  state_.server_lsn = std::max(server_lsn_, received_);
+  state_.received_lsn = std::max(received_, state_.durable_lsn);  // an adopted tip holds WAL received earlier
+  state_.server_lsn = std::max(server_lsn_, state_.received_lsn);
   state_.updated = format_time(clock_.now());
   if (state_.durable_lsn >= server_lsn_) state_.caught_up = state_.updated;
   if (const auto& last = indexer_->last_commit()) {
@@ -353,7 +405,8 @@ void Streamer::write_state() {
 
 void Streamer::send_status(bool reply_requested) {
   if (!source_) return;
-  source_->send_status(received_, durable(), to_pg_timestamp(clock_.now()), reply_requested);
+  const wal::Lsn flush = durable();
+  source_->send_status(std::max(received_, flush), flush, to_pg_timestamp(clock_.now()), reply_requested);
   last_status_ = clock_.steady();
 }
 

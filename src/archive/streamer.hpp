@@ -9,7 +9,10 @@
 // published to the index within a second. A completed tip becomes the segment's container, then its index run.
 // Relation name snapshots (archive/relation_names.hpp) are taken at connect and after the WAL shows new
 // relations (at most every names_interval). Timeline switches are followed (history files stored as
-// wal/NNNNNNNN.history). run() returns when `stop` becomes true, after a final sync and status update.
+// wal/NNNNNNNN.history, the server's current timeline's at each connect too); a switch cut short by a crash is
+// completed at the next start (repository_resume_point). Before anything is recorded or acknowledged, a session
+// adopts the tip it resumes in: the durable end is what that tip holds, never less, also when the server can no
+// longer send the segment again. run() returns when `stop` becomes true, after a final sync and status update.
 //
 // Retrying: a lost connection or any other retryable error ends the session like a process restart would: the
 // connection, the tip and the indexer are dropped, and after a capped exponential backoff the next session resumes
@@ -67,9 +70,16 @@ struct ResumePoint {
 };
 
 // The repository's durable end as a resume point: the in-progress segment's start if a tip exists (stale tips
-// of archived segments are removed), else the end of the highest archived segment; nullopt for an empty
-// repository. Throws Storage errors.
+// of archived segments are removed; of two tips of one segment, the older timeline's: a timeline switch cut
+// short before it archived that timeline's last segment), else the end of the highest archived segment; nullopt
+// for an empty repository. Throws Storage errors.
 [[nodiscard]] std::optional<ResumePoint> repository_resume_point(storage::Storage& storage, uint32_t segment_size);
+
+// Fetches the history file of `timeline` (TIMELINE_HISTORY) and stores it as wal/NNNNNNNN.history unless the
+// repository has it, with those of its ancestors above 1 that it lacks (one the server lacks is logged). Nothing for
+// timeline 1. The one place history files are stored (init, stream start, timeline switches). Throws
+// ReplicationSource and Storage errors.
+void store_timeline_history(pg::ReplicationSource& source, storage::Storage& storage, wal::TimelineId timeline);
 
 class Streamer {
  public:

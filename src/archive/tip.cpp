@@ -101,6 +101,7 @@ Tip::Tip(storage::Storage& storage, const SegmentIdentity& segment, int zstd_lev
   writer_.emplace(std::move(*writer));
   if (adoptable) adopt_tail(prefix->raw_length);
   if (!tail_base_) storage_.remove(tail_name_);
+  if (adoptable) adopted_ = static_cast<uint32_t>(tail_base_ ? tail_end_ : prefix->raw_length);
   // What a killed process wrote may still be only in the page cache: make everything adopted durable.
   file_->sync();
   file_dirty_ = false;
@@ -160,6 +161,7 @@ bool Tip::write(uint32_t offset, std::span<const std::byte> bytes) {
     drop_tail();  // it continued the chunks that were cut off
   }
   written_ = static_cast<uint32_t>(offset + bytes.size());
+  if (!same) adopted_ = 0;  // what it held past the difference is being replaced: only synced bytes count now
   return same;
 }
 

@@ -9,14 +9,17 @@
 // After a restart the streamer fetches the segment again from its start. A Tip opened on an existing tip adopts
 // its intact whole chunks and its tail log (torn or damaged bytes after them are cut off) and checks the bytes
 // that arrive again against them: whole chunks by their raw checksum, the tail byte by byte. Where they differ the
-// server's bytes replace what the tip held from there on, and write() returns false. synced() counts only bytes
-// this Tip made durable or checked: it is the only length, from the segment start, the streamer may acknowledge.
+// server's bytes replace what the tip held from there on, and write() returns false. held() is the length, from
+// the segment start, the tip holds durably: what it adopted (made durable by the constructor), until the server's
+// bytes differ from it, and what this Tip made durable since. It is the only length the streamer may record or
+// acknowledge, and it is known before any byte arrives again (the server may be unable to send them).
 // Memory: one raw chunk, one compressed frame and a zstd context, plus the raw bytes of an adopted tail log (less
 // than a chunk) until they have arrived again.
 // Lifetime: a Tip borrows the Storage, which must outlive it. Errors: Storage errors (kIo) pass through;
 // kInternal for a write that would leave a hole (a bug).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -64,6 +67,7 @@ class Tip {
 
   [[nodiscard]] uint32_t written() const { return written_; }
   [[nodiscard]] uint32_t synced() const { return synced_; }
+  [[nodiscard]] uint32_t held() const { return std::max(adopted_, synced_); }
   [[nodiscard]] bool complete() const { return written_ == segment_size_; }
   [[nodiscard]] wal::SegmentNo segno() const { return segno_; }
   [[nodiscard]] const std::string& name() const { return name_; }
@@ -89,6 +93,7 @@ class Tip {
   std::vector<std::byte> held_tail_;  // an adopted tail log's raw bytes from *tail_base_, until they arrive again
   uint32_t written_ = 0;
   uint32_t synced_ = 0;
+  uint32_t adopted_ = 0;  // the raw bytes adopted from an earlier streamer; 0 once the server's bytes differ
 };
 
 }  // namespace walvault::archive

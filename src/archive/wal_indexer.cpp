@@ -108,13 +108,24 @@ bool WalIndexer::replay_unsealed(wal::SegmentNo segno) {
 }
 
 void WalIndexer::seal_leftovers(wal::SegmentNo resume_segment) {
-  for (const auto& object : storage_.list(format::index_prefix(timeline_))) {
-    const auto slash = object.name.rfind('/');
-    const auto seg = format::parse_tip_log_object_name(object.name.substr(slash + 1), config_.segment_size);
-    if (!seg || seg->segno >= resume_segment) continue;
-    if (!storage_.info(format::segment_object_name(timeline_, seg->segno, config_.segment_size))) continue;
+  // Index tip logs of archived segments: on this timeline below the resume segment, and on older timelines (their
+  // last segment, archived by a timeline switch that a crash cut short before the run was sealed). A run ends where
+  // its container does (a timeline's last segment is partial).
+  for (const auto& object : storage_.list("index/")) {
+    const auto seg = format::parse_tip_log_object_name(object.name, config_.segment_size);
+    if (!seg || seg->timeline > timeline_ || (seg->timeline == timeline_ && seg->segno >= resume_segment)) continue;
+    const std::string container = format::segment_object_name(seg->timeline, seg->segno, config_.segment_size);
+    const auto size = storage_.info(container);
+    if (!size) continue;
+    const auto info = storage::read_container_info(storage_, container, *size);
+    if (!info) continue;  // damaged: verify reports it, and the tip log keeps the entries
     const wal::Lsn start = wal::segment_start(seg->segno, config_.segment_size);
-    (void)writer_->seal_segment(seg->segno, start, start + config_.segment_size);
+    if (seg->timeline == timeline_) {
+      (void)writer_->seal_segment(seg->segno, start, info->end_lsn);
+    } else {
+      (void)storage::IndexWriter(storage_, config_.system_identifier, seg->timeline, config_.segment_size)
+          .seal_segment(seg->segno, start, info->end_lsn);
+    }
   }
 }
 

@@ -82,7 +82,8 @@ class WalIndexer {
   // Decodes archived segment segno again from its container when its run is not sealed yet (its last record may
   // continue into the next segment, which streaming resumes at); true when the decoder now stands at its end.
   bool replay_unsealed(wal::SegmentNo segno);
-  // Seals segments a previous run archived but did not seal (index tip logs below the resume segment).
+  // Seals segments a previous run archived but did not seal (index tip logs below the resume segment, and those of
+  // older timelines).
   void seal_leftovers(wal::SegmentNo resume_segment);
 
   // The decoder settings for this repository's WAL (its system and PostgreSQL version).

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "archive/streamer.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "pg/replication.hpp"
@@ -109,6 +110,8 @@ int run_init(const InitOptions& options) {
     }
     created_slot = true;
   }
+  // Restoring the timeline the cluster is on needs its history file; the streamer stores later ones.
+  archive::store_timeline_history(source, storage, identity.timeline);
 
   if (options.json) {
     nlohmann::ordered_json j;

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,9 +25,9 @@ using nlohmann::json;
 struct Window {
   wal::TimelineId timeline;
   std::string earliest;               // ISO 8601
-  std::optional<std::string> latest;  // the last archived commit in the run
+  std::optional<std::string> latest;  // the last archived commit in the WAL it reaches
   std::vector<std::string> backups;   // ids, oldest first
-  const restore::WalRun* run = nullptr;
+  wal::Lsn reach;                     // the WAL held without a gap from its backups' start runs up to here
 };
 
 [[noreturn]] void index_error(const std::string& object, const format::IndexError& error) {
@@ -59,6 +60,74 @@ std::optional<format::TimestampTz> last_commit_time(const storage::Storage& stor
   return latest;
 }
 
+// How far WAL is held without a gap along the branch from `from` (a segment start), read as recovery reads it:
+// the segment holding a switch point from the newer timeline (restore/plan.hpp).
+wal::Lsn held_until(const restore::WalCoverage& coverage, const restore::Branch& branch, wal::Lsn from,
+                    uint32_t segment_size) {
+  wal::Lsn at = from;
+  bool first = true;
+  for (const auto& piece : branch) {
+    if (piece.end <= from) continue;
+    const wal::Lsn lo = first ? from : wal::segment_start(wal::segment_of(piece.begin, segment_size), segment_size);
+    const wal::Lsn hi = piece.end == restore::kBranchEnd
+                            ? piece.end
+                            : wal::segment_start(wal::segment_of(piece.end, segment_size), segment_size);
+    first = false;
+    if (hi <= lo) continue;  // the piece lies inside the segment that is read from the next timeline
+    const restore::WalRun* run = coverage.run_at(piece.timeline, lo, segment_size);
+    if (run == nullptr) return lo;
+    if (run->end_lsn < hi) return run->end_lsn;
+    at = hi;
+  }
+  return at;
+}
+
+// The restorable windows of every timeline: for each backup on a timeline's branch whose WAL is held up to its
+// consistency point, from there to the last commit in the WAL held after it without a gap (backups that reach the
+// same end share a window). A timeline's window starts from an older timeline's backup only when the WAL held
+// reaches into the timeline itself.
+std::vector<Window> restorable_windows(const storage::Storage& storage,
+                                       const std::vector<restore::BackupEntry>& backups,
+                                       const restore::WalCoverage& coverage, uint32_t segment_size) {
+  const auto histories = restore::read_histories(storage);
+  std::set<uint32_t> timelines;
+  for (const auto& run : coverage.runs) timelines.insert(run.timeline.value());
+  std::vector<Window> windows;
+  for (const uint32_t t : timelines) {
+    const wal::TimelineId timeline(t);
+    const auto history = histories.find(timeline);
+    // Without its history file a timeline's ancestry is unknown: only its own backups count.
+    const restore::Branch branch = history != histories.end()
+                                       ? restore::make_branch(timeline, history->second)
+                                       : restore::Branch{{timeline, wal::Lsn(), restore::kBranchEnd}};
+    for (const auto& backup : backups) {
+      if (restore::timeline_at(branch, backup.start_lsn) != backup.timeline) continue;
+      const wal::Lsn from = wal::segment_start(wal::segment_of(backup.start_lsn, segment_size), segment_size);
+      const wal::Lsn reach = held_until(coverage, branch, from, segment_size);
+      if (reach < backup.stop_lsn || reach <= branch.back().begin) continue;
+      if (!windows.empty() && windows.back().timeline == timeline && windows.back().reach == reach) {
+        windows.back().backups.push_back(backup.id);
+        continue;
+      }
+      Window window{timeline, backup.stop_time, std::nullopt, {backup.id}, reach};
+      std::optional<format::TimestampTz> last;
+      for (const auto& piece : branch) {
+        const wal::Lsn lo = std::max(backup.start_lsn, piece.begin);
+        const wal::Lsn hi = std::min(reach, piece.end);
+        if (lo >= hi) continue;
+        const auto t_last = last_commit_time(storage, piece.timeline, lo, hi, segment_size);
+        if (t_last && (!last || *t_last > *last)) last = t_last;
+      }
+      if (last) {
+        const std::string text = format_time(from_pg_timestamp(*last));
+        if (text > window.earliest) window.latest = text;
+      }
+      windows.push_back(std::move(window));
+    }
+  }
+  return windows;
+}
+
 }  // namespace
 
 int run_list(const ListOptions& options) {
@@ -68,27 +137,7 @@ int run_list(const ListOptions& options) {
   const std::vector<restore::BackupEntry> backups = restore::read_backups(storage);
   const restore::WalCoverage coverage = restore::read_wal_coverage(storage, segment_size);
 
-  std::vector<Window> windows;
-  for (const auto& backup : backups) {
-    const wal::Lsn from = wal::segment_start(wal::segment_of(backup.start_lsn, segment_size), segment_size);
-    if (!coverage.holds(backup.timeline, from, backup.stop_lsn, segment_size)) continue;
-    const restore::WalRun* run = coverage.run_at(backup.timeline, from, segment_size);
-    if (!windows.empty() && windows.back().run == run) {
-      windows.back().backups.push_back(backup.id);
-      continue;
-    }
-    Window window;
-    window.timeline = backup.timeline;
-    window.earliest = backup.stop_time;
-    window.backups.push_back(backup.id);
-    window.run = run;
-    const auto last = last_commit_time(storage, backup.timeline, backup.start_lsn, run->end_lsn, segment_size);
-    if (last) {
-      const std::string text = format_time(from_pg_timestamp(*last));
-      if (text > window.earliest) window.latest = text;
-    }
-    windows.push_back(std::move(window));
-  }
+  const std::vector<Window> windows = restorable_windows(storage, backups, coverage, segment_size);
 
   if (options.json) {
     json doc = {

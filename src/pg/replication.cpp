@@ -205,8 +205,11 @@ StreamEvent LibpqReplicationSource::next(std::chrono::milliseconds timeout) {
 }
 
 StreamEvent LibpqReplicationSource::finish_copy() {
-  // The server ended COPY: answer with CopyDone, then read the results (postgres-wal.md §8.2 step 4/5).
-  if (libpq().PQputCopyEnd(conn_.get(), nullptr) <= 0 || libpq().PQflush(conn_.get()) != 0) lost("ending the replication stream");
+  // The server ended COPY: answer with CopyDone, then read the results (postgres-wal.md §8.2 step 4/5). When it
+  // ended with an error (e.g. the WAL asked for was removed), there is no COPY left to end: the result names it.
+  if (libpq().PQputCopyEnd(conn_.get(), nullptr) > 0 && libpq().PQflush(conn_.get()) != 0) {
+    lost("ending the replication stream");
+  }
   streaming_ = false;
   StreamEvent event = StreamEnded{};
   while (true) {

@@ -1,9 +1,13 @@
-// `walvault stream` keeps going: a terminated walsender and a PostgreSQL restart are reconnected, and a promoted
-// standby's new timeline is followed with its history file stored.
+// `walvault stream` keeps going: a terminated walsender and a PostgreSQL restart are reconnected, a promoted
+// standby's new timeline is followed with its history file stored, and a restart the server cannot serve keeps the
+// durable position.
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
+#include "archive_fixture.hpp"
 #include "format/sealed_object.hpp"
 #include "stream_support.hpp"
 
@@ -95,4 +99,65 @@ TEST_CASE("stream follows a promoted standby onto its new timeline", "[integrati
   CHECK(tli2.segments.size() >= 1);
   CHECK(tli2.mismatches.empty());
   CHECK(tip_matches(repo, standby.data_dir() + "/pg_wal"));
+}
+
+// The slot is moved past the tip's segment while the streamer is down, and the server removes that segment: the
+// restarted streamer cannot fetch it again. What the tip holds stays the durable position (it is never rewritten
+// to the segment start), and a restore to the latest point has every row committed before the stop.
+TEST_CASE("a streamer restart keeps the durable position when the server can no longer send the tip's segment",
+          "[integration][stream][once]") {
+  ArchivedCluster a;
+  PgCluster& pg = a.pg();
+  a.start_streamer();
+  pg.exec("CREATE TABLE kept (id int)");
+  (void)a.backup();
+  for (int i = 0; i < 5; ++i) pg.exec("INSERT INTO kept SELECT generate_series(1, 100) + " + std::to_string(100 * i));
+  a.wait_durable();
+  const auto held = stream_state(a.repo());
+  REQUIRE(held);
+  a.stop_streamer(SIGTERM);
+  const std::string expected = pg.scalar("SELECT count(*) || ':' || sum(id) FROM kept");
+
+  REQUIRE(wait_until(
+      [&] { return pg.scalar("SELECT active FROM pg_replication_slots WHERE slot_name = 'walvault_repo'") == "f"; },
+      std::chrono::seconds(20)));
+  const auto in_pg_wal = [&] {
+    return pg.scalar("SELECT count(*) FROM pg_ls_waldir() WHERE name = '" + held->segment + "'") == "1";
+  };
+  for (int i = 0; i < 5 && in_pg_wal(); ++i) {
+    pg.exec("SELECT txid_current()");  // a record, so that the switch ends the segment
+    pg.exec("SELECT pg_switch_wal()");
+    pg.exec("SELECT pg_replication_slot_advance('walvault_repo', pg_current_wal_lsn())");
+    pg.exec("CHECKPOINT");
+  }
+  REQUIRE_FALSE(in_pg_wal());
+
+  a.start_streamer();
+  // The new process has connected (it records its state) and been refused the segment.
+  const bool refused = wait_until(
+      [&] {
+        const auto s = stream_state(a.repo());
+        return s && s->pid == streamer_pid(a.repo()) &&
+               a.streamer_log().find("already been removed") != std::string::npos;
+      },
+      std::chrono::seconds(30));
+  INFO(a.streamer_log());
+  REQUIRE(refused);
+  // The slot was moved past what the repository holds: status says broken, and why.
+  const auto status = a.walvault({"status", "--repo", a.repo(), "--json"});
+  INFO(status.out);
+  CHECK(status.exit_code == 11);
+  CHECK(nlohmann::json::parse(status.out)["slot"]["problem"].get<std::string>().find("ahead of the repository") !=
+        std::string::npos);
+  const auto durable = walvault::wal::Lsn::parse(nlohmann::json::parse(status.out)["durable_lsn"].get<std::string>());
+  REQUIRE(durable);
+  CHECK(*durable >= held->durable_lsn);
+  a.stop_streamer(SIGTERM);
+
+  RestoredServer server(pg.work_dir() + "/latest", free_port());
+  const auto r = a.walvault({"restore", "--repo", a.repo(), "--target-dir", server.dir(), "--latest", "--start",
+                             "--port", std::to_string(server.port())});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(server.scalar("SELECT count(*) || ':' || sum(id) FROM kept") == expected);
 }

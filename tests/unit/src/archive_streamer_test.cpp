@@ -323,3 +323,21 @@ TEST_CASE("a full disk pauses the streamer in-process, and when space returns it
   CHECK(objects_under(s, "index/") == objects_under(clean, "index/"));
   CHECK(s.memory.list("tip/").size() == 1);
 }
+
+// The first status update and state record of a restarted streamer report what its tip holds, before the server
+// sends the segment again (a server that cannot would otherwise leave the durable position understated).
+TEST_CASE("a restarted streamer reports the tip it holds as durable before the segment arrives again",
+          "[archive][streamer]") {
+  Script s;
+  s.end_at = test::wal_fixture().start + kSeg + 100'000;  // inside the second segment, in its tip
+  s.stop_at_end = true;
+  run(s);
+  REQUIRE(s.flushes.back() == *s.end_at);
+  const std::size_t first_run = s.flushes.size();
+  s.stop = false;
+  run(s);
+  REQUIRE(s.flushes.size() > first_run);
+  CHECK(s.flushes[first_run] == *s.end_at);
+  CHECK(s.violations.empty());
+  check_containers(s);
+}
