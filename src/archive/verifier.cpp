@@ -119,11 +119,13 @@ class Verifier {
       : storage_(storage), config_(config), previous_(previous), options_(options) {}
 
   VerifyReport run() {
+    // The durable position first: everything it covers is archived or in the tip by the time the WAL is listed,
+    // while the streamer goes on.
+    read_tip_state();
     const auto wal_objects = storage_.list(kWalPrefix);
     collect_segments(wal_objects);
     collect_backups();
     check_history(wal_objects);
-    read_tip_state();
     check_index();
     start_cross_checks();
     for (const auto& [key, facts] : segments_) progress_.total += facts.check_now ? facts.size : 0;
