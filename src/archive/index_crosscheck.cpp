@@ -82,9 +82,9 @@ std::vector<IndexMismatch> IndexCrossCheck::finish() {
   return std::move(mismatches_);
 }
 
-bool IndexCrossCheck::comparable(wal::Lsn from, wal::Lsn to) const {
+bool IndexCrossCheck::comparable(wal::Lsn from, wal::Lsn to, uint64_t context) const {
   const bool inside =
-      std::any_of(fed_.begin(), fed_.end(), [&](const auto& r) { return r.first <= from && to <= r.second; });
+      std::any_of(fed_.begin(), fed_.end(), [&](const auto& r) { return r.first + context <= from && to <= r.second; });
   const bool unreadable = std::any_of(unreadable_.begin(), unreadable_.end(),
                                       [&](const auto& r) { return from < r.second && r.first < to; });
   return inside && !unreadable;
@@ -120,7 +120,7 @@ void IndexCrossCheck::compare(const IndexUnit& unit) {
     if (in_unit(c.lsn) && comparable(c.lsn, c.end_lsn)) decoded.push_back(c);
   }
   const auto event_comparable = [&](const EventKey& e) {
-    return in_unit(e.commit_lsn) && comparable(std::min(e.first_lsn, e.commit_lsn), e.commit_end);
+    return in_unit(e.commit_lsn) && comparable(std::min(e.first_lsn, e.commit_lsn), e.commit_end, segment_size_);
   };
   std::vector<EventKey> held_events;
   for (const auto& e : index->events) {

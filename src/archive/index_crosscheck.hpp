@@ -7,7 +7,9 @@
 // have held it (absent). Only entries whose record lies wholly inside WAL that was fed are compared (WAL the
 // repository does not hold, or holds only in part, proves nothing), and WAL the decoder cannot read (an index
 // problem the streamer recorded too) is left out. Events are compared by commit LSN, kind and xid (their names come
-// from catalog snapshots, not from the WAL).
+// from catalog snapshots, not from the WAL), and only from a segment past the start of a stretch of WAL decoded: an
+// event is told from a rewrite by the transaction's earlier records (a relation file it created), which a decoder
+// started later does not see, so the in-progress segment alone (the incremental verify) compares commits only.
 //
 // Memory: the decoded entries of the units not yet compared, and one unit's index entries at a time. A unit is
 // compared once the WAL a segment past its end was fed, or at finish(). Errors: Storage errors pass through;
@@ -67,8 +69,9 @@ class IndexCrossCheck {
     wal::Lsn first_lsn;  // the first destructive record: decoding must have seen it (and the commit) to compare
     wal::Lsn commit_end;
   };
-  // Whether [from, to) lies wholly inside WAL fed and outside WAL the decoder could not read.
-  [[nodiscard]] bool comparable(wal::Lsn from, wal::Lsn to) const;
+  // Whether [from, to) lies wholly inside WAL fed, at least `context` bytes past the start of its stretch, and
+  // outside WAL the decoder could not read.
+  [[nodiscard]] bool comparable(wal::Lsn from, wal::Lsn to, uint64_t context = 0) const;
   void compare_ready(wal::Lsn fed_end, bool all);
   void compare(const IndexUnit& unit);
 
