@@ -10,9 +10,7 @@
 namespace {
 
 int report(int argc, char** argv, walvault::ErrorCode code, const std::string& message, const std::string& hint) {
-  const auto out = walvault::cli::error_report(argc, argv, code, message, hint);
-  std::fputs(out.text.c_str(), stderr);
-  if (!out.json.empty()) std::fputs(out.json.c_str(), stdout);
+  std::fputs(walvault::cli::error_report(argc, argv, code, message, hint).c_str(), stderr);
   return walvault::exit_code(code);
 }
 

@@ -34,6 +34,13 @@ Expected<StreamState, std::string> decode_stream_state(std::string_view text, fo
   if (text.size() != kStreamStateSize) {
     return Unexpected("is " + std::to_string(text.size()) + " bytes long, not " + std::to_string(kStreamStateSize));
   }
+  // The padding is part of the record: after the object's last '}' only spaces and the final '\n' (the checksum
+  // covers the JSON, and a JSON parser stops at a NUL, so a damaged pad would otherwise pass unseen).
+  const auto close = text.rfind('}');
+  if (close == std::string_view::npos || text.back() != '\n' ||
+      text.find_first_not_of(' ', close + 1) != text.size() - 1) {
+    return Unexpected(std::string("has damaged padding after its JSON object"));
+  }
   const auto opened = format::open_sealed_json(text, rule);
   if (!opened) return Unexpected(opened.error());
   const nlohmann::json& j = opened->value;

@@ -5,21 +5,25 @@
 #include <set>
 
 #include "archive/history_files.hpp"
+#include "archive/index_crosscheck.hpp"
 #include "archive/index_problems.hpp"
 #include "archive/relation_names.hpp"
 #include "archive/stream_state.hpp"
 #include "archive/timeline_history.hpp"
 #include "archive/tip.hpp"
 #include "common/error.hpp"
-#include "storage/container_store.hpp"
-#include "storage/index_store.hpp"
 #include "format/checksum.hpp"
 #include "format/index.hpp"
 #include "format/segment_container.hpp"
+#include "format/tail_log.hpp"
+#include "repo/lock.hpp"
+#include "repo/wal_gaps.hpp"
 #include "restore/backup_catalog.hpp"
 #include "restore/backup_manifest.hpp"
 #include "restore/plan_inputs.hpp"
 #include "restore/tar.hpp"
+#include "storage/container_store.hpp"
+#include "storage/index_store.hpp"
 #include "wal/crc32c.hpp"
 
 namespace walvault::archive {
@@ -117,9 +121,15 @@ class Verifier {
       : storage_(storage), config_(config), previous_(previous), options_(options) {}
 
   VerifyReport run() {
+    // The durable position first: everything it covers is archived or in the tip by the time the WAL is listed,
+    // while the streamer goes on.
+    read_tip_state();
     const auto wal_objects = storage_.list(kWalPrefix);
     collect_segments(wal_objects);
     collect_backups();
+    check_history(wal_objects);
+    check_index();
+    start_cross_checks();
     for (const auto& [key, facts] : segments_) progress_.total += facts.check_now ? facts.size : 0;
     for (const auto& facts : backups_) {
       if (!facts.check_now) continue;
@@ -137,10 +147,9 @@ class Verifier {
     for (const auto& facts : backups_) {
       if (facts.clean) report_.state.objects[facts.catalog_object] = facts.key;
     }
-    check_history(wal_objects);
-    check_index();
+    if (tip_) check_tip();
+    finish_cross_checks();
     check_metadata();
-    read_tip();
     check_continuity();
     return std::move(report_);
   }
@@ -245,15 +254,24 @@ class Verifier {
       segment_problem(facts, info.error());
       return;
     }
-    if (!check_chunks(*info, object, [&](const format::ContainerError& e) { segment_problem(facts, e); })) {
-      facts.clean = false;
-    }
+    // With --full the raw WAL goes on to the index cross-check, up to the first bad chunk.
+    const auto cross = cross_checks_.find(facts.timeline.value());
+    bool intact = true;
+    const auto report = [&](const format::ContainerError& e) {
+      intact = false;
+      segment_problem(facts, e);
+    };
+    const auto raw = [&](uint32_t chunk, std::span<const std::byte> bytes) {
+      if (intact && options_.full && cross != cross_checks_.end())
+        cross->second.feed(info->header.start_lsn + info->raw_offset(chunk), bytes);
+    };
+    if (!check_chunks(*info, object, report, raw)) facts.clean = false;
   }
 
-  // Decodes every chunk of a whole container held in memory; reports each bad chunk and a whole-content
-  // mismatch. Returns whether everything was good.
-  template <typename Report>
-  bool check_chunks(const format::ContainerInfo& info, std::span<const std::byte> object, Report report) {
+  // Decodes every chunk of a whole container held in memory, handing each good chunk's raw bytes to on_raw;
+  // reports each bad chunk and a whole-content mismatch. Returns whether everything was good.
+  template <typename Report, typename OnRaw>
+  bool check_chunks(const format::ContainerInfo& info, std::span<const std::byte> object, Report report, OnRaw on_raw) {
     bool good = true;
     format::Hasher whole;
     for (uint32_t i = 0; i < info.chunks.size(); ++i) {
@@ -269,6 +287,7 @@ class Verifier {
       }
       whole.update(out);
       report_.counts.raw_bytes += chunk.raw_size;
+      on_raw(i, std::span<const std::byte>(out));
     }
     if (good && whole.digest() != info.raw_checksum) {
       report(format::ContainerError{format::ContainerErrorKind::kBadChecksum, "whole-content checksum mismatch", {},
@@ -298,6 +317,36 @@ class Verifier {
       }
       facts.check_now = facts.clean && (options_.full || !previous_.verified(facts.catalog_object, facts.key));
       backups_.push_back(std::move(facts));
+    }
+    check_uncatalogued_backups();
+  }
+
+  // A backup directory without its catalog entry: restores cannot see that backup. A backup writes its catalog
+  // entry last, so while one runs (it holds the backup lock) that is normal; otherwise the entry was lost, or a
+  // backup was interrupted (the next backup removes what it left).
+  void check_uncatalogued_backups() {
+    std::map<std::string, std::set<std::string>> files;  // backup id → object names below it
+    for (const auto& object : storage_.list(restore::kBackupPrefix)) {
+      const std::string_view name = object.name;
+      const std::size_t slash = name.find('/', restore::kBackupPrefix.size());
+      if (slash == std::string_view::npos) continue;
+      files[std::string(name.substr(restore::kBackupPrefix.size(), slash - restore::kBackupPrefix.size()))].insert(
+          std::string(name.substr(slash + 1)));
+    }
+    std::erase_if(files, [](const auto& f) { return f.second.contains(std::string(restore::kCatalogObjectName)); });
+    if (files.empty()) return;
+    if (const auto root = storage_.capabilities().local_root;
+        root && repo::RepositoryLock::holder(*root, repo::kBackupLockName)) {
+      return;  // a backup is being written
+    }
+    for (const auto& [id, names] : files) {
+      const std::string catalog = restore::backup_object_name(id, std::string(restore::kCatalogObjectName));
+      problem(ProblemKind::kBackup, catalog,
+              "backup " + id + " has no backup.json" +
+                  (names.contains("backup_manifest")
+                       ? " although its backup_manifest and streams are there: restores cannot use it"
+                       : ": an interrupted backup left " + std::to_string(names.size()) +
+                             " object(s) (the next 'walvault backup' removes them), or its catalog entry was lost"));
     }
   }
 
@@ -450,6 +499,16 @@ class Verifier {
         problem(ProblemKind::kHistory, object.name, "history file does not parse: " + entries.error(), *tli);
         continue;
       }
+      // The check wal-fetch makes before it serves the file (PostgreSQL follows its switch points blindly).
+      if (!coverage_) {
+        // Archived segments only (the tip's state is checked on its own): presence is all the rules need.
+        std::vector<std::string> names;
+        for (const auto& o : objects) names.push_back(o.name);
+        coverage_ = restore::wal_coverage(names, std::nullopt, config_.segment_size);
+      }
+      if (const auto disagreement = restore::history_disagreement(*tli, *entries, *coverage_, config_.segment_size)) {
+        problem(ProblemKind::kHistory, object.name, *disagreement, *tli);
+      }
       timelines_.add(*tli, std::move(*entries));
       history_.insert(tli->value());
     }
@@ -470,8 +529,10 @@ class Verifier {
     for (const auto& object : storage_.list(kIndexPrefix)) {
       try {
         if (const auto run = format::parse_run_object_name(object.name)) {
+          runs_[run->timeline.value()].push_back(*run);
           check_run(object, *run);
-        } else if (format::parse_tip_log_object_name(object.name, config_.segment_size)) {
+        } else if (const auto tip_log = format::parse_tip_log_object_name(object.name, config_.segment_size)) {
+          tip_logs_[tip_log->timeline.value()].insert(tip_log->segno.value());
           // The readers' rule (storage::read_tip_log): a log cut short before its header was whole, as a full disk
           // leaves it, holds no entries; anything else that does not parse is damage.
           try {
@@ -669,9 +730,18 @@ class Verifier {
     }
   }
 
-  // ---- continuity
+  // ---- the durable position and the tip
 
-  void read_tip() {
+  struct TipRange {
+    wal::TimelineId timeline;
+    wal::SegmentNo segno;
+    wal::Lsn start;
+    wal::Lsn end;  // the durable end inside the segment
+  };
+
+  // tip/stream.state: the streamer's acknowledged end of WAL. A tip without a readable state is a problem: nothing
+  // then says how much of it was acknowledged.
+  void read_tip_state() {
     std::optional<restore::TipState> tip;
     try {
       tip = restore::read_tip_state(storage_, config_.segment_size);
@@ -681,14 +751,27 @@ class Verifier {
       problem(ProblemKind::kMetadata, std::string(kStreamStateObject), e.what());
       return;
     }
-    const wal::Lsn start = wal::segment_start(tip ? tip->segno : wal::SegmentNo(), config_.segment_size);
-    if (!tip || tip->durable_lsn <= start) return;
+    if (!tip) {
+      const std::string state(kStreamStateObject);
+      const bool present = storage_.info(state).has_value();
+      for (const auto& object : storage_.list("tip/")) {
+        if (!object.name.ends_with(".partial")) continue;
+        problem(ProblemKind::kSegment, state,
+                std::string(present ? "the streamer's state does not decode" : "the streamer's state is missing") +
+                    ": the durable position it acknowledged for " + object.name + " is unknown");
+        break;
+      }
+      return;
+    }
+    durable_ = repo::DurableEnd{tip->timeline, tip->durable_lsn};
+    const wal::Lsn start = wal::segment_start(tip->segno, config_.segment_size);
+    if (tip->durable_lsn <= start) return;
     tip_ = TipRange{tip->timeline, tip->segno, start,
                     std::min(tip->durable_lsn, wal::segment_start(tip->segno.next(), config_.segment_size))};
-    check_tip();
   }
 
-  // The in-progress segment must hold, in intact frames, every byte the streamer acknowledged as durable.
+  // The in-progress segment must hold, in intact frames, every byte the streamer acknowledged as durable; what it
+  // holds goes to the index cross-check.
   void check_tip() {
     const auto& t = *tip_;
     const std::string object = tip_object_name(t.timeline, t.segno, config_.segment_size);
@@ -700,130 +783,165 @@ class Verifier {
       problem(ProblemKind::kSegment, object, e.what(), t.timeline, t.start, t.end);
       return;
     }
-    if (!held) return;  // archived meanwhile: the next run verifies its container
+    if (!held) {
+      if (storage_.info(format::segment_object_name(t.timeline, t.segno, config_.segment_size))) return;  // archived
+      problem(ProblemKind::kSegment, object,
+              "the in-progress segment is missing or its header is damaged: the WAL from " + t.start.to_string() +
+                  " to " + t.end.to_string() + ", which the streamer acknowledged as durable, is lost",
+              t.timeline, t.start, t.end);
+      return;
+    }
     const wal::Lsn reaches = t.start + held->size();
     if (reaches < t.end) {
-      problem(ProblemKind::kSegment, object,
+      problem(ProblemKind::kSegment, short_tip_object(t, reaches),
               "the in-progress segment holds intact WAL only up to " + reaches.to_string() + ", short of the " +
-                  t.end.to_string() + " the streamer acknowledged as durable",
+                  t.end.to_string() + " the streamer acknowledged as durable: the rest is lost",
               t.timeline, reaches, t.end);
+    }
+    if (const auto it = cross_checks_.find(t.timeline.value()); it != cross_checks_.end()) {
+      const auto bytes = std::span<const std::byte>(*held).first(std::min<std::size_t>(held->size(), t.end - t.start));
+      it->second.feed(t.start, bytes);
     }
   }
 
-  struct Range {
-    wal::Lsn start;
-    wal::Lsn end;
-  };
-  struct TipRange {
-    wal::TimelineId timeline;
-    wal::SegmentNo segno;
-    wal::Lsn start;
-    wal::Lsn end;
-  };
-  struct Need {
-    wal::Lsn from;
-    std::optional<wal::Lsn> until;  // the switch point to a child; unset: to the end of the timeline's WAL
-    std::string backup;             // the oldest backup needing it ("" when none)
-  };
+  // Which of the tip's two objects lost the WAL between reaches and the durable end: the tail log, unless the
+  // .partial file lost whole chunks that a tail log with a later base continued.
+  std::string short_tip_object(const TipRange& t, wal::Lsn reaches) const {
+    const std::string partial = tip_object_name(t.timeline, t.segno, config_.segment_size);
+    const std::string tail = tail_object_name(t.timeline, t.segno, config_.segment_size);
+    const auto prefix = format::parse_container_prefix(storage::range_reader(storage_, partial));
+    if (!prefix) return partial;
+    if (reaches > t.start + prefix->raw_length) return tail;  // the tail log contributed, then stopped short
+    if (!storage_.info(tail)) return tail;
+    const auto log = format::parse_tail_log(storage_.read(tail), config_.segment_size);
+    return !log || log->base_offset == prefix->raw_length ? tail : partial;
+  }
 
-  std::map<uint32_t, std::map<uint64_t, Range>> held_ranges() const {
-    std::map<uint32_t, std::map<uint64_t, Range>> held;
+  // ---- index against WAL
+
+  // The index objects of each timeline as a reader uses them: runs not covered by a wider one, and tip logs past
+  // them; for WAL held that none covers, the object that should (an archived segment waits for its run only while
+  // it is the newest one before the tip: its last record may continue into the tip).
+  void start_cross_checks() {
+    std::set<uint32_t> timelines;
+    for (const auto& [key, facts] : segments_) timelines.insert(key.first);
+    if (tip_) timelines.insert(tip_->timeline.value());
+    for (const uint32_t t : timelines) {
+      const wal::TimelineId tli(t);
+      const auto& runs = runs_[t];
+      const auto& logs = tip_logs_[t];
+      const auto in_run = [&](wal::Lsn from, wal::Lsn to) {
+        return std::any_of(runs.begin(), runs.end(), [&](const auto& r) { return r.first <= from && to <= r.end; });
+      };
+      std::vector<IndexUnit> units;
+      for (const auto& r : runs) {
+        const bool covered = std::any_of(runs.begin(), runs.end(), [&](const auto& w) {
+          return (w.first <= r.first && r.end <= w.end) && (w.first != r.first || w.end != r.end);
+        });
+        if (!covered)
+          units.push_back(
+              IndexUnit{IndexUnit::Kind::kRun, format::run_object_name(tli, r.first, r.end), r.first, r.end});
+      }
+      const auto segment_unit = [&](wal::SegmentNo segno, wal::Lsn held_from, wal::Lsn held_to,
+                                    const std::string& absent) {
+        const wal::Lsn start = wal::segment_start(segno, config_.segment_size);
+        const wal::Lsn end = wal::segment_start(segno.next(), config_.segment_size);
+        if (in_run(held_from, held_to)) return;
+        if (logs.contains(segno.value())) {
+          units.push_back(IndexUnit{IndexUnit::Kind::kTipLog,
+                                    format::tip_log_object_name(tli, segno, config_.segment_size), start, end});
+        } else {
+          units.push_back(IndexUnit{IndexUnit::Kind::kAbsent, absent, start, end});
+        }
+      };
+      const std::optional<uint64_t> newest = newest_archived(t);
+      for (auto it = segments_.lower_bound({t, 0}); it != segments_.end() && it->first.first == t; ++it) {
+        const SegmentFacts& facts = it->second;
+        if (!facts.info) continue;
+        const std::string expected =
+            format::run_object_name(tli, wal::segment_start(facts.segno, config_.segment_size), facts.info->end_lsn);
+        segment_unit(facts.segno, facts.info->header.start_lsn, facts.info->end_lsn, expected);
+        const bool covered =
+            in_run(facts.info->header.start_lsn, facts.info->end_lsn) || logs.contains(facts.segno.value());
+        if (!covered && newest != facts.segno.value()) {
+          unindexed_.push_back(Problem{ProblemKind::kIndex, expected,
+                                       "no index run or tip log covers segment " +
+                                           wal::segment_file_name(tli, facts.segno, config_.segment_size) +
+                                           ": its commits and events are missing from the index",
+                                       tli, facts.info->header.start_lsn, facts.info->end_lsn});
+        }
+      }
+      if (tip_ && tip_->timeline == tli) {
+        segment_unit(tip_->segno, tip_->start, tip_->end,
+                     format::tip_log_object_name(tli, tip_->segno, config_.segment_size));
+      }
+      std::sort(units.begin(), units.end(), [](const IndexUnit& a, const IndexUnit& b) { return a.from < b.from; });
+      if (!options_.full) {
+        // Incremental: the in-progress segment only (its tip log changes all the time; it is small to decode).
+        std::erase_if(units,
+                      [&](const IndexUnit& u) { return !tip_ || tip_->timeline != tli || u.from != tip_->start; });
+        if (units.empty()) continue;
+      }
+      cross_checks_.try_emplace(t, storage_, config_, tli, std::move(units));
+    }
+  }
+
+  // The newest archived segment of timeline t when it directly precedes the tip (or there is no tip): its run is
+  // sealed only once the record after it is decoded.
+  std::optional<uint64_t> newest_archived(uint32_t t) const {
+    const auto it = segments_.lower_bound({t + 1, 0});
+    if (it == segments_.begin()) return std::nullopt;
+    const auto& [key, facts] = *std::prev(it);
+    if (key.first != t) return std::nullopt;
+    if (!tip_ || (tip_->timeline.value() == t && tip_->segno.value() == key.second + 1)) return key.second;
+    return std::nullopt;
+  }
+
+  void finish_cross_checks() {
+    std::set<std::string> named;
+    for (auto& [t, check] : cross_checks_) {
+      for (const auto& m : check.finish()) {
+        problem(ProblemKind::kIndex, m.object, m.message, wal::TimelineId(t), m.from, m.to);
+        named.insert(m.object);
+      }
+    }
+    for (auto& p : unindexed_) {
+      if (!named.contains(p.object)) report_.problems.push_back(std::move(p));
+    }
+  }
+
+  // ---- continuity
+
+  // Every gap in the WAL the backups need and the streamer acknowledged (repo/wal_gaps.hpp, as `list` shows them).
+  void check_continuity() {
+    repo::HeldWal held;
     for (const auto& [key, facts] : segments_) {
       const wal::Lsn seg_start = wal::segment_start(facts.segno, config_.segment_size);
       const wal::Lsn seg_end = wal::segment_start(facts.segno.next(), config_.segment_size);
       // A damaged container is reported already; for continuity it counts as the whole segment.
-      held[key.first][key.second] =
-          facts.info ? Range{facts.info->header.start_lsn, facts.info->end_lsn} : Range{seg_start, seg_end};
+      held[key.first][key.second] = facts.info ? repo::LsnRange{facts.info->header.start_lsn, facts.info->end_lsn}
+                                               : repo::LsnRange{seg_start, seg_end};
     }
-    if (tip_) held[tip_->timeline.value()].try_emplace(tip_->segno.value(), Range{tip_->start, tip_->end});
-    return held;
-  }
-
-  void check_continuity() {
-    const auto held = held_ranges();
-    std::map<uint32_t, Need> needs;
-    const auto add_need = [&](wal::TimelineId tli, wal::Lsn from, std::optional<wal::Lsn> until,
-                              const std::string& backup) {
-      auto [it, inserted] = needs.try_emplace(tli.value(), Need{from, until, backup});
-      if (inserted) return;
-      Need& need = it->second;
-      if (from < need.from) {
-        need.from = from;
-        need.backup = backup;
-      }
-      if (!until || !need.until) need.until.reset();
-      else need.until = std::max(*need.until, *until);
-    };
+    // The tip's own shortfalls are reported by check_tip, naming its objects.
+    if (tip_) held[tip_->timeline.value()].try_emplace(tip_->segno.value(), repo::LsnRange{tip_->start, tip_->end});
+    std::vector<repo::BackupStart> backups;
     for (const auto& facts : backups_) {
-      if (!facts.entry) continue;
-      const restore::BackupEntry& b = *facts.entry;
-      wal::TimelineId last = b.timeline;
-      for (const auto& [tli, ranges] : held) {
-        // A child that left the backup's timeline before the backup started cannot be reached from it.
-        const auto left = timelines_.switch_point(b.timeline, wal::TimelineId(tli));
-        if (tli > last.value() && left && *left >= b.start_lsn) last = wal::TimelineId(tli);
-      }
-      wal::Lsn from = b.start_lsn;
-      for (const auto& step : timelines_.path(b.timeline, last)) {
-        add_need(step.timeline, from, step.end, b.id);
-        if (step.end) from = *step.end;
-      }
+      if (facts.entry)
+        backups.push_back(repo::BackupStart{facts.entry->id, facts.entry->timeline, facts.entry->start_lsn});
     }
-    // WAL no backup reaches through: from its first segment, up to where a child timeline with WAL left it.
-    for (const auto& [tli, ranges] : held) {
-      if (needs.contains(tli) || ranges.empty()) continue;
-      std::optional<wal::Lsn> until;
-      for (const auto& [child, child_ranges] : held) {
-        const auto left = child > tli ? timelines_.switch_point(wal::TimelineId(tli), wal::TimelineId(child))
-                                      : std::nullopt;
-        if (left && (!until || *left > *until)) until = left;
-      }
-      add_need(wal::TimelineId(tli), ranges.begin()->second.start, until, "");
-    }
-    for (const auto& [tli, need] : needs) {
-      const auto it = held.find(tli);
-      walk(wal::TimelineId(tli), need, it == held.end() ? std::map<uint64_t, Range>{} : it->second);
+    for (const auto& gap : repo::find_wal_gaps(held, backups, timelines_, durable_, config_.segment_size)) {
+      problem(ProblemKind::kWalGap, gap_object(gap), gap.message(config_.segment_size), gap.timeline, gap.from, gap.to);
     }
   }
 
-  void walk(wal::TimelineId tli, const Need& need, const std::map<uint64_t, Range>& ranges) {
-    const std::string needed_by = need.backup.empty() ? "" : ", needed by backup " + need.backup;
-    const auto gap = [&](wal::Lsn from, wal::Lsn to) {
-      const std::string first = wal::segment_file_name(tli, wal::segment_of(from, config_.segment_size), config_.segment_size);
-      const std::string last = wal::segment_file_name(tli, wal::segment_of_end(to, config_.segment_size), config_.segment_size);
-      problem(ProblemKind::kWalGap, "",
-              "WAL missing on timeline " + std::to_string(tli.value()) + " from " + from.to_string() + " to " +
-                  to.to_string() + " (segment" + (first == last ? " " + first : "s " + first + " to " + last) + ")" +
-                  needed_by,
-              tli, from, to);
-    };
-    if (ranges.empty()) {
-      problem(ProblemKind::kWalGap, "",
-              "no WAL held on timeline " + std::to_string(tli.value()) + " from " + need.from.to_string() + needed_by,
-              tli, need.from, need.until);
-      return;
+  // The object that should hold the first byte of a gap: its segment's container, or the tip.
+  std::string gap_object(const repo::WalGap& gap) const {
+    if (!gap.to) return "";
+    const wal::SegmentNo segno = wal::segment_of(gap.from, config_.segment_size);
+    if (tip_ && tip_->timeline == gap.timeline && tip_->segno == segno) {
+      return tip_object_name(gap.timeline, segno, config_.segment_size);
     }
-    const wal::Lsn end = need.until ? *need.until : ranges.rbegin()->second.end;
-    wal::Lsn cursor = need.from;
-    while (cursor < end) {
-      const uint64_t segno = wal::segment_of(cursor, config_.segment_size).value();
-      const auto it = ranges.find(segno);
-      if (it != ranges.end() && it->second.start <= cursor && cursor < it->second.end) {
-        cursor = it->second.end;
-        continue;
-      }
-      // WAL resumes at the first held range starting after the cursor.
-      std::optional<wal::Lsn> resume;
-      for (auto next = ranges.lower_bound(segno); next != ranges.end(); ++next) {
-        if (next->second.start > cursor && next->second.end > next->second.start) {
-          resume = next->second.start;
-          break;
-        }
-      }
-      const wal::Lsn gap_end = resume ? std::min(*resume, end) : end;
-      gap(cursor, gap_end);
-      cursor = gap_end;
-    }
+    return format::segment_object_name(gap.timeline, segno, config_.segment_size);
   }
 
   const Storage& storage_;
@@ -836,7 +954,13 @@ class Verifier {
   std::vector<BackupFacts> backups_;
   TimelineTree timelines_;
   std::set<uint32_t> history_;
+  std::optional<restore::WalCoverage> coverage_;  // of the archived segments, when a history file is checked
+  std::optional<repo::DurableEnd> durable_;
   std::optional<TipRange> tip_;
+  std::map<uint32_t, std::vector<format::RunName>> runs_;  // index runs by timeline
+  std::map<uint32_t, std::set<uint64_t>> tip_logs_;        // index tip logs by timeline: segment numbers
+  std::map<uint32_t, IndexCrossCheck> cross_checks_;       // by timeline
+  std::vector<Problem> unindexed_;                         // WAL no index object covers, by name
   format::ContainerReader reader_;
   std::vector<std::byte> raw_;
 };

@@ -6,16 +6,24 @@
 //   - backups (backup/<id>/): the catalog entry, the manifest against the catalog's size and checksum, every
 //     stream container as above plus the catalog's size and checksum, and every file of the tar streams against
 //     PostgreSQL's backup_manifest (size and CRC-32C, measured while streaming; nothing is written);
+//   - backup directories without a backup.json (while no backup runs): restores cannot see such a backup;
 //   - the index (index/<timeline>/): every run's blocks and sections; each run's segment summaries against the
 //     containers' trailers (start, end, commit and event counts), and every commit and event entry inside the
 //     WAL the repository holds; tip logs parse; every recorded index problem (WAL the streamer could not index,
-//     archive/index_problems.hpp) is reported;
-//   - WAL continuity per timeline: from each backup's start (and, with no backup, from the first segment held)
-//     along the timeline history to the end of the archive (archived segments, then the streamer's durable tip),
-//     reporting every gap with its LSN range and the backup that needs it; the tip itself (archive/tip.hpp) must
-//     hold, in frames that decode and match their checksums, every byte up to the streamer's durable LSN;
+//     archive/index_problems.hpp) is reported; every archived segment is covered by a run or a tip log (by name);
+//     and the index against the WAL itself (archive/index_crosscheck.hpp: the WAL decoded as the streamer's
+//     indexer decodes it, every commit and event in it is in the index and nothing else): with `full` for all the
+//     WAL held, otherwise for the in-progress segment;
+//   - WAL continuity per timeline (repo/wal_gaps.hpp, the computation `list` shows too): from each backup's start
+//     (and, with no backup, from the first segment held) along the timeline history to the end of the archive and
+//     at least to the durable LSN the streamer acknowledged (tip/stream.state), reporting every gap with its LSN
+//     range, the object that should hold it and the backup that needs it; a tip without a readable state is
+//     reported; the tip itself (archive/tip.hpp) must hold, in frames that decode and match their checksums,
+//     every byte up to the streamer's durable LSN (a shortfall names the .partial file or the .tail log that lost
+//     it);
 //   - history files (wal/*.history): each passes its seal (format/sealed_object.hpp) and parses, each child
-//     continues its parent's history, and every timeline above 1 that holds WAL has one;
+//     continues its parent's history, its switch points agree with the WAL held (restore::history_disagreement),
+//     and every timeline above 1 that holds WAL has one;
 //   - the other sealed objects (FORMAT.md, "Sealed objects"): tip/stream.state, names/*.json, verify/state-*.json,
 //     the index problem records and backup.json pass their seals (walvault.json is checked when the repository
 //     is opened).
@@ -25,8 +33,8 @@
 // that verified clean now.
 //
 // An object that disappears while it is checked (a concurrent expire, a tip being archived) is skipped, not
-// reported. Memory: one segment plus one chunk; backup streams are read a chunk at a time. Errors: Storage errors other than a
-// vanished object pass through (kIo); problems in the data are values in the report, never exceptions.
+// reported. Memory: one segment plus one chunk; backup streams are read a chunk at a time. Errors: Storage errors other
+// than a vanished object pass through (kIo); problems in the data are values in the report, never exceptions.
 #pragma once
 
 #include <cstdint>
@@ -48,7 +56,8 @@ enum class ProblemKind { kSegment, kBackup, kIndex, kWalGap, kHistory, kMetadata
 
 struct Problem {
   ProblemKind kind = ProblemKind::kSegment;
-  std::string object;  // the object concerned ("wal/...wvs", "backup/<id>/base.wvt", ...); "" for a WAL gap
+  std::string object;   // the object concerned ("wal/...wvs", "backup/<id>/base.wvt", ...): for a WAL gap the
+                        // object that should hold its first byte; "" when unknown
   std::string message;  // lowercase, one line
   std::optional<wal::TimelineId> timeline;
   std::optional<wal::Lsn> from;  // the LSN range concerned [from, to), when known

@@ -16,34 +16,109 @@ constexpr uint8_t kSmgrCreate = 0x10;
 
 }  // namespace
 
-WalIndexer::WalIndexer(storage::Storage& storage, const repo::RepoConfig& config)
-    : storage_(storage), config_(config), format_(repo::wal_format(config)), tracker_(format_) {}
-
-wal::DecoderConfig WalIndexer::decoder_config() const {
-  wal::DecoderConfig dc;
-  dc.segment_size = config_.segment_size;
-  dc.system_identifier = config_.system_identifier;
-  dc.pg_major = format_.pg_major;
-  return dc;
+IndexDecoder::IndexDecoder(const repo::RepoConfig& config, Callbacks callbacks)
+    : format_(repo::wal_format(config)), callbacks_(std::move(callbacks)), tracker_(format_) {
+  config_.segment_size = config.segment_size;
+  config_.system_identifier = config.system_identifier;
+  config_.pg_major = format_.pg_major;
 }
 
-void WalIndexer::record_problem(wal::Lsn lsn, wal::Lsn until, const char* kind, const std::string& message) {
-  log::error(message);
-  record_index_problem(storage_, IndexProblem{timeline_, lsn, until, kind, message});
+void IndexDecoder::start(wal::Lsn at) {
+  decoder_.emplace(config_, at);
+  tracker_ = wal::EventTracker(format_);
+  decoding_ = true;
+}
+
+void IndexDecoder::feed(wal::Lsn start, std::span<const std::byte> bytes) {
+  const wal::Lsn end = start + bytes.size();
+  while (true) {
+    if (!decoding_) {
+      // Resume at the next segment start after a decoding problem, also inside this piece.
+      if (resume_at_ < start || resume_at_ >= end) return;
+      bytes = bytes.subspan(static_cast<size_t>(resume_at_ - start));
+      start = resume_at_;
+      this->start(start);
+    }
+    decoder_->feed(start, bytes);
+    if (decode_fed()) return;
+  }
+}
+
+bool IndexDecoder::decode_fed() {
+  while (true) {
+    const wal::Step step = decoder_->next();
+    if (step.status == wal::Status::kNeedMore) return true;
+    if (step.status == wal::Status::kRecord) {
+      const wal::Record& record = *step.record;
+      if (callbacks_.record) callbacks_.record(record);
+      const wal::Observed observed = tracker_.observe(record);
+      if (observed == wal::Observed::kMalformedFinish) {
+        callbacks_.problem(Problem{record.lsn, record.end_lsn, "unparsable_commit",
+                                   "the commit or abort record at " + record.lsn.to_string() + " (xid " +
+                                       std::to_string(record.xid) + ") does not parse as PostgreSQL " +
+                                       std::to_string(format_.pg_major) +
+                                       " wal: that transaction is missing from the index and from events"});
+      } else if (observed == wal::Observed::kFinished) {
+        callbacks_.finished(tracker_.commit(), tracker_.events());
+      }
+      continue;
+    }
+    // The records before the problem are whole and checked: their transactions were handed over already.
+    const wal::Lsn at = step.problem->lsn;
+    resume_at_ = wal::segment_start(wal::SegmentNo(wal::segment_of(at, config_.segment_size).value() + 1),
+                                    config_.segment_size);
+    decoding_ = false;
+    callbacks_.problem(Problem{at, resume_at_, "undecodable_wal",
+                               "cannot decode the wal at " + at.to_string() + " (" + step.problem->message +
+                                   "): commits and events up to " + resume_at_.to_string() +
+                                   " are missing from the index"});
+    return false;
+  }
+}
+
+format::CommitEntry index_commit(const wal::Commit& c) {
+  return format::CommitEntry{c.lsn, c.end_lsn, c.time, c.xid, c.aborted};
+}
+
+format::EventEntry index_event(const wal::Event& e) {
+  format::EventEntry entry;
+  entry.kind = e.kind;
+  entry.xid = e.xid;
+  entry.commit_lsn = e.commit_lsn;
+  entry.commit_time = e.commit_time;
+  entry.first_lsn = e.first_lsn;
+  entry.two_phase = e.two_phase;
+  entry.database_oid = e.db != 0 || e.relfilenodes.empty() ? e.db : e.relfilenodes.front().db;
+  entry.rows = e.rows;
+  for (const auto& node : e.relfilenodes) entry.relations.push_back(node.rel);
+  return entry;
+}
+
+WalIndexer::WalIndexer(storage::Storage& storage, const repo::RepoConfig& config)
+    : storage_(storage),
+      config_(config),
+      decoder_(config, IndexDecoder::Callbacks{
+                           [this](const wal::Record& r) { observe(r); },
+                           [this](const wal::Commit& c, std::span<const wal::Event> e) { finished(c, e); },
+                           [this](const IndexDecoder::Problem& p) { record_problem(p); }}) {}
+
+void WalIndexer::record_problem(const IndexDecoder::Problem& problem) {
+  log::error(problem.message);
+  record_index_problem(storage_, IndexProblem{timeline_, problem.lsn, problem.until, problem.kind, problem.message});
 }
 
 void WalIndexer::restart(wal::TimelineId timeline, wal::Lsn segment_start) {
   const wal::SegmentNo resume = wal::segment_of(segment_start, config_.segment_size);
   // The previous segment's last record may continue into the resume segment: it is decoded again below, so
   // that segment stays unsealed; everything archived before it was decoded past its end.
-  const std::optional<wal::SegmentNo> previous =
-      resume.value() > 0 ? std::optional(wal::SegmentNo(resume.value() - 1)) : std::nullopt;
+  const bool has_previous = resume.value() > 0;
+  const wal::SegmentNo previous(has_previous ? resume.value() - 1 : 0);
   if (writer_) {
     if (timeline != timeline_) {
       seal_ready(/*force=*/true);
     } else {
       for (const auto& [segno, end] : archived_) {
-        if (segno != previous) (void)writer_->seal_segment(segno, wal::segment_start(segno, config_.segment_size), end);
+        if (!has_previous || segno != previous) (void)writer_->seal_segment(segno, wal::segment_start(segno, config_.segment_size), end);
       }
     }
   }
@@ -53,13 +128,11 @@ void WalIndexer::restart(wal::TimelineId timeline, wal::Lsn segment_start) {
     writer_ = std::make_unique<storage::IndexWriter>(storage_, config_.system_identifier, timeline,
                                                      config_.segment_size);
   }
-  seal_leftovers(previous.value_or(resume));
-  tracker_ = wal::EventTracker(format_);
-  decoding_ = true;
+  seal_leftovers(has_previous ? previous : resume);
   pending_.clear();
   last_record_ = wal::Lsn();
-  if (previous && replay_unsealed(*previous)) return;
-  decoder_.emplace(decoder_config(), segment_start);
+  if (has_previous && replay_unsealed(previous)) return;
+  decoder_.start(segment_start);
 }
 
 bool WalIndexer::replay_unsealed(wal::SegmentNo segno) {
@@ -79,19 +152,18 @@ bool WalIndexer::replay_unsealed(wal::SegmentNo segno) {
     }
   }
   const auto info = storage::read_container_info(storage_, object, *size);
-  const wal::DecoderConfig dc = decoder_config();
-  decoder_.emplace(dc, start);
+  decoder_.start(start);
   archived_[segno] = end;
   if (!info || info->end_lsn != end) {
     log::warning("cannot read " + object + " to index its last record again" +
                  (info ? std::string(" (it is partial)") : " (" + info.error().message + ")") +
                  "; a commit that continues into the next segment may be missing from the index");
-    decoder_.emplace(dc, end);
+    decoder_.start(end);
     return true;
   }
   format::ContainerReader reader;
   std::vector<std::byte> raw;
-  for (uint32_t i = 0; i < info->chunks.size() && decoding_; ++i) {
+  for (uint32_t i = 0; i < info->chunks.size() && decoder_.decoding(); ++i) {
     const format::ChunkEntry& chunk = info->chunks[i];
     const auto frame = storage::read_chunk_frame(storage_, object, chunk);
     raw.resize(chunk.raw_size);
@@ -102,8 +174,7 @@ bool WalIndexer::replay_unsealed(wal::SegmentNo segno) {
     feed(start + info->raw_offset(i), raw);
     publish(end);  // the whole segment is archived: its complete entries are durable
   }
-  if (!decoding_) decoder_.emplace(dc, end);  // a decoding problem: resume at the next segment
-  decoding_ = true;
+  if (!decoder_.decoding()) decoder_.start(end);  // a decoding problem: resume at the next segment
   return true;
 }
 
@@ -129,62 +200,21 @@ void WalIndexer::seal_leftovers(wal::SegmentNo resume_segment) {
   }
 }
 
-void WalIndexer::feed(wal::Lsn start, std::span<const std::byte> bytes) {
-  const wal::Lsn end = start + bytes.size();
-  while (true) {
-    if (!decoding_) {
-      // Resume at the next segment start after a decoding problem, also inside this piece.
-      if (resume_at_ < start || resume_at_ >= end) return;
-      bytes = bytes.subspan(static_cast<size_t>(resume_at_ - start));
-      start = resume_at_;
-      decoder_.emplace(decoder_->config(), start);
-      tracker_ = wal::EventTracker(format_);
-      decoding_ = true;
-    }
-    decoder_->feed(start, bytes);
-    if (decode_fed()) return;
-  }
-}
-
-bool WalIndexer::decode_fed() {
-  while (true) {
-    const wal::Step step = decoder_->next();
-    if (step.status == wal::Status::kNeedMore) return true;
-    if (step.status == wal::Status::kRecord) {
-      observe(*step.record);
-      continue;
-    }
-    // The records before the problem are whole and checked: they stay pending until their WAL is durable.
-    const wal::Lsn at = step.problem->lsn;
-    resume_at_ = wal::segment_start(wal::SegmentNo(wal::segment_of(at, config_.segment_size).value() + 1),
-                                    config_.segment_size);
-    record_problem(at, resume_at_, "undecodable_wal",
-                   "cannot decode the wal at " + at.to_string() + " (" + step.problem->message +
-                       "): commits and events up to " + resume_at_.to_string() + " are missing from the index");
-    decoding_ = false;
-    return false;
-  }
-}
+void WalIndexer::feed(wal::Lsn start, std::span<const std::byte> bytes) { decoder_.feed(start, bytes); }
 
 void WalIndexer::observe(const wal::Record& record) {
   last_record_ = record.lsn;
   if (record.rmid == static_cast<uint8_t>(wal::Rmgr::kStorage) && record.opcode() == kSmgrCreate) {
     created_seen_ = true;
   }
-  const wal::Observed observed = tracker_.observe(record);
-  if (observed == wal::Observed::kMalformedFinish) {
-    record_problem(record.lsn, record.end_lsn, "unparsable_commit",
-                   "the commit or abort record at " + record.lsn.to_string() + " (xid " + std::to_string(record.xid) +
-                       ") does not parse as PostgreSQL " + std::to_string(format_.pg_major) +
-                       " wal: that transaction is missing from the index and from events");
-    return;
-  }
-  if (observed != wal::Observed::kFinished) return;
-  if (created_seen_ && !tracker_.commit().aborted) {
+}
+
+void WalIndexer::finished(const wal::Commit& commit, std::span<const wal::Event> events) {
+  if (created_seen_ && !commit.aborted) {
     relations_created_ = true;
     created_seen_ = false;
   }
-  pending_.push_back(Pending{tracker_.commit(), {tracker_.events().begin(), tracker_.events().end()}});
+  pending_.push_back(Pending{commit, {events.begin(), events.end()}});
 }
 
 void WalIndexer::publish(wal::Lsn durable) {
@@ -192,18 +222,9 @@ void WalIndexer::publish(wal::Lsn durable) {
                                   [&](const Pending& p) { return p.commit.end_lsn > durable; });
   for (auto it = pending_.begin(); it != ready; ++it) {
     const wal::Commit& c = it->commit;
-    writer_->append(format::CommitEntry{c.lsn, c.end_lsn, c.time, c.xid, c.aborted});
+    writer_->append(index_commit(c));
     for (const auto& e : it->events) {
-      format::EventEntry entry;
-      entry.kind = e.kind;
-      entry.xid = e.xid;
-      entry.commit_lsn = e.commit_lsn;
-      entry.commit_time = e.commit_time;
-      entry.first_lsn = e.first_lsn;
-      entry.two_phase = e.two_phase;
-      entry.database_oid = e.db != 0 || e.relfilenodes.empty() ? e.db : e.relfilenodes.front().db;
-      entry.rows = e.rows;
-      for (const auto& node : e.relfilenodes) entry.relations.push_back(node.rel);
+      format::EventEntry entry = index_event(e);
       if (names_) entry.names = names_for(*names_, e);
       writer_->append(entry);
     }
@@ -222,7 +243,7 @@ void WalIndexer::publish(wal::Lsn durable) {
 void WalIndexer::seal_ready(bool force) {
   while (!archived_.empty()) {
     const auto [segno, end] = *archived_.begin();
-    const bool decoded_past = !decoding_ || last_record_ >= end;
+    const bool decoded_past = !decoder_.decoding() || last_record_ >= end;
     const bool published = pending_.empty() || pending_.front().commit.lsn >= end;
     if (!force && !(decoded_past && published)) return;
     (void)writer_->seal_segment(segno, wal::segment_start(segno, config_.segment_size), end);

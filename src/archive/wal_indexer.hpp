@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -38,6 +39,51 @@
 
 namespace walvault::archive {
 
+// The decoding half of the indexer: WAL bytes in, finished transactions (a commit or abort and its destructive
+// events) out, with the indexer's rules for problems: a stretch of WAL that does not decode is reported and decoding
+// resumes at the next segment start (also inside a fed piece); a commit or abort record that does not parse is
+// reported and skipped. The streamer's WalIndexer and `walvault verify` (which checks the index against the WAL
+// held) decode through this one loop, so they see the same entries. Problems carry the kind and message that index
+// problem objects record (archive/index_problems.hpp). Callbacks run during feed(). Nothing throws.
+class IndexDecoder {
+ public:
+  struct Problem {
+    wal::Lsn lsn;    // where it is
+    wal::Lsn until;  // the index misses entries in [lsn, until)
+    const char* kind = "";  // "undecodable_wal" or "unparsable_commit"
+    std::string message;
+  };
+  struct Callbacks {
+    std::function<void(const wal::Record&)> record;  // every record, before its transaction may finish
+    std::function<void(const wal::Commit&, std::span<const wal::Event>)> finished;
+    std::function<void(const Problem&)> problem;
+  };
+
+  IndexDecoder(const repo::RepoConfig& config, Callbacks callbacks);
+  // Decoding starts afresh at `at` (a segment start), forgetting open transactions.
+  void start(wal::Lsn at);
+  // The next bytes, contiguous with the previous ones (start() first).
+  void feed(wal::Lsn start, std::span<const std::byte> bytes);
+  // False after a problem until decoding resumes at the next segment start.
+  [[nodiscard]] bool decoding() const { return decoding_; }
+
+ private:
+  // Decodes what was fed; false when it stopped at a problem (decoding resumes at resume_at_).
+  [[nodiscard]] bool decode_fed();
+
+  wal::DecoderConfig config_;
+  wal::WalFormat format_;
+  Callbacks callbacks_;
+  std::optional<wal::StreamDecoder> decoder_;
+  wal::EventTracker tracker_;
+  bool decoding_ = false;
+  wal::Lsn resume_at_;  // after a decoding problem: the next segment start
+};
+
+// The index entries of a decoded commit and event (an event's names are left to the caller).
+[[nodiscard]] format::CommitEntry index_commit(const wal::Commit& commit);
+[[nodiscard]] format::EventEntry index_event(const wal::Event& event);
+
 struct CommitMark {
   wal::Lsn lsn;
   wal::TimestampTz time = 0;
@@ -46,6 +92,8 @@ struct CommitMark {
 class WalIndexer {
  public:
   WalIndexer(storage::Storage& storage, const repo::RepoConfig& config);
+  WalIndexer(const WalIndexer&) = delete;  // its decoder calls back into it
+  WalIndexer& operator=(const WalIndexer&) = delete;
 
   // Decoding starts afresh at segment_start (a segment start) on timeline.
   void restart(wal::TimelineId timeline, wal::Lsn segment_start);
@@ -75,8 +123,7 @@ class WalIndexer {
     std::vector<wal::Event> events;
   };
   void observe(const wal::Record& record);
-  // Decodes what was fed; false when it stopped at a problem (recorded; decoding resumes at resume_at_).
-  [[nodiscard]] bool decode_fed();
+  void finished(const wal::Commit& commit, std::span<const wal::Event> events);
   // Seals archived segments whose entries are all published (all of them when force).
   void seal_ready(bool force);
   // Decodes archived segment segno again from its container when its run is not sealed yet (its last record may
@@ -86,18 +133,12 @@ class WalIndexer {
   // older timelines).
   void seal_leftovers(wal::SegmentNo resume_segment);
 
-  // The decoder settings for this repository's WAL (its system and PostgreSQL version).
-  [[nodiscard]] wal::DecoderConfig decoder_config() const;
-  void record_problem(wal::Lsn lsn, wal::Lsn until, const char* kind, const std::string& message);
+  void record_problem(const IndexDecoder::Problem& problem);
 
   storage::Storage& storage_;
   repo::RepoConfig config_;
-  wal::WalFormat format_;
   wal::TimelineId timeline_;
-  std::optional<wal::StreamDecoder> decoder_;
-  wal::EventTracker tracker_;
-  bool decoding_ = false;
-  wal::Lsn resume_at_;  // after a decoding problem: the next segment start
+  IndexDecoder decoder_;
   std::unique_ptr<storage::IndexWriter> writer_;
   std::vector<Pending> pending_;          // decoded, not yet durable
   wal::Lsn last_record_;                  // start of the last decoded record

@@ -91,18 +91,17 @@ void check_command_word(const CLI::App& app, std::string_view word) {
 
 }  // namespace
 
-ErrorReport error_report(int argc, char** argv, ErrorCode code, const std::string& message, const std::string& hint) {
-  ErrorReport out;
-  out.text = "walvault: error: " + message + "\n";
-  if (!hint.empty()) out.text += "HINT: " + hint + "\n";
+std::string error_report(int argc, char** argv, ErrorCode code, const std::string& message, const std::string& hint) {
   const bool json = std::any_of(argv + 1, argv + argc, [](const char* a) { return std::string_view(a) == "--json"; });
   if (json) {
     nlohmann::ordered_json j;
     j["error"] = {{"code", error_code_name(code)}, {"exit_code", exit_code(code)}, {"message", message},
                   {"hint", hint}};
-    out.json = j.dump(2) + "\n";
+    return j.dump() + "\n";
   }
-  return out;
+  std::string text = "walvault: error: " + message + "\n";
+  if (!hint.empty()) text += "HINT: " + hint + "\n";
+  return text;
 }
 
 int run(int argc, char** argv) {

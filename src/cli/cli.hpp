@@ -14,15 +14,11 @@ namespace walvault::cli {
 
 [[nodiscard]] int run(int argc, char** argv);
 
-// How main.cpp reports an error that ended the command: "walvault: error: ..." and "HINT: ..." lines for stderr,
-// and, when the command was asked for --json, the same as one JSON object for stdout
-// ({"error": {"code": "repository", "exit_code": 3, "message": ..., "hint": ...}}), so a script that reads
-// --json output gets JSON on failure too. `json` is "" when --json was not given.
-struct ErrorReport {
-  std::string text;
-  std::string json;
-};
-[[nodiscard]] ErrorReport error_report(int argc, char** argv, ErrorCode code, const std::string& message,
+// How main.cpp reports an error that ended the command, on stderr: "walvault: error: ..." and "HINT: ..." lines,
+// or, when the command was asked for --json, the same as one JSON object ({"error": {"code": "repository",
+// "exit_code": 3, "message": ..., "hint": ...}}), so a script that reads --json output can read the failure too.
+// (stdout keeps only the command's own output: a verify report, say, which precedes its exit 5.)
+[[nodiscard]] std::string error_report(int argc, char** argv, ErrorCode code, const std::string& message,
                                        const std::string& hint);
 
 }  // namespace walvault::cli

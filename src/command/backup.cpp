@@ -30,7 +30,7 @@ using restore::BackupEntry;
 using restore::BackupStream;
 
 constexpr const char* kStreamLockName = "stream";
-constexpr const char* kBackupLockName = "backup";
+using repo::kBackupLockName;
 // Level 1 with its minimum match of 5 (format::FrameEncoder) stores a data directory's tar as small as level 3 did
 // (bench/results/backup.md: 22.78x against 22.80x) with a faster compressor (zstd -b by hand: 24 %).
 constexpr int kZstdLevel = format::kDefaultZstdLevel;

@@ -7,11 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "archive/timeline_history.hpp"
 #include "command/backup.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "format/index.hpp"
 #include "repo/repository.hpp"
+#include "repo/wal_gaps.hpp"
 #include "restore/backup_catalog.hpp"
 #include "restore/plan_inputs.hpp"
 #include "restore/wal_coverage.hpp"
@@ -128,6 +130,20 @@ std::vector<Window> restorable_windows(const storage::Storage& storage,
   return windows;
 }
 
+// The gaps verify reports too (repo/wal_gaps.hpp): WAL a backup needs or the streamer acknowledged that is not held.
+std::vector<repo::WalGap> wal_gaps(const storage::Storage& storage, const std::vector<restore::BackupEntry>& backups,
+                                   const restore::WalCoverage& coverage, uint32_t segment_size) {
+  archive::TimelineTree timelines;
+  for (auto& [tli, entries] : restore::read_histories(storage)) timelines.add(tli, std::move(entries));
+  std::vector<repo::BackupStart> starts;
+  for (const auto& b : backups) starts.push_back(repo::BackupStart{b.id, b.timeline, b.start_lsn});
+  std::optional<repo::DurableEnd> durable;
+  if (const auto tip = restore::read_tip_state(storage, segment_size)) {
+    durable = repo::DurableEnd{tip->timeline, tip->durable_lsn};
+  }
+  return repo::find_wal_gaps(repo::held_wal(coverage, segment_size), starts, timelines, durable, segment_size);
+}
+
 }  // namespace
 
 int run_list(const ListOptions& options) {
@@ -136,6 +152,7 @@ int run_list(const ListOptions& options) {
   const uint32_t segment_size = repository.config.segment_size;
   const std::vector<restore::BackupEntry> backups = restore::read_backups(storage);
   const restore::WalCoverage coverage = restore::read_wal_coverage(storage, segment_size);
+  const std::vector<repo::WalGap> gaps = wal_gaps(storage, backups, coverage, segment_size);
 
   const std::vector<Window> windows = restorable_windows(storage, backups, coverage, segment_size);
 
@@ -161,12 +178,18 @@ int run_list(const ListOptions& options) {
                             {"start_lsn", r.start_lsn.to_string()},
                             {"end_lsn", r.end_lsn.to_string()},
                             {"in_progress", r.ends_at_tip}});
-      if (i > 0 && coverage.runs[i - 1].timeline == r.timeline) {
-        doc["gaps"].push_back(
-            {{"timeline", r.timeline.value()},
-             {"first_missing", wal::segment_file_name(r.timeline, coverage.runs[i - 1].last.next(), segment_size)},
-             {"last_missing", wal::segment_file_name(r.timeline, wal::SegmentNo(r.first.value() - 1), segment_size)}});
-      }
+    }
+    for (const auto& g : gaps) {
+      doc["gaps"].push_back(
+          {{"timeline", g.timeline.value()},
+           {"first_missing", wal::segment_file_name(g.timeline, wal::segment_of(g.from, segment_size), segment_size)},
+           {"last_missing",
+            g.to ? json(wal::segment_file_name(g.timeline, wal::segment_of_end(*g.to, segment_size), segment_size))
+                 : json(nullptr)},
+           {"from_lsn", g.from.to_string()},
+           {"to_lsn", g.to ? json(g.to->to_string()) : json(nullptr)},
+           {"backup", g.backup},
+           {"message", g.message(segment_size)}});
     }
     for (const auto& w : windows) {
       doc["windows"].push_back({{"timeline", w.timeline.value()},
@@ -187,20 +210,16 @@ int run_list(const ListOptions& options) {
   }
   out += "WAL:\n";
   if (coverage.runs.empty()) out += "  none\n";
-  std::string gaps;
   for (std::size_t i = 0; i < coverage.runs.size(); ++i) {
     const auto& r = coverage.runs[i];
     out += "  timeline " + std::to_string(r.timeline.value()) + ": " +
            wal::segment_file_name(r.timeline, r.first, segment_size) + " .. " +
            wal::segment_file_name(r.timeline, r.last, segment_size) + "  (" + r.start_lsn.to_string() + " .. " +
            r.end_lsn.to_string() + (r.ends_at_tip ? ", in progress)" : ")") + "\n";
-    if (i > 0 && coverage.runs[i - 1].timeline == r.timeline) {
-      gaps += "  timeline " + std::to_string(r.timeline.value()) + ": missing " +
-              wal::segment_file_name(r.timeline, coverage.runs[i - 1].last.next(), segment_size) + " .. " +
-              wal::segment_file_name(r.timeline, wal::SegmentNo(r.first.value() - 1), segment_size) + "\n";
-    }
   }
-  out += "Gaps:\n" + (gaps.empty() ? std::string("  none\n") : gaps);
+  out += "Gaps:\n";
+  if (gaps.empty()) out += "  none\n";
+  for (const auto& g : gaps) out += "  " + g.message(segment_size) + "\n";
   out += "Restorable window:\n";
   if (windows.empty()) out += "  none: no backup has its WAL in the repository\n";
   for (const auto& w : windows) {

@@ -15,6 +15,9 @@
 
 namespace walvault::repo {
 
+// The lock `walvault backup` holds while it writes a backup (and expire while it removes them).
+inline constexpr const char* kBackupLockName = "backup";
+
 class RepositoryLock {
  public:
   // Takes the lock <root>/locks/<name>.lock without waiting; `role` names the holder in the error message.

@@ -1,6 +1,6 @@
-// Which WAL the repository holds: contiguous runs of segments per timeline, the gaps between them, and whether
-// a given range of segments is all there. Used by `walvault backup` (is the backup's WAL captured?), `walvault
-// list` (WAL range per timeline, gaps) and restore planning.
+// Which WAL the repository holds: contiguous runs of segments per timeline, and whether a given range of segments is
+// all there. Used by `walvault backup` (is the backup's WAL captured?), `walvault list` (WAL range per timeline; its
+// gaps come from repo/wal_gaps.hpp, as verify's do) and restore planning.
 //
 // Coverage is computed from object names alone (format/FORMAT.md): completed segment containers
 // "wal/<segment>.wvs" and the streamer's in-progress "tip/<segment>.partial" with its durable end (from

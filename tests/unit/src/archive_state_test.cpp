@@ -36,7 +36,17 @@ TEST_CASE("the stream state record has a fixed size and round-trips", "[archive]
   CHECK(archive::decode_stream_state(text, kRequired).value() == s);
   CHECK(archive::decode_stream_state(text.substr(0, 1000), kRequired).error() == "is 1000 bytes long, not 1024");
   CHECK(archive::decode_stream_state("", kRequired).error() == "is 0 bytes long, not 1024");
-  CHECK(archive::decode_stream_state(std::string(1024, '\0'), kRequired).error() == "is not a JSON object");
+  CHECK(archive::decode_stream_state(std::string(1024, '\0'), kRequired).error() ==
+        "has damaged padding after its JSON object");
+  // Every single-bit flip anywhere in the record is damage, the padding's included (a JSON parser stops at NUL).
+  for (std::size_t at = 0; at < text.size(); ++at) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string damaged = text;
+      damaged[at] = static_cast<char>(damaged[at] ^ (1 << bit));
+      INFO("byte " << at << " bit " << bit);
+      CHECK_FALSE(archive::decode_stream_state(damaged, kRequired));
+    }
+  }
   std::string flipped = text;
   flipped[flipped.find("0/4019D50")] = '1';
   CHECK(archive::decode_stream_state(flipped, kRequired).error().starts_with("fails its checksum"));

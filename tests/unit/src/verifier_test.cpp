@@ -384,3 +384,114 @@ TEST_CASE("verifier: the tip must hold, intact, every byte the streamer acknowle
   CHECK(p.to == state.durable_lsn);
   CHECK(p.message.find("short of") != std::string::npos);
 }
+
+namespace {
+
+// Segments 1-2 archived and segment 3 in progress, 600 000 bytes durable; returns the tip's state.
+archive::StreamState store_tip(storage::Storage& storage) {
+  const SegmentNo segno(3);
+  std::vector<std::byte> wal(600000);
+  for (std::size_t i = 0; i < wal.size(); ++i) wal[i] = std::byte(static_cast<uint8_t>((i * 13) % 241 / 5));
+  {
+    archive::Tip tip(storage, archive::SegmentIdentity{kSystem, 150000, TimelineId(1), segno, kSeg}, 1);
+    tip.write(0, wal);
+    tip.sync();
+  }
+  archive::StreamState state;
+  state.timeline = TimelineId(1);
+  state.segment = wal::segment_file_name(TimelineId(1), segno, kSeg);
+  state.durable_lsn = wal::segment_start(segno, kSeg) + wal.size();
+  put_text(storage, std::string(archive::kStreamStateObject), archive::encode_stream_state(state));
+  return state;
+}
+
+bool has_problem(const archive::VerifyReport& report, ProblemKind kind, const std::string& object,
+                 const std::string& text) {
+  return std::any_of(report.problems.begin(), report.problems.end(), [&](const archive::Problem& p) {
+    return p.kind == kind && p.object == object && p.message.find(text) != std::string::npos;
+  });
+}
+
+}  // namespace
+
+TEST_CASE("verifier: WAL the streamer acknowledged must be held: a lost tip, tail log or last container", "[verify]") {
+  storage::MemoryStorage storage;
+  for (uint64_t s = 1; s <= 2; ++s) store_segment(storage, 1, s);
+  const auto state = store_tip(storage);
+  const std::string partial = archive::tip_object_name(TimelineId(1), SegmentNo(3), kSeg);
+  const std::string tail = archive::tail_object_name(TimelineId(1), SegmentNo(3), kSeg);
+  REQUIRE(storage.info(tail));
+  REQUIRE(describe(verify(storage)).empty());
+
+  SECTION("the tip deleted") {
+    storage.remove(partial);
+    const auto report = verify(storage);
+    INFO(describe(report));
+    CHECK(has_problem(report, ProblemKind::kSegment, partial, "is lost"));
+  }
+  SECTION("the tip zeroed") {
+    replace(storage, partial, [](storage::Bytes& b) { std::fill(b.begin(), b.end(), std::byte{0}); });
+    CHECK(has_problem(verify(storage), ProblemKind::kSegment, partial, "is lost"));
+  }
+  SECTION("the tail log deleted: named, not the .partial file") {
+    storage.remove(tail);
+    const auto report = verify(storage);
+    INFO(describe(report));
+    REQUIRE(report.problems.size() == 1);
+    CHECK(has_problem(report, ProblemKind::kSegment, tail, "short of"));
+    CHECK(report.problems.front().to == state.durable_lsn);
+  }
+  SECTION("the .partial file cut to its header: named, though the tail log is intact") {
+    replace(storage, partial, [](storage::Bytes& b) { b.resize(format::kContainerHeaderSize); });
+    CHECK(has_problem(verify(storage), ProblemKind::kSegment, partial, "short of"));
+  }
+  SECTION("the last archived segment and the tip deleted: a gap up to the durable LSN") {
+    storage.remove(segment_name(1, 2));
+    storage.remove(partial);
+    storage.remove(tail);
+    const auto report = verify(storage);
+    INFO(describe(report));
+    CHECK(has_problem(report, ProblemKind::kWalGap, segment_name(1, 2), "acknowledged it as durable"));
+    CHECK(has_problem(report, ProblemKind::kSegment, partial, "is lost"));
+  }
+  SECTION("the state deleted or damaged while a tip exists") {
+    storage.remove(std::string(archive::kStreamStateObject));
+    CHECK(has_problem(verify(storage), ProblemKind::kMetadata, "tip/stream.state",
+                      "is missing while the streamer's in-progress segment"));
+    put_text(storage, std::string(archive::kStreamStateObject), std::string(1024, '\0'));
+    CHECK(has_problem(verify(storage), ProblemKind::kMetadata, "tip/stream.state", "is damaged"));
+  }
+}
+
+TEST_CASE("verifier: an archived segment no index run or tip log covers", "[verify]") {
+  storage::MemoryStorage storage;
+  for (uint64_t s = 1; s <= 4; ++s) store_segment(storage, 1, s);
+  const std::string run = format::run_object_name(TimelineId(1), wal::segment_start(SegmentNo(2), kSeg),
+                                                  wal::segment_start(SegmentNo(3), kSeg));
+  REQUIRE(storage.info(run));
+  storage.remove(run);
+  const auto report = verify(storage);
+  INFO(describe(report));
+  REQUIRE(report.problems.size() == 1);
+  CHECK(
+      has_problem(report, ProblemKind::kIndex, run, "no index run or tip log covers segment 000000010000000000000002"));
+  // The newest archived segment may wait for its run (its last record may continue into the next segment).
+  storage::MemoryStorage newest;
+  for (uint64_t s = 1; s <= 2; ++s) store_segment(newest, 1, s);
+  newest.remove(format::run_object_name(TimelineId(1), wal::segment_start(SegmentNo(2), kSeg),
+                                        wal::segment_start(SegmentNo(3), kSeg)));
+  CHECK(describe(verify(newest)).empty());
+}
+
+TEST_CASE("verifier: a backup directory without its backup.json", "[verify]") {
+  storage::MemoryStorage storage;
+  store_segment(storage, 1, 1);
+  put_text(storage, "backup/20261207T000000Z/base.wvt", "stream");
+  auto report = verify(storage);
+  REQUIRE(report.problems.size() == 1);
+  CHECK(has_problem(report, ProblemKind::kBackup, "backup/20261207T000000Z/backup.json", "interrupted backup"));
+  put_text(storage, "backup/20261207T000000Z/backup_manifest", "{}");
+  report = verify(storage);
+  REQUIRE(report.problems.size() == 1);
+  CHECK(has_problem(report, ProblemKind::kBackup, "backup/20261207T000000Z/backup.json", "restores cannot use it"));
+}
