@@ -63,10 +63,19 @@ struct ContainerMeta {
       Unexpected(format::ContainerError{format::ContainerErrorKind::kTruncated, "not read", {}, 0, 0});
 };
 
+// An object's key: the checksum of its last bytes and of the store's version token (Storage::version), so that a
+// write in place that keeps the size and the last bytes still makes it new to verify.
+uint64_t object_key(const Storage& storage, const std::string& name, std::span<const std::byte> tail) {
+  format::Hasher hasher;
+  hasher.update(tail);
+  if (const auto version = storage.version(name)) hasher.update(std::as_bytes(std::span(&*version, 1)));
+  return hasher.digest();
+}
+
 ContainerMeta read_container_meta(const Storage& storage, const std::string& name, uint64_t size) {
   ContainerMeta meta;
   const Bytes tail = storage.read_range(name, size - std::min(size, kKeyTailSize), kKeyTailSize);
-  meta.key = VerifiedObject{size, format::checksum(tail)};
+  meta.key = VerifiedObject{size, object_key(storage, name, tail), 0};
   meta.info = storage::read_container_info(storage, name, size, tail);
   return meta;
 }
@@ -142,10 +151,10 @@ class Verifier {
       if (facts.check_now) check_backup(facts);
     }
     for (const auto& [key, facts] : segments_) {
-      if (facts.clean && facts.info) report_.state.objects[facts.object] = facts.key;
+      if (facts.clean && facts.info) record(facts.object, facts.key, facts.check_now);
     }
     for (const auto& facts : backups_) {
-      if (facts.clean) report_.state.objects[facts.catalog_object] = facts.key;
+      if (facts.clean) record(facts.catalog_object, facts.key, facts.check_now);
     }
     if (tip_) check_tip();
     finish_cross_checks();
@@ -155,6 +164,12 @@ class Verifier {
   }
 
  private:
+  // Remembers a clean object, with when it was last read in full: now, or as the previous state says.
+  void record(const std::string& object, VerifiedObject key, bool read_now) {
+    key.checked = read_now ? options_.recheck.now : previous_.checked(object);
+    report_.state.objects[object] = key;
+  }
+
   void problem(ProblemKind kind, std::string object, std::string message,
                std::optional<wal::TimelineId> timeline = std::nullopt, std::optional<wal::Lsn> from = std::nullopt,
                std::optional<wal::Lsn> to = std::nullopt) {
@@ -200,7 +215,8 @@ class Verifier {
         if (e.code() == ErrorCode::kNotFound && vanished(storage_, object.name)) continue;
         throw;
       }
-      facts.check_now = facts.info && (options_.full || !previous_.verified(facts.object, facts.key));
+      facts.check_now =
+          facts.info && (options_.full || !previous_.verified(facts.object, facts.key, options_.recheck));
       segments_.emplace(std::pair(facts.timeline.value(), facts.segno.value()), std::move(facts));
     }
   }
@@ -315,7 +331,8 @@ class Verifier {
         if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kCorrupt) throw;
         backup_problem(facts, facts.catalog_object, e.what());
       }
-      facts.check_now = facts.clean && (options_.full || !previous_.verified(facts.catalog_object, facts.key));
+      facts.check_now =
+          facts.clean && (options_.full || !previous_.verified(facts.catalog_object, facts.key, options_.recheck));
       backups_.push_back(std::move(facts));
     }
     check_uncatalogued_backups();
@@ -403,7 +420,12 @@ class Verifier {
       }
       facts.streams.push_back(std::move(meta));
     }
-    facts.key = VerifiedObject{catalog.size(), key.digest()};
+    for (const std::string& object : {facts.catalog_object, entry.manifest_object}) {
+      if (const auto version = storage_.info(object) ? storage_.version(object) : std::nullopt) {
+        key.update(std::as_bytes(std::span(&*version, 1)));
+      }
+    }
+    facts.key = VerifiedObject{catalog.size(), key.digest(), 0};
   }
 
   void check_backup(BackupFacts& facts) {
@@ -562,8 +584,9 @@ class Verifier {
     ++report_.counts.index_runs;
     const VerifiedObject key{
         object.size,
-        format::checksum(storage_.read_range(object.name, object.size - std::min(object.size, kKeyTailSize),
-                                             kKeyTailSize))};
+        object_key(storage_, object.name,
+                   storage_.read_range(object.name, object.size - std::min(object.size, kKeyTailSize), kKeyTailSize)),
+        0};
     bool segments_changed = false;
     for (auto it = segments_.lower_bound({name.timeline.value(), wal::segment_of(name.first, config_.segment_size).value()});
          it != segments_.end() && it->first.first == name.timeline.value() &&
@@ -571,8 +594,8 @@ class Verifier {
          ++it) {
       segments_changed = segments_changed || it->second.check_now || !it->second.clean;
     }
-    if (!options_.full && !segments_changed && previous_.verified(object.name, key)) {
-      report_.state.objects[object.name] = key;
+    if (!options_.full && !segments_changed && previous_.verified(object.name, key, options_.recheck)) {
+      record(object.name, key, /*read_now=*/false);
       return;
     }
     ++report_.counts.index_runs_checked;
@@ -600,7 +623,7 @@ class Verifier {
               name.timeline, name.first, name.end);
     }
     cross_check(object.name, reader->timeline(), reader->segments(), *tally);
-    if (report_.problems.size() == before) report_.state.objects[object.name] = key;
+    if (report_.problems.size() == before) record(object.name, key, /*read_now=*/true);
   }
 
   // A run's entries per segment, and those outside the WAL held. "whole" counts the entries whose commit record
@@ -893,7 +916,11 @@ class Verifier {
     if (it == segments_.begin()) return std::nullopt;
     const auto& [key, facts] = *std::prev(it);
     if (key.first != t) return std::nullopt;
-    if (!tip_ || (tip_->timeline.value() == t && tip_->segno.value() == key.second + 1)) return key.second;
+    // The tip read before the listing may be this very segment, archived in between (its run follows at once).
+    if (!tip_ || (tip_->timeline.value() == t &&
+                  (tip_->segno.value() == key.second + 1 || tip_->segno.value() == key.second))) {
+      return key.second;
+    }
     return std::nullopt;
   }
 

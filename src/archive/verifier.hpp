@@ -72,6 +72,8 @@ struct VerifyProgress {
 
 struct VerifyOptions {
   bool full = false;
+  // Unchanged objects are read again on this schedule (archive/verify_state.hpp); now is when this run started.
+  Recheck recheck;
   std::function<void(const VerifyProgress&)> progress;  // optional; called per object and per backup chunk
 };
 

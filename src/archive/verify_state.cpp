@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "format/checksum.hpp"
 #include "common/log.hpp"
 #include "repo/repository.hpp"
 
@@ -57,19 +58,46 @@ std::vector<std::pair<uint64_t, std::string>> state_objects(const storage::Stora
 
 }  // namespace
 
-bool VerifyState::verified(std::string_view name, const VerifiedObject& now) const {
+std::set<std::string> VerifyState::damaged_backups() const {
+  constexpr std::string_view kBackupPrefix = "backup/";
+  std::set<std::string> out;
+  for (const std::string_view name : damaged) {
+    if (!name.starts_with(kBackupPrefix)) continue;
+    const auto rest = name.substr(kBackupPrefix.size());
+    const auto slash = rest.find('/');
+    if (slash != std::string_view::npos && slash > 0) out.emplace(rest.substr(0, slash));
+  }
+  return out;
+}
+
+bool VerifyState::verified(std::string_view name, const VerifiedObject& now, const Recheck& recheck) const {
   const auto it = objects.find(name);
-  return it != objects.end() && it->second == now;
+  if (it == objects.end() || it->second.size != now.size || it->second.key != now.key) return false;
+  constexpr int64_t kDay = 24 * 3600;
+  const int64_t age = recheck.now - it->second.checked;
+  if (recheck.days <= 0 || age >= recheck.days * kDay) return false;
+  // Today's share: the objects whose name falls on today, if not read since yesterday.
+  const auto day = static_cast<uint64_t>(recheck.now / kDay);
+  const uint64_t pick = format::checksum(std::as_bytes(std::span(name.data(), name.size())));
+  return !((pick + day) % static_cast<uint64_t>(recheck.days) == 0 && age >= kDay);
+}
+
+int64_t VerifyState::checked(std::string_view name) const {
+  const auto it = objects.find(name);
+  return it == objects.end() ? 0 : it->second.checked;
 }
 
 std::string encode_verify_state(const VerifyState& state) {
   json objects = json::object();
   for (const auto& [name, object] : state.objects) {
-    objects[name] = {{"size", object.size}, {"key", hex64(object.key)}};
+    objects[name] = {{"size", object.size}, {"key", hex64(object.key)}, {"checked", object.checked}};
   }
   nlohmann::ordered_json doc;
   doc["version"] = kVerifyStateVersion;
   doc["objects"] = nlohmann::ordered_json(objects);
+  doc["finished"] = state.finished;
+  doc["full"] = state.full;
+  doc["damaged"] = state.damaged;
   return format::seal_json(std::move(doc), 1);
 }
 
@@ -89,10 +117,24 @@ Expected<VerifyState, std::string> decode_verify_state(std::string_view text, fo
       return malformed();
     }
     const std::string key = object["key"].get<std::string>();
-    VerifiedObject v{object["size"].get<uint64_t>(), 0};
+    if (object.contains("checked") && !object["checked"].is_number_integer()) return malformed();
+    VerifiedObject v{object["size"].get<uint64_t>(), 0, object.value("checked", int64_t{0})};
     const auto r = std::from_chars(key.data(), key.data() + key.size(), v.key, 16);
     if (key.size() != 16 || r.ec != std::errc() || r.ptr != key.data() + key.size()) return malformed();
     state.objects.emplace(name, v);
+  }
+  // The run's result, absent in states written before it was recorded.
+  if (doc.contains("finished")) {
+    if (!doc["finished"].is_string() || !doc.value("full", json(false)).is_boolean() ||
+        !doc.value("damaged", json::array()).is_array()) {
+      return malformed();
+    }
+    state.finished = doc["finished"].get<std::string>();
+    state.full = doc.value("full", false);
+    for (const auto& name : doc.value("damaged", json::array())) {
+      if (!name.is_string()) return malformed();
+      state.damaged.push_back(name.get<std::string>());
+    }
   }
   return state;
 }

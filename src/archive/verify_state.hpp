@@ -8,7 +8,11 @@
 //
 // Storage: "verify/state-<NNNNNNNNNNNNNNNNNNNN>.json" (20-digit sequence number). Objects are immutable, so each
 // run writes the next number and then removes the older ones; a reader takes the highest. JSON:
-//   {"version": 1, "objects": {"<name>": {"size": 123, "key": "0123456789abcdef"}, ...}}
+//   {"version": 1, "objects": {"<name>": {"size": 123, "key": "0123456789abcdef", "checked": 1796000000}, ...},
+//    "finished": "<ISO 8601>", "full": false, "damaged": ["backup/<id>/base.wvt", ...]}
+// The last three are the run's result (absent in states written before they existed: read as unknown, none): when
+// it finished, whether it was --full, and every object it found a problem in. `list`, `status` and restore
+// planning read them: a backup with a damaged object is marked, and skipped by the planner.
 // The object is sealed (format/sealed_object.hpp), so damage can never mark an object as verified. A damaged,
 // malformed or newer state is ignored (read_verify_state returns an empty state and the run is a full one), and
 // damaged_verify_states() names the damaged ones for verify's report. Errors: Storage errors (kIo) pass through.
@@ -17,6 +21,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,14 +38,29 @@ inline constexpr int kVerifyStateVersion = 1;
 
 struct VerifiedObject {
   uint64_t size = 0;
-  uint64_t key = 0;
+  uint64_t key = 0;      // also covers the store's version token (Storage::version): a rewrite changes it
+  int64_t checked = 0;   // when it was last read in full (Unix seconds; 0: unknown)
   bool operator==(const VerifiedObject&) const = default;
+};
+
+// When an unchanged object is read again anyway (bit rot changes no size, time or inode): at least every `days`
+// days, and on each day a share of about 1/days of the objects, chosen by name, that were read more than a day ago.
+struct Recheck {
+  int64_t now = 0;  // Unix seconds
+  int days = 7;
 };
 
 struct VerifyState {
   std::map<std::string, VerifiedObject, std::less<>> objects;
-  // Whether name was verified clean with this size and key.
-  [[nodiscard]] bool verified(std::string_view name, const VerifiedObject& now) const;
+  std::string finished;               // ISO 8601 UTC; "" when unknown
+  bool full = false;
+  std::vector<std::string> damaged;   // objects the run found a problem in, sorted
+  // The backups (ids) with a damaged object ("backup/<id>/...").
+  [[nodiscard]] std::set<std::string> damaged_backups() const;
+  // Whether name was verified clean with this size and key, and is not due to be read again (recheck).
+  [[nodiscard]] bool verified(std::string_view name, const VerifiedObject& now, const Recheck& recheck) const;
+  // When name was last read in full (0 when the state does not name it).
+  [[nodiscard]] int64_t checked(std::string_view name) const;
   bool operator==(const VerifyState&) const = default;
 };
 

@@ -19,6 +19,7 @@ const std::vector<Registrar>& commands() {
       &register_init,
       &register_stream,
       &register_status,
+      &register_check,
       &register_dump,
       &register_backup,
       &register_list,

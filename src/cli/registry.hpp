@@ -22,6 +22,7 @@ using Registrar = void (*)(CLI::App& app, Action& selected);
 void register_init(CLI::App& app, Action& selected);
 void register_stream(CLI::App& app, Action& selected);
 void register_status(CLI::App& app, Action& selected);
+void register_check(CLI::App& app, Action& selected);
 void register_dump(CLI::App& app, Action& selected);
 void register_backup(CLI::App& app, Action& selected);
 void register_list(CLI::App& app, Action& selected);

@@ -31,6 +31,8 @@ void register_restore(CLI::App& app, Action& selected) {
   sub->add_flag("--start", o->start, "Start PostgreSQL on the restored directory and wait until the target is reached");
   sub->add_option("--port", o->port, "Port for the restored server (with --start: default a free one)")
       ->check(CLI::Range(1, 65535));
+  sub->add_option("--backup", o->backup,
+                  "Start from this backup (default: the newest that reaches the target and verify found undamaged)");
   sub->add_option("--owner", o->owner, "As root: give the restored directory to this user (who runs PostgreSQL)");
   sub->add_option("--pg-bindir", o->pg_bindir,
                   "PostgreSQL server programs (pg_ctl, postgres) of the backup's major version, for --start "

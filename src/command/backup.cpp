@@ -12,6 +12,7 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "common/progress.hpp"
 #include "format/checksum.hpp"
 #include "format/segment_container.hpp"
 #include "pg/base_backup.hpp"
@@ -130,50 +131,10 @@ std::string durable_text(const WalView& view) {
   return view.tip ? view.tip->durable_lsn.to_string() : std::string("nothing");
 }
 
-// Shows progress on stderr when it is a terminal, at most a few times a second.
-class ProgressLine {
- public:
-  ProgressLine(Clock& clock) : clock_(clock), enabled_(::isatty(STDERR_FILENO) == 1) {}
-  ~ProgressLine() { end(); }
-  ProgressLine(const ProgressLine&) = delete;
-  ProgressLine& operator=(const ProgressLine&) = delete;
-
-  void set_total(uint64_t bytes) { total_ = bytes; }
-  void update(uint64_t done) {
-    if (!enabled_) return;
-    const auto now = clock_.steady();
-    if (shown_ && now - last_ < std::chrono::milliseconds(250)) return;
-    last_ = now;
-    if (!shown_) started_ = now;
-    shown_ = true;
-    const double seconds = std::chrono::duration<double>(now - started_).count();
-    std::string line = "\rwalvault: backup " + format_size(done);
-    if (total_ > 0) {
-      line +=
-          " of ~" + format_size(total_) + " (" + std::to_string(std::min<uint64_t>(100, done * 100 / total_)) + "%)";
-    }
-    if (seconds > 1) line += ", " + format_size(static_cast<uint64_t>(static_cast<double>(done) / seconds)) + "/s";
-    line += "   ";
-    std::fputs(line.c_str(), stderr);
-  }
-  void end() {
-    if (shown_) std::fputs("\n", stderr);
-    shown_ = false;
-  }
-
- private:
-  Clock& clock_;
-  bool enabled_;
-  bool shown_ = false;
-  uint64_t total_ = 0;
-  std::chrono::steady_clock::time_point started_;
-  std::chrono::steady_clock::time_point last_;
-};
-
 // Stores what BASE_BACKUP sends under backup/<id>/.
 class RepositorySink final : public pg::BaseBackupSink {
  public:
-  RepositorySink(const repo::Repository& repository, BackupEntry& entry, Clock& clock, ProgressLine& progress,
+  RepositorySink(const repo::Repository& repository, BackupEntry& entry, Clock& clock, ProgressMeter& progress,
                  std::chrono::seconds wal_wait)
       : repository_(repository), entry_(entry), clock_(clock), progress_(progress), wal_wait_(wal_wait) {}
 
@@ -253,7 +214,6 @@ class RepositorySink final : public pg::BaseBackupSink {
     entry_.manifest_checksum = manifest_hash_.digest();
     manifest_writer_->commit();
     manifest_writer_.reset();
-    progress_.end();
     if (stop.timeline != entry_.timeline) {
       throw Error(ErrorCode::kNotRestorable,
                   "the server changed timeline during the backup (" + std::to_string(entry_.timeline.value()) + " to " +
@@ -347,7 +307,7 @@ class RepositorySink final : public pg::BaseBackupSink {
   const repo::Repository& repository_;
   BackupEntry& entry_;
   Clock& clock_;
-  ProgressLine& progress_;
+  ProgressMeter& progress_;
   std::chrono::seconds wal_wait_;
   std::optional<StoredStream> current_;
   BackupStream current_stream_;
@@ -449,8 +409,12 @@ int run_backup(const BackupOptions& options) {
 
   const auto started = clock.steady();
   try {
-    ProgressLine progress(clock);
+    ProgressMeter progress("backup");
     RepositorySink sink(repository, entry, clock, progress, options.wal_wait);
+    if (!options.fast) {
+      progress.note("waiting for the server's checkpoint before the backup starts: a spread checkpoint takes up to "
+                    "checkpoint_timeout x checkpoint_completion_target (--fast asks for an immediate one)");
+    }
     const pg::BackupPosition stop =
         pg::run_base_backup(connection, pg::BaseBackupOptions{entry.label, options.fast}, sink);
     sink.finish(stop);

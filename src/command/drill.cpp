@@ -288,6 +288,7 @@ int run_drill(const DrillOptions& options) {
   restore::StartOptions start;
   start.pg_bindir = pg_bindir;
   start.port = *exec.port;
+  start.replay_from = plan.backup.start_lsn;
   start.replay_end_min = plan.replay_end_min;
   start.replay_end_max = plan.replay_end_max;
   restore::start_restored_server(scratch.data_dir(), start);

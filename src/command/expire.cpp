@@ -13,6 +13,7 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "common/progress.hpp"
 #include "repo/lock.hpp"
 #include "repo/pins.hpp"
 #include "repo/repository.hpp"
@@ -162,12 +163,19 @@ int run_expire(const ExpireOptions& options) {
   std::unique_ptr<storage::StorageLock> index_lock;
   if (!options.dry_run) {
     index_lock = storage.lock(storage::kIndexLockName, storage::LockWait::kWait);
+    ProgressMeter progress("expire", plan.wal_objects.size() + plan.index_objects.size(),
+                           ProgressMeter::Unit::kObjects);
     for (const auto& id : plan.expired_backups) {
       remove_backup(storage, id);
-      log::info("removed backup " + id);
+      progress.note("removed backup " + id);
     }
-    for (const auto& name : plan.wal_objects) storage.remove(name);
-    for (const auto& name : plan.index_objects) storage.remove(name);
+    uint64_t removed = 0;
+    for (const auto* objects : {&plan.wal_objects, &plan.index_objects}) {
+      for (const auto& name : *objects) {
+        storage.remove(name);
+        progress.update(++removed, name);
+      }
+    }
   }
 
   // Then the index is compacted fully: what is left after the removals (for a dry run, as it would be).

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "archive/timeline_history.hpp"
+#include "archive/verify_state.hpp"
 #include "command/backup.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
@@ -154,13 +155,21 @@ int run_list(const ListOptions& options) {
   const restore::WalCoverage coverage = restore::read_wal_coverage(storage, segment_size);
   const std::vector<repo::WalGap> gaps = wal_gaps(storage, backups, coverage, segment_size);
 
-  const std::vector<Window> windows = restorable_windows(storage, backups, coverage, segment_size);
+  // Backups the last verify found damage in are marked, and no window starts from them (restore skips them).
+  const archive::VerifyState verified = archive::read_verify_state(storage);
+  const std::set<std::string> damaged = verified.damaged_backups();
+  std::vector<restore::BackupEntry> sound;
+  for (const auto& b : backups) {
+    if (!damaged.contains(b.id)) sound.push_back(b);
+  }
+  const std::vector<Window> windows = restorable_windows(storage, sound, coverage, segment_size);
 
   if (options.json) {
     json doc = {
         {"backups", json::array()}, {"wal", json::array()}, {"gaps", json::array()}, {"windows", json::array()}};
     for (const auto& b : backups) {
       doc["backups"].push_back({{"id", b.id},
+                                {"damaged", damaged.contains(b.id)},
                                 {"label", b.label},
                                 {"timeline", b.timeline.value()},
                                 {"start_lsn", b.start_lsn.to_string()},
@@ -207,6 +216,10 @@ int run_list(const ListOptions& options) {
     out += "  " + b.id + "  timeline " + std::to_string(b.timeline.value()) + "  start " + b.start_lsn.to_string() +
            "  stop " + b.stop_lsn.to_string() + "\n      " + b.start_time + " .. " + b.stop_time + "  " +
            format_size(b.raw_size()) + " raw, " + format_size(b.stored_size()) + " stored\n";
+    if (damaged.contains(b.id)) {
+      out += "      DAMAGED: the last 'walvault verify' (" + verified.finished +
+             ") found a problem in it; restore does not use it\n";
+    }
   }
   out += "WAL:\n";
   if (coverage.runs.empty()) out += "  none\n";

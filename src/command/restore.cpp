@@ -8,10 +8,14 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "archive/stream_state.hpp"
 #include "command/locate.hpp"
+#include "common/clock.hpp"
 #include "common/error.hpp"
+#include "common/log.hpp"
 #include "common/process.hpp"
 #include "common/time_text.hpp"
+#include "repo/lock.hpp"
 #include "repo/pins.hpp"
 #include "repo/repository.hpp"
 #include "restore/execute.hpp"
@@ -47,6 +51,7 @@ restore::TargetRequest target_request(const RestoreOptions& o) {
     r.event_id = *o.before_event;
   }
   if (o.timeline) r.timeline = wal::TimelineId(*o.timeline);
+  r.backup_id = o.backup;
   return r;
 }
 
@@ -69,6 +74,7 @@ std::string segments_text(const restore::RestorePlan& plan, uint32_t segment_siz
 
 ordered_json plan_json(const restore::RestorePlan& plan, uint32_t segment_size) {
   ordered_json j;
+  j["skipped_damaged_backups"] = plan.skipped_damaged;
   j["backup"] = {{"id", plan.backup.id},
                  {"timeline", plan.backup.timeline.value()},
                  {"start_lsn", plan.backup.start_lsn.to_string()},
@@ -102,6 +108,9 @@ std::string plan_text(const restore::RestorePlan& plan, uint32_t segment_size) {
   std::string out = "Plan:\n";
   out += "  backup    " + plan.backup.id + " (timeline " + std::to_string(plan.backup.timeline.value()) +
          ", consistent at " + plan.backup.stop_lsn.to_string() + ", " + plan.backup.stop_time + ")\n";
+  for (const auto& id : plan.skipped_damaged) {
+    out += "  skipped   backup " + id + ": the last 'walvault verify' found it damaged\n";
+  }
   out += "  target    " + plan.description + "\n";
   for (const auto& s : plan.recovery) out += "            " + s.name + " = '" + s.value + "'\n";
   out += "  WAL       " + segments_text(plan, segment_size) + "\n";
@@ -113,6 +122,24 @@ std::string binaries_text(const std::optional<restore::PgBinaries>& binaries) {
   if (!binaries) return {};
   return "  server    " + binaries->bindir + " (PostgreSQL " + binaries->version.version + ", " + binaries->source +
          ")\n";
+}
+
+// --latest is "everything the repository holds": say so when that may be less than the server has.
+void warn_if_behind(const repo::Repository& repository) {
+  constexpr auto kStale = std::chrono::seconds(60);
+  if (!repo::RepositoryLock::holder(repository.path, "stream")) {
+    log::warning("the streamer is not running: --latest restores what the repository holds, and WAL the server "
+                 "wrote since the streamer stopped is not in it");
+    return;
+  }
+  const auto state = archive::read_stream_state(*repository.storage);
+  const auto caught_up = state ? parse_time(state->caught_up) : std::nullopt;
+  if (state && state->server_lsn > state->durable_lsn && caught_up &&
+      std::chrono::system_clock::now() - *caught_up > kStale) {
+    log::warning("the repository is behind the server (durable " + state->durable_lsn.to_string() + ", the server at " +
+                 state->server_lsn.to_string() + ", last caught up " + state->caught_up +
+                 "): --latest restores what the repository holds");
+  }
 }
 
 }  // namespace
@@ -136,6 +163,7 @@ int run_restore(const RestoreOptions& options) {
   const repo::Repository repository = repo::open_repository(repo_path);
   const uint32_t seg = repository.config.segment_size;
 
+  if (request.kind == restore::TargetKind::kLatest) warn_if_behind(repository);
   // Planned and pinned under the pin lock, so a concurrent expire keeps the backup chosen (repo/pins.hpp).
   auto pin_lock = repository.storage->lock(repo::kPinLockName, storage::LockWait::kWait);
   const restore::RestorePlan plan = restore::make_plan(repository, request);
@@ -189,6 +217,7 @@ int run_restore(const RestoreOptions& options) {
     restore::StartOptions start;
     start.pg_bindir = binaries->bindir;
     start.port = *exec.port;
+    start.replay_from = plan.backup.start_lsn;
     start.replay_end_min = plan.replay_end_min;
     start.replay_end_max = plan.replay_end_max;
     start.action = action;

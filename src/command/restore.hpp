@@ -36,6 +36,7 @@ struct RestoreOptions {
   std::optional<std::string> before_event;
   bool latest = false;
   std::optional<uint32_t> timeline;
+  std::optional<std::string> backup;  // --backup ID
   std::string target_action = "promote";
   bool dry_run = false;
   bool start = false;

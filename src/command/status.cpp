@@ -7,6 +7,7 @@
 
 #include "archive/index_problems.hpp"
 #include "archive/stream_state.hpp"
+#include "archive/verify_state.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
@@ -31,6 +32,7 @@ struct Status {
   std::vector<archive::IndexProblem> index_problems;  // WAL the streamer could not index
   std::string slot_problem;  // "" when the slot is fine or the server unreachable; else one line
   std::optional<wal::Lsn> slot_restart_lsn;
+  archive::VerifyState last_verify;  // finished "" when no verify has recorded its result
   std::size_t backups = 0;
   std::optional<double> newest_backup_age_seconds;
   uint64_t repository_bytes = 0;
@@ -70,11 +72,11 @@ void judge(Status& s, const StatusOptions& options) {
             std::to_string(s.index_problems.size()) + " index problem(s): commits and events missing from the index");
   }
   for (const auto& damage : s.damaged) degrade(s, Health::kBroken, damage);
-}
-
-// Whether the slot has moved past what the repository holds durably (on the timeline the streamer is on).
-bool info_ahead(wal::Lsn restart_lsn, const archive::StreamState& state) {
-  return !state.segment.empty() && restart_lsn > state.durable_lsn;
+  if (!s.last_verify.damaged.empty()) {
+    degrade(s, Health::kBroken, "the last verify (" + s.last_verify.finished + ") found " +
+                                    std::to_string(s.last_verify.damaged.size()) + " damaged object(s), the first " +
+                                    s.last_verify.damaged.front() + "; 'walvault verify' lists them");
+  }
 }
 
 Status collect(const repo::Repository& repository) {
@@ -91,6 +93,7 @@ Status collect(const repo::Repository& repository) {
   }
   s.index_problems = archive::read_index_problems(*repository.storage);
   for (const auto& object : repository.storage->list("")) s.repository_bytes += object.size;
+  s.last_verify = archive::read_verify_state(*repository.storage);
   const auto backups = restore::read_backups(*repository.storage);
   s.backups = backups.size();
   for (const auto& b : backups) {
@@ -102,17 +105,13 @@ Status collect(const repo::Repository& repository) {
   try {
     pg::LibpqReplicationSource source(repository.config.conninfo);
     s.server_lsn = source.identify_system().flush_lsn;
-    const std::string& slot = repository.config.slot;
-    const auto info = source.read_slot(slot);
-    if (!info) {
-      s.slot_problem = "the replication slot \"" + slot + "\" does not exist: the server keeps no WAL for walvault";
-    } else if (!info->restart_lsn) {
-      s.slot_problem = "the replication slot \"" + slot +
-                       "\" reserves no WAL: it was invalidated (max_slot_wal_keep_size, idle_replication_slot_timeout)"
-                       " and the server may have removed WAL the repository lacks";
-    } else {
-      s.slot_restart_lsn = info->restart_lsn;
-    }
+    const auto info = source.read_slot(repository.config.slot);
+    if (info) s.slot_restart_lsn = info->restart_lsn;
+    // Ahead of the durable position only counts while the streamer has a tip (a position on its timeline).
+    const bool positioned = s.state && !s.state->segment.empty();
+    s.slot_problem = pg::slot_problem(repository.config.slot, info,
+                                      positioned ? std::optional(s.state->durable_lsn) : std::nullopt)
+                         .value_or("");
     if (source.server_version() >= pg::kIdleSlotTimeoutVersion) {
       try {
         s.idle_slot_timeout = source.show("idle_replication_slot_timeout");
@@ -123,12 +122,6 @@ Status collect(const repo::Repository& repository) {
     }
   } catch (const Error& e) {
     s.server_error = e.what();
-  }
-  if (s.state && s.slot_restart_lsn && info_ahead(*s.slot_restart_lsn, *s.state)) {
-    s.slot_problem = "the replication slot \"" + repository.config.slot + "\" is at " + s.slot_restart_lsn->to_string() +
-                     ", ahead of the repository's durable " + s.state->durable_lsn.to_string() +
-                     ": something else acknowledges WAL on it (another repository?), and the server may remove WAL "
-                     "this repository lacks";
   }
   if (s.state && s.server_lsn) {
     const wal::Lsn durable = s.state->durable_lsn;
@@ -174,6 +167,11 @@ void print_json(const repo::Repository& repository, const Status& s) {
   j["newest_backup_age_seconds"] =
       s.newest_backup_age_seconds ? nlohmann::json(*s.newest_backup_age_seconds) : nlohmann::json(nullptr);
   j["repository_bytes"] = s.repository_bytes;
+  j["last_verify"] = s.last_verify.finished.empty()
+                         ? nlohmann::json(nullptr)
+                         : nlohmann::json{{"finished", s.last_verify.finished},
+                                          {"full", s.last_verify.full},
+                                          {"damaged", s.last_verify.damaged}};
   nlohmann::json problems = nlohmann::json::array();
   for (const auto& p : s.index_problems) {
     problems.push_back({{"timeline", p.timeline.value()},
@@ -202,6 +200,12 @@ void print_prometheus(const Status& s) {
   }
   metric("walvault_repository_bytes", "Bytes of every object in the repository.",
          static_cast<double>(s.repository_bytes));
+  if (const auto finished = parse_time(s.last_verify.finished)) {
+    metric("walvault_last_verify_timestamp_seconds", "When the last walvault verify finished.",
+           std::chrono::duration<double>(finished->time_since_epoch()).count());
+    metric("walvault_last_verify_damaged_objects", "Objects the last walvault verify found a problem in.",
+           static_cast<double>(s.last_verify.damaged.size()));
+  }
   metric("walvault_streamer_running", "Whether a walvault streamer holds the repository's stream lock.",
          s.streamer_pid ? 1 : 0);
   metric("walvault_server_reachable", "Whether the PostgreSQL server answered.", s.server_lsn ? 1 : 0);
@@ -277,6 +281,13 @@ void print_human(const repo::Repository& repository, const Status& s) {
     std::cout << ", the newest " << static_cast<long>(*s.newest_backup_age_seconds / 3600) << " h old";
   }
   std::cout << "\nrepository size: " << s.repository_bytes << " bytes\n";
+  std::cout << "last verify:     "
+            << (s.last_verify.finished.empty()
+                    ? std::string("none recorded")
+                    : s.last_verify.finished + (s.last_verify.full ? " (--full), " : ", ") +
+                          (s.last_verify.damaged.empty() ? std::string("clean")
+                                                         : std::to_string(s.last_verify.damaged.size()) + " damaged"))
+            << "\n";
   if (!s.index_problems.empty()) {
     std::cout << "index problems:  " << s.index_problems.size()
               << " (commits and events missing from the index; the first: " << s.index_problems.front().message

@@ -15,7 +15,8 @@
 //                       than --max-lag seconds, the newest backup is older than --max-backup-age hours, the server
 //                       is unreachable, or the index has problems;
 //   broken   (exit 11)  the repository cannot keep its promise: no streamer is running (no WAL is captured), there
-//                       is no backup to restore from, or the replication slot is missing, invalidated (it reserves
+//                       is no backup to restore from, the last verify found damage (or status met some), or the
+//                       replication slot is missing, invalidated (it reserves
 //                       no WAL: READ_REPLICATION_SLOT's restart_lsn is NULL) or ahead of the repository's durable
 //                       position (something else acknowledges WAL on it).
 // A repository that cannot be read is an error (kRepository, exit 3); with --prometheus the output is then the

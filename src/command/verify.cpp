@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <set>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -11,7 +12,9 @@
 
 #include "archive/verifier.hpp"
 #include "archive/verify_state.hpp"
+#include "common/clock.hpp"
 #include "common/error.hpp"
+#include "common/progress.hpp"
 #include "repo/lock.hpp"
 #include "repo/repository.hpp"
 
@@ -21,7 +24,6 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kVerifyLockName = "verify";
-constexpr std::chrono::milliseconds kProgressInterval{250};
 
 double mib(uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
 
@@ -32,34 +34,6 @@ double cpu_seconds() {
   const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
-
-// "\rverify: 123.4 / 456.7 MiB (27%) wal/...", at most every kProgressInterval, on a terminal only.
-class Progress {
- public:
-  Progress() : enabled_(::isatty(STDERR_FILENO) == 1) {}
-  ~Progress() {
-    if (shown_) std::fputs("\r\033[K", stderr);
-  }
-  Progress(const Progress&) = delete;
-  Progress& operator=(const Progress&) = delete;
-
-  [[nodiscard]] bool enabled() const { return enabled_; }
-  void update(const archive::VerifyProgress& p) {
-    const auto now = std::chrono::steady_clock::now();
-    if (shown_ && now - last_ < kProgressInterval) return;
-    last_ = now;
-    shown_ = true;
-    const int percent = p.total == 0 ? 100 : static_cast<int>(100 * p.done / p.total);
-    std::fprintf(stderr, "\r\033[Kverify: %.1f / %.1f MiB (%d%%) %s", mib(p.done), mib(p.total), percent,
-                 p.object.c_str());
-    std::fflush(stderr);
-  }
-
- private:
-  bool enabled_;
-  bool shown_ = false;
-  std::chrono::steady_clock::time_point last_;
-};
 
 std::string range_text(const archive::Problem& p) {
   std::string text;
@@ -132,16 +106,32 @@ int run_verify(const VerifyOptions& options) {
   const double cpu_started = cpu_seconds();
   archive::VerifyReport report;
   {
-    Progress progress;  // cleared from the terminal before the report prints
+    // Cleared from the terminal before the report prints; none with --json (whose reader may share stderr).
+    std::optional<ProgressMeter> progress;
+    if (!options.json) progress.emplace("verify");
     archive::VerifyOptions verify_options;
     verify_options.full = options.full;
-    if (progress.enabled() && !options.json) {
-      verify_options.progress = [&progress](const archive::VerifyProgress& p) { progress.update(p); };
+    verify_options.recheck = archive::Recheck{
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count(),
+        options.recheck_days};
+    if (progress) {
+      verify_options.progress = [&progress](const archive::VerifyProgress& p) {
+        progress->set_total(p.total);
+        progress->update(p.done, p.object);
+      };
     }
     report = archive::verify_repository(storage, repository.config, previous, verify_options);
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const double cpu = cpu_seconds() - cpu_started;
+  // The run's result is kept with the state: list, status and restore planning read it.
+  report.state.finished = format_time(std::chrono::system_clock::now());
+  report.state.full = options.full;
+  std::set<std::string> damaged;
+  for (const auto& p : report.problems) {
+    if (!p.object.empty()) damaged.insert(p.object);
+  }
+  report.state.damaged.assign(damaged.begin(), damaged.end());
   archive::write_verify_state(storage, report.state);
   if (options.json) {
     print_json(report, options.full, seconds, cpu);

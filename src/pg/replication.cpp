@@ -254,3 +254,24 @@ std::optional<std::string> idle_slot_timeout_warning(int server_version, std::st
 }
 
 }  // namespace walvault::pg
+
+namespace walvault::pg {
+
+std::optional<std::string> slot_problem(const std::string& slot, const std::optional<SlotInfo>& info,
+                                        std::optional<wal::Lsn> durable_lsn) {
+  const std::string name = "the replication slot \"" + slot + "\"";
+  if (!info) return name + " does not exist: the server keeps no WAL for walvault";
+  if (!info->restart_lsn) {
+    return name + " reserves no WAL: it was invalidated (max_slot_wal_keep_size, idle_replication_slot_timeout) and "
+                  "the server may have removed WAL the repository lacks";
+  }
+  if (durable_lsn && *info->restart_lsn > *durable_lsn) {
+    return name + " is at " + info->restart_lsn->to_string() + ", ahead of the repository's durable " +
+           durable_lsn->to_string() +
+           ": something else acknowledges WAL on it (another repository?), and the server may remove WAL this "
+           "repository lacks";
+  }
+  return std::nullopt;
+}
+
+}  // namespace walvault::pg

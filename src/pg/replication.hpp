@@ -146,6 +146,13 @@ inline constexpr std::size_t kStatusUpdateSize = 34;
 inline constexpr int kIdleSlotTimeoutVersion = 180000;
 [[nodiscard]] std::optional<std::string> idle_slot_timeout_warning(int server_version, std::string_view shown);
 
+// What is wrong with a repository's slot, as READ_REPLICATION_SLOT shows it (info: nullopt when it does not exist),
+// given the end of the WAL the repository holds durably (nullopt when unknown): it is gone, it reserves no WAL (an
+// invalidated slot: max_slot_wal_keep_size, idle_replication_slot_timeout), or it is ahead of the repository
+// (something else acknowledges WAL on it). One line, or nullopt when the slot is sound. Pure.
+[[nodiscard]] std::optional<std::string> slot_problem(const std::string& slot, const std::optional<SlotInfo>& info,
+                                                      std::optional<wal::Lsn> durable_lsn);
+
 // Quotes a slot name for replication commands ("walvault" → "\"walvault\"").
 [[nodiscard]] std::string quote_identifier(std::string_view name);
 // Slot names PostgreSQL accepts: 1..63 of [a-z0-9_].

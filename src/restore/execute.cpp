@@ -20,6 +20,7 @@
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
+#include "common/progress.hpp"
 #include "pg/libpq.hpp"
 
 namespace walvault::restore {
@@ -238,7 +239,11 @@ ExecuteResult execute_plan(const repo::Repository& repository, const RestorePlan
 
   ExecuteResult result;
   const auto t0 = std::chrono::steady_clock::now();
-  result.extracted = extract_backup(*repository.storage, plan.backup.id, dir, repository.config.system_identifier);
+  {
+    ProgressMeter progress("restore: extracting backup " + plan.backup.id);
+    result.extracted =
+        extract_backup(*repository.storage, plan.backup.id, dir, repository.config.system_identifier, &progress);
+  }
   result.extract_time = std::chrono::steady_clock::now() - t0;
 
   // A backup of a standby carries standby.signal, which would win over recovery.signal and never end recovery.
@@ -297,7 +302,17 @@ StartResult start_restored_server(const std::string& data_dir, const StartOption
   StartResult result;
   const auto deadline = t0 + options.timeout;
   bool seen_running = false;
+  // Replay, from the backup's start to where the plan requires it to reach (known once the server takes queries).
+  ProgressMeter progress("restore: replaying WAL",
+                         options.replay_end_min > options.replay_from ? options.replay_end_min - options.replay_from : 0);
+  auto last_probe = t0;
   while (std::chrono::steady_clock::now() < deadline) {
+    if (std::chrono::steady_clock::now() - last_probe >= std::chrono::seconds(1)) {
+      last_probe = std::chrono::steady_clock::now();
+      const auto replayed = query_value(conninfo, "SELECT pg_last_wal_replay_lsn()");
+      const auto lsn = replayed ? wal::Lsn::parse(*replayed) : std::nullopt;
+      if (lsn && *lsn > options.replay_from) progress.update(*lsn - options.replay_from);
+    }
     const auto pid = postmaster_pid(data_dir);
     const bool running = pid && alive(*pid);
     seen_running = seen_running || running;

@@ -80,6 +80,7 @@ struct StartOptions {
   TargetAction action = TargetAction::kPromote;
   std::chrono::seconds timeout{24 * 3600};
   // Where replay must end (RestorePlan::replay_end_min/max): checked against pg_last_wal_replay_lsn().
+  wal::Lsn replay_from;  // the backup's start: replay progress counts from here
   wal::Lsn replay_end_min;
   std::optional<wal::Lsn> replay_end_max;
 };

@@ -67,7 +67,8 @@ void write_file(const std::string& path, std::span<const std::byte> bytes) {
 
 // Streams one stored tar archive (a stream container) into the tar reader, chunk by chunk, verifying every
 // chunk, the whole-content checksum, and the catalog's size and checksum.
-void extract_stream(const storage::Storage& storage, const BackupStream& stream, TarReader& tar) {
+void extract_stream(const storage::Storage& storage, const BackupStream& stream, TarReader& tar,
+                    ProgressMeter* progress) {
   const std::string& object = stream.object;
   const auto size = storage.info(object);
   if (!size) throw Error(ErrorCode::kCorrupt, "backup object " + object + " is missing", "restore from another backup");
@@ -79,6 +80,8 @@ void extract_stream(const storage::Storage& storage, const BackupStream& stream,
   format::ContainerReader reader;
   format::Hasher hasher;
   storage::IoBytes raw;
+  uint64_t done = 0;
+  if (progress != nullptr) progress->set_total(info->raw_length);
   for (uint32_t i = 0; i < info->chunks.size(); ++i) {
     const format::ChunkEntry& chunk = info->chunks[i];
     const auto frame = storage::read_chunk_frame(storage, object, chunk);
@@ -88,6 +91,8 @@ void extract_stream(const storage::Storage& storage, const BackupStream& stream,
     hasher.update(raw);
     const auto fed = tar.feed(raw);
     if (!fed) corrupt(object, fed.error());
+    done += raw.size();
+    if (progress != nullptr) progress->update(done);
   }
   if (hasher.digest() != info->raw_checksum) corrupt(object, "the whole-content checksum does not match");
   const auto finished = tar.finish();
@@ -212,7 +217,7 @@ void DirectoryWriter::finish() {
 }
 
 ExtractSummary extract_backup(const storage::Storage& storage, const std::string& backup_id, const std::string& dest,
-                              uint64_t repository_system_identifier) {
+                              uint64_t repository_system_identifier, ProgressMeter* progress) {
   const auto catalog_object = backup_object_name(backup_id, kCatalogObjectName);
   if (!storage.info(catalog_object)) {
     throw Error(ErrorCode::kNotFound, "no backup \"" + backup_id + "\" in the repository",
@@ -242,7 +247,7 @@ ExtractSummary extract_backup(const storage::Storage& storage, const std::string
   prepare_target_directory(dest);
   DirectoryWriter writer(dest);
   TarReader tar(writer);
-  extract_stream(storage, entry.streams.front(), tar);
+  extract_stream(storage, entry.streams.front(), tar, progress);
   write_file(dest + "/backup_manifest", manifest_bytes);
   const auto problems = check_files(*manifest, writer.files());
   if (!problems.empty()) {

@@ -21,6 +21,7 @@
 #include <set>
 #include <string>
 
+#include "common/progress.hpp"
 #include "restore/backup_manifest.hpp"
 #include "restore/tar.hpp"
 #include "storage/storage.hpp"
@@ -69,7 +70,8 @@ struct ExtractSummary {
 
 // Extracts backup `backup_id` from the repository into dest (see prepare_target_directory) and verifies it. A
 // version 2 backup_manifest must name repository_system_identifier (else kCorrupt, before anything is written).
+// progress (optional) is told the raw bytes read so far, of the backup's raw size.
 ExtractSummary extract_backup(const storage::Storage& storage, const std::string& backup_id, const std::string& dest,
-                              uint64_t repository_system_identifier);
+                              uint64_t repository_system_identifier, ProgressMeter* progress = nullptr);
 
 }  // namespace walvault::restore

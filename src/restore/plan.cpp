@@ -312,17 +312,34 @@ Expected<RestorePlan, PlanError> plan_restore(const PlanInputs& inputs, const Ta
     return fail(PlanErrorKind::kNotRestorable, "the repository holds no complete backup",
                 "take one with 'walvault backup' (a restore starts from a base backup)");
   }
+  const auto& wanted = facts.request.backup_id;
+  if (wanted) {
+    const bool exists = std::any_of(inputs.backups.begin(), inputs.backups.end(),
+                                    [&](const BackupEntry& b) { return b.id == *wanted; });
+    if (!exists) {
+      return fail(PlanErrorKind::kNotFound, "no backup \"" + *wanted + "\" in the repository",
+                  "'walvault list' shows the backups");
+    }
+    if (inputs.damaged_backups.contains(*wanted)) {
+      return fail(PlanErrorKind::kNotRestorable,
+                  "backup " + *wanted + " was found damaged by the last 'walvault verify'",
+                  "choose another with --backup ('walvault list' marks the damaged ones); if it was repaired, run "
+                  "'walvault verify' again");
+    }
+  }
 
   // Backups on the branch whose own WAL (start to consistency) is held, newest first.
   std::vector<const BackupEntry*> usable;
+  std::vector<const BackupEntry*> damaged;  // would be usable, but verify found damage in them
   for (const BackupEntry& b : inputs.backups) {
     if (!on_branch(facts.branch, b)) continue;
+    if (wanted && b.id != *wanted) continue;
     const wal::Lsn from = wal::segment_start(wal::segment_of(b.start_lsn, seg), seg);
     bool held = true;
     for (const auto& [tli, range] : wal_ranges(facts.branch, from, b.stop_lsn, seg)) {
       held = held && inputs.coverage.holds(tli, range.first, range.second, seg);
     }
-    if (held) usable.push_back(&b);
+    if (held) (inputs.damaged_backups.contains(b.id) ? damaged : usable).push_back(&b);
   }
   std::sort(usable.begin(), usable.end(),
             [](const BackupEntry* a, const BackupEntry* b) { return a->stop_lsn > b->stop_lsn; });
@@ -336,10 +353,17 @@ Expected<RestorePlan, PlanError> plan_restore(const PlanInputs& inputs, const Ta
 
   auto stop = resolve_stop(inputs, facts, window);
   if (!stop) return Unexpected<PlanError>{stop.error()};
+  if (usable.empty() && !damaged.empty()) {
+    return fail(PlanErrorKind::kNotRestorable,
+                "every backup on timeline " + std::to_string(facts.timeline.value()) +
+                    "'s branch with its WAL in the repository was found damaged by the last 'walvault verify'",
+                "take a new backup with 'walvault backup'; 'walvault verify' names the damaged objects");
+  }
   if (usable.empty()) {
     return fail(PlanErrorKind::kNotRestorable,
-                "no backup on timeline " + std::to_string(facts.timeline.value()) +
-                    "'s branch has its WAL in the repository",
+                (wanted ? "backup " + *wanted + " is not on timeline " : std::string("no backup on timeline ")) +
+                    std::to_string(facts.timeline.value()) + "'s branch " +
+                    (wanted ? "with its WAL in the repository" : "has its WAL in the repository"),
                 "take a new backup with 'walvault backup' while the streamer runs; 'walvault list' shows the WAL held");
   }
   const auto stop_timeline = timeline_at(facts.branch, stop->lsn);
@@ -392,6 +416,9 @@ Expected<RestorePlan, PlanError> plan_restore(const PlanInputs& inputs, const Ta
       plan.last_replayed = facts.last_commit;
     }
     plan.event = facts.event;
+    for (const BackupEntry* d : damaged) {
+      if (d->stop_lsn > b->stop_lsn && d->stop_lsn <= stop->lsn) plan.skipped_damaged.push_back(d->id);
+    }
     plan.description = stop->description;
     plan.window = window;
     return plan;

@@ -24,6 +24,8 @@
 // recovery_target_timeline is always written as a number: the timeline the stop point lies on (or the newest,
 // for --latest), so a restore never follows a newer branch by accident (§10).
 //
+// A backup the last verify found damaged (PlanInputs::damaged_backups) is never chosen: the newest undamaged one
+// that reaches the target is, and the plan names the ones passed over. --backup ID restricts the choice to one.
 // The restorable window on a branch runs from the oldest usable backup's consistency point (its stop LSN/time)
 // to the last archived commit. A target outside it is an error that names the window: PostgreSQL would
 // otherwise fail with FATAL after a long replay. The newest backup that reaches the target wins; its WAL from
@@ -33,6 +35,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +57,7 @@ struct TargetRequest {
   uint32_t xid = 0;                         // kXid
   std::string event_id;                     // kBeforeEvent
   std::optional<wal::TimelineId> timeline;  // --timeline: the branch to follow (default: the newest)
+  std::optional<std::string> backup_id;     // --backup: start from this backup (default: the newest that reaches)
 };
 
 // ---- timelines
@@ -122,6 +126,7 @@ struct PlanInputs {
   uint32_t segment_size = 0;
   std::vector<BackupEntry> backups;  // complete backups, any order
   WalCoverage coverage;
+  std::set<std::string> damaged_backups;  // ids the last verify found a damaged object in: never chosen
 };
 
 // ---- the plan
@@ -158,6 +163,7 @@ struct RestorePlan {
   std::optional<format::CommitEntry> last_replayed;  // the last commit recovery replays, when known
   std::optional<format::CommitEntry> first_skipped;  // the first commit it does not replay, when known
   std::optional<format::EventEntry> event;           // kBeforeEvent
+  std::vector<std::string> skipped_damaged;          // newer backups passed over: the last verify found damage
   std::string description;                           // one line: where it stops
   RestoreWindow window;
 };

@@ -8,6 +8,7 @@
 
 #include "archive/history_files.hpp"
 #include "archive/stream_state.hpp"
+#include "archive/verify_state.hpp"
 #include "common/error.hpp"
 #include "repo/repository.hpp"
 #include "restore/wal_fetch.hpp"
@@ -252,6 +253,7 @@ PlanInputs read_plan_inputs(const repo::Repository& repository) {
   inputs.segment_size = repository.config.segment_size;
   inputs.backups = read_backups(*repository.storage);
   inputs.coverage = read_wal_coverage(*repository.storage, inputs.segment_size);
+  inputs.damaged_backups = archive::read_verify_state(*repository.storage).damaged_backups();
   return inputs;
 }
 

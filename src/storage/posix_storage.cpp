@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "format/checksum.hpp"
 #include "storage/file_lock.hpp"
 
 namespace walvault::storage {
@@ -333,6 +334,21 @@ std::optional<uint64_t> PosixStorage::info(std::string_view name) const {
   }
   if (!S_ISREG(st.st_mode)) return std::nullopt;
   return static_cast<uint64_t>(st.st_size);
+}
+
+std::optional<uint64_t> PosixStorage::version(std::string_view name) const {
+  check_object_name(name);
+  const std::string path = root_ + "/" + std::string(name);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) throw Error(ErrorCode::kNotFound, "no object " + std::string(name));
+    throw file_error("stat", path, errno);
+  }
+  // Any write in place moves the modification and change times; a replacement changes the inode.
+  const uint64_t fields[] = {static_cast<uint64_t>(st.st_ino),          static_cast<uint64_t>(st.st_mtim.tv_sec),
+                             static_cast<uint64_t>(st.st_mtim.tv_nsec), static_cast<uint64_t>(st.st_ctim.tv_sec),
+                             static_cast<uint64_t>(st.st_ctim.tv_nsec), static_cast<uint64_t>(st.st_size)};
+  return format::checksum(std::as_bytes(std::span(fields)));
 }
 
 Bytes PosixStorage::read(std::string_view name) const {

@@ -26,6 +26,7 @@ class PosixStorage final : public Storage {
   [[nodiscard]] Capabilities capabilities() const override;
   [[nodiscard]] std::vector<ObjectInfo> list(std::string_view prefix) const override;
   [[nodiscard]] std::optional<uint64_t> info(std::string_view name) const override;
+  [[nodiscard]] std::optional<uint64_t> version(std::string_view name) const override;
   [[nodiscard]] Bytes read(std::string_view name) const override;
   [[nodiscard]] Bytes read_range(std::string_view name, uint64_t offset, uint64_t length) const override;
   [[nodiscard]] std::unique_ptr<ObjectView> view(std::string_view name) const override;

@@ -134,6 +134,10 @@ class Storage {
   // Up to length bytes from offset; fewer only when the object ends first (none when offset ≥ size).
   // Throws kNotFound, kIo.
   [[nodiscard]] virtual Bytes read_range(std::string_view name, uint64_t offset, uint64_t length) const = 0;
+  // Optional. A token that changes whenever the object is rewritten or modified in place, without reading it
+  // (POSIX: its inode, modification and change times); nullopt when the store has none, which is the default.
+  // verify re-reads an object whose token changed even when its size and last bytes did not. Throws kNotFound, kIo.
+  [[nodiscard]] virtual std::optional<uint64_t> version(std::string_view /*name*/) const { return std::nullopt; }
   // Optional. The whole object, held for reading until the view is destroyed. Only for immutable objects, not an
   // append file. Local stores map the file (no copy out of the page cache: about 9 % of a full verify's CPU);
   // the default holds read(). Throws kNotFound, kIo.

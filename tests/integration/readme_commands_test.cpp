@@ -101,7 +101,8 @@ void check_accepted(const std::string& command, const std::string& scratch) {
   INFO(command << "\nstderr: " << r.err);
   CHECK(r.exit_code != 2);
   CHECK(r.exit_code != 0);  // nothing exists: every command must fail, and say why
-  CHECK(r.err.find("walvault: error:") != std::string::npos);
+  // The error, as text or (with --json) as a JSON object.
+  CHECK((r.err.find("walvault: error:") != std::string::npos || r.err.rfind("{\"error\":", 0) == 0));
 }
 
 }  // namespace

@@ -200,16 +200,13 @@ TEST_CASE("restore --target-action shutdown: stops by itself at the target, stil
   CHECK(rows(server) == "1,2");
   CHECK(server.cluster_state() == "in production");
 
-  // A server that never comes up (its port is taken) is reported within seconds, not waited for: nothing of it
-  // ever runs, and there is no "shutdown at recovery target" to wait for.
+  // A port that is taken is refused before anything is extracted (restore_end_test has the other preconditions).
   RestoredServer busy(s.dir("busy-port"), s.ac.pg().port());
-  const auto t0 = std::chrono::steady_clock::now();
   const auto refused = s.restore(busy, {"--target-action", "shutdown", "--start"});
-  const auto waited = std::chrono::steady_clock::now() - t0;
-  INFO(refused.out << refused.err << read_text(busy.dir() + "/walvault-restore.log"));
-  CHECK(refused.exit_code == 6);
-  CHECK(refused.err.find("could not create any TCP/IP sockets") != std::string::npos);
-  CHECK(waited < std::chrono::seconds(25));
+  INFO(refused.out << refused.err);
+  CHECK(refused.exit_code == 2);
+  CHECK(refused.err.find("port " + std::to_string(s.ac.pg().port()) + " is in use on 127.0.0.1") != std::string::npos);
+  CHECK_FALSE(fs::exists(busy.dir()));
 }
 
 TEST_CASE("restore --start sees the server's messages when the backup's configuration has a logging collector",

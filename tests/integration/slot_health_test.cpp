@@ -1,6 +1,7 @@
 // A replication slot the server invalidated (max_slot_wal_keep_size, with the streamer down while WAL piles up)
 // is reported the day it happens, against a real PostgreSQL: `status` says broken and why (exit 11, JSON "slot",
-// walvault_slot_ok 0), and `init` refuses to paper over it with a new slot.
+// walvault_slot_ok 0), `check` fails, and `init` refuses to paper over it with a new slot. Before that, on the
+// sound repository, `check` passes every probe, a forced WAL switch reaching the repository included.
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <nlohmann/json.hpp>
@@ -23,6 +24,20 @@ TEST_CASE("an invalidated slot makes status broken and init refuse it", "[integr
     CHECK(healthy.exit_code == 0);
     CHECK(json::parse(healthy.out)["health"] == "healthy");
     CHECK(json::parse(healthy.out)["slot"]["problem"].is_null());
+    // Without a recorded verify, check fails on that alone; after one, every probe passes.
+    const auto unverified = ac.walvault({"check", "--repo", ac.repo(), "--json"});
+    CHECK(unverified.exit_code == 11);
+    const auto verified = ac.walvault({"verify", "--repo", ac.repo()});
+    INFO(verified.out << verified.err);
+    REQUIRE(verified.exit_code == 0);
+    const auto checked = ac.walvault({"check", "--repo", ac.repo(), "--json"});
+    INFO(checked.out << checked.err);
+    CHECK(checked.exit_code == 0);
+    const json c = json::parse(checked.out);
+    CHECK(c["ok"] == true);
+    REQUIRE(c["checks"].size() == 6);
+    CHECK(c["checks"][3]["name"] == "archiving");
+    CHECK(c["checks"][3]["detail"].get<std::string>().find("was archived as wal/") != std::string::npos);
   }
   ac.stop_streamer(SIGTERM);
 
@@ -48,6 +63,12 @@ TEST_CASE("an invalidated slot makes status broken and init refuse it", "[integr
   CHECK(prom.exit_code == 11);
   CHECK(prom.out.find("\nwalvault_slot_ok 0\n") != std::string::npos);
   CHECK(prom.out.find("\nwalvault_health 2\n") != std::string::npos);
+
+  const auto check = ac.walvault({"check", "--repo", ac.repo()});
+  CHECK(check.exit_code == 11);
+  CHECK(check.out.find("FAIL slot: the replication slot") != std::string::npos);
+  CHECK(check.out.find("FAIL streamer: not running") != std::string::npos);
+  CHECK(check.out.find("check FAILED") != std::string::npos);
 
   const auto init = ac.walvault({"init", "--repo", ac.repo(), "-d", ac.pg().conninfo()});
   CHECK(init.exit_code == 3);

@@ -83,7 +83,7 @@ TEST_CASE("commit records that do not parse in the repository's version are reco
   }
 
   // verify names every one of them.
-  const auto report = archive::verify_repository(storage, pg18_config(), {}, archive::VerifyOptions{true, nullptr});
+  const auto report = archive::verify_repository(storage, pg18_config(), {}, archive::VerifyOptions{true, {}, nullptr});
   size_t reported = 0;
   for (const auto& p : report.problems) {
     if (p.kind == archive::ProblemKind::kIndex && format::parse_problem_object_name(p.object)) ++reported;

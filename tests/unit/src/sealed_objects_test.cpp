@@ -105,9 +105,15 @@ archive::IndexProblem problem() {
   return {wal::TimelineId(1), wal::Lsn(0x3000200), wal::Lsn(0x3000300), "unparsable_commit",
           "commit record at 0/3000200 does not parse"};
 }
-archive::VerifyState verify_state() {
+// Format 3's verify state also records when each object was last read and the run's result.
+archive::VerifyState verify_state(int version) {
   archive::VerifyState v;
-  v.objects["wal/000000010000000000000003.wvs"] = {1234, 0x0123456789abcdefULL};
+  v.objects["wal/000000010000000000000003.wvs"] = {1234, 0x0123456789abcdefULL, version >= 3 ? 1796000000 : 0};
+  if (version >= 3) {
+    v.finished = "2026-12-07T03:00:00.000000Z";
+    v.full = true;
+    v.damaged = {"backup/20261121T045959Z/base.wvt"};
+  }
   return v;
 }
 const std::string kHistoryText = "1\t0/4000000\tno recovery target specified\n";
@@ -124,12 +130,12 @@ void fill(storage::MemoryStorage& s, int version) {
 }
 
 // Every reader returns the fixture's content.
-void check_readable(const storage::MemoryStorage& s) {
+void check_readable(const storage::MemoryStorage& s, int version) {
   CHECK(restore::read_backups(s) == std::vector<restore::BackupEntry>{backup()});
   CHECK(archive::read_stream_state(s) == stream_state());
   CHECK(archive::read_name_snapshot(s, kNamesJson) == names());
   CHECK(archive::read_index_problems(s) == std::vector<archive::IndexProblem>{problem()});
-  CHECK(archive::read_verify_state(s) == verify_state());
+  CHECK(archive::read_verify_state(s) == verify_state(version));
   CHECK(archive::damaged_verify_states(s).empty());
   CHECK(archive::read_history_file(s, kHistory) == kHistoryText);
   CHECK(restore::read_histories(s).at(wal::TimelineId(2)).front().switch_lsn == wal::Lsn(0x4000000));
@@ -171,7 +177,7 @@ TEST_CASE("format v2 JSON objects and history files stay readable in their repos
   fill(s, 2);
   CHECK(repo::read_config(s) == config(1));
   CHECK(repo::seal_rule(s) == format::SealRule::kLegacyAccepted);
-  check_readable(s);
+  check_readable(s, 2);
 }
 
 TEST_CASE("unsealed objects are damage in a repository created with seals", "[format][sealed]") {
@@ -197,14 +203,14 @@ TEST_CASE("format v3 sealed objects are read, and a damaged one is refused by na
   storage::MemoryStorage s;
   fill(s, 3);
   CHECK(repo::read_config(s) == config(2));
-  check_readable(s);
+  check_readable(s, 3);
   // The objects this walvault writes are exactly the fixtures (the encodings are stable).
   CHECK(repo::encode_config(config(2)) == load(3, "walvault.json"));
   CHECK(restore::encode_backup_entry(backup()) == load(3, "backup.json"));
   CHECK(archive::encode_stream_state(stream_state()) == load(3, "stream.state"));
   CHECK(archive::encode_name_snapshot(names()) == load(3, "names.json"));
   CHECK(archive::encode_index_problem(problem()) == load(3, "problem.json"));
-  CHECK(archive::encode_verify_state(verify_state()) == load(3, "verify-state.json"));
+  CHECK(archive::encode_verify_state(verify_state(3)) == load(3, "verify-state.json"));
 
   // One byte of each object changed (a digit of an LSN, or of the history's switch point).
   const auto flip = [&](const std::string& object, const std::string& needle) {
@@ -236,7 +242,7 @@ TEST_CASE("verify reports every damaged sealed object by name, each once", "[ver
   const repo::RepoConfig c = config(2);
   const auto problems_of = [&](bool full) {
     std::map<std::string, std::string> out;  // object → problem kind
-    for (const auto& p : archive::verify_repository(s, c, {}, {full, nullptr}).problems) {
+    for (const auto& p : archive::verify_repository(s, c, {}, {full, {}, nullptr}).problems) {
       if (p.message.find(p.object + " is damaged: it ") != std::string::npos) {
         CHECK(out.emplace(p.object, std::string(archive::problem_kind_name(p.kind))).second);
       }
@@ -280,6 +286,6 @@ TEST_CASE("generate format v3 fixtures", "[.generate-format-fixtures-v3]") {
   save("stream.state", archive::encode_stream_state(stream_state()));
   save("names.json", archive::encode_name_snapshot(names()));
   save("problem.json", archive::encode_index_problem(problem()));
-  save("verify-state.json", archive::encode_verify_state(verify_state()));
+  save("verify-state.json", archive::encode_verify_state(verify_state(3)));
   save("00000002.history", format::seal_text(kHistoryText));
 }

@@ -102,7 +102,7 @@ void put_text(storage::Storage& storage, const std::string& name, const std::str
 
 archive::VerifyReport verify(const storage::Storage& storage, const archive::VerifyState& previous = {},
                              bool full = false) {
-  return archive::verify_repository(storage, config(), previous, archive::VerifyOptions{full, nullptr});
+  return archive::verify_repository(storage, config(), previous, archive::VerifyOptions{full, {}, nullptr});
 }
 
 std::string describe(const archive::VerifyReport& report) {
@@ -494,4 +494,36 @@ TEST_CASE("verifier: a backup directory without its backup.json", "[verify]") {
   report = verify(storage);
   REQUIRE(report.problems.size() == 1);
   CHECK(has_problem(report, ProblemKind::kBackup, "backup/20261207T000000Z/backup.json", "restores cannot use it"));
+}
+
+TEST_CASE("verify state: an unchanged object is read again at least every recheck days, a share of them each day",
+          "[verify]") {
+  archive::VerifyState state;
+  constexpr int64_t kDay = 24 * 3600;
+  const int64_t now = 20000 * kDay + 3600;
+  for (int i = 0; i < 700; ++i) {
+    state.objects["wal/object-" + std::to_string(i)] = archive::VerifiedObject{10, 7, now - 2 * kDay};
+  }
+  const archive::Recheck recheck{now, 7};
+  std::size_t due_today = 0;
+  for (const auto& [name, object] : state.objects) {
+    due_today += state.verified(name, object, recheck) ? 0U : 1U;
+    // Another size or key is never verified; older than the period always due.
+    CHECK_FALSE(state.verified(name, archive::VerifiedObject{11, 7, 0}, recheck));
+    CHECK_FALSE(state.verified(name, archive::VerifiedObject{10, 8, 0}, recheck));
+    CHECK_FALSE(state.verified(name, object, archive::Recheck{now + 6 * kDay, 7}));
+  }
+  CHECK(due_today > 50);  // about a seventh of 700
+  CHECK(due_today < 150);
+  // Read within the last day: not due, whatever the share.
+  for (auto& [name, object] : state.objects) object.checked = now - 3600;
+  for (const auto& [name, object] : state.objects) CHECK(state.verified(name, object, recheck));
+  // Over the period, every object falls in some day's share.
+  for (const auto& [name, object] : state.objects) {
+    bool picked = false;
+    for (int d = 1; d <= 7; ++d) {
+      picked = picked || !state.verified(name, archive::VerifiedObject{10, 7, 0}, archive::Recheck{now + d * kDay, 7});
+    }
+    CHECK(picked);
+  }
 }
