@@ -10,12 +10,19 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <thread>
 
 extern char** environ;
 
 namespace walvault::test {
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
 namespace {
 
 std::vector<char*> c_strings(std::vector<std::string>& items) {

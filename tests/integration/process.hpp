@@ -27,6 +27,9 @@ ProcessResult run(const std::vector<std::string>& argv, const std::vector<std::s
 // `runuser -u postgres --` + argv when the effective user is root, argv otherwise.
 std::vector<std::string> as_postgres(std::vector<std::string> argv);
 
+// The whole content of a text file ("" when it cannot be read).
+std::string read_text(const std::string& path);
+
 // True when the tests run as root (and so run PostgreSQL and walvault as the postgres OS user).
 bool running_as_root();
 

@@ -22,17 +22,14 @@
 
 namespace {
 
+using walvault::test::read_text;
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 using walvault::test::ArchivedCluster;
 using walvault::test::files_under;
 using walvault::test::RestoredServer;
 using walvault::test::wait_until;
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 std::vector<std::string> tip_files(const std::string& repo) {
   std::vector<std::string> out;

@@ -18,6 +18,8 @@
 
 namespace {
 
+using walvault::test::read_text;
+
 namespace fs = std::filesystem;
 using walvault::test::ArchivedCluster;
 using walvault::test::ProcessResult;
@@ -63,11 +65,6 @@ struct Scenario {
 
 std::string rows(const RestoredServer& s) {
   return s.scalar("SELECT string_agg(id::text, ',' ORDER BY id) FROM ticks");
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 std::size_t count_of(const std::string& text, const std::string& needle) {

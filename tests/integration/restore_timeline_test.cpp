@@ -20,6 +20,8 @@
 
 namespace {
 
+using walvault::test::read_text;
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 using walvault::test::RestoredServer;
@@ -28,11 +30,6 @@ using walvault::test::wait_until;
 using walvault::test::walvault_cli;
 using walvault::wal::Lsn;
 using walvault::wal::TimelineId;
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 json run_json(const std::vector<std::string>& args) {
   const auto r = walvault_cli(args);

@@ -23,6 +23,8 @@
 
 namespace {
 
+using walvault::test::read_text;
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 using walvault::test::ArchivedCluster;
@@ -35,11 +37,6 @@ using walvault::wal::Lsn;
 using walvault::wal::TimelineId;
 
 constexpr uint32_t kSegmentSize = 16U << 20;
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 json run_json(const std::vector<std::string>& args) {
   const auto r = walvault_cli(args);
