@@ -27,12 +27,14 @@ struct Check {
   std::string detail;
 };
 
-std::optional<wal::Lsn> durable_lsn(const storage::Storage& storage) {
+// The durable end of a streamer that has a tip (nullopt otherwise). A damaged state is a failed check, not "unknown".
+std::optional<wal::Lsn> durable_lsn(const storage::Storage& storage, std::string& damage) {
   try {
     const auto state = archive::read_stream_state(storage);
     if (state && !state->segment.empty()) return state->durable_lsn;
-  } catch (const Error&) {
-    // A damaged state is status's and verify's to report; here it only means "not known".
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kCorrupt) throw;
+    damage = e.what();
   }
   return std::nullopt;
 }
@@ -74,6 +76,8 @@ Check archiving(const repo::Repository& repository, wal::TimelineId timeline, st
 std::vector<Check> run_checks(const repo::Repository& repository, const CheckOptions& options) {
   std::vector<Check> out;
   const auto& config = repository.config;
+  std::string state_damage;
+  const std::optional<wal::Lsn> durable = durable_lsn(*repository.storage, state_damage);
   std::optional<pg::SystemIdentity> identity;
   Check server{"server", false, ""};
   Check slot{"slot", false, ""};
@@ -88,7 +92,7 @@ std::vector<Check> run_checks(const repo::Repository& repository, const CheckOpt
       server.ok = true;
       server.detail = "database system " + std::to_string(config.system_identifier) + ", timeline " +
                       std::to_string(identity->timeline.value()) + ", at " + identity->flush_lsn.to_string();
-      const auto problem = pg::slot_problem(config.slot, source.read_slot(config.slot), durable_lsn(*repository.storage));
+      const auto problem = pg::slot_problem(config.slot, source.read_slot(config.slot), durable);
       slot.ok = !problem;
       slot.detail = problem ? *problem : "\"" + config.slot + "\" reserves WAL for the repository";
     }
@@ -100,9 +104,10 @@ std::vector<Check> run_checks(const repo::Repository& repository, const CheckOpt
   out.push_back(slot);
 
   const auto pid = repo::RepositoryLock::holder(repository.path, "stream");
-  out.push_back({"streamer", pid.has_value(),
-                 pid ? "running" + (*pid > 0 ? " (pid " + std::to_string(*pid) + ")" : std::string())
-                     : std::string("not running: no WAL is being captured")});
+  out.push_back({"streamer", pid.has_value() && state_damage.empty(),
+                 !state_damage.empty() ? state_damage
+                 : pid ? "running" + (*pid > 0 ? " (pid " + std::to_string(*pid) + ")" : std::string())
+                       : std::string("not running: no WAL is being captured")});
 
   if (identity && pid) {
     out.push_back(archiving(repository, identity->timeline, std::chrono::seconds(options.timeout_seconds)));
@@ -110,13 +115,9 @@ std::vector<Check> run_checks(const repo::Repository& repository, const CheckOpt
     out.push_back({"archiving", false, "not checked: needs the server and a running streamer"});
   }
 
-  std::optional<double> newest;
-  for (const auto& b : restore::read_backups(*repository.storage)) {
-    if (const auto stop = parse_time(b.stop_time)) {
-      const double age = std::chrono::duration<double>(std::chrono::system_clock::now() - *stop).count() / 3600;
-      if (!newest || age < *newest) newest = age;
-    }
-  }
+  const auto age = restore::newest_backup_age_seconds(restore::read_backups(*repository.storage),
+                                                      std::chrono::system_clock::now());
+  const std::optional<double> newest = age ? std::optional(*age / 3600) : std::nullopt;
   if (!newest) {
     out.push_back({"backup", false, "the repository holds no backup"});
   } else {

@@ -96,12 +96,7 @@ Status collect(const repo::Repository& repository) {
   s.last_verify = archive::read_verify_state(*repository.storage);
   const auto backups = restore::read_backups(*repository.storage);
   s.backups = backups.size();
-  for (const auto& b : backups) {
-    if (const auto stop = parse_time(b.stop_time)) {
-      const double age = std::chrono::duration<double>(std::chrono::system_clock::now() - *stop).count();
-      if (!s.newest_backup_age_seconds || age < *s.newest_backup_age_seconds) s.newest_backup_age_seconds = age;
-    }
-  }
+  s.newest_backup_age_seconds = restore::newest_backup_age_seconds(backups, std::chrono::system_clock::now());
   try {
     pg::LibpqReplicationSource source(repository.config.conninfo);
     s.server_lsn = source.identify_system().flush_lsn;

@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "common/clock.hpp"
 #include "common/error.hpp"
 #include "repo/repository.hpp"
 
@@ -194,6 +195,18 @@ std::vector<BackupEntry> read_backups(const storage::Storage& storage) {
   }
   std::sort(out.begin(), out.end(), [](const BackupEntry& a, const BackupEntry& b) { return a.id < b.id; });
   return out;
+}
+
+std::optional<double> newest_backup_age_seconds(const std::vector<BackupEntry>& backups,
+                                                std::chrono::system_clock::time_point now) {
+  std::optional<double> newest;
+  for (const auto& b : backups) {
+    if (const auto stop = parse_time(b.stop_time)) {
+      const double age = std::chrono::duration<double>(now - *stop).count();
+      if (!newest || age < *newest) newest = age;
+    }
+  }
+  return newest;
 }
 
 }  // namespace walvault::restore

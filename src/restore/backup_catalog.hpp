@@ -7,6 +7,7 @@
 // and throws kCorrupt for a damaged entry. Storage errors pass through.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -68,5 +69,8 @@ struct BackupEntry {
 
 // Every complete backup (those with a catalog entry), sorted by id (oldest first).
 [[nodiscard]] std::vector<BackupEntry> read_backups(const storage::Storage& storage);
+// Seconds from the newest backup's stop time to now; nullopt without a backup (or a readable stop time).
+[[nodiscard]] std::optional<double> newest_backup_age_seconds(const std::vector<BackupEntry>& backups,
+                                                              std::chrono::system_clock::time_point now);
 
 }  // namespace walvault::restore
