@@ -129,12 +129,15 @@ std::optional<RecordSpan> last_record_held(const repo::Repository& repository, c
 
 std::optional<TipState> read_tip_state(const storage::Storage& storage, uint32_t segment_size) {
   const std::string object(archive::kStreamStateObject);
-  if (!storage.info(object)) {
-    // Without the state, how much of a tip is durable is unknown: never "no tip" (a restore would end early).
+  const auto size = storage.info(object);
+  if (!size || *size == 0) {
+    // Without the state, how much of a tip is durable is unknown: never "no tip" (a restore would end early). An
+    // empty state beside a tip is the same (a streamer writes its first state before its first acknowledgement).
     for (const auto& info : storage.list("tip/")) {
       if (info.name.ends_with(".partial")) {
         throw Error(ErrorCode::kCorrupt,
-                    object + " is missing while the streamer's in-progress segment " + info.name +
+                    object + (size ? " is empty" : " is missing") + " while the streamer's in-progress segment " +
+                        info.name +
                         " exists: how much of it is durable is unknown",
                     "a running streamer rewrites it within a second ('walvault status' shows whether one runs); "
                     "until then restore to a --time, --lsn or event before the streamer's tip");
