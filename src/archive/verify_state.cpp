@@ -10,6 +10,7 @@
 #include "format/checksum.hpp"
 #include "common/log.hpp"
 #include "repo/repository.hpp"
+#include "repo/sequenced.hpp"
 
 namespace walvault::archive {
 namespace {
@@ -18,7 +19,6 @@ using nlohmann::json;
 
 constexpr std::string_view kStateName = "state-";
 constexpr std::string_view kStateSuffix = ".json";
-constexpr std::size_t kSequenceDigits = 20;
 
 std::string hex64(uint64_t v) {
   char buf[17];
@@ -26,34 +26,9 @@ std::string hex64(uint64_t v) {
   return buf;
 }
 
-// The sequence number of a state object name, or nullopt for other names.
-std::optional<uint64_t> sequence_of(std::string_view name) {
-  if (!name.starts_with(kVerifyStatePrefix)) return std::nullopt;
-  name.remove_prefix(kVerifyStatePrefix.size());
-  if (!name.starts_with(kStateName) || !name.ends_with(kStateSuffix)) return std::nullopt;
-  const std::string_view digits = name.substr(kStateName.size(), name.size() - kStateName.size() - kStateSuffix.size());
-  uint64_t n = 0;
-  const auto r = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-  if (digits.size() != kSequenceDigits || r.ec != std::errc() || r.ptr != digits.data() + digits.size()) {
-    return std::nullopt;
-  }
-  return n;
-}
-
-std::string state_object_name(uint64_t sequence) {
-  std::string digits = std::to_string(sequence);
-  digits.insert(0, kSequenceDigits - digits.size(), '0');
-  return std::string(kVerifyStatePrefix) + std::string(kStateName) + digits + std::string(kStateSuffix);
-}
-
 // The state objects, lowest sequence first.
-std::vector<std::pair<uint64_t, std::string>> state_objects(const storage::Storage& storage) {
-  std::vector<std::pair<uint64_t, std::string>> out;
-  for (const auto& info : storage.list(kVerifyStatePrefix)) {
-    if (const auto seq = sequence_of(info.name)) out.emplace_back(*seq, info.name);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+std::vector<repo::SequencedObject> state_objects(const storage::Storage& storage) {
+  return repo::sequenced_objects(storage, std::string(kVerifyStatePrefix) + std::string(kStateName), kStateSuffix);
 }
 
 }  // namespace
@@ -142,11 +117,11 @@ Expected<VerifyState, std::string> decode_verify_state(std::string_view text, fo
 VerifyState read_verify_state(const storage::Storage& storage) {
   const auto objects = state_objects(storage);
   if (objects.empty()) return {};
-  const auto bytes = storage.read(objects.back().second);
+  const auto bytes = storage.read(objects.back().name);
   auto state = decode_verify_state(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
                                    repo::seal_rule(storage));
   if (!state) {
-    log::warning("ignoring verify state " + objects.back().second + ": it " + state.error() +
+    log::warning("ignoring verify state " + objects.back().name + ": it " + state.error() +
                  "; verifying everything");
     return {};
   }
@@ -173,10 +148,11 @@ std::vector<std::pair<std::string, std::string>> damaged_verify_states(const sto
 
 void write_verify_state(storage::Storage& storage, const VerifyState& state) {
   const auto objects = state_objects(storage);
-  const uint64_t next = objects.empty() ? 1 : objects.back().first + 1;
   const std::string text = encode_verify_state(state);
-  storage.write_atomic(state_object_name(next), std::as_bytes(std::span(text.data(), text.size())));
-  for (const auto& [seq, name] : objects) storage.remove(name);
+  storage.write_atomic(
+      repo::next_sequenced_name(storage, std::string(kVerifyStatePrefix) + std::string(kStateName), kStateSuffix),
+      std::as_bytes(std::span(text.data(), text.size())));
+  for (const auto& object : objects) storage.remove(object.name);
 }
 
 }  // namespace walvault::archive
