@@ -8,6 +8,7 @@
 
 #include "archive/history_files.hpp"
 #include "archive/timeline_history.hpp"
+#include "archive/tip.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "format/segment_container.hpp"
@@ -53,6 +54,17 @@ std::chrono::milliseconds since(std::chrono::steady_clock::time_point now, std::
 void timeline_switch_fault(std::string_view step) {
   static const char* const chosen = std::getenv("WALVAULT_FAULT_TIMELINE_SWITCH");
   if (chosen != nullptr && step == chosen) ::_exit(9);
+}
+
+// The error that stops the streamer when its WAL chain is broken (see streamer.hpp).
+Error chain_broken(const std::string& problem, std::optional<wal::Lsn> durable) {
+  const std::string end = durable ? durable->to_string() : std::string("its last durable position");
+  return Error(ErrorCode::kRepository,
+               problem + "; the repository's WAL ends at " + end +
+                   " and the server no longer keeps the WAL after it: retrying cannot fill that gap, so streaming stops",
+               "run 'walvault new-chain --repo REPO' to start a new WAL chain on a fresh slot, then 'walvault stream' "
+               "and 'walvault backup': nothing after " + end +
+                   " is restorable until that backup (README, \"When the slot is lost\")");
 }
 
 }  // namespace
@@ -122,6 +134,14 @@ Streamer::Streamer(storage::Storage& storage, const repo::RepoConfig& config, Cl
       options_(options),
       stop_(stop) {
   state_.pid = static_cast<long>(::getpid());
+  // Lag counts from the last time the repository really had everything the server had, also across restarts and
+  // reconnects: an earlier run's caught_up is kept until this one catches up.
+  try {
+    if (const auto previous = read_stream_state(storage_)) state_.caught_up = previous->caught_up;
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kCorrupt) throw;
+    log::warning(std::string(e.what()) + "; it is written anew");
+  }
   names_ = latest_name_snapshot(storage_);
   drop_session();
 }
@@ -168,6 +188,7 @@ void Streamer::run() {
 
 void Streamer::drop_session() {
   source_.reset();
+  server_lsn_heard_ = false;
   tip_.reset();
   position_.reset();
   indexer_.emplace(storage_, config_);  // a fresh IndexWriter reopens the index tip logs, truncating torn tails
@@ -206,13 +227,19 @@ Streamer::SessionEnd Streamer::session() {
                 "this repository belongs to a cluster initialised with another --wal-segsize");
   }
   const auto slot = source_->read_slot(config_.slot);
-  if (!slot) {
-    throw Error(ErrorCode::kRepository, "replication slot \"" + config_.slot + "\" does not exist on the server",
-                "run 'walvault init' again with the same --repo and -d: it recreates the slot and keeps the "
-                "repository; WAL the server removed meanwhile is lost to this repository");
+  if (!slot || !slot->restart_lsn) {
+    std::string problem = pg::slot_problem(config_.slot, slot, std::nullopt, config_.segment_size).value_or("");
+    if (options_.regular_connections) problem += pg::describe_slot(config_.conninfo, config_.slot);
+    std::optional<wal::Lsn> recorded;
+    if (const auto state = read_stream_state(storage_)) recorded = state->durable_lsn;
+    throw chain_broken(problem, recorded);
   }
   store_timeline_history(*source_, storage_, identity.timeline);
   if (!position_) position_ = repository_resume_point(storage_, config_.segment_size);
+  state_file_ = storage_.open_append(kStreamStateObject);
+  if (const auto chain = repo::newest_chain_break(storage_); chain && position_ && chain->start > position_->start) {
+    close_chain(*chain);
+  }
   if (!position_) {
     position_ = slot->restart_lsn ? ResumePoint{*slot->restart_timeline,
                                                 wal::segment_start(wal::segment_of(*slot->restart_lsn,
@@ -223,8 +250,7 @@ Streamer::SessionEnd Streamer::session() {
                                                                                    config_.segment_size),
                                                                    config_.segment_size)};
   }
-  state_file_ = storage_.open_append(kStreamStateObject);
-  if (options_.relation_names) refresh_names();
+  if (options_.regular_connections) refresh_names();
   while (!stop_) {
     timeline_ = position_->timeline;
     received_ = position_->start;
@@ -235,8 +261,14 @@ Streamer::SessionEnd Streamer::session() {
     const wal::SegmentNo segno = wal::segment_of(received_, config_.segment_size);
     if (storage_.info(tip_object_name(timeline_, segno, config_.segment_size))) open_tip(segno);
     log::info("streaming from " + received_.to_string() + " on timeline " + std::to_string(timeline_.value()));
-    auto end = source_->start(config_.slot, received_, timeline_);
-    if (!end) end = stream();
+    std::optional<pg::TimelineEnd> end;
+    try {
+      end = source_->start(config_.slot, received_, timeline_);
+      if (!end) end = stream();
+    } catch (const Error& e) {
+      if (e.cause() != ErrorCause::kWalRemoved) throw;
+      throw chain_broken(std::string("the server answered: ") + e.what(), durable());
+    }
     if (stop_) break;
     if (!end) return SessionEnd::kServerEnded;
     switch_timeline(*end);
@@ -260,10 +292,12 @@ std::optional<pg::TimelineEnd> Streamer::stream() {
     if (const auto* data = std::get_if<pg::XLogData>(&event)) {
       last_message_ = now;
       server_lsn_ = std::max(server_lsn_, data->server_end);
+      server_lsn_heard_ = true;
       on_data(*data);
     } else if (const auto* keepalive = std::get_if<pg::Keepalive>(&event)) {
       last_message_ = now;
       server_lsn_ = std::max(server_lsn_, keepalive->server_end);
+      server_lsn_heard_ = true;
       if (keepalive->reply_requested) make_durable();
     } else if (const auto* end = std::get_if<pg::TimelineEnd>(&event)) {
       make_durable();
@@ -279,7 +313,7 @@ std::optional<pg::TimelineEnd> Streamer::stream() {
     } else if (since(now, last_status_) >= options_.status_interval) {
       send_status(/*reply_requested=*/true);  // the answer proves the connection is alive
     }
-    if (options_.relation_names && since(now, last_names_) >= options_.names_interval &&
+    if (options_.regular_connections && since(now, last_names_) >= options_.names_interval &&
         indexer_->take_relations_created()) {
       refresh_names();
     }
@@ -344,6 +378,26 @@ std::string Streamer::archive_tip(wal::Lsn end, bool final) {
   return container;
 }
 
+void Streamer::close_chain(const repo::ChainBreak& chain_break) {
+  timeline_ = position_->timeline;
+  received_ = position_->start;
+  const wal::SegmentNo segno = wal::segment_of(received_, config_.segment_size);
+  if (storage_.info(tip_object_name(timeline_, segno, config_.segment_size))) {
+    // The server no longer has this segment: the tip's own bytes, up to what it holds durably, are fed again so
+    // that the container and its index are finished exactly as if the server had sent them.
+    indexer_->restart(timeline_, received_);
+    open_tip(segno);
+    if (const auto held = read_tip(storage_, timeline_, segno, config_.segment_size)) {
+      const auto bytes = std::span<const std::byte>(*held).first(std::min<std::size_t>(held->size(), tip_->held()));
+      on_data(pg::XLogData{received_, received_ + bytes.size(), 0, bytes});
+    }
+    if (tip_) archive_tip(received_, /*final=*/true);
+  }
+  log::warning("the WAL chain that ended at " + received_.to_string() + " is closed; streaming resumes at the " +
+               chain_break.describe());
+  position_ = ResumePoint{chain_break.timeline, chain_break.start};
+}
+
 void Streamer::switch_timeline(const pg::TimelineEnd& end) {
   if (end.next_timeline <= timeline_ || end.next_start > received_) {
     throw Error(ErrorCode::kConnection,
@@ -393,7 +447,7 @@ void Streamer::write_state() {
   state_.received_lsn = std::max(received_, state_.durable_lsn);  // an adopted tip holds WAL received earlier
   state_.server_lsn = std::max(server_lsn_, state_.received_lsn);
   state_.updated = format_time(clock_.now());
-  if (state_.durable_lsn >= server_lsn_) state_.caught_up = state_.updated;
+  if (server_lsn_heard_ && state_.durable_lsn >= server_lsn_) state_.caught_up = state_.updated;
   if (const auto& last = indexer_->last_commit()) {
     state_.last_commit_time = format_time(from_pg_timestamp(last->time));
     state_.last_commit_lsn = last->lsn;

@@ -14,6 +14,12 @@
 // adopts the tip it resumes in: the durable end is what that tip holds, never less, also when the server can no
 // longer send the segment again. run() returns when `stop` becomes true, after a final sync and status update.
 //
+// A broken WAL chain stops it: a slot that is gone or invalidated, or a server that no longer has the WAL the
+// repository needs next ("requested WAL segment ... has already been removed"), cannot be fixed by retrying. run()
+// throws (kRepository) with the server's words, what they mean and the one way on: `walvault new-chain`, which
+// records a chain break (repo/wal_chains.hpp) and a fresh slot. At its next start the streamer archives the old
+// chain's in-progress segment up to its durable end (read back from the tip) and resumes at the new chain's start.
+//
 // Retrying: a lost connection or any other retryable error ends the session like a process restart would: the
 // connection, the tip and the indexer are dropped, and after a capped exponential backoff the next session resumes
 // at the repository's durable end (torn bytes past it, in the tip or an index tip log, are checked or cut). A full repository disk
@@ -39,6 +45,7 @@
 #include "archive/wal_indexer.hpp"
 #include "common/clock.hpp"
 #include "pg/replication.hpp"
+#include "repo/wal_chains.hpp"
 #include "repo/repository.hpp"
 #include "storage/storage.hpp"
 
@@ -52,8 +59,9 @@ struct StreamerOptions {
   std::chrono::milliseconds backoff_initial{1000};
   std::chrono::milliseconds backoff_max{30000};
   std::chrono::milliseconds names_interval{1000};
-  // Take relation name snapshots over regular connections (off in unit tests: no server).
-  bool relation_names = true;
+  // Use regular connections too: relation name snapshots, and pg_replication_slots' account of a lost slot (off in
+  // unit tests: no server).
+  bool regular_connections = true;
   // zstd level of the segment containers (`walvault stream --compress-level`).
   int compress_level = kDefaultCompressLevel;
   // Level 1 (with a minimum match of 5, format::FrameEncoder): on this machine's pgbench WAL level 3 stores about
@@ -103,6 +111,7 @@ class Streamer {
   std::optional<pg::TimelineEnd> stream();
   void on_data(const pg::XLogData& data);
   void switch_timeline(const pg::TimelineEnd& end);
+  void close_chain(const repo::ChainBreak& chain_break);
   void open_tip(wal::SegmentNo segno);
   void complete_segment();
   // Archives the tip (complete, or the last partial segment of a timeline) ending at end, then removes it.
@@ -127,6 +136,7 @@ class Streamer {
   wal::TimelineId timeline_;
   wal::Lsn received_;
   wal::Lsn server_lsn_;
+  bool server_lsn_heard_ = false;  // server_lsn_ came from the server in this session (not a stale or zero value)
   std::unique_ptr<Tip> tip_;
   std::optional<WalIndexer> indexer_;  // always set; replaced by drop_session()
   std::unique_ptr<storage::AppendFile> state_file_;

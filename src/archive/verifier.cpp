@@ -751,6 +751,12 @@ class Verifier {
     for (auto& [object, message] : damaged_verify_states(storage_)) {
       problem(ProblemKind::kMetadata, std::move(object), std::move(message));
     }
+    try {
+      chain_breaks_ = repo::read_chain_breaks(storage_);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kCorrupt) throw;
+      problem(ProblemKind::kMetadata, "chains/", e.what());  // its gap then shows as lost WAL too
+    }
   }
 
   // ---- the durable position and the tip
@@ -956,7 +962,12 @@ class Verifier {
       if (facts.entry)
         backups.push_back(repo::BackupStart{facts.entry->id, facts.entry->timeline, facts.entry->start_lsn});
     }
-    for (const auto& gap : repo::find_wal_gaps(held, backups, timelines_, durable_, config_.segment_size)) {
+    for (const auto& gap :
+         repo::find_wal_gaps(held, backups, timelines_, durable_, chain_breaks_, config_.segment_size)) {
+      if (gap.declared) {
+        report_.declared_gaps.push_back(gap.message(config_.segment_size));
+        continue;
+      }
       problem(ProblemKind::kWalGap, gap_object(gap), gap.message(config_.segment_size), gap.timeline, gap.from, gap.to);
     }
   }
@@ -983,6 +994,7 @@ class Verifier {
   std::set<uint32_t> history_;
   std::optional<restore::WalCoverage> coverage_;  // of the archived segments, when a history file is checked
   std::optional<repo::DurableEnd> durable_;
+  std::vector<repo::ChainBreak> chain_breaks_;
   std::optional<TipRange> tip_;
   std::map<uint32_t, std::vector<format::RunName>> runs_;  // index runs by timeline
   std::map<uint32_t, std::set<uint64_t>> tip_logs_;        // index tip logs by timeline: segment numbers

@@ -91,6 +91,8 @@ struct VerifyCounts {
 
 struct VerifyReport {
   std::vector<Problem> problems;
+  // Gaps a WAL chain break declares (repo/wal_chains.hpp): known losses, shown but no problem. One line each.
+  std::vector<std::string> declared_gaps;
   VerifyCounts counts;
   VerifyState state;  // what is verified clean now
 };

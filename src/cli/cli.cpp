@@ -30,6 +30,8 @@ const std::vector<Registrar>& commands() {
       &register_locate,
       &register_restore,
       &register_wal_fetch,
+      &register_new_chain,
+      &register_set_connection,
   };
   return kCommands;
 }

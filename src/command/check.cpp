@@ -16,6 +16,7 @@
 #include "pg/replication.hpp"
 #include "repo/lock.hpp"
 #include "repo/repository.hpp"
+#include "repo/wal_chains.hpp"
 #include "restore/backup_catalog.hpp"
 
 namespace walvault::command {
@@ -92,7 +93,10 @@ std::vector<Check> run_checks(const repo::Repository& repository, const CheckOpt
       server.ok = true;
       server.detail = "database system " + std::to_string(config.system_identifier) + ", timeline " +
                       std::to_string(identity->timeline.value()) + ", at " + identity->flush_lsn.to_string();
-      const auto problem = pg::slot_problem(config.slot, source.read_slot(config.slot), durable);
+      const auto problem =
+          pg::slot_problem(config.slot, source.read_slot(config.slot),
+                           repo::slot_needed_from(durable, repo::read_chain_breaks(*repository.storage)),
+                           config.segment_size);
       slot.ok = !problem;
       slot.detail = problem ? *problem : "\"" + config.slot + "\" reserves WAL for the repository";
     }
@@ -115,11 +119,14 @@ std::vector<Check> run_checks(const repo::Repository& repository, const CheckOpt
     out.push_back({"archiving", false, "not checked: needs the server and a running streamer"});
   }
 
-  const auto age = restore::newest_backup_age_seconds(restore::read_backups(*repository.storage),
-                                                      std::chrono::system_clock::now());
+  const auto backups = restore::read_backups(*repository.storage);
+  const auto age = restore::newest_backup_age_seconds(backups, std::chrono::system_clock::now());
   const std::optional<double> newest = age ? std::optional(*age / 3600) : std::nullopt;
   if (!newest) {
     out.push_back({"backup", false, "the repository holds no backup"});
+  } else if (const auto unbacked = repo::chain_without_backup(repo::read_chain_breaks(*repository.storage),
+                                                              restore::backup_starts(backups))) {
+    out.push_back({"backup", false, *unbacked});
   } else {
     out.push_back({"backup", *newest <= options.max_backup_age_hours,
                    "the newest backup is " + std::to_string(static_cast<int>(*newest)) + " hours old (at most " +

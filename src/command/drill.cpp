@@ -13,11 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
 #include "common/time_text.hpp"
 #include "pg/connection.hpp"
+#include "repo/drill_record.hpp"
 #include "repo/pins.hpp"
 #include "repo/repository.hpp"
 #include "restore/execute.hpp"
@@ -254,21 +256,16 @@ void print_human(const DrillReport& r, bool ok) {
   }
 }
 
-}  // namespace
-
-int run_drill(const DrillOptions& options) {
+// The drill itself; run_drill records its outcome. `record` gets the backup and the target once planned.
+int drill(const DrillOptions& options, const repo::Repository& repository, repo::DrillRecord& record) {
   const auto started = std::chrono::steady_clock::now();
-  if (::geteuid() == 0) {
-    throw Error(ErrorCode::kUsage, "drill as root: PostgreSQL refuses to run as root",
-                "run it as PostgreSQL's OS user, e.g. 'runuser -u postgres -- walvault drill ...'");
-  }
   const restore::TargetRequest request = target_request(options);
-  const repo::Repository repository =
-      repo::open_repository(fs::absolute(options.repo).lexically_normal().string());
   // Planned and pinned under the pin lock, so a concurrent expire keeps the backup chosen (repo/pins.hpp).
   auto pin_lock = repository.storage->lock(repo::kPinLockName, storage::LockWait::kWait);
   const restore::RestorePlan plan = restore::make_plan(repository, request);
   const repo::BackupPin pin(*repository.storage, plan.backup.id, "drill (pid " + std::to_string(::getpid()) + ")");
+  record.backup = plan.backup.id;
+  record.message = plan.description;
   pin_lock.reset();
   // The server programs of the backup's version, before anything is created (restore/pg_binaries.hpp).
   restore::BinariesRequest wanted;
@@ -343,6 +340,38 @@ int run_drill(const DrillOptions& options) {
                 "see the report above for the server's error, and fix the query");
   }
   return 0;
+}
+
+}  // namespace
+
+int run_drill(const DrillOptions& options) {
+  if (::geteuid() == 0) {
+    throw Error(ErrorCode::kUsage, "drill as root: PostgreSQL refuses to run as root",
+                "run it as PostgreSQL's OS user, e.g. 'runuser -u postgres -- walvault drill ...'");
+  }
+  const repo::Repository repository = repo::open_repository(fs::absolute(options.repo).lexically_normal().string());
+  // Every outcome is recorded, so that status and the metrics show a failing drill the day it fails.
+  const auto started = std::chrono::steady_clock::now();
+  repo::DrillRecord record;
+  const auto finish = [&](bool ok, const std::string& message) {
+    record.finished = format_time(std::chrono::system_clock::now());
+    record.ok = ok;
+    record.message = message;
+    record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    try {
+      repo::write_drill_record(*repository.storage, record);
+    } catch (const Error& e) {
+      log::error(std::string("cannot record the drill's result: ") + e.what());
+    }
+  };
+  try {
+    const int rc = drill(options, repository, record);
+    finish(true, record.message);
+    return rc;
+  } catch (const Error& e) {
+    finish(false, e.what());
+    throw;
+  }
 }
 
 }  // namespace walvault::command

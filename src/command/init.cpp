@@ -71,8 +71,7 @@ int run_init(const InitOptions& options) {
     if (options.conninfo != config->conninfo) {
       throw Error(ErrorCode::kRepository,
                   "this repository connects with \"" + config->conninfo + "\", not the connection string given",
-                  "the connection string is part of the repository (walvault.json, written once); run init with that "
-                  "one to check the repository and its slot");
+                  "to change it, run 'walvault set-connection --repo " + options.repo + " -d NEW_CONNSTR'");
     }
     const auto slot = source.read_slot(config->slot);
     if (!slot || !slot->restart_lsn) {
@@ -80,8 +79,8 @@ int run_init(const InitOptions& options) {
                   "the repository's replication slot \"" + config->slot + "\" " +
                       (slot ? "was invalidated (it reserves no WAL)" : "no longer exists") +
                       ": the server has not kept WAL for this repository since, and a new slot would hide that gap",
-                  "start a new WAL chain in a new repository ('walvault init --repo NEW_DIR -d ...', then 'walvault "
-                  "backup'); this one stays restorable up to the WAL it holds");
+                  "run 'walvault new-chain --repo " + options.repo + "': it starts a new WAL chain on a fresh slot "
+                  "and declares the gap; then take a backup");
     }
   } else {
     if (source.read_slot(wanted_slot)) {

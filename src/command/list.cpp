@@ -142,7 +142,8 @@ std::vector<repo::WalGap> wal_gaps(const storage::Storage& storage, const std::v
   if (const auto tip = restore::read_tip_state(storage, segment_size)) {
     durable = repo::DurableEnd{tip->timeline, tip->durable_lsn};
   }
-  return repo::find_wal_gaps(repo::held_wal(coverage, segment_size), starts, timelines, durable, segment_size);
+  return repo::find_wal_gaps(repo::held_wal(coverage, segment_size), starts, timelines, durable,
+                             repo::read_chain_breaks(storage), segment_size);
 }
 
 }  // namespace
@@ -198,6 +199,7 @@ int run_list(const ListOptions& options) {
            {"from_lsn", g.from.to_string()},
            {"to_lsn", g.to ? json(g.to->to_string()) : json(nullptr)},
            {"backup", g.backup},
+           {"declared", g.declared.has_value()},
            {"message", g.message(segment_size)}});
     }
     for (const auto& w : windows) {

@@ -12,8 +12,10 @@
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "pg/replication.hpp"
+#include "repo/drill_record.hpp"
 #include "repo/lock.hpp"
 #include "repo/repository.hpp"
+#include "repo/wal_chains.hpp"
 #include "restore/backup_catalog.hpp"
 
 namespace walvault::command {
@@ -32,9 +34,12 @@ struct Status {
   std::vector<archive::IndexProblem> index_problems;  // WAL the streamer could not index
   std::string slot_problem;  // "" when the slot is fine or the server unreachable; else one line
   std::optional<wal::Lsn> slot_restart_lsn;
+  std::optional<pg::SlotView> slot_view;  // pg_replication_slots, when the server could be asked
   archive::VerifyState last_verify;  // finished "" when no verify has recorded its result
+  std::optional<repo::DrillRecord> last_drill;
   std::size_t backups = 0;
   std::optional<double> newest_backup_age_seconds;
+  std::optional<std::string> chain_without_backup;  // repo::chain_without_backup
   uint64_t repository_bytes = 0;
   Health health = Health::kHealthy;
   std::vector<std::string> reasons;  // why not healthy, one line each, worst first
@@ -60,6 +65,7 @@ void judge(Status& s, const StatusOptions& options) {
             "the newest backup is " + std::to_string(static_cast<long>(*s.newest_backup_age_seconds / 3600)) +
                 " hours old (more than " + std::to_string(options.max_backup_age_hours) + ")");
   }
+  if (s.chain_without_backup) degrade(s, Health::kBroken, *s.chain_without_backup);
   if (!s.server_lsn) degrade(s, Health::kDegraded, "the server is unreachable: " + s.server_error);
   if (!s.slot_problem.empty()) degrade(s, Health::kBroken, s.slot_problem);
   if (s.lag_seconds && *s.lag_seconds > options.max_lag_seconds) {
@@ -72,6 +78,9 @@ void judge(Status& s, const StatusOptions& options) {
             std::to_string(s.index_problems.size()) + " index problem(s): commits and events missing from the index");
   }
   for (const auto& damage : s.damaged) degrade(s, Health::kBroken, damage);
+  if (s.last_drill && !s.last_drill->ok) {
+    degrade(s, Health::kBroken, "the last drill (" + s.last_drill->finished + ") failed: " + s.last_drill->message);
+  }
   if (!s.last_verify.damaged.empty()) {
     degrade(s, Health::kBroken, "the last verify (" + s.last_verify.finished + ") found " +
                                     std::to_string(s.last_verify.damaged.size()) + " damaged object(s), the first " +
@@ -94,9 +103,23 @@ Status collect(const repo::Repository& repository) {
   s.index_problems = archive::read_index_problems(*repository.storage);
   for (const auto& object : repository.storage->list("")) s.repository_bytes += object.size;
   s.last_verify = archive::read_verify_state(*repository.storage);
+  try {
+    s.last_drill = repo::read_last_drill(*repository.storage);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kCorrupt) throw;
+    s.damaged.push_back(e.what());
+  }
   const auto backups = restore::read_backups(*repository.storage);
   s.backups = backups.size();
   s.newest_backup_age_seconds = restore::newest_backup_age_seconds(backups, std::chrono::system_clock::now());
+  std::vector<repo::ChainBreak> breaks;
+  try {
+    breaks = repo::read_chain_breaks(*repository.storage);
+    s.chain_without_backup = repo::chain_without_backup(breaks, restore::backup_starts(backups));
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kCorrupt) throw;
+    s.damaged.push_back(e.what());
+  }
   try {
     pg::LibpqReplicationSource source(repository.config.conninfo);
     s.server_lsn = source.identify_system().flush_lsn;
@@ -105,8 +128,16 @@ Status collect(const repo::Repository& repository) {
     // Ahead of the durable position only counts while the streamer has a tip (a position on its timeline).
     const bool positioned = s.state && !s.state->segment.empty();
     s.slot_problem = pg::slot_problem(repository.config.slot, info,
-                                      positioned ? std::optional(s.state->durable_lsn) : std::nullopt)
+                                      repo::slot_needed_from(
+                                          positioned ? std::optional(s.state->durable_lsn) : std::nullopt, breaks),
+                                      repository.config.segment_size)
                          .value_or("");
+    try {
+      s.slot_view = pg::read_slot_view(repository.config.conninfo, repository.config.slot);
+    } catch (const Error& e) {
+      log::warning(std::string("cannot read pg_replication_slots: ") + e.what());
+    }
+    if (!s.slot_problem.empty() && s.slot_view) s.slot_problem += s.slot_view->describe();
     if (source.server_version() >= pg::kIdleSlotTimeoutVersion) {
       try {
         s.idle_slot_timeout = source.show("idle_replication_slot_timeout");
@@ -145,6 +176,10 @@ void print_json(const repo::Repository& repository, const Status& s) {
                   s.idle_slot_timeout ? nlohmann::json(*s.idle_slot_timeout) : nlohmann::json(nullptr)}};
   j["slot"] = {{"name", repository.config.slot},
                {"restart_lsn", s.slot_restart_lsn ? nlohmann::json(s.slot_restart_lsn->to_string()) : nullptr},
+               {"wal_status", s.slot_view && !s.slot_view->wal_status.empty() ? nlohmann::json(s.slot_view->wal_status)
+                                                                                : nlohmann::json(nullptr)},
+               {"safe_wal_size", s.slot_view && s.slot_view->safe_wal_size ? nlohmann::json(*s.slot_view->safe_wal_size)
+                                                                            : nlohmann::json(nullptr)},
                {"problem", s.slot_problem.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.slot_problem)}};
   j["warnings"] = s.idle_slot_warning ? nlohmann::json::array({*s.idle_slot_warning}) : nlohmann::json::array();
   const auto opt_lsn = [](bool has, wal::Lsn lsn) { return has ? nlohmann::json(lsn.to_string()) : nullptr; };
@@ -167,6 +202,12 @@ void print_json(const repo::Repository& repository, const Status& s) {
                          : nlohmann::json{{"finished", s.last_verify.finished},
                                           {"full", s.last_verify.full},
                                           {"damaged", s.last_verify.damaged}};
+  j["last_drill"] = s.last_drill ? nlohmann::json{{"finished", s.last_drill->finished},
+                                                  {"ok", s.last_drill->ok},
+                                                  {"backup", s.last_drill->backup},
+                                                  {"message", s.last_drill->message},
+                                                  {"seconds", s.last_drill->seconds}}
+                                : nlohmann::json(nullptr);
   nlohmann::json problems = nlohmann::json::array();
   for (const auto& p : s.index_problems) {
     problems.push_back({{"timeline", p.timeline.value()},
@@ -201,12 +242,26 @@ void print_prometheus(const Status& s) {
     metric("walvault_last_verify_damaged_objects", "Objects the last walvault verify found a problem in.",
            static_cast<double>(s.last_verify.damaged.size()));
   }
+  if (s.last_drill) {
+    if (const auto finished = parse_time(s.last_drill->finished)) {
+      metric("walvault_last_drill_timestamp_seconds", "When the last walvault drill finished.",
+             std::chrono::duration<double>(finished->time_since_epoch()).count());
+    }
+    metric("walvault_last_drill_ok", "Whether the last walvault drill restored and passed its checks.",
+           s.last_drill->ok ? 1 : 0);
+    metric("walvault_last_drill_seconds", "How long the last walvault drill took.", s.last_drill->seconds);
+  }
   metric("walvault_streamer_running", "Whether a walvault streamer holds the repository's stream lock.",
          s.streamer_pid ? 1 : 0);
   metric("walvault_server_reachable", "Whether the PostgreSQL server answered.", s.server_lsn ? 1 : 0);
   if (s.server_lsn) {
     metric("walvault_slot_ok", "Whether the replication slot exists, reserves WAL and is not ahead of the repository.",
            s.slot_problem.empty() ? 1 : 0);
+  }
+  if (s.slot_view && s.slot_view->safe_wal_size) {
+    metric("walvault_slot_safe_wal_size_bytes",
+           "Bytes of WAL the server may still write before the slot is invalidated (max_slot_wal_keep_size).",
+           static_cast<double>(*s.slot_view->safe_wal_size));
   }
   if (s.server_lsn) {
     metric("walvault_server_lsn_bytes", "The server's WAL flush position, as a byte position.",
@@ -249,8 +304,12 @@ void print_human(const repo::Repository& repository, const Status& s) {
   if (s.server_lsn) {
     std::cout << "slot:            " << repository.config.slot << ": "
               << (s.slot_problem.empty() ? "restart_lsn " + (s.slot_restart_lsn ? s.slot_restart_lsn->to_string() : "?")
-                                         : s.slot_problem)
-              << "\n";
+                                         : s.slot_problem);
+    if (s.slot_problem.empty() && s.slot_view) {
+      std::cout << ", wal_status " << s.slot_view->wal_status;
+      if (s.slot_view->safe_wal_size) std::cout << ", safe_wal_size " << *s.slot_view->safe_wal_size << " bytes";
+    }
+    std::cout << "\n";
   }
   if (s.state) {
     std::cout << "received LSN:    " << s.state->received_lsn.to_string() << "\n"
@@ -283,6 +342,10 @@ void print_human(const repo::Repository& repository, const Status& s) {
                           (s.last_verify.damaged.empty() ? std::string("clean")
                                                          : std::to_string(s.last_verify.damaged.size()) + " damaged"))
             << "\n";
+  if (s.last_drill) {
+    std::cout << "last drill:      " << s.last_drill->finished << ", " << (s.last_drill->ok ? "passed" : "FAILED") << ": "
+              << s.last_drill->message << "\n";
+  }
   if (!s.index_problems.empty()) {
     std::cout << "index problems:  " << s.index_problems.size()
               << " (commits and events missing from the index; the first: " << s.index_problems.front().message

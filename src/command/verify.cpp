@@ -59,6 +59,7 @@ void print_human(const archive::VerifyReport& report, bool full, double seconds)
                 p.object.empty() ? "" : (p.object + ": ").c_str(), p.message.c_str(),
                 range.empty() ? "" : (" [" + range + "]").c_str());
   }
+  for (const auto& gap : report.declared_gaps) std::printf("declared gap: %s\n", gap.c_str());
   const auto& c = report.counts;
   std::printf("verify (%s): %llu segments (%llu checked), %llu backups (%llu checked), %llu index runs (%llu checked), "
               "%llu history files\n",
@@ -79,6 +80,7 @@ void print_json(const archive::VerifyReport& report, bool full, double seconds, 
               {"elapsed_seconds", seconds},
               {"cpu_seconds", cpu},
               {"problems", json::array()},
+              {"declared_gaps", report.declared_gaps},
               {"counts",
                {{"segments", c.segments},
                 {"segments_checked", c.segments_checked},

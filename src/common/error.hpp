@@ -29,6 +29,7 @@ enum class ErrorCode : int {
 enum class ErrorCause {
   kUnspecified,
   kDiskFull,  // the filesystem (or the user's quota) is full: kIo, retryable once space returns
+  kWalRemoved,  // the server no longer has the WAL asked for (SQLSTATE 58P01 from the walsender): not retryable
 };
 
 class Error : public std::runtime_error {

@@ -20,7 +20,7 @@ namespace walvault::pg {
   X(PQclear) X(PQconnectdb) X(PQconnectdbParams) X(PQconninfoFree) X(PQconninfoParse) X(PQconsumeInput)            \
   X(PQerrorMessage) X(PQexec) X(PQfinish) X(PQflush) X(PQfnumber) X(PQfreemem) X(PQgetCopyData) X(PQgetResult)      \
   X(PQgetisnull) X(PQgetlength) X(PQgetvalue) X(PQnfields) X(PQntuples) X(PQputCopyData) X(PQputCopyEnd)           \
-  X(PQresultStatus) X(PQsendQuery) X(PQserverVersion) X(PQsocket) X(PQstatus)
+  X(PQresultErrorField) X(PQresultErrorMessage) X(PQresultStatus) X(PQsendQuery) X(PQserverVersion) X(PQsocket) X(PQstatus)
 
 struct Libpq {
 #define WALVAULT_LIBPQ_MEMBER(name) decltype(&::name) name = nullptr;

@@ -44,6 +44,25 @@ TimelineEnd parse_timeline_end(const Result& res) {
   return TimelineEnd{wal::TimelineId(*tli), *pos};
 }
 
+// The walsender's "requested WAL segment ... has already been removed" (errcode_for_file_access on ENOENT).
+constexpr std::string_view kUndefinedFile = "58P01";
+
+bool is_wal_removed(const Result& res) {
+  const char* state = libpq().PQresultErrorField(res.get(), PG_DIAG_SQLSTATE);
+  return res.status() == PGRES_FATAL_ERROR && state != nullptr && kUndefinedFile == state;
+}
+
+// The server's own words, verbatim (one line).
+Error wal_removed(const Result& res) {
+  std::string message = libpq().PQresultErrorMessage(res.get());
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  for (char& c : message) {
+    if (c == '\n') c = ' ';
+  }
+  return Error(ErrorCode::kConnection, message, "the server removed WAL this repository had not received",
+               /*retryable=*/false, ErrorCause::kWalRemoved);
+}
+
 }  // namespace
 
 std::optional<std::variant<XLogData, Keepalive>> parse_server_message(std::span<const std::byte> message) {
@@ -140,6 +159,10 @@ void LibpqReplicationSource::create_slot(const std::string& slot) {
   (void)conn_.exec("CREATE_REPLICATION_SLOT " + quote_identifier(slot) + " PHYSICAL (RESERVE_WAL)");
 }
 
+void LibpqReplicationSource::drop_slot(const std::string& slot) {
+  (void)conn_.exec("DROP_REPLICATION_SLOT " + quote_identifier(slot), PGRES_COMMAND_OK);
+}
+
 TimelineHistoryFile LibpqReplicationSource::timeline_history(wal::TimelineId timeline) {
   const Result res = conn_.exec("TIMELINE_HISTORY " + std::to_string(timeline.value()));
   if (res.rows() != 1 || res.columns() < 2) throw malformed("an unexpected TIMELINE_HISTORY result");
@@ -167,6 +190,7 @@ std::optional<TimelineEnd> LibpqReplicationSource::start(const std::string& slot
     }
     return end;
   }
+  if (is_wal_removed(res)) throw wal_removed(res);
   const std::string message = conn_.error_message();
   while (Result(libpq().PQgetResult(conn_.get())).get() != nullptr) {
   }
@@ -217,6 +241,8 @@ StreamEvent LibpqReplicationSource::finish_copy() {
     if (res.get() == nullptr) break;
     if (res.status() == PGRES_TUPLES_OK) {
       event = parse_timeline_end(res);
+    } else if (is_wal_removed(res)) {
+      throw wal_removed(res);
     } else if (res.status() != PGRES_COMMAND_OK) {
       lost("the replication stream ended with an error");
     }
@@ -258,20 +284,49 @@ std::optional<std::string> idle_slot_timeout_warning(int server_version, std::st
 namespace walvault::pg {
 
 std::optional<std::string> slot_problem(const std::string& slot, const std::optional<SlotInfo>& info,
-                                        std::optional<wal::Lsn> durable_lsn) {
+                                        std::optional<wal::Lsn> needed_from, uint32_t segment_size) {
   const std::string name = "the replication slot \"" + slot + "\"";
   if (!info) return name + " does not exist: the server keeps no WAL for walvault";
   if (!info->restart_lsn) {
     return name + " reserves no WAL: it was invalidated (max_slot_wal_keep_size, idle_replication_slot_timeout) and "
                   "the server may have removed WAL the repository lacks";
   }
-  if (durable_lsn && *info->restart_lsn > *durable_lsn) {
+  if (needed_from && wal::segment_of(*info->restart_lsn, segment_size) > wal::segment_of(*needed_from, segment_size)) {
     return name + " is at " + info->restart_lsn->to_string() + ", ahead of the repository's durable " +
-           durable_lsn->to_string() +
+           needed_from->to_string() +
            ": something else acknowledges WAL on it (another repository?), and the server may remove WAL this "
            "repository lacks";
   }
   return std::nullopt;
+}
+
+std::string SlotView::describe() const {
+  return " (pg_replication_slots: wal_status " + (wal_status.empty() ? std::string("null") : wal_status) +
+         (invalidation_reason.empty() ? std::string() : ", invalidation_reason " + invalidation_reason) + ")";
+}
+
+std::optional<SlotView> read_slot_view(const std::string& conninfo, const std::string& slot) {
+  if (!valid_slot_name(slot)) return std::nullopt;  // no such slot can exist; the name is quoted below
+  const Connection conn(conninfo, Mode::kRegular);
+  const bool has_reason = conn.server_version() >= 170000;  // invalidation_reason is new in 17
+  const Result res = conn.exec("SELECT wal_status, safe_wal_size, " +
+                               std::string(has_reason ? "invalidation_reason" : "NULL") +
+                               " FROM pg_replication_slots WHERE slot_name = '" + slot + "'");
+  if (res.rows() != 1) return std::nullopt;
+  SlotView view;
+  if (!res.is_null(0, 0)) view.wal_status = res.value(0, 0);
+  if (!res.is_null(0, 1)) view.safe_wal_size = std::stoll(res.value(0, 1));
+  if (!res.is_null(0, 2)) view.invalidation_reason = res.value(0, 2);
+  return view;
+}
+
+std::string describe_slot(const std::string& conninfo, const std::string& slot) {
+  try {
+    const auto view = read_slot_view(conninfo, slot);
+    return view ? view->describe() : "";
+  } catch (const Error&) {
+    return "";
+  }
 }
 
 }  // namespace walvault::pg

@@ -114,6 +114,8 @@ class LibpqReplicationSource final : public ReplicationSource {
 
   // SHOW setting, as the walsender answers it (any server setting); throws kConnection for an unknown one.
   [[nodiscard]] std::string show(const std::string& setting);
+  // DROP_REPLICATION_SLOT slot (it must not be in use).
+  void drop_slot(const std::string& slot);
 
  private:
   // After COPY ended: reads the results up to NULL; a next-timeline row becomes a TimelineEnd.
@@ -147,11 +149,29 @@ inline constexpr int kIdleSlotTimeoutVersion = 180000;
 [[nodiscard]] std::optional<std::string> idle_slot_timeout_warning(int server_version, std::string_view shown);
 
 // What is wrong with a repository's slot, as READ_REPLICATION_SLOT shows it (info: nullopt when it does not exist),
-// given the end of the WAL the repository holds durably (nullopt when unknown): it is gone, it reserves no WAL (an
-// invalidated slot: max_slot_wal_keep_size, idle_replication_slot_timeout), or it is ahead of the repository
-// (something else acknowledges WAL on it). One line, or nullopt when the slot is sound. Pure.
+// given where the repository needs the server's WAL from (its durable end; nullopt when unknown): it is gone, it
+// reserves no WAL (an invalidated slot: max_slot_wal_keep_size, idle_replication_slot_timeout), or it is ahead of
+// the repository by a segment or more, so the server may already have removed WAL the repository lacks (something
+// else acknowledges WAL on it). Within the segment the streamer resumes in (fetched again from its start) it is
+// not. One line, or nullopt when the slot is sound. Pure.
 [[nodiscard]] std::optional<std::string> slot_problem(const std::string& slot, const std::optional<SlotInfo>& info,
-                                                      std::optional<wal::Lsn> durable_lsn);
+                                                      std::optional<wal::Lsn> needed_from, uint32_t segment_size);
+
+// What pg_replication_slots says of a slot (a regular connection): wal_status ("reserved", "extended", "unreserved",
+// "lost"), safe_wal_size (bytes the server may still write before the slot is in danger; unset when
+// max_slot_wal_keep_size is unlimited or the slot is lost) and, from PostgreSQL 17 on, invalidation_reason.
+struct SlotView {
+  std::string wal_status;
+  std::optional<int64_t> safe_wal_size;
+  std::string invalidation_reason;  // "" when none or before 17
+  // " (pg_replication_slots: wal_status lost, invalidation_reason wal_removed)", to append to a message.
+  [[nodiscard]] std::string describe() const;
+};
+// nullopt when no slot has that name. Throws kConnection.
+[[nodiscard]] std::optional<SlotView> read_slot_view(const std::string& conninfo, const std::string& slot);
+// read_slot_view(...)->describe(), or "" when the server cannot be asked: only detail for a message that stands
+// without it.
+[[nodiscard]] std::string describe_slot(const std::string& conninfo, const std::string& slot);
 
 // Quotes a slot name for replication commands ("walvault" → "\"walvault\"").
 [[nodiscard]] std::string quote_identifier(std::string_view name);

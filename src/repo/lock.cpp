@@ -30,4 +30,14 @@ std::optional<long> RepositoryLock::holder(const std::string& root, const std::s
   return storage::FileLock::holder(lock_path(root, name));
 }
 
+RepositoryLock lock_stopped_streamer(const std::string& root, const std::string& command) {
+  try {
+    return RepositoryLock(root, "stream", command);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kRepository) throw;
+    throw Error(ErrorCode::kRepository, std::string(e.what()) + ": '" + command + "' needs the streamer stopped",
+                "stop 'walvault stream' for this repository (systemctl stop walvault-stream), then run it again");
+  }
+}
+
 }  // namespace walvault::repo

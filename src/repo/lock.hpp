@@ -31,4 +31,8 @@ class RepositoryLock {
   std::unique_ptr<storage::FileLock> lock_;
 };
 
+// The stream lock, taken by a command that changes what the streamer works with (its slot, its connection string):
+// kRepository naming `command` and how to stop the streamer when one runs.
+[[nodiscard]] RepositoryLock lock_stopped_streamer(const std::string& root, const std::string& command);
+
 }  // namespace walvault::repo

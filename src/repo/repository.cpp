@@ -3,9 +3,11 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "pg/libpq.hpp"
+#include "repo/sequenced.hpp"
 #include "storage/posix_storage.hpp"
 
 namespace walvault::repo {
@@ -14,6 +16,27 @@ namespace {
 Error bad_config(const std::string& what) {
   return Error(ErrorCode::kRepository, "walvault.json is malformed: " + what,
                "restore walvault.json from a copy, or create a new repository with 'walvault init'");
+}
+
+constexpr std::string_view kSettingsPrefix = "config/";
+constexpr std::string_view kSettingsSuffix = ".json";
+
+void apply_settings(const storage::Storage& storage, const std::string& object, RepoConfig& config) {
+  const storage::Bytes bytes = storage.read(object);
+  const auto opened = format::open_sealed_json(
+      std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), format::SealRule::kRequired);
+  const auto damaged = [&](const std::string& what) {
+    return Error(ErrorCode::kCorrupt, "the settings change " + object + " is damaged: " + what,
+                 "it holds the repository's connection string and slot; restore it from a copy, or remove it and "
+                 "record them again with 'walvault set-connection'");
+  };
+  if (!opened) throw damaged("it " + opened.error());
+  try {
+    config.conninfo = opened->value.at("conninfo").get<std::string>();
+    config.slot = opened->value.at("slot").get<std::string>();
+  } catch (const nlohmann::json::exception& e) {
+    throw damaged(e.what());
+  }
 }
 
 }  // namespace
@@ -77,7 +100,21 @@ RepoConfig decode_config(std::string_view text) {
 std::optional<RepoConfig> read_config(const storage::Storage& storage) {
   if (!storage.info(kConfigObject)) return std::nullopt;
   const storage::Bytes bytes = storage.read(kConfigObject);
-  return decode_config(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  RepoConfig config = decode_config(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  const auto changes = sequenced_objects(storage, kSettingsPrefix, kSettingsSuffix);
+  if (!changes.empty()) apply_settings(storage, changes.back().name, config);
+  return config;
+}
+
+void write_settings_change(storage::Storage& storage, const std::string& conninfo, const std::string& slot,
+                           const std::string& reason) {
+  nlohmann::ordered_json j;
+  j["conninfo"] = conninfo;
+  j["slot"] = slot;
+  j["reason"] = reason;
+  j["created"] = format_time(std::chrono::system_clock::now());
+  const std::string text = format::seal_json(std::move(j), 2);
+  storage.write_atomic(next_sequenced_name(storage, kSettingsPrefix, kSettingsSuffix), std::as_bytes(std::span(text.data(), text.size())));
 }
 
 format::SealRule seal_rule(const RepoConfig& config) {

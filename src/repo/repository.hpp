@@ -3,7 +3,10 @@
 // RepoConfig is what `walvault init` records (format/FORMAT.md, "walvault.json"): the cluster's system identifier,
 // its server version, segment size and timeline at init, the connection string (never with a password) and the
 // physical slot's name. walvault.json is written once, atomically and durably, through Storage; a second init
-// against the same cluster leaves it alone, against another cluster is refused.
+// against the same cluster leaves it alone, against another cluster is refused. What may change later (the
+// connection string, by `walvault set-connection`; the slot, by `walvault new-chain`) is recorded as immutable
+// settings objects config/<20-digit sequence>.json (format/FORMAT.md, "Settings changes"); the newest one wins, and
+// read_config() returns walvault.json with it applied.
 //
 // Errors: walvault::Error. kRepository for a missing, malformed or foreign repository; kUsage for a connection
 // string that holds a password; kConnection for a server whose version walvault cannot serve; Storage errors
@@ -59,8 +62,12 @@ struct Repository {
 // none ("no walvault repository at PATH", hint: run walvault init).
 [[nodiscard]] Repository open_repository(const std::string& path);
 
-// Reads walvault.json from storage; nullopt when it does not exist.
+// Reads walvault.json from storage, with the newest settings change applied; nullopt when it does not exist.
+// Throws kCorrupt naming a damaged settings change (never skipped: an older connection would be used silently).
 [[nodiscard]] std::optional<RepoConfig> read_config(const storage::Storage& storage);
+// Records a new connection string and slot for the repository (the next settings object). `reason` is one line.
+void write_settings_change(storage::Storage& storage, const std::string& conninfo, const std::string& slot,
+                           const std::string& reason);
 // Writes walvault.json (durable; never replaces a different one).
 void write_config(storage::Storage& storage, const RepoConfig& config);
 

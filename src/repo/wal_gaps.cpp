@@ -31,14 +31,15 @@ std::string WalGap::message(uint32_t segment_size) const {
   if (!to) return "no WAL held on timeline " + tli + " from " + from.to_string() + needed_by;
   const std::string first = wal::segment_file_name(timeline, wal::segment_of(from, segment_size), segment_size);
   const std::string last = wal::segment_file_name(timeline, wal::segment_of_end(*to, segment_size), segment_size);
-  return "WAL missing on timeline " + tli + " from " + from.to_string() + " to " + to->to_string() + " (segment" +
-         (first == last ? " " + first : "s " + first + " to " + last) + ")" + needed_by +
-         (below_durable ? "; the streamer acknowledged it as durable: it was lost" : "");
+  const std::string range = " on timeline " + tli + " from " + from.to_string() + " to " + to->to_string() +
+                            " (segment" + (first == last ? " " + first : "s " + first + " to " + last) + ")";
+  if (declared) return "WAL removed by the server before walvault received it" + range + ", declared by the " + declared->describe();
+  return "WAL missing" + range + needed_by + (below_durable ? "; the streamer acknowledged it as durable: it was lost" : "");
 }
 
 std::vector<WalGap> find_wal_gaps(const HeldWal& held, const std::vector<BackupStart>& backups,
                                   const archive::TimelineTree& timelines, const std::optional<DurableEnd>& durable,
-                                  uint32_t segment_size) {
+                                  const std::vector<ChainBreak>& breaks, uint32_t segment_size) {
   std::map<uint32_t, Need> needs;
   const auto add_need = [&](wal::TimelineId tli, wal::Lsn from, std::optional<wal::Lsn> until,
                             const std::string& backup) {
@@ -99,11 +100,14 @@ std::vector<WalGap> find_wal_gaps(const HeldWal& held, const std::vector<BackupS
     if (!end && !ranges.empty()) end = ranges.rbegin()->second.end;
     if (durable_here && (!end || *end < durable->lsn)) end = durable->lsn;
     if (ranges.empty() && !durable_here) {
-      gaps.push_back(WalGap{tli, need.from, need.until, need.backup, false});
+      gaps.push_back(WalGap{tli, need.from, need.until, need.backup, false, std::nullopt});
       continue;
     }
     const auto add_gap = [&](wal::Lsn from, wal::Lsn to) {
-      gaps.push_back(WalGap{tli, from, to, need.backup, durable_here && from < durable->lsn});
+      const auto declared =
+          std::find_if(breaks.begin(), breaks.end(), [&](const ChainBreak& b) { return b.declares(from, to); });
+      gaps.push_back(WalGap{tli, from, to, need.backup, durable_here && from < durable->lsn && declared == breaks.end(),
+                            declared == breaks.end() ? std::nullopt : std::optional(*declared)});
     };
     wal::Lsn cursor = need.from;
     while (cursor < *end) {

@@ -6,7 +6,9 @@
 //   - on a timeline no backup reaches, from its first WAL held up to where a child timeline with WAL left it;
 //   - on the streamer's timeline, up to the durable LSN it acknowledged to the server (tip/stream.state): every
 //     byte up to there was promised, so a missing container or tip below it is data loss, not the end of the WAL.
-// Everything in there that is not held is a gap, reported with the backup that needs it.
+// Everything in there that is not held is a gap, reported with the backup that needs it. A gap inside a declared
+// WAL chain break (repo/wal_chains.hpp: the server removed that WAL before walvault received it, and the operator
+// started a new chain) is reported as declared: known and explained, not damage.
 //
 // Pure: no IO, nothing throws. The held WAL is given per segment (from container trailers in verify, from object
 // names in list); the caller decides how it learns it.
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "archive/timeline_history.hpp"
+#include "repo/wal_chains.hpp"
 #include "restore/wal_coverage.hpp"
 #include "wal/lsn.hpp"
 
@@ -52,6 +55,7 @@ struct WalGap {
   std::optional<wal::Lsn> to;  // unset: nothing held on the timeline and no known end
   std::string backup;          // the oldest backup needing it ("" when none)
   bool below_durable = false;  // the streamer acknowledged this WAL as durable: it was held, and is lost
+  std::optional<ChainBreak> declared;  // the chain break that declares it (then it is no damage)
   // One line: "WAL missing on timeline 1 from 0/3000000 to 0/4000000 (segment ...), needed by backup X".
   [[nodiscard]] std::string message(uint32_t segment_size) const;
 };
@@ -59,6 +63,7 @@ struct WalGap {
 // Gaps in LSN order per timeline.
 [[nodiscard]] std::vector<WalGap> find_wal_gaps(const HeldWal& held, const std::vector<BackupStart>& backups,
                                                 const archive::TimelineTree& timelines,
-                                                const std::optional<DurableEnd>& durable, uint32_t segment_size);
+                                                const std::optional<DurableEnd>& durable,
+                                                const std::vector<ChainBreak>& breaks, uint32_t segment_size);
 
 }  // namespace walvault::repo

@@ -209,4 +209,10 @@ std::optional<double> newest_backup_age_seconds(const std::vector<BackupEntry>& 
   return newest;
 }
 
+std::vector<wal::Lsn> backup_starts(const std::vector<BackupEntry>& backups) {
+  std::vector<wal::Lsn> starts;
+  for (const auto& b : backups) starts.push_back(b.start_lsn);
+  return starts;
+}
+
 }  // namespace walvault::restore

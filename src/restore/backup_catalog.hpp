@@ -72,5 +72,7 @@ struct BackupEntry {
 // Seconds from the newest backup's stop time to now; nullopt without a backup (or a readable stop time).
 [[nodiscard]] std::optional<double> newest_backup_age_seconds(const std::vector<BackupEntry>& backups,
                                                               std::chrono::system_clock::time_point now);
+// Each backup's start LSN.
+[[nodiscard]] std::vector<wal::Lsn> backup_starts(const std::vector<BackupEntry>& backups);
 
 }  // namespace walvault::restore

@@ -10,6 +10,7 @@
 #include "archive/stream_state.hpp"
 #include "archive/verify_state.hpp"
 #include "common/error.hpp"
+#include "repo/wal_chains.hpp"
 #include "repo/repository.hpp"
 #include "restore/wal_fetch.hpp"
 #include "storage/index_store.hpp"
@@ -158,7 +159,11 @@ std::optional<TipState> read_tip_state(const storage::Storage& storage, uint32_t
 WalCoverage read_wal_coverage(const storage::Storage& storage, uint32_t segment_size) {
   std::vector<std::string> names;
   for (const auto& info : storage.list("wal/")) names.push_back(info.name);
-  return wal_coverage(names, read_tip_state(storage, segment_size), segment_size);
+  std::vector<WalCut> cuts;
+  for (const auto& chain : repo::read_chain_breaks(storage)) {
+    if (chain.previous_end) cuts.push_back(WalCut{chain.previous_timeline, *chain.previous_end});
+  }
+  return wal_coverage(names, read_tip_state(storage, segment_size), segment_size, cuts);
 }
 
 std::map<wal::TimelineId, std::vector<HistoryEntry>> read_histories(const storage::Storage& storage) {

@@ -1,5 +1,6 @@
 #include "restore/wal_coverage.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string_view>
@@ -7,7 +8,7 @@
 namespace walvault::restore {
 
 WalCoverage wal_coverage(const std::vector<std::string>& object_names, const std::optional<TipState>& tip,
-                         uint32_t segment_size) {
+                         uint32_t segment_size, const std::vector<WalCut>& cuts) {
   constexpr std::string_view kPrefix = "wal/";
   constexpr std::string_view kSuffix = ".wvs";
   std::map<uint32_t, std::set<uint64_t>> segments;  // timeline → segment numbers
@@ -37,6 +38,26 @@ WalCoverage wal_coverage(const std::vector<std::string>& object_names, const std
       const bool is_tip = tip_counts && tip->timeline.value() == timeline && tip->segno.value() == segno;
       run.ends_at_tip = is_tip;
       run.end_lsn = is_tip ? tip->durable_lsn : wal::segment_start(run.last.next(), segment_size);
+    }
+  }
+  for (const auto& cut : cuts) {
+    const auto held = std::find_if(coverage.runs.begin(), coverage.runs.end(), [&](const WalRun& r) {
+      return r.timeline == cut.timeline && r.start_lsn < cut.lsn && cut.lsn < r.end_lsn;
+    });
+    if (held == coverage.runs.end()) continue;
+    WalRun before = *held;
+    WalRun after = *held;
+    const wal::SegmentNo cut_segment = wal::segment_of_end(cut.lsn, segment_size);
+    before.last = cut_segment;
+    before.end_lsn = cut.lsn;
+    before.ends_at_tip = false;
+    after.first = cut_segment.next();
+    after.start_lsn = wal::segment_start(after.first, segment_size);
+    const auto at = coverage.runs.erase(held);
+    if (after.first <= after.last) {
+      coverage.runs.insert(coverage.runs.insert(at, after), before);
+    } else {
+      coverage.runs.insert(at, before);
     }
   }
   return coverage;

@@ -4,7 +4,8 @@
 //
 // Coverage is computed from object names alone (format/FORMAT.md): completed segment containers
 // "wal/<segment>.wvs" and the streamer's in-progress "tip/<segment>.partial" with its durable end (from
-// tip/stream.state). The tip counts only up to that durable LSN. Pure: no IO, nothing throws; names that are not
+// tip/stream.state). The tip counts only up to that durable LSN; a segment cut short by a WAL chain break only up to
+// the cut. Pure: no IO, nothing throws; names that are not
 // segment objects are ignored.
 #pragma once
 
@@ -43,8 +44,16 @@ struct WalCoverage {
   [[nodiscard]] const WalRun* run_at(wal::TimelineId timeline, wal::Lsn lsn, uint32_t segment_size) const;
 };
 
-// object_names: the names under "wal/" (others are ignored). tip: the in-progress segment, if any.
+// Where a timeline's WAL was cut short: the end of a WAL chain before a chain break (repo/wal_chains.hpp). The
+// segment holding it is a partial container, and whatever follows it is another chain.
+struct WalCut {
+  wal::TimelineId timeline;
+  wal::Lsn lsn;
+};
+
+// object_names: the names under "wal/" (others are ignored). tip: the in-progress segment, if any. cuts: a run
+// that holds a cut ends there, and the segments after it (if any) start a new run.
 [[nodiscard]] WalCoverage wal_coverage(const std::vector<std::string>& object_names, const std::optional<TipState>& tip,
-                                       uint32_t segment_size);
+                                       uint32_t segment_size, const std::vector<WalCut>& cuts = {});
 
 }  // namespace walvault::restore

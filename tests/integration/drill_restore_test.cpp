@@ -68,6 +68,10 @@ TEST_CASE("drill: restores, checks, reports and cleans up", "[integration][drill
   // Debian's packages ship pg_amcheck; the server-only packages of 16 to 18 do not, and the report says so.
   CHECK((*amcheck)["skipped"] == !std::filesystem::exists(walvault::test::pg_bindir() + "/pg_amcheck"));
   CHECK(files_under(tmp).empty());
+  // The result is kept: status and the metrics report the last drill.
+  const auto passed = a.walvault({"status", "--repo", a.repo(), "--prometheus"});
+  CHECK(passed.out.find("\nwalvault_last_drill_ok 1\n") != std::string::npos);
+  CHECK(passed.out.find("\nwalvault_last_drill_timestamp_seconds ") != std::string::npos);
 
   // To a time between the inserts, with a check that fails: exit 5, and still nothing left behind.
   const auto at_time = a.walvault({"drill", "--repo", a.repo(), "--time", between, "--check",
@@ -81,6 +85,14 @@ TEST_CASE("drill: restores, checks, reports and cleans up", "[integration][drill
   CHECK(at_time.out.find("RPO ") != std::string::npos);
   CHECK(at_time.err.find("drill: 1 check(s) failed") != std::string::npos);
   CHECK(std::filesystem::is_empty(tmp));
+  // A failed drill makes status broken and says why, the day it fails.
+  const auto failed = a.walvault({"status", "--repo", a.repo(), "--json"});
+  INFO(failed.out);
+  CHECK(failed.exit_code == 11);
+  CHECK(json::parse(failed.out)["last_drill"]["ok"] == false);
+  CHECK(json::parse(failed.out)["reasons"][0].get<std::string>().find("the last drill (") != std::string::npos);
+  const auto failed_metrics = a.walvault({"status", "--repo", a.repo(), "--prometheus"});
+  CHECK(failed_metrics.out.find("\nwalvault_last_drill_ok 0\n") != std::string::npos);
 
   // A --check that cannot run (an SQL error) is the query's fault, not the data's: exit 2, not 5.
   const auto bad_sql = a.walvault({"drill", "--repo", a.repo(), "--check", "SELECT count(*) FROM no_such_table"}, env);

@@ -49,6 +49,19 @@ TEST_CASE("init binds a repository to one cluster and refuses others", "[integra
   const auto other_conninfo = walvault_cli({"init", "--repo", repo, "-d", a.conninfo() + " connect_timeout=9"});
   CHECK(other_conninfo.exit_code == 3);
   CHECK(other_conninfo.err.find("not the connection string given") != std::string::npos);
+  CHECK(other_conninfo.err.find("walvault set-connection") != std::string::npos);
+
+  // Changing it is an explicit command, checked against the cluster: then init accepts the new one.
+  const std::string moved = a.conninfo() + " connect_timeout=9";
+  const auto foreign_move = walvault_cli({"set-connection", "--repo", repo, "-d", b.conninfo()});
+  CHECK(foreign_move.exit_code == 3);
+  CHECK(foreign_move.err.find("repository belongs to database system " + id_a) != std::string::npos);
+  CHECK(walvault_cli({"set-connection", "--repo", repo, "-d", moved + " password=x"}).exit_code == 2);
+  const auto move = walvault_cli({"set-connection", "--repo", repo, "-d", moved});
+  INFO(move.err);
+  CHECK(move.exit_code == 0);
+  CHECK(walvault_cli({"init", "--repo", repo, "-d", moved}).exit_code == 0);
+  CHECK(walvault_cli({"init", "--repo", repo, "-d", a.conninfo()}).exit_code == 3);
 
   // A second repository on the cluster may not share the first one's slot: its acknowledgements would release
   // WAL the first still needs. Nothing is written.
@@ -63,9 +76,10 @@ TEST_CASE("init binds a repository to one cluster and refuses others", "[integra
 
   // A lost slot is not recreated behind the repository's back: that would hide the WAL it missed.
   a.exec("SELECT pg_drop_replication_slot('walvault_repo')");
-  const auto lost = walvault_cli({"init", "--repo", repo, "-d", a.conninfo()});
+  const auto lost = walvault_cli({"init", "--repo", repo, "-d", moved});
   CHECK(lost.exit_code == 3);
   CHECK(lost.err.find("the repository's replication slot \"walvault_repo\" no longer exists") != std::string::npos);
+  CHECK(lost.err.find("walvault new-chain") != std::string::npos);
   CHECK(a.scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'walvault_repo'") == "0");
 
   // Another cluster: refused, naming both identifiers.

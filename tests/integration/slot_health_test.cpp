@@ -1,7 +1,9 @@
 // A replication slot the server invalidated (max_slot_wal_keep_size, with the streamer down while WAL piles up)
 // is reported the day it happens, against a real PostgreSQL: `status` says broken and why (exit 11, JSON "slot",
-// walvault_slot_ok 0), `check` fails, and `init` refuses to paper over it with a new slot. Before that, on the
-// sound repository, `check` passes every probe, a forced WAL switch reaching the repository included.
+// walvault_slot_ok 0), `check` fails, `init` refuses to paper over it with a new slot, and the streamer stops with
+// the server's account of the slot instead of retrying. `walvault new-chain` is the way on: the gap is declared,
+// and status stays broken until a backup is taken after it. Before that, on the sound repository, `check` passes
+// every probe, a forced WAL switch reaching the repository included.
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <nlohmann/json.hpp>
@@ -12,7 +14,8 @@ using nlohmann::json;
 using walvault::test::ArchivedCluster;
 using walvault::test::wait_until;
 
-TEST_CASE("an invalidated slot makes status broken and init refuse it", "[integration][status][slot][once]") {
+TEST_CASE("an invalidated slot makes status broken and stops the streamer, and new-chain starts a new WAL chain",
+          "[integration][status][slot][once]") {
   ArchivedCluster ac({.settings = {"max_slot_wal_keep_size = 32MB", "wal_keep_size = 0"}});
   ac.pg().exec("CREATE TABLE t (id int, v text)");
   ac.start_streamer();
@@ -24,6 +27,9 @@ TEST_CASE("an invalidated slot makes status broken and init refuse it", "[integr
     CHECK(healthy.exit_code == 0);
     CHECK(json::parse(healthy.out)["health"] == "healthy");
     CHECK(json::parse(healthy.out)["slot"]["problem"].is_null());
+    CHECK(json::parse(healthy.out)["slot"]["wal_status"] == "reserved");
+    const auto metrics = ac.walvault({"status", "--repo", ac.repo(), "--prometheus"});
+    CHECK(metrics.out.find("\nwalvault_slot_safe_wal_size_bytes ") != std::string::npos);
     // Without a recorded verify, check fails on that alone; after one, every probe passes.
     const auto unverified = ac.walvault({"check", "--repo", ac.repo(), "--json"});
     CHECK(unverified.exit_code == 11);
@@ -73,4 +79,33 @@ TEST_CASE("an invalidated slot makes status broken and init refuse it", "[integr
   const auto init = ac.walvault({"init", "--repo", ac.repo(), "-d", ac.pg().conninfo()});
   CHECK(init.exit_code == 3);
   CHECK(init.err.find("was invalidated (it reserves no WAL)") != std::string::npos);
+
+  // The streamer meets the lost slot at once and stops, in the server's words, with the one way on.
+  ac.start_streamer();
+  REQUIRE(wait_until([&] { return !ac.streamer_running(); }, std::chrono::seconds(60)));
+  const std::string log = ac.streamer_log();
+  INFO(log);
+  CHECK(log.find("reserves no WAL: it was invalidated") != std::string::npos);
+  CHECK(log.find("wal_status lost") != std::string::npos);
+  CHECK(log.find("walvault new-chain") != std::string::npos);
+  CHECK(log.find("retrying in") == std::string::npos);
+
+  const auto renewed = ac.walvault({"new-chain", "--repo", ac.repo()});
+  INFO(renewed.out << renewed.err);
+  REQUIRE(renewed.exit_code == 0);
+  CHECK(renewed.out.find("is lost: 'walvault list' shows it as a declared gap") != std::string::npos);
+  ac.start_streamer();
+  ac.pg().exec("INSERT INTO t VALUES (1, 'after')");
+  ac.wait_durable();
+  const auto unbacked = ac.walvault({"status", "--repo", ac.repo(), "--json"});
+  INFO(unbacked.out);
+  CHECK(unbacked.exit_code == 11);
+  CHECK(json::parse(unbacked.out)["slot"]["problem"].is_null());
+  CHECK(json::parse(unbacked.out)["reasons"][0].get<std::string>().find("no backup since the WAL chain restarted") !=
+        std::string::npos);
+  (void)ac.backup();
+  const auto recovered = ac.walvault({"status", "--repo", ac.repo(), "--json"});
+  INFO(recovered.out);
+  CHECK(recovered.exit_code == 0);
+  CHECK(json::parse(recovered.out)["health"] == "healthy");
 }

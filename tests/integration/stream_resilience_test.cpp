@@ -104,7 +104,8 @@ TEST_CASE("stream follows a promoted standby onto its new timeline", "[integrati
 // The slot is moved past the tip's segment while the streamer is down, and the server removes that segment: the
 // restarted streamer cannot fetch it again. What the tip holds stays the durable position (it is never rewritten
 // to the segment start), and a restore to the latest point has every row committed before the stop.
-TEST_CASE("a streamer restart keeps the durable position when the server can no longer send the tip's segment",
+TEST_CASE("a server that removed the WAL the repository needs stops the streamer, and new-chain declares the gap and "
+          "a backup after it restores the rest",
           "[integration][stream][once]") {
   ArchivedCluster a;
   PgCluster& pg = a.pg();
@@ -132,17 +133,16 @@ TEST_CASE("a streamer restart keeps the durable position when the server can no 
   }
   REQUIRE_FALSE(in_pg_wal());
 
+  // The streamer is refused the segment, says so in the server's words with what to do, and stops: retrying
+  // cannot bring the WAL back.
   a.start_streamer();
-  // The new process has connected (it records its state) and been refused the segment.
-  const bool refused = wait_until(
-      [&] {
-        const auto s = stream_state(a.repo());
-        return s && s->pid == streamer_pid(a.repo()) &&
-               a.streamer_log().find("already been removed") != std::string::npos;
-      },
-      std::chrono::seconds(30));
-  INFO(a.streamer_log());
-  REQUIRE(refused);
+  REQUIRE(wait_until([&] { return !a.streamer_running(); }, std::chrono::seconds(30)));
+  const std::string log = a.streamer_log();
+  INFO(log);
+  CHECK(log.find("has already been removed") != std::string::npos);
+  CHECK(log.find("retrying cannot fill that gap") != std::string::npos);
+  CHECK(log.find("walvault new-chain") != std::string::npos);
+  CHECK(log.find("retrying in") == std::string::npos);
   // The slot was moved past what the repository holds: status says broken, and why.
   const auto status = a.walvault({"status", "--repo", a.repo(), "--json"});
   INFO(status.out);
@@ -152,12 +152,69 @@ TEST_CASE("a streamer restart keeps the durable position when the server can no 
   const auto durable = walvault::wal::Lsn::parse(nlohmann::json::parse(status.out)["durable_lsn"].get<std::string>());
   REQUIRE(durable);
   CHECK(*durable >= held->durable_lsn);
-  a.stop_streamer(SIGTERM);
 
-  RestoredServer server(pg.work_dir() + "/latest", free_port());
+  {
+    // Everything acknowledged before the loss is restorable.
+    RestoredServer server(pg.work_dir() + "/latest", free_port());
+    const auto r = a.walvault({"restore", "--repo", a.repo(), "--target-dir", server.dir(), "--latest", "--start",
+                               "--port", std::to_string(server.port())});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(server.scalar("SELECT count(*) || ':' || sum(id) FROM kept") == expected);
+  }
+
+  // The operator's one action: a new WAL chain on a fresh slot. A sound slot is refused afterwards.
+  const auto renewed = a.walvault({"new-chain", "--repo", a.repo(), "--json"});
+  INFO(renewed.out << renewed.err);
+  REQUIRE(renewed.exit_code == 0);
+  const auto chain = nlohmann::json::parse(renewed.out);
+  CHECK(chain["previous_end_lsn"] == durable->to_string());
+  const auto again = a.walvault({"new-chain", "--repo", a.repo()});
+  CHECK(again.exit_code == 3);
+  CHECK(again.err.find("is sound") != std::string::npos);
+
+  a.start_streamer();
+  pg.exec("CREATE TABLE after_gap AS SELECT generate_series(1, 300) AS id");
+  a.wait_durable();
+  // The gap is declared, not damage; the old backup's window ends before it; nothing after it is restorable yet.
+  const auto list = a.walvault({"list", "--repo", a.repo(), "--json"});
+  INFO(list.out);
+  REQUIRE(list.exit_code == 0);
+  const auto gaps = nlohmann::json::parse(list.out)["gaps"];
+  REQUIRE(gaps.size() == 1);
+  CHECK(gaps[0]["declared"] == true);
+  CHECK(gaps[0]["from_lsn"] == durable->to_string());
+  CHECK(gaps[0]["to_lsn"] == chain["start_lsn"]);
+  const auto verify = a.walvault({"verify", "--repo", a.repo(), "--json"});
+  INFO(verify.out << verify.err);
+  CHECK(verify.exit_code == 0);
+  CHECK(nlohmann::json::parse(verify.out)["declared_gaps"].size() == 1);
+  const auto unbacked = a.walvault({"status", "--repo", a.repo(), "--json"});
+  CHECK(unbacked.exit_code == 11);
+  CHECK(unbacked.out.find("no backup since the WAL chain restarted") != std::string::npos);
+  const auto check = a.walvault({"check", "--repo", a.repo(), "--json"});
+  CHECK(check.exit_code == 11);
+  CHECK(check.out.find("no backup since the WAL chain restarted") != std::string::npos);
+  {
+    RestoredServer server(pg.work_dir() + "/short", free_port());
+    const auto r = a.walvault({"restore", "--repo", a.repo(), "--target-dir", server.dir(), "--latest"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 6);
+  }
+
+  (void)a.backup();
+  pg.exec("INSERT INTO after_gap SELECT generate_series(301, 400)");
+  a.wait_durable();
+  const auto healthy = a.walvault({"status", "--repo", a.repo(), "--json"});
+  INFO(healthy.out);
+  CHECK(healthy.out.find("no backup since the WAL chain restarted") == std::string::npos);
+  CHECK(nlohmann::json::parse(healthy.out)["slot"]["problem"].is_null());
+  a.stop_streamer(SIGTERM);
+  RestoredServer server(pg.work_dir() + "/after", free_port());
   const auto r = a.walvault({"restore", "--repo", a.repo(), "--target-dir", server.dir(), "--latest", "--start",
                              "--port", std::to_string(server.port())});
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(server.scalar("SELECT count(*) || ':' || sum(id) FROM kept") == expected);
+  CHECK(server.scalar("SELECT count(*) FROM after_gap") == "400");
 }

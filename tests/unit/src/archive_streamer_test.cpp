@@ -209,7 +209,7 @@ repo::RepoConfig config() {
 
 void run(Script& s) {
   archive::StreamerOptions options;
-  options.relation_names = false;
+  options.regular_connections = false;
   options.backoff_initial = 10ms;
   archive::Streamer streamer(s.storage, config(), s.clock, [&s] { return std::make_unique<FakeSource>(s); },
                              options, s.stop);

@@ -92,3 +92,21 @@ TEST_CASE("idle_replication_slot_timeout: a warning only on PostgreSQL 18+ when 
   CHECK(idle_slot_timeout_warning(190000, "10s"));
   CHECK(idle_slot_timeout_warning(180004, ""));  // unreadable: warn rather than assume it is off
 }
+
+TEST_CASE("slot problems: gone, invalidated, or ahead of the repository by a segment or more", "[pg][slot]") {
+  constexpr uint32_t kSeg = 16U << 20;
+  const auto at = [](uint64_t segno, uint64_t offset) { return wal::Lsn(segno * kSeg + offset); };
+  const pg::SlotInfo sound{at(5, 0x100), wal::TimelineId(1)};
+  CHECK_FALSE(pg::slot_problem("s", sound, at(5, 0x80), kSeg));  // within the segment the streamer resumes in
+  CHECK_FALSE(pg::slot_problem("s", sound, std::nullopt, kSeg));
+  CHECK_FALSE(pg::slot_problem("s", sound, at(6, 0), kSeg));
+  const auto ahead = pg::slot_problem("s", sound, at(4, 0xFFFF), kSeg);
+  REQUIRE(ahead);
+  CHECK(ahead->find("ahead of the repository's durable 0/400FFFF") != std::string::npos);
+  const auto gone = pg::slot_problem("s", std::nullopt, at(5, 0), kSeg);
+  REQUIRE(gone);
+  CHECK(gone->find("does not exist") != std::string::npos);
+  const auto invalidated = pg::slot_problem("s", pg::SlotInfo{}, at(5, 0), kSeg);
+  REQUIRE(invalidated);
+  CHECK(invalidated->find("reserves no WAL: it was invalidated") != std::string::npos);
+}

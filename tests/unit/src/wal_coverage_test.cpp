@@ -43,3 +43,24 @@ TEST_CASE("WAL coverage: a tip with nothing durable holds nothing", "[restore][c
   CHECK(coverage.runs[0].last.value() == 3);
   CHECK(coverage.run_at(TimelineId(1), Lsn(4ULL * kSeg), kSeg) == nullptr);
 }
+
+TEST_CASE("WAL coverage: a chain break's cut ends its run inside the cut segment", "[restore][coverage]") {
+  // The old chain ended at 3/0x80 (segment 3 is a partial container); the new chain holds 4 and 5.
+  const std::vector<std::string> names = {"wal/000000010000000000000002.wvs", "wal/000000010000000000000003.wvs",
+                                          "wal/000000010000000000000004.wvs", "wal/000000010000000000000005.wvs"};
+  const Lsn cut(3ULL * kSeg + 0x80);
+  const auto coverage = wal_coverage(names, std::nullopt, kSeg, {{TimelineId(1), cut}});
+  REQUIRE(coverage.runs.size() == 2);
+  CHECK(coverage.runs[0].first.value() == 2);
+  CHECK(coverage.runs[0].last.value() == 3);
+  CHECK(coverage.runs[0].end_lsn == cut);
+  CHECK(coverage.runs[1].first.value() == 4);
+  CHECK(coverage.runs[1].start_lsn == Lsn(4ULL * kSeg));
+  CHECK(coverage.runs[1].end_lsn == Lsn(6ULL * kSeg));
+  CHECK(coverage.holds(TimelineId(1), Lsn(2ULL * kSeg), cut, kSeg));
+  CHECK_FALSE(coverage.holds(TimelineId(1), Lsn(2ULL * kSeg), cut + 1, kSeg));
+  CHECK_FALSE(coverage.holds(TimelineId(1), Lsn(2ULL * kSeg), Lsn(5ULL * kSeg), kSeg));
+  // A cut on another timeline, or outside what is held, changes nothing.
+  CHECK(wal_coverage(names, std::nullopt, kSeg, {{TimelineId(2), cut}}).runs.size() == 1);
+  CHECK(wal_coverage(names, std::nullopt, kSeg, {{TimelineId(1), Lsn(9ULL * kSeg)}}).runs.size() == 1);
+}

@@ -1,0 +1,18 @@
+#pragma once
+
+#include <string>
+
+namespace walvault::command {
+
+// `walvault set-connection`: records a new connection string for the repository (repo::write_settings_change),
+// after checking that it reaches the repository's cluster (system identifier, version, segment size) and that the
+// repository's slot there is sound. Refused while a streamer runs (it keeps the string it started with).
+// Errors: kUsage (a password in it), kRepository, kConnection.
+struct SetConnectionOptions {
+  std::string repo;
+  std::string conninfo;
+};
+
+int run_set_connection(const SetConnectionOptions& options);
+
+}  // namespace walvault::command
