@@ -106,6 +106,7 @@ struct Script {
   std::size_t message_bytes = 3 * 8192 + 100;  // not page aligned: pieces cut anywhere
   std::optional<int> free_space_at;            // the connection that finds the full disk has space again
   wal::Lsn max_flush_while_full;
+  std::optional<std::string> caught_up_at_reconnect;  // stream.state's caught_up when connection 2 first reads
 };
 
 uint64_t fixture_sysid() {
@@ -155,6 +156,9 @@ class FakeSource final : public pg::ReplicationSource {
   }
   pg::StreamEvent next(std::chrono::milliseconds timeout) override {
     const auto& f = test::wal_fixture();
+    if (s_.connections == 2 && sent_ == 0 && idle_ == 0 && !s_.caught_up_at_reconnect) {
+      s_.caught_up_at_reconnect = archive::read_stream_state(s_.memory)->caught_up;
+    }
     if (s_.crash_after && s_.connections == 1 && sent_ == *s_.crash_after) {
       s_.memory.crash();
       s_.storage.forget_unsynced();
@@ -333,11 +337,17 @@ TEST_CASE("a restarted streamer reports the tip it holds as durable before the s
   s.stop_at_end = true;
   run(s);
   REQUIRE(s.flushes.back() == *s.end_at);
+  // It never held everything the server had: it has never caught up, and a restart does not pretend it has (the
+  // lag status reports counts from the last time it really had).
+  CHECK(archive::read_stream_state(s.memory)->caught_up.empty());
   const std::size_t first_run = s.flushes.size();
   s.stop = false;
   run(s);
   REQUIRE(s.flushes.size() > first_run);
   CHECK(s.flushes[first_run] == *s.end_at);
+  REQUIRE(s.caught_up_at_reconnect);
+  CHECK(s.caught_up_at_reconnect->empty());
+  CHECK_FALSE(archive::read_stream_state(s.memory)->caught_up.empty());  // then it caught up
   CHECK(s.violations.empty());
   check_containers(s);
 }
