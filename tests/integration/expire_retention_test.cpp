@@ -99,7 +99,7 @@ TEST_CASE("expire: keeps the newest backups and all the WAL they need", "[integr
 }
 
 TEST_CASE("expire: concurrent expires and an expire during a backup remove nothing needed",
-          "[integration][expire][fault]") {
+          "[integration][expire][fault][once]") {
   ArchivedCluster a;
   a.start_streamer();
   const auto ids = three_backups(a);
@@ -143,7 +143,7 @@ TEST_CASE("expire: concurrent expires and an expire during a backup remove nothi
   a.stop_streamer(SIGTERM);
 }
 
-TEST_CASE("expire: compacts the index fully, and locate and events answer the same", "[integration][expire]") {
+TEST_CASE("expire: compacts the index fully, and locate and events answer the same", "[integration][expire][once]") {
   ArchivedCluster a;
   a.start_streamer();
   a.pg().exec("CREATE TABLE t (id int, v text)");

@@ -24,7 +24,7 @@ std::vector<std::string> segment_names(const std::string& repo) {
 
 }  // namespace
 
-TEST_CASE("fault: a flipped byte in a segment is named by verify and refused by wal-fetch", "[integration][fault]") {
+TEST_CASE("fault: a flipped byte in a segment is named by verify and refused by wal-fetch", "[integration][fault][once]") {
   ArchivedCluster a;
   a.start_streamer();
   a.pg().exec("CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 50000) g");
@@ -59,7 +59,7 @@ TEST_CASE("fault: a flipped byte in a segment is named by verify and refused by 
   a.stop_streamer(SIGTERM);
 }
 
-TEST_CASE("fault: a deleted segment is a reported gap and restore refuses targets past it", "[integration][fault]") {
+TEST_CASE("fault: a deleted segment is a reported gap and restore refuses targets past it", "[integration][fault][once]") {
   ArchivedCluster a;
   a.start_streamer();
   a.pg().exec("CREATE TABLE t (id int, v text)");

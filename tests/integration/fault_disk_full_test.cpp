@@ -102,7 +102,7 @@ constexpr const char* kFullMessage = "is out of disk space";
 
 }  // namespace
 
-TEST_CASE("fault: the repository's disk fills during streaming", "[integration][fault]") {
+TEST_CASE("fault: the repository's disk fills during streaming", "[integration][fault][once]") {
   REQUIRE(::geteuid() == 0);
   ClusterOptions scratch;
   scratch.start = false;
