@@ -124,10 +124,9 @@ EOF
 
 case $cmd in
   start)
-    if ! start; then
-      stop_daemons
-      exit 1
-    fi
+    # Whatever fails during start-up (set -e), the daemons started so far are stopped.
+    trap 'if (($? != 0)); then stop_daemons; fi' EXIT
+    start
     ;;
   stop)
     stop_daemons
