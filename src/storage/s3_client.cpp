@@ -112,7 +112,7 @@ struct Upload {
 std::size_t on_read(char* buffer, std::size_t size, std::size_t count, void* user) {
   auto& upload = *static_cast<Upload*>(user);
   const std::size_t n = std::min(size * count, upload.body.size() - upload.offset);
-  std::memcpy(buffer, upload.body.data() + upload.offset, n);
+  if (n > 0) std::memcpy(buffer, upload.body.data() + upload.offset, n);
   upload.offset += n;
   return n;
 }

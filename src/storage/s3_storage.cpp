@@ -276,8 +276,9 @@ class S3Lease final : public StorageLock {
  private:
   void heartbeat() {
     const auto duration = storage_.client_.config().lease_duration;
+    const auto interval = std::chrono::duration_cast<std::chrono::milliseconds>(duration) / 3;
     std::unique_lock lock(mutex_);
-    while (!stopped_.wait_for(lock, duration / 3, [this] { return stop_; })) {
+    while (!stopped_.wait_for(lock, interval, [this] { return stop_; })) {
       lock.unlock();
       renew(duration);
       lock.lock();
@@ -320,7 +321,14 @@ class S3Lease final : public StorageLock {
 
 // --- storage ---------------------------------------------------------------------------------------------------
 
-S3Storage::S3Storage(S3Config config) : client_(std::move(config)) {}
+S3Storage::S3Storage(S3Config config) : client_(std::move(config)) {
+  const S3Config& c = client_.config();
+  if (c.part_size < (5 << 20) || c.list_page_size == 0 || c.lease_duration < std::chrono::seconds(3)) {
+    throw Error(ErrorCode::kUsage, "invalid S3 storage settings",
+                "parts are at least 5 MiB (S3's minimum), a listing page holds at least one key, and a lease lasts "
+                "at least 3 s");
+  }
+}
 
 Capabilities S3Storage::capabilities() const { return Capabilities{.append = false, .local_root = {}}; }
 

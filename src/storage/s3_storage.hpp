@@ -17,7 +17,7 @@
 //     uploads left by a killed process are listed by the server (ListMultipartUploads) and not by list().
 // Reads: read() and read_range() are (ranged) GetObject; info() and version() are a one-byte ranged GetObject
 // rather than HeadObject, because a HEAD response has no body, so a missing bucket would look like a missing
-// object. version() is a hash of the ETag. list() is ListObjectsV2 with continuation tokens, sorted.
+// object. version() is a hash of the ETag (an object rewritten with the same bytes keeps its token). list() is ListObjectsV2 with continuation tokens, sorted.
 // capabilities(): no append files, no local root; open_append() and publish_append() throw kInternal.
 //
 // lock(name) is a lease: the object "locks/NAME" holding its owner (a random id, host and pid) and an expiry
@@ -38,6 +38,7 @@ namespace walvault::storage {
 
 class S3Storage final : public Storage {
  public:
+  // Throws kUsage for an invalid endpoint or settings (part_size < 5 MiB, list_page_size 0, lease_duration < 3 s).
   explicit S3Storage(S3Config config);
 
   [[nodiscard]] Capabilities capabilities() const override;

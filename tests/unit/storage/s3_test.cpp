@@ -7,6 +7,7 @@
 
 #include "storage/s3_client.hpp"
 #include "storage/s3_signer.hpp"
+#include "storage/s3_storage.hpp"
 #include "storage/s3_xml.hpp"
 
 namespace {
@@ -221,4 +222,31 @@ TEST_CASE("s3 errors: one line naming the operation, the bucket and the object, 
   CHECK_THAT(error_for(403, "").hint(), Catch::Contains("may not PutObject in bucket backups"));  // HEAD: no body
   CHECK(error_for(503, "<Error><Code>SlowDown</Code></Error>").retryable());
   CHECK(error_for(500, "not xml").retryable());
+}
+
+TEST_CASE("s3 storage: invalid endpoints and settings are refused before any request", "[s3]") {
+  const auto code = [](S3Config config) {
+    try {
+      walvault::storage::S3Storage storage(std::move(config));
+    } catch (const walvault::Error& e) {
+      return e.code();
+    }
+    return ErrorCode::kInternal;
+  };
+  S3Config good;
+  good.endpoint = "http://127.0.0.1:7480";
+  good.bucket = "b";
+  CHECK_NOTHROW(walvault::storage::S3Storage(good));
+  for (const char* endpoint : {"", "127.0.0.1:7480", "ftp://host", "http://"}) {
+    INFO(endpoint);
+    S3Config bad = good;
+    bad.endpoint = endpoint;
+    CHECK(code(bad) == ErrorCode::kUsage);
+  }
+  S3Config small_parts = good;
+  small_parts.part_size = 1 << 20;
+  CHECK(code(small_parts) == ErrorCode::kUsage);
+  S3Config short_lease = good;
+  short_lease.lease_duration = std::chrono::seconds(1);
+  CHECK(code(short_lease) == ErrorCode::kUsage);
 }
