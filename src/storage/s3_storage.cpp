@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
+#include <ctime>
 #include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -37,6 +39,21 @@ std::optional<uint64_t> content_range_total(const std::optional<std::string>& he
   const auto slash = header->rfind('/');
   if (slash == std::string::npos) return std::nullopt;
   return parse_u64(std::string_view(*header).substr(slash + 1));
+}
+
+// An S3 timestamp ("2026-12-07T05:34:14.034Z", UTC), to the second; nullopt when it is not one.
+std::optional<std::chrono::system_clock::time_point> parse_s3_time(const std::optional<std::string>& text) {
+  if (!text) return std::nullopt;
+  std::tm tm{};
+  if (std::sscanf(text->c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec) != 6) {
+    return std::nullopt;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  const std::time_t t = ::timegm(&tm);
+  if (t == -1) return std::nullopt;
+  return std::chrono::system_clock::from_time_t(t);
 }
 
 // FNV-1a, 64 bits: a stable token from an ETag.
@@ -491,6 +508,69 @@ std::unique_ptr<AppendFile> S3Storage::open_append(std::string_view /*name*/) {
 
 void S3Storage::publish_append(std::string_view /*from*/, std::string_view /*to*/) {
   throw Error(ErrorCode::kInternal, "S3 storage does not support append files");
+}
+
+std::vector<ObjectInfo> S3Storage::sweep_temporaries(std::chrono::system_clock::time_point modified_before,
+                                                    bool dry_run) {
+  const std::string root = key("");
+  std::vector<ObjectInfo> out;
+  std::string key_marker;
+  std::string upload_id_marker;
+  while (true) {
+    S3Request uploads{.operation = "ListMultipartUploads",
+                      .method = "GET",
+                      .key = "",
+                      .query = {{"uploads", ""}, {"prefix", root}},
+                      .subject = root};
+    if (!key_marker.empty()) {
+      uploads.query.emplace_back("key-marker", key_marker);
+      uploads.query.emplace_back("upload-id-marker", upload_id_marker);
+    }
+    const S3Response listed = client_.send(uploads);
+    if (listed.status != 200) throw client_.error(uploads, listed);
+    for (const std::string_view upload : xml_elements(listed.text(), "Upload")) {
+      const auto upload_key = xml_text(upload, "Key");
+      const auto id = xml_text(upload, "UploadId");
+      const auto initiated = parse_s3_time(xml_text(upload, "Initiated"));
+      // Unreadable or recent: possibly a live writer's.
+      if (!upload_key || !upload_key->starts_with(root) || !id || !initiated || *initiated >= modified_before) continue;
+      uint64_t size = 0;
+      bool live = false;
+      std::string part_marker;
+      do {
+        S3Request parts{.operation = "ListParts", .method = "GET", .key = *upload_key, .query = {{"uploadId", *id}}};
+        if (!part_marker.empty()) parts.query.emplace_back("part-number-marker", part_marker);
+        const S3Response response = client_.send(parts);
+        if (response.status == 404) break;  // finished or aborted meanwhile
+        if (response.status != 200) throw client_.error(parts, response);
+        for (const std::string_view part : xml_elements(response.text(), "Part")) {
+          size += parse_u64(xml_text(part, "Size").value_or("")).value_or(0);
+          const auto modified = parse_s3_time(xml_text(part, "LastModified"));
+          live = live || !modified || *modified >= modified_before;
+        }
+        part_marker = xml_text(response.text(), "IsTruncated") == "true"
+                          ? xml_text(response.text(), "NextPartNumberMarker").value_or("")
+                          : "";
+      } while (!part_marker.empty() && !live);
+      if (live) continue;
+      out.push_back(ObjectInfo{upload_key->substr(root.size()) + "?uploadId=" + *id, size});
+      if (dry_run) continue;
+      const S3Request abort{
+          .operation = "AbortMultipartUpload", .method = "DELETE", .key = *upload_key, .query = {{"uploadId", *id}}};
+      const S3Response aborted = client_.send(abort);
+      if (aborted.status != 204 && aborted.status != 200 && aborted.status != 404) throw client_.error(abort, aborted);
+    }
+    if (xml_text(listed.text(), "IsTruncated") != "true") break;
+    key_marker = xml_text(listed.text(), "NextKeyMarker").value_or("");
+    upload_id_marker = xml_text(listed.text(), "NextUploadIdMarker").value_or("");
+    if (key_marker.empty()) {
+      throw Error(ErrorCode::kIo,
+                  "s3 ListMultipartUploads of " + client_.describe(root) + " is truncated without a marker",
+                  "the endpoint " + client_.config().endpoint + " does not behave like S3");
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::unique_ptr<StorageLock> S3Storage::lock(std::string_view name, LockWait wait) {

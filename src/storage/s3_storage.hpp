@@ -14,7 +14,7 @@
 //     of the same new name with different content could both succeed, the last one winning. walvault never has two
 //     writers of one name unless two processes share a repository, which the streamer's lock refuses. abort(), a
 //     failed commit() and the destructor abort the upload, so nothing half written stays visible or billed;
-//     uploads left by a killed process are listed by the server (ListMultipartUploads) and not by list().
+//     uploads left by a killed process are not listed by list(), and sweep_temporaries() aborts them.
 // Reads: read() and read_range() are (ranged) GetObject; info() and version() are a one-byte ranged GetObject
 // rather than HeadObject, because a HEAD response has no body, so a missing bucket would look like a missing
 // object. version() is a hash of the ETag (an object rewritten with the same bytes keeps its token). list() is ListObjectsV2 with continuation tokens, sorted.
@@ -53,6 +53,11 @@ class S3Storage final : public Storage {
   [[nodiscard]] std::unique_ptr<AppendFile> open_append(std::string_view name) override;
   void publish_append(std::string_view from, std::string_view to) override;
   [[nodiscard]] std::unique_ptr<StorageLock> lock(std::string_view name, LockWait wait) override;
+  // The multipart uploads under the prefix that a killed writer left behind: started before modified_before and
+  // with no part uploaded since (a live writer uploads a part every part_size bytes), aborted unless dry_run.
+  // Named "NAME?uploadId=ID" (not object names), sized by their parts.
+  [[nodiscard]] std::vector<ObjectInfo> sweep_temporaries(std::chrono::system_clock::time_point modified_before,
+                                                          bool dry_run) override;
 
   [[nodiscard]] const S3Client& client() const noexcept { return client_; }
   // The bucket key of an object name.

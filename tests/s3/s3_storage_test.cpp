@@ -16,6 +16,7 @@
 #include "common/process.hpp"
 #include "storage/s3_signer.hpp"
 #include "storage/s3_storage.hpp"
+#include "storage/s3_xml.hpp"
 
 namespace {
 
@@ -246,6 +247,48 @@ TEST_CASE("s3 storage: an aborted writer leaves no object and no pending upload"
   CHECK(code_of([&] { w->write(bytes_of("x")); }) == ErrorCode::kInternal);
   CHECK_FALSE(s.info("backup/2/base.wvt").has_value());
   CHECK(aws({"list-objects-v2", "--bucket", backend.bucket}).value("KeyCount", 0) == 0);
+}
+
+TEST_CASE("s3 storage: the sweep aborts the uploads of killed writers and leaves live ones", "[s3]") {
+  using std::chrono::system_clock;
+  S3Backend backend;
+  S3Storage& s = backend.storage;
+  // Uploads as a killed writer leaves them: started, parts sent, never completed nor aborted.
+  const auto start_upload = [&](const std::string& name) {
+    const auto created = s.client().send(
+        S3Request{.operation = "CreateMultipartUpload", .method = "POST", .key = s.key(name), .query = {{"uploads", ""}}});
+    REQUIRE(created.status == 200);
+    return walvault::storage::xml_text(created.text(), "UploadId").value();
+  };
+  const Bytes part = pattern(1000, 8);
+  const auto upload_part = [&](const std::string& name, const std::string& id) {
+    REQUIRE(s.client()
+                .send(S3Request{.operation = "UploadPart",
+                                .method = "PUT",
+                                .key = s.key(name),
+                                .query = {{"partNumber", "1"}, {"uploadId", id}},
+                                .body = part})
+                .status == 200);
+  };
+  const std::string dead = start_upload("backup/3/base.wvt");
+  upload_part("backup/3/base.wvt", dead);
+  const std::string live = start_upload("backup/4/base.wvt");
+  // The cutoff falls between the live upload's start and its latest part (S3 times count whole seconds here).
+  const auto cutoff = std::chrono::ceil<std::chrono::seconds>(system_clock::now()) + std::chrono::seconds(1);
+  while (system_clock::now() < cutoff + std::chrono::milliseconds(50)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  upload_part("backup/4/base.wvt", live);
+
+  const std::vector<ObjectInfo> stale{{"backup/3/base.wvt?uploadId=" + dead, 1000}};
+  CHECK(s.sweep_temporaries(cutoff, /*dry_run=*/true) == stale);
+  CHECK(pending_uploads(backend.bucket) == 2);
+  CHECK(s.sweep_temporaries(cutoff, /*dry_run=*/false) == stale);
+  CHECK(s.sweep_temporaries(cutoff, false).empty());
+  CHECK(pending_uploads(backend.bucket) == 1);  // the live writer's
+  CHECK(s.sweep_temporaries(system_clock::now() + std::chrono::hours(1), false) ==
+        std::vector<ObjectInfo>{{"backup/4/base.wvt?uploadId=" + live, 1000}});
+  CHECK(pending_uploads(backend.bucket) == 0);
 }
 
 TEST_CASE("s3 storage: what walvault wrote, as awscli sees it, holds no credential", "[s3]") {
