@@ -28,7 +28,8 @@ std::string trim(std::string_view text) {
 
 std::string lowercase(std::string_view text) {
   std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
@@ -46,7 +47,8 @@ std::string_view host_of(std::string_view authority) {
 
 bool is_ip_or_localhost(std::string_view host) {
   if (host == "localhost" || host.starts_with('[')) return true;
-  return !host.empty() && std::all_of(host.begin(), host.end(), [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
+  return !host.empty() &&
+         std::all_of(host.begin(), host.end(), [](char c) { return c == '.' || (c >= '0' && c <= '9'); });
 }
 
 std::string normalize_prefix(std::string_view prefix) {
@@ -81,8 +83,10 @@ bool retryable_transport(CURLcode code) {
     case CURLE_PARTIAL_FILE:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
-    case CURLE_SSL_CONNECT_ERROR: return true;
-    default: return false;
+    case CURLE_SSL_CONNECT_ERROR:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -216,8 +220,9 @@ Error s3_response_error(const S3Config& config, std::string_view operation, std:
   }
   std::string hint;
   if (code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch") {
-    hint = "the server refused the credentials (InvalidAccessKeyId/SignatureDoesNotMatch): check "
-           "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the AWS_PROFILE entry of the shared credentials file";
+    hint =
+        "the server refused the credentials (InvalidAccessKeyId/SignatureDoesNotMatch): check "
+        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the AWS_PROFILE entry of the shared credentials file";
   } else if (code == "NoSuchBucket") {
     hint = "bucket " + config.bucket + " does not exist at " + config.endpoint +
            ": create it, or check the bucket name and the endpoint";
@@ -372,8 +377,8 @@ S3Response S3Client::send(const S3Request& request) const {
     if (result.transport != CURLE_OK) {
       if (!retryable_transport(result.transport)) {
         throw Error(ErrorCode::kIo,
-                    "s3 " + std::string(request.operation) + " of " + describe(subject_of(request)) + " failed: " +
-                        one_line(result.transport_error),
+                    "s3 " + std::string(request.operation) + " of " + describe(subject_of(request)) +
+                        " failed: " + one_line(result.transport_error),
                     "check the S3 endpoint " + config_.endpoint);
       }
       failure = one_line(result.transport_error);
@@ -388,12 +393,12 @@ S3Response S3Client::send(const S3Request& request) const {
     if (Clock::now() + wait - start >= config_.retry.total) {
       if (result.transport == CURLE_OK) {
         Error last = error(request, result.response);
-        throw Error(ErrorCode::kIo,
-                    std::string(last.what()) + " (" + std::to_string(attempts) + " attempts)", last.hint(), true);
+        throw Error(ErrorCode::kIo, std::string(last.what()) + " (" + std::to_string(attempts) + " attempts)",
+                    last.hint(), true);
       }
       throw Error(ErrorCode::kIo,
-                  "s3 " + std::string(request.operation) + " of " + describe(subject_of(request)) + " failed: " + failure +
-                      " (" + std::to_string(attempts) + " attempts)",
+                  "s3 " + std::string(request.operation) + " of " + describe(subject_of(request)) +
+                      " failed: " + failure + " (" + std::to_string(attempts) + " attempts)",
                   "check that the S3 endpoint " + config_.endpoint + " is reachable; walvault retried for " +
                       std::to_string(config_.retry.total.count() / 1000) + " s",
                   /*retryable=*/true);

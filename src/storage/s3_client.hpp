@@ -57,10 +57,10 @@ struct S3Config {
   S3Credentials credentials;
   S3RetryPolicy retry;
   std::chrono::seconds connect_timeout{10};
-  std::chrono::seconds stall_timeout{60};  // a request that moves no byte for this long fails (and is retried)
-  uint64_t part_size = 8 << 20;            // multipart upload part size (S3's minimum is 5 MiB)
-  uint32_t list_page_size = 1000;          // ListObjectsV2 max-keys (1000 is S3's maximum)
-  std::chrono::seconds lease_duration{30}; // lock(): a lease not renewed for this long may be taken over
+  std::chrono::seconds stall_timeout{60};   // a request that moves no byte for this long fails (and is retried)
+  uint64_t part_size = 8 << 20;             // multipart upload part size (S3's minimum is 5 MiB)
+  uint32_t list_page_size = 1000;           // ListObjectsV2 max-keys (1000 is S3's maximum)
+  std::chrono::seconds lease_duration{30};  // lock(): a lease not renewed for this long may be taken over
 };
 
 // Whether requests to config's endpoint use path-style addressing (see S3Config::path_style).

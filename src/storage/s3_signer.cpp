@@ -24,7 +24,8 @@ Digest hmac_sha256(std::span<const unsigned char> key, std::string_view data) {
 
 std::string lowercase(std::string_view text) {
   std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
@@ -144,8 +145,8 @@ std::string sigv4_authorization(const SigningRequest& request, const SigningKeys
   const std::string secret = "AWS4" + keys.secret_access_key;
   Digest key = hmac_sha256(std::span(reinterpret_cast<const unsigned char*>(secret.data()), secret.size()),
                            request.amz_date.substr(0, 8));
-  for (const std::string_view part : {std::string_view(request.region), std::string_view(request.service),
-                                      std::string_view("aws4_request")}) {
+  for (const std::string_view part :
+       {std::string_view(request.region), std::string_view(request.service), std::string_view("aws4_request")}) {
     key = hmac_sha256(key, part);
   }
   const Digest signature = hmac_sha256(key, sigv4_string_to_sign(request));

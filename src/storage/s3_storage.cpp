@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <condition_variable>
 #include <cstdio>
 #include <ctime>
-#include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -109,7 +109,9 @@ std::string if_match(std::string_view etag) {
   return std::string(etag);
 }
 
-std::span<const std::byte> bytes_of(const std::string& text) { return std::as_bytes(std::span(text.data(), text.size())); }
+std::span<const std::byte> bytes_of(const std::string& text) {
+  return std::as_bytes(std::span(text.data(), text.size()));
+}
 
 }  // namespace
 
@@ -192,8 +194,7 @@ class S3ObjectWriter final : public ObjectWriter {
       upload_id_ = *id;
     }
     const std::string number = std::to_string(etags_.size() + 1);
-    const S3Response part =
-        send("UploadPart", "PUT", {{"partNumber", number}, {"uploadId", *upload_id_}}, {}, buffer_);
+    const S3Response part = send("UploadPart", "PUT", {{"partNumber", number}, {"uploadId", *upload_id_}}, {}, buffer_);
     const auto etag = part.header("etag");
     if (part.status != 200 || !etag) fail("UploadPart", part);
     etags_.push_back(*etag);
@@ -384,7 +385,8 @@ bool S3Storage::holds(const std::string& key, uint64_t size, const std::string& 
   Sha256 digest;
   const uint64_t step = client_.config().part_size;
   for (uint64_t offset = 0; offset < size; offset += step) {
-    const auto part = get(key, "bytes=" + std::to_string(offset) + "-" + std::to_string(std::min(size, offset + step) - 1));
+    const auto part =
+        get(key, "bytes=" + std::to_string(offset) + "-" + std::to_string(std::min(size, offset + step) - 1));
     if (!part || part->status != 206) return false;
     digest.update(part->body);
   }
@@ -472,11 +474,8 @@ Bytes S3Storage::read_range(std::string_view name, uint64_t offset, uint64_t len
 }
 
 void S3Storage::put_new(std::string_view name, std::span<const std::byte> bytes) const {
-  const S3Request request{.operation = "PutObject",
-                          .method = "PUT",
-                          .key = key(name),
-                          .headers = {{"If-None-Match", "*"}},
-                          .body = bytes};
+  const S3Request request{
+      .operation = "PutObject", .method = "PUT", .key = key(name), .headers = {{"If-None-Match", "*"}}, .body = bytes};
   const S3Response response = client_.send(request);
   if (response.status == 200) return;
   if (response.status != 412) throw client_.error(request, response);
@@ -511,7 +510,7 @@ void S3Storage::publish_append(std::string_view /*from*/, std::string_view /*to*
 }
 
 std::vector<ObjectInfo> S3Storage::sweep_temporaries(std::chrono::system_clock::time_point modified_before,
-                                                    bool dry_run) {
+                                                     bool dry_run) {
   const std::string root = key("");
   std::vector<ObjectInfo> out;
   std::string key_marker;

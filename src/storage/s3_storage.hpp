@@ -17,8 +17,9 @@
 //     uploads left by a killed process are not listed by list(), and sweep_temporaries() aborts them.
 // Reads: read() and read_range() are (ranged) GetObject; info() and version() are a one-byte ranged GetObject
 // rather than HeadObject, because a HEAD response has no body, so a missing bucket would look like a missing
-// object. version() is a hash of the ETag (an object rewritten with the same bytes keeps its token). list() is ListObjectsV2 with continuation tokens, sorted.
-// capabilities(): no append files, no local root; open_append() and publish_append() throw kInternal.
+// object. version() is a hash of the ETag (an object rewritten with the same bytes keeps its token). list() is
+// ListObjectsV2 with continuation tokens, sorted. capabilities(): no append files, no local root; open_append() and
+// publish_append() throw kInternal.
 //
 // lock(name) is a lease: the object "locks/NAME" holding its owner (a random id, host and pid) and an expiry
 // time, created with If-None-Match: *. A thread renews it every lease_duration / 3 with a conditional overwrite

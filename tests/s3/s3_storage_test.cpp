@@ -1,6 +1,8 @@
 // S3Storage against a real S3 server: the throwaway Ceph radosgw that tests/s3/radosgw.sh starts once per ctest
 // run (a CTest fixture; WALVAULT_S3_SERVER_DIR names its directory). Each test case writes into its own bucket.
 // Debian's awscli (/usr/bin/aws) checks independently what walvault wrote and what the server keeps pending.
+#include "storage/s3_storage.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -15,7 +17,6 @@
 #include "../common/storage_contract.hpp"
 #include "common/process.hpp"
 #include "storage/s3_signer.hpp"
-#include "storage/s3_storage.hpp"
 #include "storage/s3_xml.hpp"
 
 namespace {
@@ -176,7 +177,8 @@ TEST_CASE("s3 storage: ranged reads, also past the end", "[s3]") {
   s.write_atomic("wal/x", data);
   s.write_atomic("wal/empty", {});
   const auto slice = [&](std::size_t from, std::size_t n) {
-    return Bytes(data.begin() + static_cast<std::ptrdiff_t>(from), data.begin() + static_cast<std::ptrdiff_t>(from + n));
+    return Bytes(data.begin() + static_cast<std::ptrdiff_t>(from),
+                 data.begin() + static_cast<std::ptrdiff_t>(from + n));
   };
   CHECK(s.read_range("wal/x", 0, 10) == slice(0, 10));
   CHECK(s.read_range("wal/x", 990, 100) == slice(990, 10));
@@ -239,7 +241,7 @@ TEST_CASE("s3 storage: an aborted writer leaves no object and no pending upload"
   {
     auto w = s.open_writer("backup/2/base.wvt");
     w->write(pattern(11 << 20, 4));  // two parts uploaded, one buffered
-  }  // destroyed without commit
+  }                                  // destroyed without commit
   auto w = s.open_writer("backup/2/base.wvt");
   w->write(pattern(6 << 20, 5));
   w->abort();
@@ -255,8 +257,8 @@ TEST_CASE("s3 storage: the sweep aborts the uploads of killed writers and leaves
   S3Storage& s = backend.storage;
   // Uploads as a killed writer leaves them: started, parts sent, never completed nor aborted.
   const auto start_upload = [&](const std::string& name) {
-    const auto created = s.client().send(
-        S3Request{.operation = "CreateMultipartUpload", .method = "POST", .key = s.key(name), .query = {{"uploads", ""}}});
+    const auto created = s.client().send(S3Request{
+        .operation = "CreateMultipartUpload", .method = "POST", .key = s.key(name), .query = {{"uploads", ""}}});
     REQUIRE(created.status == 200);
     return walvault::storage::xml_text(created.text(), "UploadId").value();
   };
@@ -373,7 +375,8 @@ TEST_CASE("s3 storage: wrong credentials are a one-line error naming the bucket 
   config.credentials.access_key_id = "NOSUCHKEY";
   S3Storage bad_key(config);
   CHECK_THAT(message_of([&] { (void)bad_key.list("wal/"); }),
-             Catch::StartsWith("s3 ListObjectsV2 of s3://" + backend.bucket + "/repo/wal/ failed: HTTP 403 InvalidAccessKeyId"));
+             Catch::StartsWith("s3 ListObjectsV2 of s3://" + backend.bucket +
+                               "/repo/wal/ failed: HTTP 403 InvalidAccessKeyId"));
   CHECK(code_of([&] { (void)bad_key.info("wal/a"); }) == ErrorCode::kIo);  // not "absent"
 }
 

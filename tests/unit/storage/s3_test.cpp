@@ -217,7 +217,8 @@ TEST_CASE("s3 errors: one line naming the operation, the bucket and the object, 
     }
   }
   const auto bucket = error_for(404, "<Error><Code>NoSuchBucket</Code><Message>gone\nreally</Message></Error>");
-  CHECK(std::string(bucket.what()) == "s3 PutObject of s3://backups/db1/wal/a failed: HTTP 404 NoSuchBucket: gone really");
+  CHECK(std::string(bucket.what()) ==
+        "s3 PutObject of s3://backups/db1/wal/a failed: HTTP 404 NoSuchBucket: gone really");
   CHECK_THAT(bucket.hint(), Catch::Contains("bucket backups does not exist at http://127.0.0.1:7480"));
   CHECK_THAT(error_for(403, "").hint(), Catch::Contains("may not PutObject in bucket backups"));  // HEAD: no body
   CHECK(error_for(503, "<Error><Code>SlowDown</Code></Error>").retryable());
