@@ -3,11 +3,18 @@
 // Debian's awscli (/usr/bin/aws) checks independently what walvault wrote and what the server keeps pending.
 #include "storage/s3_storage.hpp"
 
-#include <catch2/catch.hpp>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -130,6 +137,94 @@ std::string message_of(const std::function<void()>& fn) {
   FAIL("expected a walvault::Error");
   return {};
 }
+
+// A TCP relay in front of the server that can drop every connection it accepts: what a server that is down or
+// restarting looks like to a client, without stopping the radosgw that other tests share.
+class FlakyRelay {
+ public:
+  explicit FlakyRelay(int target_port) : target_port_(target_port) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr = loopback(0);
+    REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(listener_, 16) == 0);
+    socklen_t length = sizeof addr;
+    REQUIRE(::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &length) == 0);
+    port_ = ntohs(addr.sin_port);
+    accepting_ = std::thread([this] { serve(); });
+  }
+  ~FlakyRelay() {
+    stop_ = true;
+    accepting_.join();
+    for (auto& t : relays_) t.join();
+    ::close(listener_);
+  }
+  FlakyRelay(const FlakyRelay&) = delete;
+  FlakyRelay& operator=(const FlakyRelay&) = delete;
+
+  [[nodiscard]] int port() const { return port_; }
+  // While down, open connections are cut and every new one is reset at once.
+  void set_down(bool down) { down_ = down; }
+  [[nodiscard]] int dropped() const { return dropped_; }
+
+ private:
+  static sockaddr_in loopback(int port) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return addr;
+  }
+
+  void serve() {
+    while (!stop_) {
+      pollfd ready{listener_, POLLIN, 0};
+      if (::poll(&ready, 1, 50) != 1) continue;
+      const int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) continue;
+      if (down_) {
+        reset(client);
+        ++dropped_;
+        continue;
+      }
+      relays_.emplace_back([this, client] { relay(client); });
+    }
+  }
+
+  void relay(int client) {
+    const int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const sockaddr_in addr = loopback(target_port_);
+    if (::connect(server, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
+      pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+      char buffer[65536];
+      bool open = true;
+      while (open && !stop_ && !down_) {
+        if (::poll(fds, 2, 50) <= 0) continue;
+        for (int i = 0; i < 2 && open; ++i) {
+          if (fds[i].revents == 0) continue;
+          const ssize_t n = ::read(fds[i].fd, buffer, sizeof buffer);
+          open = n > 0 && ::write(fds[1 - i].fd, buffer, static_cast<std::size_t>(n)) == n;
+        }
+      }
+    }
+    ::close(server);
+    reset(client);
+  }
+
+  static void reset(int fd) {
+    const linger abort{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+    ::close(fd);
+  }
+
+  int target_port_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_ = false;
+  std::atomic<bool> down_ = false;
+  std::atomic<int> dropped_ = 0;
+  std::thread accepting_;
+  std::vector<std::thread> relays_;  // touched by the accepting thread only, joined after it
+};
 
 }  // namespace
 
@@ -386,6 +481,26 @@ TEST_CASE("s3 storage: a missing bucket is NoSuchBucket, never an empty reposito
              Catch::Contains("ListObjectsV2 of s3://walvault-no-such-bucket/repo/ failed: HTTP 404 NoSuchBucket"));
   CHECK_THAT(message_of([&] { (void)s.info("walvault.json"); }), Catch::Contains("NoSuchBucket"));
   CHECK_THAT(message_of([&] { s.remove("wal/a"); }), Catch::Contains("bucket walvault-no-such-bucket does not exist"));
+}
+
+TEST_CASE("s3 storage: requests are retried while the server is away and succeed once it is back", "[s3]") {
+  const std::string bucket = new_bucket();
+  FlakyRelay relay(std::stoi(server().endpoint.substr(server().endpoint.rfind(':') + 1)));
+  S3Config config = config_for(bucket);
+  config.endpoint = "http://127.0.0.1:" + std::to_string(relay.port());
+  config.retry.total = std::chrono::seconds(60);
+  S3Storage s(config);
+  s.write_atomic("wal/before", bytes_of("up"));  // a pooled connection now exists, and is dropped below
+  relay.set_down(true);
+  auto write = std::async(std::launch::async, [&] { s.write_atomic("wal/during", bytes_of("survives")); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (relay.dropped() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE(relay.dropped() >= 3);  // the client came back, again and again
+  relay.set_down(false);
+  write.get();  // and succeeded once the server was back
+  CHECK(S3Storage(config_for(bucket)).read("wal/during") == bytes_of("survives"));
 }
 
 TEST_CASE("s3 storage: an unreachable endpoint is retried with backoff, then a retryable error", "[s3]") {
