@@ -115,6 +115,11 @@ std::span<const std::byte> bytes_of(const std::string& text) {
 
 }  // namespace
 
+uint64_t s3_part_size(uint64_t base, uint64_t part_number) {
+  const uint64_t doublings = std::min<uint64_t>((part_number - 1) / 2000, 4);
+  return base << doublings;
+}
+
 // --- writer --------------------------------------------------------------------------------------------------
 
 class S3ObjectWriter final : public ObjectWriter {
@@ -127,10 +132,13 @@ class S3ObjectWriter final : public ObjectWriter {
 
   void write(std::span<const std::byte> bytes) override {
     check_open();
-    const uint64_t part_size = storage_.client_.config().part_size;
     try {
       while (!bytes.empty()) {
+        const uint64_t part_size = s3_part_size(storage_.client_.config().part_size, etags_.size() + 1);
         const std::size_t n = std::min<std::size_t>(bytes.size(), part_size - buffer_.size());
+        if (buffer_.size() + n > buffer_.capacity()) {  // grow, but never past one part
+          buffer_.reserve(std::min<std::size_t>(part_size, std::max(2 * buffer_.capacity(), buffer_.size() + n)));
+        }
         buffer_.insert(buffer_.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
         sha256_.update(bytes.first(n));
         size_ += n;
@@ -192,6 +200,12 @@ class S3ObjectWriter final : public ObjectWriter {
       const auto id = xml_text(created.text(), "UploadId");
       if (created.status != 200 || !id || id->empty()) fail("CreateMultipartUpload", created);
       upload_id_ = *id;
+    }
+    if (etags_.size() == kS3MaxParts) {
+      throw Error(
+          ErrorCode::kIo,
+          "cannot write " + storage_.client_.describe(key_) + ": more than " + std::to_string(kS3MaxParts) + " parts",
+          "the object is larger than S3 allows for this part size: raise the S3 part size");
     }
     const std::string number = std::to_string(etags_.size() + 1);
     const S3Response part = send("UploadPart", "PUT", {{"partNumber", number}, {"uploadId", *upload_id_}}, {}, buffer_);

@@ -5,7 +5,8 @@
 //   - write_atomic() is one PutObject with If-None-Match: * (the server refuses to replace an existing key). On
 //     412 the existing object is compared with the new bytes: the same bytes succeed, different bytes are
 //     content_conflict(). The payload's SHA-256 is signed, so the server stores exactly these bytes.
-//   - open_writer() buffers up to S3Config::part_size bytes (memory is bounded by one part). An object that fits
+//   - open_writer() buffers up to one part (S3Config::part_size, growing for very large objects: s3_part_size()). An
+//   object that fits
 //     in one part is a single PutObject at commit(); a larger one is a multipart upload whose parts go out as they
 //     fill. commit() first checks whether the name exists (same content: the upload is aborted and commit
 //     succeeds; different: aborted, content_conflict()), then completes the upload with If-None-Match: *. Servers
@@ -36,6 +37,13 @@
 #include "storage/storage.hpp"
 
 namespace walvault::storage {
+
+// The size of part part_number (1-based) of a multipart upload with S3Config::part_size base: base for the first
+// 2000 parts, doubled every 2000 parts after, so the 10000 parts S3 allows hold 31 × 2000 × base (about 520 GB at
+// the default 8 MiB) while a writer buffers at most 16 × base. Pure.
+[[nodiscard]] uint64_t s3_part_size(uint64_t base, uint64_t part_number);
+// S3's limit on the parts of one upload.
+inline constexpr uint64_t kS3MaxParts = 10000;
 
 class S3Storage final : public Storage {
  public:

@@ -2,7 +2,6 @@
 // bodies, the shared credentials file, addressing, and the wording of errors. The backend itself is tested
 // against a real radosgw in tests/s3/.
 #include <catch2/catch.hpp>
-
 #include <string>
 
 #include "storage/s3_client.hpp"
@@ -250,4 +249,17 @@ TEST_CASE("s3 storage: invalid endpoints and settings are refused before any req
   S3Config short_lease = good;
   short_lease.lease_duration = std::chrono::seconds(1);
   CHECK(code(short_lease) == ErrorCode::kUsage);
+}
+
+TEST_CASE("s3 storage: parts grow so that very large objects fit in S3's 10000 parts", "[s3]") {
+  using walvault::storage::s3_part_size;
+  constexpr uint64_t kMiB = 1 << 20;
+  CHECK(s3_part_size(8 * kMiB, 1) == 8 * kMiB);
+  CHECK(s3_part_size(8 * kMiB, 2000) == 8 * kMiB);
+  CHECK(s3_part_size(8 * kMiB, 2001) == 16 * kMiB);
+  CHECK(s3_part_size(8 * kMiB, 8001) == 128 * kMiB);
+  CHECK(s3_part_size(8 * kMiB, walvault::storage::kS3MaxParts) == 128 * kMiB);  // memory: at most 16 parts' worth
+  uint64_t total = 0;
+  for (uint64_t part = 1; part <= walvault::storage::kS3MaxParts; ++part) total += s3_part_size(8 * kMiB, part);
+  CHECK(total == 31 * 2000 * 8 * kMiB);  // about 520 GB
 }
