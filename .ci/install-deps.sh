@@ -6,7 +6,10 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libpq-dev libzstd-dev libxxhash-dev libcli11-dev catch2 nlohmann-json3-dev libhowardhinnant-date-dev
+  libcurl4-openssl-dev libssl-dev
   postgresql-15 postgresql-client-15 zstd
+  # The S3 storage tests' server (a throwaway Ceph radosgw, tests/s3/radosgw.sh) and independent client.
+  ceph-mon ceph-osd radosgw ceph-common awscli
 )
 # Peers used by benchmarks and as test oracles.
 [[ "${WALVAULT_WITH_PEERS:-0}" == 1 ]] && packages+=(pgbackrest)

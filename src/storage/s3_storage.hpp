@@ -1,0 +1,96 @@
+// S3Storage: the Storage interface over a bucket of an S3-compatible object store (see s3_client.hpp).
+//
+// The object "wal/a" is the key "PREFIX/wal/a". There is no rename on S3, so every object is written once under
+// its final name:
+//   - write_atomic() is one PutObject with If-None-Match: * (the server refuses to replace an existing key). On
+//     412 the existing object is compared with the new bytes: the same bytes succeed, different bytes are
+//     content_conflict(). The payload's SHA-256 is signed, so the server stores exactly these bytes.
+//   - open_writer() buffers up to one part (S3Config::part_size, growing for very large objects: s3_part_size()). An
+//   object that fits
+//     in one part is a single PutObject at commit(); a larger one is a multipart upload whose parts go out as they
+//     fill. commit() first checks whether the name exists (same content: the upload is aborted and commit
+//     succeeds; different: aborted, content_conflict()), then completes the upload with If-None-Match: *. Servers
+//     that honour that condition on CompleteMultipartUpload (AWS S3 since 2024) close the race between the check and
+//     the completion; servers that ignore it (Ceph radosgw 16) leave a window of one request in which two writers
+//     of the same new name with different content could both succeed, the last one winning. walvault never has two
+//     writers of one name unless two processes share a repository, which the streamer's lock refuses. abort(), a
+//     failed commit() and the destructor abort the upload, so nothing half written stays visible or billed;
+//     uploads left by a killed process are not listed by list(), and sweep_temporaries() aborts them.
+// Reads: read() and read_range() are (ranged) GetObject; info() and version() are a one-byte ranged GetObject
+// rather than HeadObject, because a HEAD response has no body, so a missing bucket would look like a missing
+// object. version() is a hash of the ETag (an object rewritten with the same bytes keeps its token). list() is
+// ListObjectsV2 with continuation tokens, sorted. capabilities(): no append files, no local root; open_append() and
+// publish_append() throw kInternal.
+//
+// lock(name) is a lease: the object "locks/NAME" holding its owner (a random id, host and pid) and an expiry
+// time, created with If-None-Match: *. A thread renews it every lease_duration / 3 with a conditional overwrite
+// (If-Match: the ETag it wrote last). A lease whose expiry has passed is stale: another process takes it over with
+// a conditional overwrite of the ETag it read, so of several takers exactly one wins. Destroying the lock deletes
+// the lease if it still names this owner. What this guarantees: at most one holder at a time, provided the
+// machines' clocks agree to within lease_duration / 3 (10 s by default) and a holder's renewals succeed; a holder
+// cut off from the bucket for longer than lease_duration loses the lease (it logs an error) and another process
+// may then take it. The process that dies without releasing blocks others for at most lease_duration.
+// Errors as in storage.hpp and s3_client.hpp.
+#pragma once
+
+#include "storage/s3_client.hpp"
+#include "storage/storage.hpp"
+
+namespace walvault::storage {
+
+// The size of part part_number (1-based) of a multipart upload with S3Config::part_size base: base for the first
+// 2000 parts, doubled every 2000 parts after, so the 10000 parts S3 allows hold 31 × 2000 × base (about 520 GB at
+// the default 8 MiB) while a writer buffers at most 16 × base. Pure.
+[[nodiscard]] uint64_t s3_part_size(uint64_t base, uint64_t part_number);
+// S3's limit on the parts of one upload.
+inline constexpr uint64_t kS3MaxParts = 10000;
+
+class S3Storage final : public Storage {
+ public:
+  // Throws kUsage for an invalid endpoint or settings (part_size < 5 MiB, list_page_size 0, lease_duration < 3 s).
+  explicit S3Storage(S3Config config);
+
+  [[nodiscard]] Capabilities capabilities() const override;
+  [[nodiscard]] std::vector<ObjectInfo> list(std::string_view prefix) const override;
+  [[nodiscard]] std::optional<uint64_t> info(std::string_view name) const override;
+  [[nodiscard]] std::optional<uint64_t> version(std::string_view name) const override;
+  [[nodiscard]] Bytes read(std::string_view name) const override;
+  [[nodiscard]] Bytes read_range(std::string_view name, uint64_t offset, uint64_t length) const override;
+  void write_atomic(std::string_view name, std::span<const std::byte> bytes) override;
+  [[nodiscard]] std::unique_ptr<ObjectWriter> open_writer(std::string_view name) override;
+  void remove(std::string_view name) override;
+  [[nodiscard]] std::unique_ptr<AppendFile> open_append(std::string_view name) override;
+  void publish_append(std::string_view from, std::string_view to) override;
+  [[nodiscard]] std::unique_ptr<StorageLock> lock(std::string_view name, LockWait wait) override;
+  // The multipart uploads under the prefix that a killed writer left behind: started before modified_before and
+  // with no part uploaded since (a live writer uploads a part every part_size bytes), aborted unless dry_run.
+  // Named "NAME?uploadId=ID" (not object names), sized by their parts.
+  [[nodiscard]] std::vector<ObjectInfo> sweep_temporaries(std::chrono::system_clock::time_point modified_before,
+                                                          bool dry_run) override;
+
+  [[nodiscard]] const S3Client& client() const noexcept { return client_; }
+  // The bucket key of an object name.
+  [[nodiscard]] std::string key(std::string_view name) const;
+
+ private:
+  friend class S3ObjectWriter;
+  friend class S3Lease;
+
+  struct Probe {
+    uint64_t size = 0;
+    std::string etag;
+  };
+  // Size and ETag of a key, nullopt when it does not exist.
+  [[nodiscard]] std::optional<Probe> probe(const std::string& key) const;
+  // Whether key holds an object of this size and SHA-256 (streamed in part_size ranges: bounded memory).
+  [[nodiscard]] bool holds(const std::string& key, uint64_t size, const std::string& sha256) const;
+  // GetObject of key, with a Range header when given; nullopt when the key does not exist. Any other response
+  // but 200, 206 and 416 throws.
+  [[nodiscard]] std::optional<S3Response> get(const std::string& key, const std::optional<std::string>& range) const;
+  // PutObject If-None-Match: * of the object name, with the immutability rule (see the top of this file).
+  void put_new(std::string_view name, std::span<const std::byte> bytes) const;
+
+  S3Client client_;
+};
+
+}  // namespace walvault::storage
