@@ -48,7 +48,7 @@ std::vector<std::string> three_backups(ArchivedCluster& a) {
 
 }  // namespace
 
-TEST_CASE("expire: keeps the newest backups and all the WAL they need", "[integration][expire]") {
+TEST_CASE("expire: keeps the newest backups and all the WAL they need", "[integration][expire][once]") {
   ArchivedCluster a;
   a.start_streamer();
   const auto ids = three_backups(a);

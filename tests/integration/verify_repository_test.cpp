@@ -47,7 +47,7 @@ struct Saved {
 
 }  // namespace
 
-TEST_CASE("verify: clean, incremental, then every kind of damage is named", "[integration][verify]") {
+TEST_CASE("verify: clean, incremental, then every kind of damage is named", "[integration][verify][once]") {
   ArchivedCluster a;
   a.start_streamer();
   a.pg().exec("CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 20000) g");
