@@ -31,8 +31,11 @@ class MassRowsSchedule {
   // threshold everywhere.
   explicit MassRowsSchedule(uint64_t threshold) { changes_[wal::Lsn()] = threshold; }
 
-  // From `from` on (until a later change), the threshold is `threshold`.
-  void set(wal::Lsn from, uint64_t threshold) { changes_[from] = threshold; }
+  // From `from` on, the threshold is `threshold` (any later change is dropped).
+  void set(wal::Lsn from, uint64_t threshold) {
+    changes_.erase(changes_.lower_bound(from), changes_.end());
+    changes_[from] = threshold;
+  }
   [[nodiscard]] uint64_t at(wal::Lsn lsn) const;
   // The first LSN after lsn at which the threshold may change; Lsn(UINT64_MAX) when none.
   [[nodiscard]] wal::Lsn next_change(wal::Lsn lsn) const;

@@ -33,6 +33,11 @@ void IndexDecoder::start(wal::Lsn at) {
   decoding_ = true;
 }
 
+void IndexDecoder::set_mass_rows(MassRowsSchedule mass_rows) {
+  mass_rows_ = std::move(mass_rows);
+  threshold_from_ = threshold_until_ = wal::Lsn();
+}
+
 void IndexDecoder::feed(wal::Lsn start, std::span<const std::byte> bytes) {
   const wal::Lsn end = start + bytes.size();
   while (true) {
@@ -143,6 +148,7 @@ void WalIndexer::restart(wal::TimelineId timeline, wal::Lsn segment_start) {
   seal_leftovers(has_previous ? previous : resume);
   pending_.clear();
   last_record_ = wal::Lsn();
+  decoder_.set_mass_rows(decoding_schedule(has_previous ? previous : resume));
   if (has_previous && replay_unsealed(previous)) return;
   decoder_.start(segment_start);
 }
@@ -245,6 +251,23 @@ void WalIndexer::note_mass_rows(wal::Lsn commit_lsn) {
     // Archiving goes on; verify then reports the mass events it judges differently.
     log::error(std::string("cannot record the --mass-rows threshold: ") + e.what());
   }
+}
+
+MassRowsSchedule WalIndexer::decoding_schedule(wal::SegmentNo first) const {
+  wal::Lsn held;  // the last commit the index holds from segment `first` on
+  for (const auto& object : storage_.list(format::index_prefix(timeline_))) {
+    const auto tip = format::parse_tip_log_object_name(object.name, config_.segment_size);
+    if (!tip || tip->timeline != timeline_ || tip->segno < first) continue;
+    try {
+      for (const auto& c : storage::read_tip_log(storage_, object.name).commits) held = std::max(held, c.lsn);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kCorrupt && e.code() != ErrorCode::kNotFound) throw;  // the writer reports damage
+    }
+  }
+  auto recorded = read_mass_rows_schedule(storage_, timeline_);  // damage: logged by note_mass_rows()
+  MassRowsSchedule schedule = recorded ? std::move(recorded).value() : MassRowsSchedule(mass_rows_);
+  schedule.set(held + 1, mass_rows_);
+  return schedule;
 }
 
 void WalIndexer::publish(wal::Lsn durable) {

@@ -64,6 +64,8 @@ class IndexDecoder {
   IndexDecoder(const repo::RepoConfig& config, MassRowsSchedule mass_rows, Callbacks callbacks);
   // Decoding starts afresh at `at` (a segment start), forgetting open transactions.
   void start(wal::Lsn at);
+  // The thresholds from now on.
+  void set_mass_rows(MassRowsSchedule mass_rows);
   // The next bytes, contiguous with the previous ones (start() first).
   void feed(wal::Lsn start, std::span<const std::byte> bytes);
   // False after a problem until decoding resumes at the next segment start.
@@ -145,6 +147,10 @@ class WalIndexer {
   // Before the first commit this indexer adds to the timeline's index: records its threshold from that commit on
   // unless the timeline's schedule already gives it there.
   void note_mass_rows(wal::Lsn commit_lsn);
+  // The thresholds to decode from segment `first` on with: the recorded ones for the commits the index holds
+  // already (tip logs from `first` on; decoded again, they must count in the container summaries as they did),
+  // this indexer's for the rest.
+  [[nodiscard]] MassRowsSchedule decoding_schedule(wal::SegmentNo first) const;
 
   storage::Storage& storage_;
   repo::RepoConfig config_;

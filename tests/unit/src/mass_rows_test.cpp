@@ -48,6 +48,9 @@ TEST_CASE("mass-row schedule: the threshold in effect at each LSN", "[archive][e
   CHECK(schedule.next_change(wal::Lsn(0x1000)) == wal::Lsn(0x3000));
   CHECK(schedule.next_change(wal::Lsn(0x3000)) == wal::Lsn(UINT64_MAX));
   CHECK(archive::MassRowsSchedule(7).at(wal::Lsn(0)) == 7);
+  schedule.set(wal::Lsn(0x2000), 9);  // replaces the later change
+  CHECK(schedule.at(wal::Lsn(0x1FFF)) == 5);
+  CHECK(schedule.at(wal::Lsn(0x3000)) == 9);
 }
 
 TEST_CASE("mass-row threshold objects round-trip and damage is named", "[archive][events]") {
