@@ -277,6 +277,10 @@ std::optional<ProblemName> parse_problem_object_name(std::string_view name) {
   return ProblemName{wal::TimelineId(static_cast<uint32_t>(*tli)), wal::Lsn(*lsn)};
 }
 
+std::string mass_rows_object_name(wal::TimelineId tli, wal::Lsn lsn) {
+  return index_prefix(tli) + "mass-rows-" + hex_upper(lsn.value(), 16) + ".json";
+}
+
 // ------------------------------------------------------------------------------------------------ runs
 
 IndexResult<uint64_t> encode_run(const RunContent& run, const ByteSink& sink) {

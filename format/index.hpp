@@ -107,6 +107,8 @@ struct ProblemName {
   wal::Lsn lsn;
 };
 [[nodiscard]] std::optional<ProblemName> parse_problem_object_name(std::string_view name);
+// "index/<TTTTTTTT>/mass-rows-<16-hex LSN>.json": the mass-row threshold from LSN on (src/archive/mass_rows.hpp).
+[[nodiscard]] std::string mass_rows_object_name(wal::TimelineId tli, wal::Lsn lsn);
 
 // ---- runs
 struct RunContent {

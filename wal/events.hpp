@@ -57,8 +57,11 @@
 
 namespace walvault::wal {
 
+// The default of `mass_rows_threshold` (`walvault stream --mass-rows`, `walvault dump --mass-rows`).
+inline constexpr uint64_t kDefaultMassRowsThreshold = 1000;
+
 struct EventConfig {
-  uint64_t mass_rows_threshold = 1000;
+  uint64_t mass_rows_threshold = kDefaultMassRowsThreshold;
   size_t max_transactions = 100000;
   size_t max_relations = 4096;
   size_t max_subxacts = 1000000;
@@ -119,6 +122,9 @@ class EventTracker {
   [[nodiscard]] Observed observe(const Record& record);
   [[nodiscard]] const Commit& commit() const { return commit_; }
   [[nodiscard]] std::span<const Event> events() const { return events_; }
+  // The threshold for the transactions that finish from the next observe() on (a repository records where it
+  // changed: archive/mass_rows.hpp).
+  void set_mass_rows_threshold(uint64_t threshold) { config_.mass_rows_threshold = threshold; }
   // Open transactions being followed (for tests of the memory bound).
   [[nodiscard]] size_t open_transactions() const { return txs_.size(); }
 

@@ -51,12 +51,12 @@ std::string counted(std::size_t commits, std::size_t events) {
 }  // namespace
 
 IndexCrossCheck::IndexCrossCheck(const storage::Storage& storage, const repo::RepoConfig& config,
-                                 wal::TimelineId timeline, std::vector<IndexUnit> units)
+                                 wal::TimelineId timeline, std::vector<IndexUnit> units, MassRowsSchedule mass_rows)
     : storage_(storage),
       segment_size_(config.segment_size),
       timeline_(timeline),
       units_(units.begin(), units.end()),
-      decoder_(config, IndexDecoder::Callbacks{
+      decoder_(config, std::move(mass_rows), IndexDecoder::Callbacks{
                            nullptr,
                            [this](const wal::Commit& c, std::span<const wal::Event> events) {
                              commits_.push_back(index_commit(c));

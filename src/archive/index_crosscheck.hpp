@@ -48,9 +48,9 @@ struct IndexMismatch {
 
 class IndexCrossCheck {
  public:
-  // units: sorted by `from`, not overlapping.
+  // units: sorted by `from`, not overlapping. mass_rows: the thresholds the streamer recorded for the timeline.
   IndexCrossCheck(const storage::Storage& storage, const repo::RepoConfig& config, wal::TimelineId timeline,
-                  std::vector<IndexUnit> units);
+                  std::vector<IndexUnit> units, MassRowsSchedule mass_rows);
   IndexCrossCheck(const IndexCrossCheck&) = delete;  // its decoder calls back into it
   IndexCrossCheck& operator=(const IndexCrossCheck&) = delete;
 

@@ -191,7 +191,7 @@ void Streamer::drop_session() {
   server_lsn_heard_ = false;
   tip_.reset();
   position_.reset();
-  indexer_.emplace(storage_, config_);  // a fresh IndexWriter reopens the index tip logs, truncating torn tails
+  indexer_.emplace(storage_, config_, options_.mass_rows_threshold);  // a fresh IndexWriter reopens the index tip logs, truncating torn tails
   if (names_) indexer_->set_names(*names_);
 }
 

@@ -64,6 +64,8 @@ struct StreamerOptions {
   bool regular_connections = true;
   // zstd level of the segment containers (`walvault stream --compress-level`).
   int compress_level = kDefaultCompressLevel;
+  // Rows one transaction must delete or update to make a mass event (`walvault stream --mass-rows`).
+  uint64_t mass_rows_threshold = wal::kDefaultMassRowsThreshold;
   // Level 1 (with a minimum match of 5, format::FrameEncoder): on this machine's pgbench WAL level 3 stores about
   // as much (0.7 % more on 2026-12-06) for 15 % more CPU (bench/results/stream.md).
   static constexpr int kDefaultCompressLevel = 1;

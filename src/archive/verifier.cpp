@@ -7,6 +7,7 @@
 #include "archive/history_files.hpp"
 #include "archive/index_crosscheck.hpp"
 #include "archive/index_problems.hpp"
+#include "archive/mass_rows.hpp"
 #include "archive/relation_names.hpp"
 #include "archive/stream_state.hpp"
 #include "archive/timeline_history.hpp"
@@ -911,7 +912,13 @@ class Verifier {
                       [&](const IndexUnit& u) { return !tip_ || tip_->timeline != tli || u.from != tip_->start; });
         if (units.empty()) continue;
       }
-      cross_checks_.try_emplace(t, storage_, config_, tli, std::move(units));
+      auto mass_rows = read_mass_rows_schedule(storage_, tli);
+      if (!mass_rows) {
+        problem(ProblemKind::kIndex, mass_rows.error().object,
+                mass_rows.error().message + ": the index cannot be checked against the WAL of this timeline", tli);
+        continue;
+      }
+      cross_checks_.try_emplace(t, storage_, config_, tli, std::move(units), std::move(mass_rows).value());
     }
   }
 

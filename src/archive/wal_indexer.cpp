@@ -16,8 +16,11 @@ constexpr uint8_t kSmgrCreate = 0x10;
 
 }  // namespace
 
-IndexDecoder::IndexDecoder(const repo::RepoConfig& config, Callbacks callbacks)
-    : format_(repo::wal_format(config)), callbacks_(std::move(callbacks)), tracker_(format_) {
+IndexDecoder::IndexDecoder(const repo::RepoConfig& config, MassRowsSchedule mass_rows, Callbacks callbacks)
+    : format_(repo::wal_format(config)),
+      callbacks_(std::move(callbacks)),
+      mass_rows_(std::move(mass_rows)),
+      tracker_(format_) {
   config_.segment_size = config.segment_size;
   config_.system_identifier = config.system_identifier;
   config_.pg_major = format_.pg_major;
@@ -26,7 +29,13 @@ IndexDecoder::IndexDecoder(const repo::RepoConfig& config, Callbacks callbacks)
 void IndexDecoder::start(wal::Lsn at) {
   decoder_.emplace(config_, at);
   tracker_ = wal::EventTracker(format_);
+  threshold_from_ = threshold_until_ = wal::Lsn();  // set at the first record
   decoding_ = true;
+}
+
+void IndexDecoder::set_mass_rows(MassRowsSchedule mass_rows) {
+  mass_rows_ = std::move(mass_rows);
+  threshold_from_ = threshold_until_ = wal::Lsn();
 }
 
 void IndexDecoder::feed(wal::Lsn start, std::span<const std::byte> bytes) {
@@ -51,6 +60,11 @@ bool IndexDecoder::decode_fed() {
     if (step.status == wal::Status::kRecord) {
       const wal::Record& record = *step.record;
       if (callbacks_.record) callbacks_.record(record);
+      if (record.lsn < threshold_from_ || record.lsn >= threshold_until_) {
+        tracker_.set_mass_rows_threshold(mass_rows_.at(record.lsn));
+        threshold_from_ = record.lsn;
+        threshold_until_ = mass_rows_.next_change(record.lsn);
+      }
       const wal::Observed observed = tracker_.observe(record);
       if (observed == wal::Observed::kMalformedFinish) {
         callbacks_.problem(Problem{record.lsn, record.end_lsn, "unparsable_commit",
@@ -94,13 +108,15 @@ format::EventEntry index_event(const wal::Event& e) {
   return entry;
 }
 
-WalIndexer::WalIndexer(storage::Storage& storage, const repo::RepoConfig& config)
+WalIndexer::WalIndexer(storage::Storage& storage, const repo::RepoConfig& config, uint64_t mass_rows)
     : storage_(storage),
       config_(config),
-      decoder_(config, IndexDecoder::Callbacks{
+      decoder_(config, MassRowsSchedule(mass_rows),
+               IndexDecoder::Callbacks{
                            [this](const wal::Record& r) { observe(r); },
                            [this](const wal::Commit& c, std::span<const wal::Event> e) { finished(c, e); },
-                           [this](const IndexDecoder::Problem& p) { record_problem(p); }}) {}
+                           [this](const IndexDecoder::Problem& p) { record_problem(p); }}),
+      mass_rows_(mass_rows) {}
 
 void WalIndexer::record_problem(const IndexDecoder::Problem& problem) {
   log::error(problem.message);
@@ -125,12 +141,14 @@ void WalIndexer::restart(wal::TimelineId timeline, wal::Lsn segment_start) {
   archived_.clear();
   if (!writer_ || timeline != timeline_) {
     timeline_ = timeline;
+    mass_rows_noted_ = false;
     writer_ = std::make_unique<storage::IndexWriter>(storage_, config_.system_identifier, timeline,
                                                      config_.segment_size);
   }
   seal_leftovers(has_previous ? previous : resume);
   pending_.clear();
   last_record_ = wal::Lsn();
+  decoder_.set_mass_rows(decoding_schedule(has_previous ? previous : resume));
   if (has_previous && replay_unsealed(previous)) return;
   decoder_.start(segment_start);
 }
@@ -217,11 +235,47 @@ void WalIndexer::finished(const wal::Commit& commit, std::span<const wal::Event>
   pending_.push_back(Pending{commit, {events.begin(), events.end()}});
 }
 
+void WalIndexer::note_mass_rows(wal::Lsn commit_lsn) {
+  mass_rows_noted_ = true;
+  try {
+    const auto recorded = read_mass_rows_schedule(storage_, timeline_);
+    if (!recorded) {
+      log::error(recorded.error().message + "; --mass-rows " + std::to_string(mass_rows_) + " is recorded anew");
+    } else if (recorded->at(commit_lsn) == mass_rows_) {
+      return;
+    }
+    record_mass_rows(storage_, MassRowsChange{timeline_, commit_lsn, mass_rows_});
+    log::info("mass_delete/mass_update events from " + commit_lsn.to_string() + " on need " +
+              std::to_string(mass_rows_) + " rows (--mass-rows)");
+  } catch (const Error& e) {
+    // Archiving goes on; verify then reports the mass events it judges differently.
+    log::error(std::string("cannot record the --mass-rows threshold: ") + e.what());
+  }
+}
+
+MassRowsSchedule WalIndexer::decoding_schedule(wal::SegmentNo first) const {
+  wal::Lsn held;  // the last commit the index holds from segment `first` on
+  for (const auto& object : storage_.list(format::index_prefix(timeline_))) {
+    const auto tip = format::parse_tip_log_object_name(object.name, config_.segment_size);
+    if (!tip || tip->timeline != timeline_ || tip->segno < first) continue;
+    try {
+      for (const auto& c : storage::read_tip_log(storage_, object.name).commits) held = std::max(held, c.lsn);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kCorrupt && e.code() != ErrorCode::kNotFound) throw;  // the writer reports damage
+    }
+  }
+  auto recorded = read_mass_rows_schedule(storage_, timeline_);  // damage: logged by note_mass_rows()
+  MassRowsSchedule schedule = recorded ? std::move(recorded).value() : MassRowsSchedule(mass_rows_);
+  schedule.set(held + 1, mass_rows_);
+  return schedule;
+}
+
 void WalIndexer::publish(wal::Lsn durable) {
   const auto ready = std::find_if(pending_.begin(), pending_.end(),
                                   [&](const Pending& p) { return p.commit.end_lsn > durable; });
   for (auto it = pending_.begin(); it != ready; ++it) {
     const wal::Commit& c = it->commit;
+    if (!mass_rows_noted_ && !writer_->holds(index_commit(c))) note_mass_rows(c.lsn);
     writer_->append(index_commit(c));
     for (const auto& e : it->events) {
       format::EventEntry entry = index_event(e);

@@ -28,6 +28,7 @@
 #include <span>
 #include <vector>
 
+#include "archive/mass_rows.hpp"
 #include "archive/relation_names.hpp"
 #include "format/segment_container.hpp"
 #include "repo/repository.hpp"
@@ -59,9 +60,12 @@ class IndexDecoder {
     std::function<void(const Problem&)> problem;
   };
 
-  IndexDecoder(const repo::RepoConfig& config, Callbacks callbacks);
+  // Each commit is judged with the mass-row threshold the schedule gives for its commit record's LSN.
+  IndexDecoder(const repo::RepoConfig& config, MassRowsSchedule mass_rows, Callbacks callbacks);
   // Decoding starts afresh at `at` (a segment start), forgetting open transactions.
   void start(wal::Lsn at);
+  // The thresholds from now on.
+  void set_mass_rows(MassRowsSchedule mass_rows);
   // The next bytes, contiguous with the previous ones (start() first).
   void feed(wal::Lsn start, std::span<const std::byte> bytes);
   // False after a problem until decoding resumes at the next segment start.
@@ -75,7 +79,10 @@ class IndexDecoder {
   wal::WalFormat format_;
   Callbacks callbacks_;
   std::optional<wal::StreamDecoder> decoder_;
+  MassRowsSchedule mass_rows_;
   wal::EventTracker tracker_;
+  wal::Lsn threshold_from_;   // the tracker's threshold holds for records in [threshold_from_, threshold_until_)
+  wal::Lsn threshold_until_;
   bool decoding_ = false;
   wal::Lsn resume_at_;  // after a decoding problem: the next segment start
 };
@@ -91,7 +98,10 @@ struct CommitMark {
 
 class WalIndexer {
  public:
-  WalIndexer(storage::Storage& storage, const repo::RepoConfig& config);
+  // mass_rows: the threshold of mass_delete/mass_update events (`walvault stream --mass-rows`); the first commit
+  // this indexer adds to a timeline's index records it there when it differs from the one recorded (mass_rows.hpp).
+  WalIndexer(storage::Storage& storage, const repo::RepoConfig& config,
+             uint64_t mass_rows = wal::kDefaultMassRowsThreshold);
   WalIndexer(const WalIndexer&) = delete;  // its decoder calls back into it
   WalIndexer& operator=(const WalIndexer&) = delete;
 
@@ -134,6 +144,13 @@ class WalIndexer {
   void seal_leftovers(wal::SegmentNo resume_segment);
 
   void record_problem(const IndexDecoder::Problem& problem);
+  // Before the first commit this indexer adds to the timeline's index: records its threshold from that commit on
+  // unless the timeline's schedule already gives it there.
+  void note_mass_rows(wal::Lsn commit_lsn);
+  // The thresholds to decode from segment `first` on with: the recorded ones for the commits the index holds
+  // already (tip logs from `first` on; decoded again, they must count in the container summaries as they did),
+  // this indexer's for the rest.
+  [[nodiscard]] MassRowsSchedule decoding_schedule(wal::SegmentNo first) const;
 
   storage::Storage& storage_;
   repo::RepoConfig config_;
@@ -143,6 +160,8 @@ class WalIndexer {
   std::vector<Pending> pending_;          // decoded, not yet durable
   wal::Lsn last_record_;                  // start of the last decoded record
   std::map<wal::SegmentNo, wal::Lsn> archived_;  // archived, index run not yet written: segment → end
+  uint64_t mass_rows_;
+  bool mass_rows_noted_ = false;  // on timeline_
   std::optional<NameSnapshot> names_;
   std::map<wal::SegmentNo, format::ContainerSummary> summaries_;
   std::optional<CommitMark> last_commit_;

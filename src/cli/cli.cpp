@@ -11,6 +11,7 @@
 #include "cli/registry.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
+#include "wal/events.hpp"
 
 namespace walvault::cli {
 
@@ -41,6 +42,13 @@ void add_repo_option(CLI::App& sub, std::string& repo) {
 }
 
 void add_json_flag(CLI::App& sub, bool& json) { sub.add_flag("--json", json, "Print stable, machine-readable JSON"); }
+
+void add_mass_rows_option(CLI::App& sub, uint64_t& threshold, const std::string& scope) {
+  sub.add_option("--mass-rows", threshold,
+                 "Rows deleted or updated in one transaction that make a mass_delete/mass_update event; " + scope)
+      ->default_val(wal::kDefaultMassRowsThreshold)
+      ->check(CLI::PositiveNumber);
+}
 
 std::optional<std::string> pg_bindir_from_environment() {
   const char* value = std::getenv("WALVAULT_PG_BINDIR");

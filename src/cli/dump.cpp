@@ -11,10 +11,7 @@ void register_dump(CLI::App& app, Action& selected) {
   sub->add_option("files", options->files, "WAL segment files (24-hex-digit names)")->required();
   sub->add_flag("--stats", options->stats, "Show per-resource-manager record counts and bytes");
   sub->add_flag("--events", options->events, "Show commits, aborts and destructive events");
-  sub->add_option("--mass-rows", options->mass_rows_threshold,
-                  "Rows deleted or updated in one transaction that make a mass_delete/mass_update event")
-      ->default_val(1000)
-      ->check(CLI::PositiveNumber);
+  add_mass_rows_option(*sub, options->mass_rows_threshold, "applies to the listing");
   add_json_flag(*sub, options->json);
   sub->callback([options, &selected] { selected = [options] { return command::run_dump(*options); }; });
 }

@@ -14,6 +14,11 @@ void register_events(CLI::App& app, Action& selected) {
   sub->add_option("--since", o->since, "Only events committed at or after this time");
   sub->add_option("--until", o->until, "Only events committed at or before this time");
   sub->add_option("--kind", o->kind, "Only this kind: drop_database, drop_table, truncate, mass_delete, mass_update");
+  sub->add_option("--table", o->table,
+                  "Only events that hit this table: schema.table, or a table name in any schema (never drop_database)");
+  sub->add_option("--database", o->database, "Only events in (or dropping) the database of this name");
+  sub->add_option("--limit", o->limit,
+                  "Only the newest N events of the selection (still listed oldest first)");
   add_json_flag(*sub, o->json);
   sub->callback([o, &selected] { selected = [o] { return command::run_events(*o); }; });
 }

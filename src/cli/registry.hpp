@@ -7,6 +7,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -41,6 +42,10 @@ void add_repo_option(CLI::App& sub, std::string& repo);
 
 // --json: the stable machine-readable form of a command's output.
 void add_json_flag(CLI::App& sub, bool& json);
+
+// --mass-rows N: rows deleted or updated in one transaction that make a mass_delete/mass_update event (default
+// wal::kDefaultMassRowsThreshold); `scope` ends the help text (what the threshold applies to).
+void add_mass_rows_option(CLI::App& sub, uint64_t& threshold, const std::string& scope);
 
 // WALVAULT_PG_BINDIR when set and not empty: the default of --pg-bindir (restore, drill), kept apart from the flag
 // so that a refusal can name where the directory came from.

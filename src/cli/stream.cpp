@@ -24,6 +24,9 @@ void register_stream(CLI::App& app, Action& selected) {
                   "much more CPU)")
       ->default_val(options->compress_level)
       ->check(CLI::Range(-7, 19));
+  add_mass_rows_option(*sub, options->mass_rows_threshold,
+                       "applies to the WAL indexed from now on (recorded in the repository, so verify judges that WAL "
+                       "alike; events already indexed keep the threshold they were found with)");
   sub->callback([options, &selected] { selected = [options] { return command::run_stream(*options); }; });
 }
 

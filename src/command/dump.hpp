@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "wal/events.hpp"
+
 namespace walvault::command {
 
 struct DumpOptions {
@@ -20,7 +22,7 @@ struct DumpOptions {
   bool stats = false;              // per-rmgr counts and bytes instead of the record listing
   bool events = false;             // commits, aborts and destructive events instead of the record listing
   bool json = false;               // one JSON object per line
-  uint64_t mass_rows_threshold = 1000;
+  uint64_t mass_rows_threshold = wal::kDefaultMassRowsThreshold;
 };
 
 [[nodiscard]] int run_dump(const DumpOptions& options);

@@ -1,10 +1,11 @@
 #include "command/events.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <filesystem>
-#include <map>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "archive/relation_names.hpp"
@@ -17,19 +18,6 @@
 
 namespace walvault::command {
 namespace {
-
-struct EventView {
-  std::string id;
-  std::string kind;
-  std::string commit_time;
-  uint32_t xid = 0;
-  std::string lsn;
-  uint32_t timeline = 0;
-  std::string database;
-  std::vector<std::string> tables;
-  std::optional<uint64_t> rows;
-  std::string restore_command;
-};
 
 // The relation-name snapshots (names/<16-hex LSN>.json), loaded on first use; the one describing the catalog
 // just before an event is the newest taken at or before the event's first destructive record.
@@ -92,28 +80,48 @@ EventView view_of(const restore::TimelineEvent& te, const archive::NameSnapshot*
   v.xid = e.xid;
   v.lsn = e.commit_lsn.to_string();
   v.timeline = te.timeline.value();
-  v.database = std::to_string(e.database_oid);
+  v.database_oid = e.database_oid;
   if (names) {
     if (const auto it = names->databases.find(e.database_oid); it != names->databases.end()) v.database = it->second;
   }
+  // Why a name is unknown: snapshots are taken when the streamer starts and after the WAL shows new relation
+  // files, at most once a second, and only when the catalog can be read (archive/relation_names.hpp).
+  const std::string no_snapshot = "no name snapshot was taken before this event";
+  const std::string not_in = names ? "not in the name snapshot at " + names->lsn.to_string() +
+                                         ", the last before this event: created after it"
+                                   : no_snapshot;
   if (e.kind == format::EventKind::kDropDatabase) {
     if (!e.names.empty()) v.database = e.names.front();
   } else {
     // The snapshot taken before the event names every relation it knew; else the names the streamer attached
-    // ("database.schema.table"; the database is its own field); else oids.
+    // ("database.schema.table"; the database is its own field; one per relation when it knew them all).
+    const std::string prefix = v.database.value_or(std::to_string(e.database_oid)) + ".";
+    const auto attached = [&](size_t i) {
+      const std::string& name = e.names[i];
+      return name.starts_with(prefix) ? name.substr(prefix.size()) : name;
+    };
     std::vector<std::string> resolved;
-    for (const uint32_t rel : e.relations) {
-      const auto it = names ? names->relations.find({e.database_oid, rel}) : decltype(names->relations.end()){};
-      if (names && it != names->relations.end()) resolved.push_back(it->second);
+    for (size_t i = 0; i < e.relations.size(); ++i) {
+      RelationView rel{e.relations[i], std::nullopt};
+      if (names) {
+        if (const auto it = names->relations.find({e.database_oid, rel.relfilenode}); it != names->relations.end()) {
+          rel.name = it->second;
+          resolved.push_back(it->second);
+        }
+      }
+      if (!rel.name && e.names.size() == e.relations.size()) rel.name = attached(i);
+      v.relations.push_back(std::move(rel));
     }
-    const std::string prefix = v.database + ".";
     if (!resolved.empty() && resolved.size() >= e.names.size()) {
       v.tables = resolved;
-    } else if (!e.names.empty()) {
-      for (const auto& name : e.names) v.tables.push_back(name.starts_with(prefix) ? name.substr(prefix.size()) : name);
     } else {
-      for (const uint32_t rel : e.relations) v.tables.push_back(std::to_string(rel));
+      for (size_t i = 0; i < e.names.size(); ++i) v.tables.push_back(attached(i));
     }
+    // A table's indexes and TOAST table are in no snapshot: only a table without any name is unknown.
+    if (v.tables.empty() && !v.relations.empty()) v.names_unknown = not_in;
+  }
+  if (!v.database) {
+    v.names_unknown = names ? not_in + ", or it does not allow connections" : no_snapshot;
   }
   if (e.kind == format::EventKind::kMassDelete || e.kind == format::EventKind::kMassUpdate) v.rows = e.rows;
   v.restore_command = "walvault restore --repo " + restore::shell_quote(repo) + " --target-dir DIR --before-event " + v.id;
@@ -121,6 +129,27 @@ EventView view_of(const restore::TimelineEvent& te, const archive::NameSnapshot*
 }
 
 }  // namespace
+
+bool table_matches(std::string_view shown, std::string_view wanted) {
+  if (shown == wanted) return true;
+  const auto dot = shown.find('.');
+  return wanted.find('.') == std::string_view::npos && dot != std::string_view::npos && shown.substr(dot + 1) == wanted;
+}
+
+std::vector<EventView> select_events(std::vector<EventView> events, const EventFilter& filter) {
+  std::erase_if(events, [&](const EventView& v) {
+    if (filter.database && v.database != filter.database) return true;
+    if (filter.table) {
+      return std::none_of(v.tables.begin(), v.tables.end(),
+                          [&](const std::string& t) { return table_matches(t, *filter.table); });
+    }
+    return false;
+  });
+  if (filter.limit && events.size() > *filter.limit) {
+    events.erase(events.begin(), events.end() - static_cast<std::ptrdiff_t>(*filter.limit));
+  }
+  return events;
+}
 
 int run_events(const EventsOptions& options) {
   const int64_t since = options.since ? time_option("--since", *options.since)
@@ -133,40 +162,60 @@ int run_events(const EventsOptions& options) {
                   "kinds are drop_database, drop_table, truncate, mass_delete and mass_update");
     }
   }
+  if (options.limit && *options.limit <= 0) {
+    throw Error(ErrorCode::kUsage, "--limit " + std::to_string(*options.limit) + ": not a positive number of events",
+                "--limit N lists the newest N events of the selection; leave it out to list them all");
+  }
+  const EventFilter filter{options.table, options.database,
+                           options.limit ? std::optional<uint64_t>(static_cast<uint64_t>(*options.limit)) : std::nullopt};
   const std::string repo_path = std::filesystem::absolute(options.repo).lexically_normal().string();
   const repo::Repository repository = repo::open_repository(repo_path);
   Snapshots snapshots(*repository.storage);
-  std::vector<EventView> events;
+  std::vector<EventView> all;
   for (const auto& te : restore::read_events(*repository.storage, since, until, repository.config.segment_size)) {
     if (options.kind && format::event_kind_name(te.event.kind) != *options.kind) continue;
     const wal::Lsn at = te.event.first_lsn.valid() ? te.event.first_lsn : te.event.commit_lsn;
-    events.push_back(view_of(te, snapshots.before(at, te.event.database_oid, te.event.relations), repo_path));
+    all.push_back(view_of(te, snapshots.before(at, te.event.database_oid, te.event.relations), repo_path));
   }
+  const std::vector<EventView> events = select_events(std::move(all), filter);
+  const auto or_null = [](const auto& value) {
+    return value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);
+  };
 
   if (options.json) {
     nlohmann::ordered_json doc = nlohmann::ordered_json::array();
     for (const auto& v : events) {
+      nlohmann::ordered_json relations = nlohmann::ordered_json::array();
+      for (const auto& r : v.relations) relations.push_back({{"relfilenode", r.relfilenode}, {"name", or_null(r.name)}});
       doc.push_back({{"id", v.id},
                      {"kind", v.kind},
                      {"commit_time", v.commit_time},
                      {"xid", v.xid},
                      {"lsn", v.lsn},
                      {"timeline", v.timeline},
-                     {"database", v.database},
+                     {"database", or_null(v.database)},
+                     {"database_oid", v.database_oid},
                      {"tables", v.tables},
-                     {"rows", v.rows ? nlohmann::ordered_json(*v.rows) : nlohmann::ordered_json(nullptr)},
+                     {"relations", relations},
+                     {"names_unknown", or_null(v.names_unknown)},
+                     {"rows", or_null(v.rows)},
                      {"restore_command", v.restore_command}});
     }
     std::fputs((doc.dump(2) + "\n").c_str(), stdout);
     return 0;
   }
+  const bool selected = options.since || options.until || options.kind || options.table || options.database;
   std::string out;
-  if (events.empty()) out = "no destructive events in the index" + std::string(options.since || options.until || options.kind ? " for this selection" : "") + "\n";
+  if (events.empty()) out = "no destructive events in the index" + std::string(selected ? " for this selection" : "") + "\n";
   for (const auto& v : events) {
     std::string what;
     for (const auto& t : v.tables) what += (what.empty() ? "" : ", ") + t;
-    out += v.commit_time + "  " + v.kind + "  database " + v.database + (what.empty() ? "" : "  " + what) +
-           (v.rows ? "  (" + std::to_string(*v.rows) + " rows)" : "") + "\n";
+    if (what.empty() && !v.relations.empty()) {
+      for (const auto& r : v.relations) what += (what.empty() ? "rel " : ", ") + std::to_string(r.relfilenode);
+    }
+    out += v.commit_time + "  " + v.kind + "  database " + v.database.value_or(std::to_string(v.database_oid)) +
+           (what.empty() ? "" : "  " + what) + (v.rows ? "  (" + std::to_string(*v.rows) + " rows)" : "") +
+           (v.names_unknown ? "  (name unknown: " + *v.names_unknown + ")" : "") + "\n";
     out += "    id " + v.id + "  xid " + std::to_string(v.xid) + "  LSN " + v.lsn + "  timeline " +
            std::to_string(v.timeline) + "\n";
     out += "    restore: " + v.restore_command + "\n";

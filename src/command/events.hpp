@@ -2,14 +2,24 @@
 // mass_update), oldest first, each with the command that restores to just before it.
 //
 // Read from the index alone (restore/plan_inputs.hpp read_events). Names: tables as "schema.table" and the
-// database by name when the streamer's relation-name snapshots knew them, as oids otherwise. --json prints an
-// array of objects with exactly the fields id, kind, commit_time, xid, lsn, timeline, database, tables, rows,
-// restore_command (rows is null except for mass_delete/mass_update). Ids are stable (restore/plan.hpp).
-// Errors: kUsage (bad --since/--until/--kind), kRepository, kCorrupt (damaged index).
+// database by name when the streamer's relation-name snapshots knew them (archive/relation_names.hpp). A name no
+// snapshot knew is printed with its oid and why it is unknown (no snapshot before the event, or the relation or
+// database was created after the last snapshot before it, e.g. created and dropped between two snapshots).
+// Filters: --since/--until (commit time), --kind, --table (see table_matches), --database (its name), and --limit N,
+// which keeps the newest N events of the selection (still printed oldest first).
+// --json prints an array of objects with exactly the fields id, kind, commit_time, xid, lsn, timeline, database
+// (name, null when unknown), database_oid, tables (the names of the tables it hit, as the human form shows them),
+// relations (every relation file: {relfilenode, name}, name null when unknown), names_unknown (why a name is
+// unknown, else null), rows (null except for mass_delete/mass_update), restore_command. Ids are stable
+// (restore/plan.hpp).
+// Errors: kUsage (bad --since/--until/--kind/--limit), kRepository, kCorrupt (damaged index).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace walvault::command {
 
@@ -18,9 +28,49 @@ struct EventsOptions {
   std::optional<std::string> since;
   std::optional<std::string> until;
   std::optional<std::string> kind;
+  std::optional<std::string> table;
+  std::optional<std::string> database;
+  std::optional<int64_t> limit;
   bool json = false;
 };
 
 int run_events(const EventsOptions& options);
+
+// ---- the selection (pure)
+
+struct RelationView {
+  uint32_t relfilenode = 0;
+  std::optional<std::string> name;  // "schema.table"
+};
+
+struct EventView {
+  std::string id;
+  std::string kind;
+  std::string commit_time;
+  uint32_t xid = 0;
+  std::string lsn;
+  uint32_t timeline = 0;
+  std::optional<std::string> database;
+  uint32_t database_oid = 0;
+  std::vector<std::string> tables;      // names of the tables the event hit
+  std::vector<RelationView> relations;  // every relation file of the event
+  std::optional<std::string> names_unknown;
+  std::optional<uint64_t> rows;
+  std::string restore_command;
+};
+
+struct EventFilter {
+  std::optional<std::string> table;
+  std::optional<std::string> database;
+  std::optional<uint64_t> limit;  // > 0
+};
+
+// Whether the table named `shown` ("schema.table") is the one the user asked for: `wanted` is either the whole
+// "schema.table" or the bare table name, in any schema. Names compare exactly (as the catalog stores them).
+[[nodiscard]] bool table_matches(std::string_view shown, std::string_view wanted);
+// The events (oldest first) that pass the filter: a table filter keeps events with a table of that name (never a
+// drop_database, which names none), a database filter those of the database of that name; then the newest
+// `limit`. Events whose names are unknown match no name.
+[[nodiscard]] std::vector<EventView> select_events(std::vector<EventView> events, const EventFilter& filter);
 
 }  // namespace walvault::command

@@ -36,6 +36,7 @@ int run_stream(const StreamOptions& options) {
   streamer_options.fsync_interval = std::chrono::milliseconds(options.fsync_interval_ms);
   streamer_options.status_interval = std::chrono::milliseconds(options.status_interval_ms);
   streamer_options.compress_level = options.compress_level;
+  streamer_options.mass_rows_threshold = options.mass_rows_threshold;
   SystemClock clock;
   const std::string conninfo = repository.config.conninfo;
   archive::Streamer streamer(*repository.storage, repository.config, clock,

@@ -17,6 +17,7 @@ struct StreamOptions {
   int fsync_interval_ms = 200;  // the longest time received WAL stays unsynced while data arrives
   int status_interval_ms = 10000;
   int compress_level = archive::StreamerOptions::kDefaultCompressLevel;  // zstd level of the segment containers
+  uint64_t mass_rows_threshold = wal::kDefaultMassRowsThreshold;  // for the WAL indexed from now on
 };
 
 int run_stream(const StreamOptions& options);

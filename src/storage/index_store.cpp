@@ -143,9 +143,11 @@ IndexWriter::Tip& IndexWriter::tip_for(wal::Lsn lsn) {
   return *slot;
 }
 
+bool IndexWriter::holds(const format::CommitEntry& entry) { return entry.lsn <= tip_for(entry.lsn).last_commit; }
+
 void IndexWriter::append(const format::CommitEntry& entry) {
+  if (holds(entry)) return;  // already logged before a restart
   Tip& tip = tip_for(entry.lsn);
-  if (entry.lsn <= tip.last_commit) return;  // already logged before a restart
   const auto record = format::encode_tip_record(entry);
   tip.pending.insert(tip.pending.end(), record.begin(), record.end());
   if (tip.pending.size() >= kMaxPendingBytes) write_pending(tip);

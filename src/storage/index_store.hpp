@@ -42,6 +42,8 @@ class IndexWriter {
   // Adds an entry to the tip log of the segment that holds entry.lsn (events: commit_lsn). Not durable until
   // sync(). Entries must arrive in LSN order per segment; ones already present are skipped.
   void append(const format::CommitEntry& entry);
+  // Whether the entry's tip log holds it already (append() would skip it).
+  [[nodiscard]] bool holds(const format::CommitEntry& entry);
   void append(const format::EventEntry& event);
   // Makes every appended entry durable.
   void sync();

@@ -34,7 +34,7 @@ struct Decoded {
 Decoded decode_fixture() {
   Decoded out;
   archive::IndexDecoder decoder(
-      fixture_config(),
+      fixture_config(), archive::MassRowsSchedule(),
       archive::IndexDecoder::Callbacks{nullptr,
                                        [&](const wal::Commit& c, std::span<const wal::Event> events) {
                                          out.commits.push_back(archive::index_commit(c));
@@ -80,7 +80,8 @@ std::vector<archive::IndexUnit> store_index(storage::Storage& storage, const Dec
 
 std::vector<archive::IndexMismatch> cross_check(const storage::Storage& storage,
                                                 std::vector<archive::IndexUnit> units) {
-  archive::IndexCrossCheck check(storage, fixture_config(), wal::TimelineId(1), std::move(units));
+  archive::IndexCrossCheck check(storage, fixture_config(), wal::TimelineId(1), std::move(units),
+                                 archive::MassRowsSchedule());
   // Fed a segment at a time, as verify feeds containers.
   const auto& f = wal_fixture();
   for (std::size_t at = 0; at < f.bytes.size(); at += kFixtureSegmentSize) {
