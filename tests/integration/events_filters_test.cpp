@@ -28,7 +28,7 @@ std::vector<std::string> ids_of(const json& events) {
 
 }  // namespace
 
-TEST_CASE("events: --table --database --limit filters; unknown names; stream --mass-rows",
+TEST_CASE("events: --table --database --limit filters and unknown names and stream --mass-rows",
           "[integration][events][once]") {
   ArchivedCluster ac;
   auto& pg = ac.pg();
