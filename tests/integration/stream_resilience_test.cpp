@@ -111,8 +111,10 @@ TEST_CASE("a server that removed the WAL the repository needs stops the streamer
   PgCluster& pg = a.pg();
   a.start_streamer();
   pg.exec("CREATE TABLE kept (id int)");
-  (void)a.backup();
-  for (int i = 0; i < 5; ++i) pg.exec("INSERT INTO kept SELECT generate_series(1, 100) + " + std::to_string(100 * i));
+  const std::string old_backup = a.backup();
+  for (int i = 0; i < 4; ++i) pg.exec("INSERT INTO kept SELECT generate_series(1, 100) + " + std::to_string(100 * i));
+  const std::string last_xid =
+      pg.scalar("WITH i AS (INSERT INTO kept SELECT generate_series(401, 500) RETURNING 1) SELECT txid_current()");
   a.wait_durable();
   const auto held = stream_state(a.repo());
   REQUIRE(held);
@@ -200,6 +202,15 @@ TEST_CASE("a server that removed the WAL the repository needs stops the streamer
     const auto r = a.walvault({"restore", "--repo", a.repo(), "--target-dir", server.dir(), "--latest"});
     INFO(r.out << r.err);
     CHECK(r.exit_code == 6);
+  }
+  {
+    // The old chain stays restorable up to its end, from the archived partial segment the streamer closed it with.
+    RestoredServer server(pg.work_dir() + "/old-chain", free_port());
+    const auto r = a.walvault({"restore", "--repo", a.repo(), "--target-dir", server.dir(), "--backup", old_backup,
+                               "--xid", last_xid, "--start", "--port", std::to_string(server.port())});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(server.scalar("SELECT count(*) || ':' || sum(id) FROM kept") == expected);
   }
 
   (void)a.backup();
