@@ -119,10 +119,13 @@ std::vector<Check> run_checks(const repo::Repository& repository, const CheckOpt
     out.push_back({"archiving", false, "not checked: needs the server and a running streamer"});
   }
 
-  const auto backups = restore::read_backups(*repository.storage);
+  const restore::BackupCatalog catalog = restore::read_backup_catalog(*repository.storage);
+  const auto& backups = catalog.backups;
   const auto age = restore::newest_backup_age_seconds(backups, std::chrono::system_clock::now());
   const std::optional<double> newest = age ? std::optional(*age / 3600) : std::nullopt;
-  if (!newest) {
+  if (!catalog.damaged.empty()) {
+    out.push_back({"backup", false, catalog.damaged.front().what()});
+  } else if (!newest) {
     out.push_back({"backup", false, "the repository holds no backup"});
   } else if (const auto unbacked = repo::chain_without_backup(repo::read_chain_breaks(*repository.storage),
                                                               restore::backup_starts(backups))) {

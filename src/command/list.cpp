@@ -152,7 +152,8 @@ int run_list(const ListOptions& options) {
   const repo::Repository repository = repo::open_repository(options.repo);
   const storage::Storage& storage = *repository.storage;
   const uint32_t segment_size = repository.config.segment_size;
-  const std::vector<restore::BackupEntry> backups = restore::read_backups(storage);
+  const restore::BackupCatalog catalog = restore::read_backup_catalog(storage);
+  const std::vector<restore::BackupEntry>& backups = catalog.backups;
   const restore::WalCoverage coverage = restore::read_wal_coverage(storage, segment_size);
   const std::vector<repo::WalGap> gaps = wal_gaps(storage, backups, coverage, segment_size);
 
@@ -167,7 +168,9 @@ int run_list(const ListOptions& options) {
 
   if (options.json) {
     json doc = {
-        {"backups", json::array()}, {"wal", json::array()}, {"gaps", json::array()}, {"windows", json::array()}};
+        {"backups", json::array()}, {"wal", json::array()}, {"gaps", json::array()}, {"windows", json::array()},
+        {"damaged_catalog_entries", json::array()}};
+    for (const auto& d : catalog.damaged) doc["damaged_catalog_entries"].push_back(d.what());
     for (const auto& b : backups) {
       doc["backups"].push_back({{"id", b.id},
                                 {"damaged", damaged.contains(b.id)},
@@ -214,6 +217,9 @@ int run_list(const ListOptions& options) {
 
   std::string out = "Backups (" + std::to_string(backups.size()) + "):\n";
   if (backups.empty()) out += "  none; take one with 'walvault backup --repo " + options.repo + "'\n";
+  for (const auto& d : catalog.damaged) {
+    out += "  DAMAGED catalog entry: " + std::string(d.what()) + "; that backup cannot be used\n";
+  }
   for (const auto& b : backups) {
     out += "  " + b.id + "  timeline " + std::to_string(b.timeline.value()) + "  start " + b.start_lsn.to_string() +
            "  stop " + b.stop_lsn.to_string() + "\n      " + b.start_time + " .. " + b.stop_time + "  " +

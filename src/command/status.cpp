@@ -109,7 +109,9 @@ Status collect(const repo::Repository& repository) {
     if (e.code() != ErrorCode::kCorrupt) throw;
     s.damaged.push_back(e.what());
   }
-  const auto backups = restore::read_backups(*repository.storage);
+  restore::BackupCatalog catalog = restore::read_backup_catalog(*repository.storage);
+  for (const auto& damaged : catalog.damaged) s.damaged.push_back(damaged.what());
+  const auto backups = std::move(catalog.backups);
   s.backups = backups.size();
   s.newest_backup_age_seconds = restore::newest_backup_age_seconds(backups, std::chrono::system_clock::now());
   std::vector<repo::ChainBreak> breaks;

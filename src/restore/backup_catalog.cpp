@@ -183,18 +183,30 @@ BackupEntry decode_backup_entry(std::string_view text, std::string_view object, 
   return e;
 }
 
-std::vector<BackupEntry> read_backups(const storage::Storage& storage) {
-  std::vector<BackupEntry> out;
+BackupCatalog read_backup_catalog(const storage::Storage& storage) {
+  BackupCatalog out;
   const format::SealRule rule = repo::seal_rule(storage);
   for (const auto& info : storage.list(kBackupPrefix)) {
     const std::string_view id = id_of(info.name);
     if (id.empty() || info.name != backup_object_name(id, kCatalogObjectName)) continue;
     const auto bytes = storage.read(info.name);
-    out.push_back(decode_backup_entry(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
-                                      info.name, rule));
+    try {
+      out.backups.push_back(decode_backup_entry(
+          std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), info.name, rule));
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kCorrupt) throw;
+      out.damaged.push_back(e);
+    }
   }
-  std::sort(out.begin(), out.end(), [](const BackupEntry& a, const BackupEntry& b) { return a.id < b.id; });
+  std::sort(out.backups.begin(), out.backups.end(),
+            [](const BackupEntry& a, const BackupEntry& b) { return a.id < b.id; });
   return out;
+}
+
+std::vector<BackupEntry> read_backups(const storage::Storage& storage) {
+  BackupCatalog catalog = read_backup_catalog(storage);
+  if (!catalog.damaged.empty()) throw catalog.damaged.front();
+  return std::move(catalog.backups);
 }
 
 std::optional<double> newest_backup_age_seconds(const std::vector<BackupEntry>& backups,

@@ -3,8 +3,9 @@
 // backup/<id>/ without it are the leftovers of an interrupted backup and are ignored here.
 //
 // encode/decode are the JSON codec, sealed (format/sealed_object.hpp; decode throws kCorrupt naming the object
-// and the field, or the failed seal); read_backups() lists the complete backups of a repository, oldest first,
-// and throws kCorrupt for a damaged entry. Storage errors pass through.
+// and the field, or the failed seal); read_backup_catalog() lists the complete backups of a repository, oldest
+// first, with the damaged entries apart; read_backups() throws kCorrupt for a damaged entry. Storage errors pass
+// through.
 #pragma once
 
 #include <chrono>
@@ -67,7 +68,16 @@ struct BackupEntry {
 // object: the object's name, for error messages; rule: the repository's (repo::seal_rule).
 [[nodiscard]] BackupEntry decode_backup_entry(std::string_view text, std::string_view object, format::SealRule rule);
 
-// Every complete backup (those with a catalog entry), sorted by id (oldest first).
+// The catalog as found: every complete backup whose entry reads, sorted by id (oldest first), and the error
+// (kCorrupt, naming the object) of each entry that does not. Readers that can do without a backup (list, status,
+// check, restore planning) name the damaged ones and go on with the rest.
+struct BackupCatalog {
+  std::vector<BackupEntry> backups;
+  std::vector<Error> damaged;
+};
+[[nodiscard]] BackupCatalog read_backup_catalog(const storage::Storage& storage);
+// Every complete backup, sorted by id (oldest first); throws the first damaged entry's error, for callers that must
+// know every backup (expire: it would otherwise remove WAL a damaged entry's backup needs).
 [[nodiscard]] std::vector<BackupEntry> read_backups(const storage::Storage& storage);
 // Seconds from the newest backup's stop time to now; nullopt without a backup (or a readable stop time).
 [[nodiscard]] std::optional<double> newest_backup_age_seconds(const std::vector<BackupEntry>& backups,

@@ -10,6 +10,7 @@
 #include "archive/stream_state.hpp"
 #include "archive/verify_state.hpp"
 #include "common/error.hpp"
+#include "common/log.hpp"
 #include "repo/wal_chains.hpp"
 #include "repo/repository.hpp"
 #include "restore/wal_fetch.hpp"
@@ -259,7 +260,12 @@ PlanInputs read_plan_inputs(const repo::Repository& repository) {
   PlanInputs inputs;
   inputs.system_identifier = repository.config.system_identifier;
   inputs.segment_size = repository.config.segment_size;
-  inputs.backups = read_backups(*repository.storage);
+  BackupCatalog catalog = read_backup_catalog(*repository.storage);
+  if (catalog.backups.empty() && !catalog.damaged.empty()) throw catalog.damaged.front();  // nothing else to use
+  for (const auto& damaged : catalog.damaged) {
+    log::warning(std::string(damaged.what()) + ": that backup cannot be used; planning with the others");
+  }
+  inputs.backups = std::move(catalog.backups);
   inputs.coverage = read_wal_coverage(*repository.storage, inputs.segment_size);
   inputs.damaged_backups = archive::read_verify_state(*repository.storage).damaged_backups();
   return inputs;

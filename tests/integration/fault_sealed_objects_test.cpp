@@ -6,8 +6,8 @@
 // With tip/stream.state damaged, `wal-fetch` of the in-progress segment fails loudly (200: PostgreSQL stops)
 // instead of answering "not found" (1: PostgreSQL ends recovery and promotes early), and `status` names the damage;
 // with the history file damaged, `wal-fetch` refuses to serve it and `restore --start` stops before it writes the
-// target directory, so PostgreSQL never starts on it; with backup.json damaged, restore refuses to plan. Once the
-// bytes are back, verify --full is clean again.
+// target directory, so PostgreSQL never starts on it; with the only backup.json damaged, restore refuses to plan.
+// Once the bytes are back, verify --full is clean again.
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <filesystem>

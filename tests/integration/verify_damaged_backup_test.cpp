@@ -85,4 +85,29 @@ TEST_CASE("a byte flipped after a passing verify is found by the next one, and r
   CHECK(r.out.find("skipped   backup " + second) != std::string::npos);
   CHECK(restored.scalar("SELECT count(*) FROM t") == "2000");
   ac.stop_streamer(SIGTERM);
+
+  // A damaged catalog entry: named by list, status and check, passed over by restore with a warning, and expire,
+  // which would otherwise remove WAL that backup needs, refuses.
+  const std::string catalog = "backup/" + second + "/backup.json";
+  walvault::test::flip_byte(ac.repo() + "/" + catalog, 40);
+  const auto damaged_list = ac.walvault({"list", "--repo", ac.repo(), "--json"});
+  INFO(damaged_list.out << damaged_list.err);
+  REQUIRE(damaged_list.exit_code == 0);
+  const json entries = json::parse(damaged_list.out);
+  CHECK(entries["backups"].size() == 1);
+  REQUIRE(entries["damaged_catalog_entries"].size() == 1);
+  CHECK(entries["damaged_catalog_entries"][0].get<std::string>().find(catalog) != std::string::npos);
+  const auto damaged_status = ac.walvault({"status", "--repo", ac.repo(), "--json"});
+  CHECK(damaged_status.exit_code == 11);
+  CHECK(damaged_status.out.find(catalog) != std::string::npos);
+  const auto replanned = ac.walvault({"restore", "--repo", ac.repo(), "--target-dir", ac.pg().work_dir() + "/plan2",
+                                      "--latest", "--dry-run", "--json"});
+  INFO(replanned.out << replanned.err);
+  REQUIRE(replanned.exit_code == 0);
+  CHECK(json::parse(replanned.out)["backup"]["id"] == first);
+  CHECK(replanned.err.find(catalog) != std::string::npos);
+  CHECK(replanned.err.find("that backup cannot be used") != std::string::npos);
+  const auto expire = ac.walvault({"expire", "--repo", ac.repo(), "--keep-backups", "1", "--dry-run"});
+  CHECK(expire.exit_code == 5);
+  CHECK(expire.err.find(catalog) != std::string::npos);
 }
