@@ -79,6 +79,7 @@ std::vector<Check> run_checks(const repo::Repository& repository, const CheckOpt
   const auto& config = repository.config;
   std::string state_damage;
   const std::optional<wal::Lsn> durable = durable_lsn(*repository.storage, state_damage);
+  const std::vector<repo::ChainBreak> breaks = repo::read_chain_breaks(*repository.storage);
   std::optional<pg::SystemIdentity> identity;
   Check server{"server", false, ""};
   Check slot{"slot", false, ""};
@@ -95,7 +96,7 @@ std::vector<Check> run_checks(const repo::Repository& repository, const CheckOpt
                       std::to_string(identity->timeline.value()) + ", at " + identity->flush_lsn.to_string();
       const auto problem =
           pg::slot_problem(config.slot, source.read_slot(config.slot),
-                           repo::slot_needed_from(durable, repo::read_chain_breaks(*repository.storage)),
+                           repo::slot_needed_from(durable, breaks),
                            config.segment_size);
       slot.ok = !problem;
       slot.detail = problem ? *problem : "\"" + config.slot + "\" reserves WAL for the repository";
@@ -127,8 +128,7 @@ std::vector<Check> run_checks(const repo::Repository& repository, const CheckOpt
     out.push_back({"backup", false, catalog.damaged.front().what()});
   } else if (!newest) {
     out.push_back({"backup", false, "the repository holds no backup"});
-  } else if (const auto unbacked = repo::chain_without_backup(repo::read_chain_breaks(*repository.storage),
-                                                              restore::backup_starts(backups))) {
+  } else if (const auto unbacked = repo::chain_without_backup(breaks, restore::backup_starts(backups))) {
     out.push_back({"backup", false, *unbacked});
   } else {
     out.push_back({"backup", *newest <= options.max_backup_age_hours,
