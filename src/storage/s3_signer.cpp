@@ -96,6 +96,15 @@ std::string Sha256::finish() {
   return to_hex(digest);
 }
 
+std::string md5_base64(std::span<const std::byte> bytes) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest.data(), &length, EVP_md5(), nullptr);
+  std::array<unsigned char, 4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1> text{};
+  const int written = EVP_EncodeBlock(text.data(), digest.data(), static_cast<int>(length));
+  return {reinterpret_cast<const char*>(text.data()), static_cast<std::size_t>(written)};
+}
+
 std::string sha256_hex(std::string_view text) { return sha256_hex(std::as_bytes(std::span(text.data(), text.size()))); }
 
 std::string uri_encode(std::string_view text, bool keep_slash) {

@@ -64,6 +64,8 @@ class Sha256 {
  private:
   ::evp_md_ctx_st* context_;
 };
+// The base64 of the MD5 of bytes: the Content-MD5 header DeleteObjects requires.
+[[nodiscard]] std::string md5_base64(std::span<const std::byte> bytes);
 // Lowercase hex of raw bytes.
 [[nodiscard]] std::string to_hex(std::span<const unsigned char> bytes);
 

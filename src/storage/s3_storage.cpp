@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
+#include <map>
 
 #include "common/log.hpp"
 #include "storage/s3_signer.hpp"
@@ -111,6 +112,41 @@ std::string if_match(std::string_view etag) {
 
 std::span<const std::byte> bytes_of(const std::string& text) {
   return std::as_bytes(std::span(text.data(), text.size()));
+}
+
+constexpr std::string_view kPieceMarker = "/.piece-";
+constexpr std::size_t kPieceDigits = 16;
+// Cut-away pieces are deleted once this many have gathered; a log of more live pieces is rewritten as one piece
+// when its content is at most kCompactBytes.
+constexpr std::size_t kPieceBatch = 32;
+constexpr uint64_t kCompactBytes = 1 << 20;
+
+std::string hex16(uint64_t value) {
+  char text[kPieceDigits + 1];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+std::optional<uint64_t> parse_hex16(std::string_view text) {
+  uint64_t value = 0;
+  if (text.size() != kPieceDigits) return std::nullopt;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 16);
+  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// The pieces that hold bytes of the file: a piece is cut away entirely when a later piece starts at or before its
+// offset. pieces are sorted by sequence number.
+template <typename Piece>
+std::vector<Piece> live_pieces(const std::vector<Piece>& pieces) {
+  std::vector<Piece> live;
+  uint64_t cut = UINT64_MAX;
+  for (auto it = pieces.rbegin(); it != pieces.rend(); ++it) {
+    if (it->offset < cut) live.push_back(*it);
+    cut = std::min(cut, it->offset);
+  }
+  std::reverse(live.begin(), live.end());
+  return live;
 }
 
 }  // namespace
@@ -351,6 +387,101 @@ class S3Lease final : public StorageLock {
   std::thread thread_;
 };
 
+// --- append files ----------------------------------------------------------------------------------------------
+
+class S3AppendFile final : public AppendFile {
+ public:
+  S3AppendFile(S3Storage& storage, std::string name) : storage_(storage), name_(std::move(name)) {
+    const auto pieces = storage_.pieces(name_);
+    if (pieces.empty()) {
+      dirty_from_ = 0;
+      sync();  // created empty and durable
+    } else {
+      content_ = storage_.read_pieces(name_).value_or(Bytes());
+      next_seq_ = pieces.back().seq + 1;
+      live_ = live_pieces(pieces);
+      for (const auto& piece : pieces) {
+        if (std::none_of(live_.begin(), live_.end(), [&](const auto& l) { return l.seq == piece.seq; })) {
+          cut_.push_back(piece.key);
+        }
+      }
+    }
+    const std::lock_guard lock(storage_.open_mutex_);
+    storage_.open_files_[name_] = this;
+  }
+  ~S3AppendFile() override {
+    const std::lock_guard lock(storage_.open_mutex_);
+    if (const auto it = storage_.open_files_.find(name_); it != storage_.open_files_.end() && it->second == this) {
+      storage_.open_files_.erase(it);
+    }
+  }
+  S3AppendFile(const S3AppendFile&) = delete;
+  S3AppendFile& operator=(const S3AppendFile&) = delete;
+
+  [[nodiscard]] uint64_t size() const override { return content_.size(); }
+
+  void write_at(uint64_t offset, std::span<const std::byte> bytes) override {
+    if (offset > content_.size()) {
+      throw Error(ErrorCode::kInternal, "append file " + name_ + ": write at " + std::to_string(offset) +
+                                            " past its end " + std::to_string(content_.size()));
+    }
+    if (bytes.empty()) return;
+    if (content_.size() < offset + bytes.size()) content_.resize(offset + bytes.size());
+    std::copy(bytes.begin(), bytes.end(), content_.begin() + static_cast<std::ptrdiff_t>(offset));
+    dirty_from_ = std::min(dirty_from_.value_or(offset), offset);
+  }
+
+  void truncate(uint64_t length) override {
+    if (length > content_.size()) {
+      throw Error(ErrorCode::kInternal, "append file " + name_ + ": truncate to " + std::to_string(length) +
+                                            " past its end " + std::to_string(content_.size()));
+    }
+    if (length == content_.size()) return;
+    content_.resize(length);
+    dirty_from_ = std::min(dirty_from_.value_or(length), length);
+  }
+
+  void sync() override {
+    if (!dirty_from_) return;
+    uint64_t from = *dirty_from_;
+    if (live_.size() >= kPieceBatch && content_.size() <= kCompactBytes) from = 0;
+    S3Storage::Piece piece{.seq = next_seq_, .offset = from, .length = content_.size() - from, .key = ""};
+    piece.key = storage_.key(name_) + std::string(kPieceMarker) + hex16(piece.seq) + "-" + hex16(piece.offset);
+    storage_.put_new_key(piece.key, name_, std::span(content_).subspan(from));
+    ++next_seq_;
+    dirty_from_.reset();
+    std::erase_if(live_, [&](const S3Storage::Piece& l) {
+      if (l.offset < from) return false;
+      cut_.push_back(l.key);
+      return true;
+    });
+    live_.push_back(std::move(piece));
+    if (cut_.size() >= kPieceBatch) {
+      try {
+        storage_.delete_keys(cut_);
+        cut_.clear();
+      } catch (const Error& e) {  // they only cost space: the next batch tries again
+        log::warning("cannot delete the replaced pieces of " + name_ + ": " + e.what());
+      }
+    }
+  }
+
+  // The content, synced first (publish_append).
+  [[nodiscard]] const Bytes& synced_content() {
+    sync();
+    return content_;
+  }
+
+ private:
+  S3Storage& storage_;
+  std::string name_;
+  Bytes content_;
+  std::optional<uint64_t> dirty_from_;  // the lowest offset changed since the last sync
+  uint64_t next_seq_ = 1;
+  std::vector<S3Storage::Piece> live_;  // the pieces that hold bytes of the synced content
+  std::vector<std::string> cut_;        // keys of pieces cut away entirely, not deleted yet
+};
+
 // --- storage ---------------------------------------------------------------------------------------------------
 
 S3Storage::S3Storage(S3Config config) : client_(std::move(config)) {
@@ -362,7 +493,7 @@ S3Storage::S3Storage(S3Config config) : client_(std::move(config)) {
   }
 }
 
-Capabilities S3Storage::capabilities() const { return Capabilities{.append = false, .local_root = {}}; }
+Capabilities S3Storage::capabilities() const { return Capabilities{.append = true, .local_root = {}}; }
 
 std::string S3Storage::key(std::string_view name) const {
   const std::string& prefix = client_.config().prefix;
@@ -407,7 +538,7 @@ bool S3Storage::holds(const std::string& key, uint64_t size, const std::string& 
   return digest.finish() == sha256;
 }
 
-std::vector<ObjectInfo> S3Storage::list(std::string_view prefix) const {
+std::vector<ObjectInfo> S3Storage::list_keys(std::string_view prefix) const {
   const std::string root = key("");  // "" or "prefix/"
   std::vector<ObjectInfo> out;
   std::optional<std::string> token;
@@ -445,25 +576,94 @@ std::vector<ObjectInfo> S3Storage::list(std::string_view prefix) const {
   return out;
 }
 
+std::vector<ObjectInfo> S3Storage::list(std::string_view prefix) const {
+  std::vector<ObjectInfo> out;
+  std::map<std::string, uint64_t, std::less<>> append_files;  // name → replayed size
+  std::map<std::string, uint64_t, std::less<>> newest;        // name → sequence number of its newest piece
+  for (ObjectInfo& entry : list_keys(prefix)) {
+    const auto marker = entry.name.rfind(kPieceMarker);
+    if (marker == std::string::npos) {
+      out.push_back(std::move(entry));
+      continue;
+    }
+    const std::string_view tail = std::string_view(entry.name).substr(marker + kPieceMarker.size());
+    const auto seq = parse_hex16(tail.substr(0, kPieceDigits));
+    const auto offset = tail.size() == 2 * kPieceDigits + 1 ? parse_hex16(tail.substr(kPieceDigits + 1)) : std::nullopt;
+    if (!seq || !offset) continue;  // not a piece walvault wrote
+    std::string name = entry.name.substr(0, marker);
+    if (const auto it = newest.find(name); it != newest.end() && it->second > *seq) continue;
+    newest[name] = *seq;
+    append_files[std::move(name)] = *offset + entry.size;
+  }
+  for (auto& [name, size] : append_files) out.push_back(ObjectInfo{name, size});
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<S3Storage::Piece> S3Storage::pieces(std::string_view name) const {
+  const std::string prefix = std::string(name) + std::string(kPieceMarker);
+  std::vector<Piece> out;
+  for (const ObjectInfo& entry : list_keys(prefix)) {
+    const std::string_view tail = std::string_view(entry.name).substr(prefix.size());
+    const auto seq = parse_hex16(tail.substr(0, kPieceDigits));
+    const auto offset = tail.size() == 2 * kPieceDigits + 1 ? parse_hex16(tail.substr(kPieceDigits + 1)) : std::nullopt;
+    if (seq && offset) out.push_back(Piece{.seq = *seq, .offset = *offset, .length = entry.size, .key = key(entry.name)});
+  }
+  std::sort(out.begin(), out.end(), [](const Piece& a, const Piece& b) { return a.seq < b.seq; });
+  return out;
+}
+
+std::optional<Bytes> S3Storage::read_pieces(std::string_view name) const {
+  // A writer deletes the pieces its newer ones cut away: a piece that vanished between the listing and the read
+  // means the listing is stale, so list again.
+  for (int attempt = 1;; ++attempt) {
+    const auto all = pieces(name);
+    if (all.empty()) return std::nullopt;
+    Bytes content;
+    bool stale = false;
+    for (const Piece& piece : live_pieces(all)) {
+      auto body = get(piece.key, std::nullopt);
+      if (!body) {
+        stale = true;
+        break;
+      }
+      content.resize(std::min<uint64_t>(content.size(), piece.offset));
+      if (content.size() != piece.offset) {
+        throw Error(ErrorCode::kCorrupt, "append file " + std::string(name) + " has a hole at offset " +
+                                             std::to_string(content.size()) + " in " + client_.describe(piece.key),
+                    "a piece of it is missing from the bucket");
+      }
+      content.insert(content.end(), body->body.begin(), body->body.end());
+    }
+    if (!stale) return content;
+    if (attempt == 5) {
+      throw Error(ErrorCode::kIo, "append file " + std::string(name) + " kept changing while it was read",
+                  "try again", /*retryable=*/true);
+    }
+  }
+}
+
 std::optional<uint64_t> S3Storage::info(std::string_view name) const {
   check_object_name(name);
-  const auto found = probe(key(name));
-  if (!found) return std::nullopt;
-  return found->size;
+  if (const auto found = probe(key(name))) return found->size;
+  const auto all = pieces(name);
+  if (all.empty()) return std::nullopt;
+  return all.back().offset + all.back().length;
 }
 
 std::optional<uint64_t> S3Storage::version(std::string_view name) const {
   check_object_name(name);
-  const auto found = probe(key(name));
-  if (!found) throw not_found(name);
-  return fnv1a(found->etag);
+  if (const auto found = probe(key(name))) return fnv1a(found->etag);
+  const auto all = pieces(name);
+  if (all.empty()) throw not_found(name);
+  return fnv1a(all.back().key);
 }
 
 Bytes S3Storage::read(std::string_view name) const {
   check_object_name(name);
-  auto response = get(key(name), std::nullopt);
-  if (!response) throw not_found(name);
-  return std::move(response->body);
+  if (auto response = get(key(name), std::nullopt)) return std::move(response->body);
+  if (auto content = read_pieces(name)) return std::move(*content);
+  throw not_found(name);
 }
 
 Bytes S3Storage::read_range(std::string_view name, uint64_t offset, uint64_t length) const {
@@ -475,7 +675,13 @@ Bytes S3Storage::read_range(std::string_view name, uint64_t offset, uint64_t len
   std::string range = "bytes=" + std::to_string(offset) + "-";
   if (length <= UINT64_MAX - offset) range += std::to_string(offset + length - 1);
   auto response = get(key(name), range);
-  if (!response) throw not_found(name);
+  if (!response) {
+    auto content = read_pieces(name);
+    if (!content) throw not_found(name);
+    if (offset >= content->size()) return {};
+    const auto first = content->begin() + static_cast<std::ptrdiff_t>(offset);
+    return Bytes(first, first + static_cast<std::ptrdiff_t>(std::min<uint64_t>(length, content->size() - offset)));
+  }
   if (response->status == 416) return {};  // offset at or past the end
   Bytes& body = response->body;
   if (response->status == 200) {  // the whole object (a server that ignores ranges, or an empty object)
@@ -488,8 +694,12 @@ Bytes S3Storage::read_range(std::string_view name, uint64_t offset, uint64_t len
 }
 
 void S3Storage::put_new(std::string_view name, std::span<const std::byte> bytes) const {
+  put_new_key(key(name), name, bytes);
+}
+
+void S3Storage::put_new_key(const std::string& key, std::string_view name, std::span<const std::byte> bytes) const {
   const S3Request request{
-      .operation = "PutObject", .method = "PUT", .key = key(name), .headers = {{"If-None-Match", "*"}}, .body = bytes};
+      .operation = "PutObject", .method = "PUT", .key = key, .headers = {{"If-None-Match", "*"}}, .body = bytes};
   const S3Response response = client_.send(request);
   if (response.status == 200) return;
   if (response.status != 412) throw client_.error(request, response);
@@ -510,17 +720,65 @@ void S3Storage::remove(std::string_view name) {
   check_object_name(name);
   const S3Request request{.operation = "DeleteObject", .method = "DELETE", .key = key(name)};
   const S3Response response = client_.send(request);
-  if (response.status == 204 || response.status == 200) return;
-  if (response.status == 404 && response.error_code() != "NoSuchBucket") return;
-  throw client_.error(request, response);
+  if (response.status != 204 && response.status != 200 &&
+      !(response.status == 404 && response.error_code() != "NoSuchBucket")) {
+    throw client_.error(request, response);
+  }
+  std::vector<std::string> keys;
+  for (const Piece& piece : pieces(name)) keys.push_back(piece.key);
+  delete_keys(keys);
 }
 
-std::unique_ptr<AppendFile> S3Storage::open_append(std::string_view /*name*/) {
-  throw Error(ErrorCode::kInternal, "S3 storage does not support append files");
+void S3Storage::delete_keys(const std::vector<std::string>& keys) const {
+  constexpr std::size_t kPerRequest = 1000;  // S3's limit
+  for (std::size_t first = 0; first < keys.size(); first += kPerRequest) {
+    std::string body = "<Delete><Quiet>true</Quiet>";
+    for (std::size_t i = first; i < std::min(keys.size(), first + kPerRequest); ++i) {
+      body += "<Object><Key>" + xml_escape(keys[i]) + "</Key></Object>";
+    }
+    body += "</Delete>";
+    const S3Request request{.operation = "DeleteObjects",
+                            .method = "POST",
+                            .key = "",
+                            .query = {{"delete", ""}},
+                            .headers = {{"Content-MD5", md5_base64(bytes_of(body))}},
+                            .body = bytes_of(body),
+                            .subject = keys[first]};
+    const S3Response response = client_.send(request);
+    if (response.status != 200) throw client_.error(request, response);
+    // Quiet mode lists only the keys that failed.
+    if (const auto failed = xml_elements(response.text(), "Error"); !failed.empty()) {
+      throw Error(ErrorCode::kIo,
+                  "s3 DeleteObjects of " + client_.describe(xml_text(failed.front(), "Key").value_or(keys[first])) +
+                      " failed: " + xml_text(failed.front(), "Code").value_or("unknown error"),
+                  "check that the credentials may delete objects in the bucket", /*retryable=*/true);
+    }
+  }
 }
 
-void S3Storage::publish_append(std::string_view /*from*/, std::string_view /*to*/) {
-  throw Error(ErrorCode::kInternal, "S3 storage does not support append files");
+std::unique_ptr<AppendFile> S3Storage::open_append(std::string_view name) {
+  check_object_name(name);
+  return std::make_unique<S3AppendFile>(*this, std::string(name));
+}
+
+void S3Storage::publish_append(std::string_view from, std::string_view to) {
+  check_object_name(from);
+  check_object_name(to);
+  std::optional<Bytes> read_back;
+  const Bytes* content = nullptr;
+  {
+    const std::lock_guard lock(open_mutex_);
+    if (const auto it = open_files_.find(from); it != open_files_.end()) content = &it->second->synced_content();
+  }
+  if (content == nullptr) {
+    read_back = read_pieces(from);
+    if (!read_back) throw not_found(from);
+    content = &*read_back;
+  }
+  put_new(to, *content);
+  std::vector<std::string> keys;
+  for (const Piece& piece : pieces(from)) keys.push_back(piece.key);
+  delete_keys(keys);
 }
 
 std::vector<ObjectInfo> S3Storage::sweep_temporaries(std::chrono::system_clock::time_point modified_before,

@@ -19,8 +19,22 @@
 // Reads: read() and read_range() are (ranged) GetObject; info() and version() are a one-byte ranged GetObject
 // rather than HeadObject, because a HEAD response has no body, so a missing bucket would look like a missing
 // object. version() is a hash of the ETag (an object rewritten with the same bytes keeps its token). list() is
-// ListObjectsV2 with continuation tokens, sorted. capabilities(): no append files, no local root; open_append() and
-// publish_append() throw kInternal.
+// ListObjectsV2 with continuation tokens, sorted. capabilities(): append files, no local root.
+//
+// Append files (the streamer's in-progress segment, its tail and index logs, tip/stream.state) are logs of
+// write-once pieces, since S3 cannot grow or rewrite an object in place (FORMAT.md, "Append files on S3"). The
+// append file NAME is the set of keys "PREFIX/NAME/.piece-SSSSSSSSSSSSSSSS-OOOOOOOOOOOOOOOO" (16 hex digits each:
+// S the piece's sequence number, O its offset); a piece means "cut the file to O, then append my bytes", so the
+// content is the pieces replayed in sequence order, and a piece at offset 0 replaces everything before it. sync()
+// writes the bytes changed since the last sync() as one piece (PutObject, If-None-Match: *): one request, and
+// none when nothing changed; the piece is durable in the bucket when sync() returns. Pieces a later piece cuts
+// away entirely are deleted in batches (DeleteObjects) once 32 have gathered; a log of more than 32 live pieces
+// no larger than 1 MiB is rewritten as one piece at offset 0. An open AppendFile keeps the file's content in
+// memory (at most one compressed segment), so publish_append() of an open file uploads it without reading it
+// back; it writes the target once, under its final name, then deletes the pieces. Readers (list, info, read,
+// read_range, version) see an append file as one object of its replayed size; a reader that loses a race with a
+// writer's cleanup lists again. Object names never have a component starting with '.', so piece keys never
+// collide with objects.
 //
 // lock(name) is a lease: the object "locks/NAME" holding its owner (a random id, host and pid) and an expiry
 // time, created with If-None-Match: *. A thread renews it every lease_duration / 3 with a conditional overwrite
@@ -33,10 +47,15 @@
 // Errors as in storage.hpp and s3_client.hpp.
 #pragma once
 
+#include <map>
+#include <mutex>
+
 #include "storage/s3_client.hpp"
 #include "storage/storage.hpp"
 
 namespace walvault::storage {
+
+class S3AppendFile;
 
 // The size of part part_number (1-based) of a multipart upload with S3Config::part_size base: base for the first
 // 2000 parts, doubled every 2000 parts after, so the 10000 parts S3 allows hold 31 × 2000 × base (about 520 GB at
@@ -68,6 +87,9 @@ class S3Storage final : public Storage {
   [[nodiscard]] std::vector<ObjectInfo> sweep_temporaries(std::chrono::system_clock::time_point modified_before,
                                                           bool dry_run) override;
 
+  // Deletes keys (full keys) with DeleteObjects, 1000 per request; a key that does not exist is no error.
+  void delete_keys(const std::vector<std::string>& keys) const;
+
   [[nodiscard]] const S3Client& client() const noexcept { return client_; }
   // The bucket key of an object name.
   [[nodiscard]] std::string key(std::string_view name) const;
@@ -75,6 +97,14 @@ class S3Storage final : public Storage {
  private:
   friend class S3ObjectWriter;
   friend class S3Lease;
+  friend class S3AppendFile;
+
+  struct Piece {
+    uint64_t seq = 0;
+    uint64_t offset = 0;
+    uint64_t length = 0;
+    std::string key;
+  };
 
   struct Probe {
     uint64_t size = 0;
@@ -89,8 +119,19 @@ class S3Storage final : public Storage {
   [[nodiscard]] std::optional<S3Response> get(const std::string& key, const std::optional<std::string>& range) const;
   // PutObject If-None-Match: * of the object name, with the immutability rule (see the top of this file).
   void put_new(std::string_view name, std::span<const std::byte> bytes) const;
+  // The same for a full key; errors name `name`.
+  void put_new_key(const std::string& key, std::string_view name, std::span<const std::byte> bytes) const;
+  // Every key under the full key prefix, with its size, sorted; keys relative to the storage's prefix.
+  [[nodiscard]] std::vector<ObjectInfo> list_keys(std::string_view prefix) const;
+  // The pieces of the append file name, by sequence number (empty when it is none).
+  [[nodiscard]] std::vector<Piece> pieces(std::string_view name) const;
+  // The content of the append file name; nullopt when it has no pieces.
+  [[nodiscard]] std::optional<Bytes> read_pieces(std::string_view name) const;
 
   S3Client client_;
+  // The open append files by name: publish_append() takes an open file's content from memory.
+  mutable std::mutex open_mutex_;
+  std::map<std::string, S3AppendFile*, std::less<>> open_files_;
 };
 
 }  // namespace walvault::storage

@@ -1,5 +1,6 @@
-// The behavioural contract of the Storage interface for stores without append files (storage.hpp), as functions
-// over a fresh, empty store, so that every backend's test suite runs the same checks (Litestream style): the unit
+// The behavioural contract of the Storage interface (storage.hpp), kAll for every store and kAppend for stores with
+// append files, as functions over a fresh, empty store, so that every backend's test suite runs the same checks
+// (Litestream style): the unit
 // tests against MemoryStorage and PosixStorage (tests/unit/storage/storage_test.cpp), the S3 tests against a real
 // radosgw (tests/s3/s3_storage_test.cpp). Catch2 assertions; call them inside a test case.
 #pragma once
@@ -167,6 +168,159 @@ inline const std::vector<std::pair<std::string_view, void (*)(Storage&)>> kAll =
     {"remove", remove},
     {"invalid_names", invalid_names},
     {"locks_exclude", locks_exclude},
+};
+
+
+// --- append files (stores with capabilities().append)
+
+inline constexpr std::string_view kFrom = "tip/000000010000000000000003.partial";
+inline constexpr std::string_view kTo = "wal/000000010000000000000003.wvs";
+
+inline void make_append(Storage& s, std::string_view name, std::string_view content) {
+  auto f = s.open_append(name);
+  f->append(bytes_of(content));
+  f->sync();
+}
+
+// append files grow, are rewritten and cut in place, and reopen with their synced content
+inline void append_files(Storage& s) {
+  REQUIRE(s.capabilities().append);
+  {
+    auto f = s.open_append("tip/000000010000000000000001.partial");
+    CHECK(f->size() == 0);
+    CHECK(s.info("tip/000000010000000000000001.partial") == std::optional<uint64_t>(0));
+    f->append(bytes_of("hello "));
+    f->append(bytes_of("world"));
+    f->write_at(0, bytes_of("J"));
+    f->sync();
+    CHECK(f->size() == 11);
+    CHECK(code_of([&] { f->write_at(12, bytes_of("x")); }) == ErrorCode::kInternal);
+    f->truncate(5);
+    f->sync();
+  }
+  auto again = s.open_append("tip/000000010000000000000001.partial");
+  CHECK(again->size() == 5);
+  CHECK(s.read("tip/000000010000000000000001.partial") == bytes_of("Jello"));
+}
+
+// publish_append moves the append file into place
+inline void publish_append_moves_into_place(Storage& s) {
+  make_append(s, kFrom, "segment container bytes");
+  s.publish_append(kFrom, kTo);  // wal/ does not exist yet
+  CHECK(s.read(kTo) == bytes_of("segment container bytes"));
+  CHECK_FALSE(s.info(kFrom).has_value());
+  CHECK(s.list("") == std::vector<ObjectInfo>{{std::string(kTo), 23}});  // nothing else left behind
+
+  // The result is an ordinary immutable object.
+  s.write_atomic(kTo, bytes_of("segment container bytes"));
+  CHECK(code_of([&] { s.write_atomic(kTo, bytes_of("other")); }) == ErrorCode::kCorrupt);
+  // The append name is free again.
+  make_append(s, kFrom, "next");
+  CHECK(s.read(kFrom) == bytes_of("next"));
+}
+
+// publish_append of an empty append file
+inline void publish_append_empty(Storage& s) {
+  make_append(s, kFrom, "");
+  s.publish_append(kFrom, kTo);
+  CHECK(s.info(kTo) == std::optional<uint64_t>(0));
+  CHECK_FALSE(s.info(kFrom).has_value());
+}
+
+// publish_append onto the same content succeeds and removes the append file
+inline void publish_append_same_content(Storage& s) {
+  s.write_atomic(kTo, bytes_of("same bytes"));
+  make_append(s, kFrom, "same bytes");
+  s.publish_append(kFrom, kTo);
+  CHECK(s.read(kTo) == bytes_of("same bytes"));
+  CHECK_FALSE(s.info(kFrom).has_value());
+  CHECK(s.list("") == std::vector<ObjectInfo>{{std::string(kTo), 10}});
+}
+
+// publish_append onto different content is kCorrupt and keeps both
+inline void publish_append_different_content(Storage& s) {
+  s.write_atomic(kTo, bytes_of("archived bytes"));
+  for (const std::string_view content : {"different bytes", "archived byte", "archived bytesX", ""}) {
+    INFO("append file holds '" << content << "'");
+    s.remove(kFrom);
+    make_append(s, kFrom, content);
+    CHECK(code_of([&] { s.publish_append(kFrom, kTo); }) == ErrorCode::kCorrupt);
+    CHECK(s.read(kTo) == bytes_of("archived bytes"));
+    CHECK(s.read(kFrom) == bytes_of(content));
+    // The append file is still usable.
+    auto f = s.open_append(kFrom);
+    CHECK(f->size() == content.size());
+  }
+  CHECK(s.list("wal/") == std::vector<ObjectInfo>{{std::string(kTo), 14}});
+}
+
+// publish_append of a missing append file is kNotFound
+inline void publish_append_missing(Storage& s) {
+  CHECK(code_of([&] { s.publish_append(kFrom, kTo); }) == ErrorCode::kNotFound);
+  CHECK_FALSE(s.info(kTo).has_value());
+  // Also when the target exists: nothing to publish is not success.
+  s.write_atomic(kTo, bytes_of("x"));
+  CHECK(code_of([&] { s.publish_append(kFrom, kTo); }) == ErrorCode::kNotFound);
+  CHECK(s.read(kTo) == bytes_of("x"));
+}
+
+// publish_append rejects invalid names
+inline void publish_append_invalid_names(Storage& s) {
+  make_append(s, kFrom, "x");
+  for (const char* name : {"", "/abs", "a/../b", "wal/.tmp", "a/"}) {
+    INFO(name);
+    CHECK(code_of([&] { s.publish_append(name, kTo); }) == ErrorCode::kInternal);
+    CHECK(code_of([&] { s.publish_append(kFrom, name); }) == ErrorCode::kInternal);
+  }
+  CHECK(s.read(kFrom) == bytes_of("x"));
+}
+
+// many small syncs (the streamer's pattern: a fixed-size record rewritten, a log appended to and cut) read back
+// exactly, also after reopening, and list with their size
+inline void append_many_syncs(Storage& s) {
+  auto state = s.open_append("tip/stream.state");
+  auto log = s.open_append("tip/000000010000000000000001.tail");
+  std::string expected_log;
+  for (int i = 0; i < 150; ++i) {
+    const std::string record = "state " + std::to_string(1000 + i);
+    state->write_at(0, bytes_of(record));
+    state->sync();
+    const std::string entry = "entry " + std::to_string(i) + ";";
+    log->append(bytes_of(entry));
+    expected_log += entry;
+    if (i % 40 == 39) {  // a cut, as when a chunk completes
+      log->truncate(3);
+      expected_log.resize(3);
+    }
+    log->sync();
+    if (i % 25 == 0) {
+      CHECK(s.read("tip/stream.state") == bytes_of(record));
+      CHECK(s.read("tip/000000010000000000000001.tail") == bytes_of(expected_log));
+    }
+  }
+  CHECK(s.read("tip/stream.state") == bytes_of("state 1149"));
+  CHECK(s.read_range("tip/000000010000000000000001.tail", 2, 5) == bytes_of(expected_log.substr(2, 5)));
+  CHECK(s.list("tip/") == std::vector<ObjectInfo>{{"tip/000000010000000000000001.tail", expected_log.size()},
+                                                  {"tip/stream.state", 10}});
+  state.reset();
+  log.reset();
+  auto again = s.open_append("tip/000000010000000000000001.tail");
+  CHECK(again->size() == expected_log.size());
+  s.remove("tip/000000010000000000000001.tail");
+  s.remove("tip/stream.state");
+  CHECK(s.list("").empty());
+}
+
+// Every append check, by name.
+inline const std::vector<std::pair<std::string_view, void (*)(Storage&)>> kAppend = {
+    {"append_files", append_files},
+    {"append_many_syncs", append_many_syncs},
+    {"publish_append_moves_into_place", publish_append_moves_into_place},
+    {"publish_append_empty", publish_append_empty},
+    {"publish_append_same_content", publish_append_same_content},
+    {"publish_append_different_content", publish_append_different_content},
+    {"publish_append_missing", publish_append_missing},
+    {"publish_append_invalid_names", publish_append_invalid_names},
 };
 
 }  // namespace contract

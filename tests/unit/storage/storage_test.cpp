@@ -26,6 +26,9 @@ namespace contract = walvault::test::contract;
 using walvault::Error;
 using walvault::test::bytes_of;
 using walvault::test::code_of;
+using walvault::test::contract::kFrom;
+using walvault::test::contract::kTo;
+using walvault::test::contract::make_append;
 using walvault::ErrorCause;
 using walvault::ErrorCode;
 using walvault::storage::Bytes;
@@ -84,26 +87,15 @@ TEMPLATE_TEST_CASE("storage: remove", "[storage]", MemoryBackend, PosixBackend) 
   contract::remove(backend.storage);
 }
 
-TEMPLATE_TEST_CASE("storage: append files", "[storage]", MemoryBackend, PosixBackend) {
-  TestType backend;
-  Storage& s = backend.storage;
-  REQUIRE(s.capabilities().append);
-  {
-    auto f = s.open_append("tip/000000010000000000000001.partial");
-    CHECK(f->size() == 0);
-    CHECK(s.info("tip/000000010000000000000001.partial") == std::optional<uint64_t>(0));
-    f->append(bytes_of("hello "));
-    f->append(bytes_of("world"));
-    f->write_at(0, bytes_of("J"));
-    f->sync();
-    CHECK(f->size() == 11);
-    CHECK(code_of([&] { f->write_at(12, bytes_of("x")); }) == ErrorCode::kInternal);
-    f->truncate(5);
-    f->sync();
+TEMPLATE_TEST_CASE("storage: append files and publish_append", "[storage][publish-append]", MemoryBackend,
+                   PosixBackend) {
+  for (const auto& [name, check] : contract::kAppend) {
+    DYNAMIC_SECTION(name) {
+      TestType backend;
+      REQUIRE(backend.storage.capabilities().append);
+      check(backend.storage);
+    }
   }
-  auto again = s.open_append("tip/000000010000000000000001.partial");
-  CHECK(again->size() == 5);
-  CHECK(s.read("tip/000000010000000000000001.partial") == bytes_of("Jello"));
 }
 
 TEMPLATE_TEST_CASE("storage: invalid names are rejected", "[storage]", MemoryBackend, PosixBackend) {
@@ -323,103 +315,6 @@ TEST_CASE("file locks: exclusive, name their holder's pid, released with the obj
 }
 
 // --- publish_append: an append file becomes an immutable object
-
-namespace {
-
-constexpr std::string_view kFrom = "tip/000000010000000000000003.partial";
-constexpr std::string_view kTo = "wal/000000010000000000000003.wvs";
-
-void make_append(Storage& s, std::string_view name, std::string_view content) {
-  auto f = s.open_append(name);
-  f->append(bytes_of(content));
-  f->sync();
-}
-
-}  // namespace
-
-TEMPLATE_TEST_CASE("storage: publish_append moves the append file into place", "[storage][publish-append]",
-                   MemoryBackend, PosixBackend) {
-  TestType backend;
-  Storage& s = backend.storage;
-  make_append(s, kFrom, "segment container bytes");
-  s.publish_append(kFrom, kTo);  // wal/ does not exist yet
-  CHECK(s.read(kTo) == bytes_of("segment container bytes"));
-  CHECK_FALSE(s.info(kFrom).has_value());
-  CHECK(s.list("") == std::vector<ObjectInfo>{{std::string(kTo), 23}});  // nothing else left behind
-
-  // The result is an ordinary immutable object.
-  s.write_atomic(kTo, bytes_of("segment container bytes"));
-  CHECK(code_of([&] { s.write_atomic(kTo, bytes_of("other")); }) == ErrorCode::kCorrupt);
-  // The append name is free again.
-  make_append(s, kFrom, "next");
-  CHECK(s.read(kFrom) == bytes_of("next"));
-}
-
-TEMPLATE_TEST_CASE("storage: publish_append of an empty append file", "[storage][publish-append]",
-                   MemoryBackend, PosixBackend) {
-  TestType backend;
-  Storage& s = backend.storage;
-  make_append(s, kFrom, "");
-  s.publish_append(kFrom, kTo);
-  CHECK(s.info(kTo) == std::optional<uint64_t>(0));
-  CHECK_FALSE(s.info(kFrom).has_value());
-}
-
-TEMPLATE_TEST_CASE("storage: publish_append onto the same content succeeds and removes the append file",
-                   "[storage][publish-append]", MemoryBackend, PosixBackend) {
-  TestType backend;
-  Storage& s = backend.storage;
-  s.write_atomic(kTo, bytes_of("same bytes"));
-  make_append(s, kFrom, "same bytes");
-  s.publish_append(kFrom, kTo);
-  CHECK(s.read(kTo) == bytes_of("same bytes"));
-  CHECK_FALSE(s.info(kFrom).has_value());
-  CHECK(s.list("") == std::vector<ObjectInfo>{{std::string(kTo), 10}});
-}
-
-TEMPLATE_TEST_CASE("storage: publish_append onto different content is kCorrupt and keeps both",
-                   "[storage][publish-append]", MemoryBackend, PosixBackend) {
-  TestType backend;
-  Storage& s = backend.storage;
-  s.write_atomic(kTo, bytes_of("archived bytes"));
-  for (const std::string_view content : {"different bytes", "archived byte", "archived bytesX", ""}) {
-    INFO("append file holds '" << content << "'");
-    s.remove(kFrom);
-    make_append(s, kFrom, content);
-    CHECK(code_of([&] { s.publish_append(kFrom, kTo); }) == ErrorCode::kCorrupt);
-    CHECK(s.read(kTo) == bytes_of("archived bytes"));
-    CHECK(s.read(kFrom) == bytes_of(content));
-    // The append file is still usable.
-    auto f = s.open_append(kFrom);
-    CHECK(f->size() == content.size());
-  }
-  CHECK(s.list("wal/") == std::vector<ObjectInfo>{{std::string(kTo), 14}});
-}
-
-TEMPLATE_TEST_CASE("storage: publish_append of a missing append file is kNotFound", "[storage][publish-append]",
-                   MemoryBackend, PosixBackend) {
-  TestType backend;
-  Storage& s = backend.storage;
-  CHECK(code_of([&] { s.publish_append(kFrom, kTo); }) == ErrorCode::kNotFound);
-  CHECK_FALSE(s.info(kTo).has_value());
-  // Also when the target exists: nothing to publish is not success.
-  s.write_atomic(kTo, bytes_of("x"));
-  CHECK(code_of([&] { s.publish_append(kFrom, kTo); }) == ErrorCode::kNotFound);
-  CHECK(s.read(kTo) == bytes_of("x"));
-}
-
-TEMPLATE_TEST_CASE("storage: publish_append rejects invalid names", "[storage][publish-append]",
-                   MemoryBackend, PosixBackend) {
-  TestType backend;
-  Storage& s = backend.storage;
-  make_append(s, kFrom, "x");
-  for (const char* name : {"", "/abs", "a/../b", "wal/.tmp", "a/"}) {
-    INFO(name);
-    CHECK(code_of([&] { s.publish_append(name, kTo); }) == ErrorCode::kInternal);
-    CHECK(code_of([&] { s.publish_append(kFrom, name); }) == ErrorCode::kInternal);
-  }
-  CHECK(s.read(kFrom) == bytes_of("x"));
-}
 
 TEST_CASE("memory storage: a published append file survives a crash", "[storage][publish-append]") {
   MemoryStorage s;
