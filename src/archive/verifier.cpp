@@ -353,8 +353,7 @@ class Verifier {
     }
     std::erase_if(files, [](const auto& f) { return f.second.contains(std::string(restore::kCatalogObjectName)); });
     if (files.empty()) return;
-    if (const auto root = storage_.capabilities().local_root;
-        root && repo::RepositoryLock::holder(*root, repo::kBackupLockName)) {
+    if (repo::RepositoryLock::holder(storage_, repo::kBackupLockName)) {
       return;  // a backup is being written
     }
     for (const auto& [id, names] : files) {

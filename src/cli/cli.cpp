@@ -37,8 +37,15 @@ const std::vector<Registrar>& commands() {
   return kCommands;
 }
 
-void add_repo_option(CLI::App& sub, std::string& repo) {
-  sub.add_option("--repo", repo, "Repository directory")->envname("WALVAULT_REPO")->required();
+void add_repo_option(CLI::App& sub, repo::RepoAddress& repo) {
+  sub.add_option("--repo", repo.url, "Repository: a directory, or s3://BUCKET/PREFIX")
+      ->envname("WALVAULT_REPO")
+      ->required();
+  sub.add_option("--s3-endpoint", repo.s3.endpoint,
+                 "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS)");
+  sub.add_option("--s3-region", repo.s3.region, "S3 region (default: AWS_REGION, AWS_DEFAULT_REGION, what init recorded)");
+  sub.add_flag("--s3-path-style", repo.s3.path_style,
+               "Path-style bucket addressing (automatic for an IP address or localhost endpoint)");
 }
 
 void add_json_flag(CLI::App& sub, bool& json) { sub.add_flag("--json", json, "Print stable, machine-readable JSON"); }

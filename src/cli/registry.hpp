@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "repo/address.hpp"
+
 namespace walvault::cli {
 
 using Action = std::function<int()>;
@@ -38,7 +40,7 @@ void register_new_chain(CLI::App& app, Action& selected);
 void register_set_connection(CLI::App& app, Action& selected);
 
 // --repo PATH, also from WALVAULT_REPO. Required.
-void add_repo_option(CLI::App& sub, std::string& repo);
+void add_repo_option(CLI::App& sub, repo::RepoAddress& repo);
 
 // --json: the stable machine-readable form of a command's output.
 void add_json_flag(CLI::App& sub, bool& json);

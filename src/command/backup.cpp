@@ -30,8 +30,6 @@ namespace {
 using restore::BackupEntry;
 using restore::BackupStream;
 
-constexpr const char* kStreamLockName = "stream";
-using repo::kBackupLockName;
 // Level 1 with its minimum match of 5 (format::FrameEncoder) stores a data directory's tar as small as level 3 did
 // (bench/results/backup.md: 22.78x against 22.80x) with a faster compressor (zstd -b by hand: 24 %).
 constexpr int kZstdLevel = format::kDefaultZstdLevel;
@@ -113,9 +111,8 @@ struct WalView {
 WalView read_wal_view(const repo::Repository& repository) {
   const storage::Storage& storage = *repository.storage;
   const uint32_t segment_size = repository.config.segment_size;
-  const auto root = storage.capabilities().local_root;
   WalView view;
-  view.streamer_running = root && repo::RepositoryLock::holder(*root, kStreamLockName).has_value();
+  view.streamer_running = repo::RepositoryLock::holder(storage, repo::kStreamLockName).has_value();
   view.tip = restore::read_tip_state(storage, segment_size);
   view.coverage = restore::read_wal_coverage(storage, segment_size);
   return view;
@@ -318,25 +315,6 @@ class RepositorySink final : public pg::BaseBackupSink {
   uint64_t done_ = 0;
 };
 
-// Removes what interrupted backups left (objects under backup/<id>/ without a catalog entry, and the temporary
-// files of a writer that was killed, which list() does not show). Runs under the backup lock, so none of it
-// belongs to a backup in progress.
-void remove_orphans(const std::string& root) {
-  namespace fs = std::filesystem;
-  const fs::path dir = fs::path(root) / std::string(restore::kBackupPrefix);
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return;
-  for (const auto& child : fs::directory_iterator(dir)) {
-    if (!child.is_directory() || fs::exists(child.path() / std::string(restore::kCatalogObjectName))) continue;
-    const auto removed = fs::remove_all(child.path(), ec);
-    if (ec) {
-      throw Error(ErrorCode::kIo, "cannot remove interrupted backup " + child.path().string() + ": " + ec.message());
-    }
-    log::info("removed interrupted backup " + child.path().filename().string() + " (" + std::to_string(removed) +
-              " files)");
-  }
-}
-
 void remove_backup_objects(storage::Storage& storage, const std::string& id) noexcept {
   try {
     for (const auto& object : storage.list(restore::backup_object_name(id, ""))) storage.remove(object.name);
@@ -391,16 +369,16 @@ int run_backup(const BackupOptions& options) {
   SystemClock clock;
   const repo::Repository repository = repo::open_repository(options.repo);
   storage::Storage& storage = *repository.storage;
-  const auto root = storage.capabilities().local_root;
-  if (!root) throw Error(ErrorCode::kRepository, "walvault backup needs a local repository");
-  const repo::RepositoryLock lock(*root, kBackupLockName, "backup");
+  const repo::RepositoryLock lock(storage, repo::kBackupLockName, "backup");
 
   pg::Connection connection(repository.config.conninfo, pg::Mode::kPhysicalReplication);
   repo::check_server_version(connection.server_version());
   const pg::SystemIdentity identity = connection.identify_system();
   repo::check_system_identifier(repository.config, identity.system_identifier);
 
-  remove_orphans(*root);
+  for (const auto& removed : restore::remove_interrupted_backups(storage, /*dry_run=*/false)) {
+    log::info("removed " + removed.name + ", left by an interrupted backup");
+  }
   BackupEntry entry;
   entry.id = new_backup_id(storage, clock);
   entry.label = options.label.empty() ? "walvault " + entry.id : options.label;

@@ -24,10 +24,12 @@
 #include <cstdint>
 #include <string>
 
+#include "repo/address.hpp"
+
 namespace walvault::command {
 
 struct BackupOptions {
-  std::string repo;
+  repo::RepoAddress repo;
   bool fast = false;                  // CHECKPOINT 'fast'
   std::string label;                  // default "walvault <id>"
   std::chrono::seconds wal_wait{60};  // how long to wait for the stop LSN's WAL to be durable

@@ -108,10 +108,10 @@ std::vector<Check> run_checks(const repo::Repository& repository, const CheckOpt
   out.push_back(server);
   out.push_back(slot);
 
-  const auto pid = repo::RepositoryLock::holder(repository.path, "stream");
+  const auto pid = repo::RepositoryLock::holder(*repository.storage, repo::kStreamLockName);
   out.push_back({"streamer", pid.has_value() && state_damage.empty(),
                  !state_damage.empty() ? state_damage
-                 : pid ? "running" + (*pid > 0 ? " (pid " + std::to_string(*pid) + ")" : std::string())
+                 : pid ? "running (" + repo::describe(*pid) + ")"
                        : std::string("not running: no WAL is being captured")});
 
   if (identity && pid) {

@@ -14,12 +14,14 @@
 
 #include <string>
 
+#include "repo/address.hpp"
+
 namespace walvault::command {
 
 inline constexpr int kCheckFailedExit = 11;
 
 struct CheckOptions {
-  std::string repo;
+  repo::RepoAddress repo;
   bool json = false;
   int timeout_seconds = 60;
   int max_backup_age_hours = 48;

@@ -349,7 +349,7 @@ int run_drill(const DrillOptions& options) {
     throw Error(ErrorCode::kUsage, "drill as root: PostgreSQL refuses to run as root",
                 "run it as PostgreSQL's OS user, e.g. 'runuser -u postgres -- walvault drill ...'");
   }
-  const repo::Repository repository = repo::open_repository(fs::absolute(options.repo).lexically_normal().string());
+  const repo::Repository repository = repo::open_repository(repo::absolute(options.repo));
   // Every outcome is recorded, so that status and the metrics show a failing drill the day it fails.
   const auto started = std::chrono::steady_clock::now();
   repo::DrillRecord record;

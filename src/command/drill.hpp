@@ -26,12 +26,14 @@
 
 #include <optional>
 #include <string>
+
+#include "repo/address.hpp"
 #include <vector>
 
 namespace walvault::command {
 
 struct DrillOptions {
-  std::string repo;
+  repo::RepoAddress repo;
   std::optional<std::string> time;          // --time T (restore/… time text: ISO 8601 or timestamptz)
   std::optional<std::string> before_event;  // --before-event ID (from `walvault events`)
   bool latest = false;                      // --latest (the default when no target is given)

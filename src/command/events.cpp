@@ -168,8 +168,8 @@ int run_events(const EventsOptions& options) {
   }
   const EventFilter filter{options.table, options.database,
                            options.limit ? std::optional<uint64_t>(static_cast<uint64_t>(*options.limit)) : std::nullopt};
-  const std::string repo_path = std::filesystem::absolute(options.repo).lexically_normal().string();
-  const repo::Repository repository = repo::open_repository(repo_path);
+  const repo::Repository repository = repo::open_repository(repo::absolute(options.repo));
+  const std::string& repo_path = repository.path;
   Snapshots snapshots(*repository.storage);
   std::vector<EventView> all;
   for (const auto& te : restore::read_events(*repository.storage, since, until, repository.config.segment_size)) {

@@ -18,13 +18,15 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+
+#include "repo/address.hpp"
 #include <string_view>
 #include <vector>
 
 namespace walvault::command {
 
 struct EventsOptions {
-  std::string repo;
+  repo::RepoAddress repo;
   std::optional<std::string> since;
   std::optional<std::string> until;
   std::optional<std::string> kind;

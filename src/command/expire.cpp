@@ -27,7 +27,6 @@ namespace {
 using nlohmann::json;
 
 // The lock `walvault backup` holds (command/backup.cpp): expire and backup exclude each other.
-constexpr const char* kBackupLockName = "backup";
 // Temporary files of object writes older than this are a killed process's leftovers (a live writer holds an flock
 // on its own, so the age only keeps the sweep away from writes that have just started or finished).
 constexpr std::chrono::hours kTemporaryFileAge{1};
@@ -55,12 +54,6 @@ std::vector<archive::RetentionBackup> retention_backups(const std::vector<restor
     out.push_back(archive::RetentionBackup{entry.id, entry.timeline, entry.start_lsn, *stop});
   }
   return out;
-}
-
-void remove_backup(storage::Storage& storage, const std::string& id) {
-  const std::string catalog = restore::backup_object_name(id, restore::kCatalogObjectName);
-  storage.remove(catalog);  // first: from here on the backup is not listed
-  for (const auto& object : storage.list(restore::backup_object_name(id, ""))) storage.remove(object.name);
 }
 
 void print_human(const archive::ExpirePlan& plan, const std::vector<repo::PinInfo>& pins,
@@ -136,9 +129,7 @@ int run_expire(const ExpireOptions& options) {
   }
   const repo::Repository repository = repo::open_repository(options.repo);
   storage::Storage& storage = *repository.storage;
-  const auto root = storage.capabilities().local_root;
-  if (!root) throw Error(ErrorCode::kRepository, "walvault expire needs a local repository");
-  const repo::RepositoryLock lock(*root, kBackupLockName, "backup or expire");
+  const repo::RepositoryLock lock(storage, repo::kBackupLockName, "backup or expire");
 
   const auto now = SystemClock().now();
   archive::RetentionPolicy policy;
@@ -166,7 +157,7 @@ int run_expire(const ExpireOptions& options) {
     ProgressMeter progress("expire", plan.wal_objects.size() + plan.index_objects.size(),
                            ProgressMeter::Unit::kObjects);
     for (const auto& id : plan.expired_backups) {
-      remove_backup(storage, id);
+      restore::remove_backup(storage, id);
       progress.note("removed backup " + id);
     }
     uint64_t removed = 0;
@@ -188,7 +179,10 @@ int run_expire(const ExpireOptions& options) {
     for (const auto& compaction : maintenance.compactions) storage::apply_compaction(storage, compaction);
   }
   index_lock.reset();
-  maintenance.temporaries = storage.sweep_temporaries(now - kTemporaryFileAge, options.dry_run);
+  // Under the backup lock, whatever an interrupted backup left goes at once; other pending writes once they are old.
+  maintenance.temporaries = restore::remove_interrupted_backups(storage, options.dry_run);
+  const auto old = storage.sweep_temporaries("", now - kTemporaryFileAge, options.dry_run);
+  maintenance.temporaries.insert(maintenance.temporaries.end(), old.begin(), old.end());
 
   if (options.json) {
     print_json(plan, pins, maintenance, options.dry_run, repository.config.segment_size);

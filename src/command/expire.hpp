@@ -28,10 +28,12 @@
 #include <optional>
 #include <string>
 
+#include "repo/address.hpp"
+
 namespace walvault::command {
 
 struct ExpireOptions {
-  std::string repo;
+  repo::RepoAddress repo;
   std::optional<uint32_t> keep_backups;
   std::optional<uint32_t> keep_days;
   bool dry_run = false;

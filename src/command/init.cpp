@@ -9,10 +9,16 @@
 #include "common/error.hpp"
 #include "pg/replication.hpp"
 #include "repo/repository.hpp"
-#include "storage/posix_storage.hpp"
 
 namespace walvault::command {
 namespace {
+
+// A bucket prefix that holds objects but no walvault.json is someone else's data.
+void check_prefix_is_ours(const storage::Storage& storage, const std::string& url) {
+  if (storage.info(repo::kConfigObject) || storage.list("").empty()) return;
+  throw Error(ErrorCode::kRepository, url + " holds objects and is not a walvault repository",
+              "give 'walvault init' a new or empty bucket prefix, e.g. s3://BUCKET/NEW_PREFIX");
+}
 
 // A directory that has entries but no walvault.json is someone else's data.
 void check_directory_is_ours(const std::string& path) {
@@ -31,7 +37,12 @@ void check_directory_is_ours(const std::string& path) {
 }  // namespace
 
 std::string default_slot_name(const std::string& repo) {
-  const std::string base = std::filesystem::absolute(repo).lexically_normal().filename().string();
+  std::string base;
+  if (const auto s3 = repo::parse_s3_url(repo)) {
+    base = s3->prefix.empty() ? s3->bucket : s3->prefix.substr(s3->prefix.rfind('/') + 1);
+  } else {
+    base = std::filesystem::absolute(repo).lexically_normal().filename().string();
+  }
   std::string name = "walvault_";
   for (const char c : base) {
     const char lower = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
@@ -43,12 +54,14 @@ std::string default_slot_name(const std::string& repo) {
 
 int run_init(const InitOptions& options) {
   repo::check_no_password(options.conninfo);
-  const std::string wanted_slot = options.slot.value_or(default_slot_name(options.repo));
+  const std::string& url = options.repo.url;
+  const bool s3 = repo::parse_s3_url(url).has_value();
+  const std::string wanted_slot = options.slot.value_or(default_slot_name(url));
   if (!pg::valid_slot_name(wanted_slot)) {
     throw Error(ErrorCode::kUsage, "invalid slot name \"" + wanted_slot + "\"",
                 "use 1 to 63 lower-case letters, digits and underscores");
   }
-  check_directory_is_ours(options.repo);
+  if (!s3) check_directory_is_ours(url);
 
   pg::LibpqReplicationSource source(options.conninfo);
   const auto identity = source.identify_system();
@@ -56,7 +69,9 @@ int run_init(const InitOptions& options) {
   repo::check_server_version(version);
   const uint32_t segment_size = source.wal_segment_size();
 
-  storage::PosixStorage storage(options.repo);
+  const auto opened = repo::open_storage(options.repo);
+  storage::Storage& storage = *opened;
+  if (s3) check_prefix_is_ours(storage, url);
   bool created_repo = false;
   bool created_slot = false;
   auto config = repo::read_config(storage);
@@ -71,7 +86,7 @@ int run_init(const InitOptions& options) {
     if (options.conninfo != config->conninfo) {
       throw Error(ErrorCode::kRepository,
                   "this repository connects with \"" + config->conninfo + "\", not the connection string given",
-                  "to change it, run 'walvault set-connection --repo " + options.repo + " -d NEW_CONNSTR'");
+                  "to change it, run 'walvault set-connection --repo " + url + " -d NEW_CONNSTR'");
     }
     const auto slot = source.read_slot(config->slot);
     if (!slot || !slot->restart_lsn) {
@@ -79,7 +94,7 @@ int run_init(const InitOptions& options) {
                   "the repository's replication slot \"" + config->slot + "\" " +
                       (slot ? "was invalidated (it reserves no WAL)" : "no longer exists") +
                       ": the server has not kept WAL for this repository since, and a new slot would hide that gap",
-                  "run 'walvault new-chain --repo " + options.repo + "': it starts a new WAL chain on a fresh slot "
+                  "run 'walvault new-chain --repo " + url + "': it starts a new WAL chain on a fresh slot "
                   "and declares the gap; then take a backup");
     }
   } else {
@@ -99,6 +114,7 @@ int run_init(const InitOptions& options) {
     config->conninfo = options.conninfo;
     config->slot = wanted_slot;
     config->created = format_time(std::chrono::system_clock::now());
+    if (s3) config->s3 = repo::resolve_s3_endpoint(options.repo.s3, std::nullopt);
     repo::write_config(storage, *config);
     created_repo = true;
     try {
@@ -114,7 +130,7 @@ int run_init(const InitOptions& options) {
 
   if (options.json) {
     nlohmann::ordered_json j;
-    j["repository"] = options.repo;
+    j["repository"] = url;
     j["created"] = created_repo;
     j["system_identifier"] = std::to_string(config->system_identifier);
     j["pg_version"] = config->pg_version;
@@ -124,7 +140,7 @@ int run_init(const InitOptions& options) {
     j["slot_created"] = created_slot;
     std::cout << j.dump(2) << "\n";
   } else {
-    std::cout << (created_repo ? "initialised" : "already initialised:") << " repository " << options.repo
+    std::cout << (created_repo ? "initialised" : "already initialised:") << " repository " << url
               << " for database system " << config->system_identifier << " (PostgreSQL "
               << config->pg_version / 10000 << ", timeline " << config->timeline.value() << ", "
               << (config->segment_size >> 20) << " MiB segments)\n"

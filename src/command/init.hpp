@@ -13,10 +13,12 @@
 #include <optional>
 #include <string>
 
+#include "repo/address.hpp"
+
 namespace walvault::command {
 
 struct InitOptions {
-  std::string repo;
+  repo::RepoAddress repo;
   std::string conninfo;
   std::optional<std::string> slot;  // unset: default_slot_name(repo)
   bool json = false;

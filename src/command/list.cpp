@@ -216,7 +216,7 @@ int run_list(const ListOptions& options) {
   }
 
   std::string out = "Backups (" + std::to_string(backups.size()) + "):\n";
-  if (backups.empty()) out += "  none; take one with 'walvault backup --repo " + options.repo + "'\n";
+  if (backups.empty()) out += "  none; take one with 'walvault backup --repo " + options.repo.url + "'\n";
   for (const auto& d : catalog.damaged) {
     out += "  DAMAGED catalog entry: " + std::string(d.what()) + "; that backup cannot be used\n";
   }

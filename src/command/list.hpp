@@ -13,10 +13,12 @@
 
 #include <string>
 
+#include "repo/address.hpp"
+
 namespace walvault::command {
 
 struct ListOptions {
-  std::string repo;
+  repo::RepoAddress repo;
   bool json = false;
 };
 

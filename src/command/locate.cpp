@@ -30,7 +30,7 @@ nlohmann::ordered_json commit_json(const std::optional<format::CommitEntry>& com
 int run_locate(const LocateOptions& options) {
   const int64_t t = time_option("--time", options.time);
   const repo::Repository repository =
-      repo::open_repository(std::filesystem::absolute(options.repo).lexically_normal().string());
+      repo::open_repository(repo::absolute(options.repo));
   const storage::Storage& storage = *repository.storage;
   const uint32_t seg = repository.config.segment_size;
   wal::TimelineId tli = repository.config.timeline;

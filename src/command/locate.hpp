@@ -10,12 +10,13 @@
 #include <optional>
 #include <string>
 
+#include "repo/address.hpp"
 #include "format/index.hpp"
 
 namespace walvault::command {
 
 struct LocateOptions {
-  std::string repo;
+  repo::RepoAddress repo;
   std::string time;
   std::optional<uint32_t> timeline;
   bool json = false;

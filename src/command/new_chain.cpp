@@ -17,7 +17,7 @@ int run_new_chain(const NewChainOptions& options) {
   repo::Repository repository = repo::open_repository(options.repo);
   storage::Storage& storage = *repository.storage;
   const repo::RepoConfig& config = repository.config;
-  const repo::RepositoryLock lock = repo::lock_stopped_streamer(options.repo, "new-chain");
+  const repo::RepositoryLock lock = repo::lock_stopped_streamer(*repository.storage, "new-chain");
   const std::string slot = options.slot.value_or(config.slot);
   if (!pg::valid_slot_name(slot)) {
     throw Error(ErrorCode::kUsage, "invalid slot name \"" + slot + "\"",
@@ -81,7 +81,7 @@ int run_new_chain(const NewChainOptions& options) {
               << " (replication slot \"" << slot << "\" created)\n"
               << "the WAL from " << end << " to " << chain.start.to_string()
               << " is lost: 'walvault list' shows it as a declared gap\n"
-              << "now: start 'walvault stream', then take a backup with 'walvault backup --repo " << options.repo
+              << "now: start 'walvault stream', then take a backup with 'walvault backup --repo " << options.repo.url
               << "': nothing after " << end << " is restorable until that backup\n";
   }
   return 0;

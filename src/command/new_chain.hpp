@@ -14,10 +14,12 @@
 #include <optional>
 #include <string>
 
+#include "repo/address.hpp"
+
 namespace walvault::command {
 
 struct NewChainOptions {
-  std::string repo;
+  repo::RepoAddress repo;
   std::optional<std::string> slot;
   bool json = false;
 };

@@ -127,7 +127,7 @@ std::string binaries_text(const std::optional<restore::PgBinaries>& binaries) {
 // --latest is "everything the repository holds": say so when that may be less than the server has.
 void warn_if_behind(const repo::Repository& repository) {
   constexpr auto kStale = std::chrono::seconds(60);
-  if (!repo::RepositoryLock::holder(repository.path, "stream")) {
+  if (!repo::RepositoryLock::holder(*repository.storage, repo::kStreamLockName)) {
     log::warning("the streamer is not running: --latest restores what the repository holds, and WAL the server "
                  "wrote since the streamer stopped is not in it");
     return;
@@ -150,7 +150,6 @@ int run_restore(const RestoreOptions& options) {
   if (options.port && (*options.port <= 0 || *options.port > 65535)) {
     throw Error(ErrorCode::kUsage, "--port: out of range");
   }
-  const std::string repo_path = std::filesystem::absolute(options.repo).lexically_normal().string();
   const std::string target_dir = std::filesystem::absolute(options.target_dir).lexically_normal().string();
   // Every precondition of the directory and of --start before anything is read or written: a refusal after an
   // extraction of hours would also leave a directory that blocks the retry.
@@ -160,7 +159,7 @@ int run_restore(const RestoreOptions& options) {
   const bool as_root = ::geteuid() == 0;
   restore::become_owner(options.owner);
   restore::check_target_directory(target_dir);
-  const repo::Repository repository = repo::open_repository(repo_path);
+  const repo::Repository repository = repo::open_repository(repo::absolute(options.repo));
   const uint32_t seg = repository.config.segment_size;
 
   if (request.kind == restore::TargetKind::kLatest) warn_if_behind(repository);

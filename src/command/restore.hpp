@@ -25,10 +25,12 @@
 #include <optional>
 #include <string>
 
+#include "repo/address.hpp"
+
 namespace walvault::command {
 
 struct RestoreOptions {
-  std::string repo;
+  repo::RepoAddress repo;
   std::string target_dir;
   std::optional<std::string> time;
   std::optional<std::string> lsn;

@@ -13,7 +13,7 @@ int run_set_connection(const SetConnectionOptions& options) {
   repo::check_no_password(options.conninfo);
   repo::Repository repository = repo::open_repository(options.repo);
   const repo::RepoConfig& config = repository.config;
-  const repo::RepositoryLock lock = repo::lock_stopped_streamer(options.repo, "set-connection");
+  const repo::RepositoryLock lock = repo::lock_stopped_streamer(*repository.storage, "set-connection");
   if (options.conninfo == config.conninfo) {
     std::cout << "unchanged: the repository already connects with that connection string\n";
     return 0;

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "repo/address.hpp"
+
 namespace walvault::command {
 
 // `walvault set-connection`: records a new connection string for the repository (repo::write_settings_change),
@@ -9,7 +11,7 @@ namespace walvault::command {
 // repository's slot there is sound. Refused while a streamer runs (it keeps the string it started with).
 // Errors: kUsage (a password in it), kRepository, kConnection.
 struct SetConnectionOptions {
-  std::string repo;
+  repo::RepoAddress repo;
   std::string conninfo;
 };
 

@@ -22,7 +22,7 @@ namespace walvault::command {
 namespace {
 
 struct Status {
-  std::optional<long> streamer_pid;  // set when the stream lock is held
+  std::optional<storage::LockHolder> streamer;  // set when the stream lock is held
   std::optional<archive::StreamState> state;
   std::optional<wal::Lsn> server_lsn;
   std::string server_error;
@@ -57,7 +57,7 @@ void degrade(Status& s, Health level, std::string reason) {
 }
 
 void judge(Status& s, const StatusOptions& options) {
-  if (!s.streamer_pid) degrade(s, Health::kBroken, "the streamer is not running: no WAL is being captured");
+  if (!s.streamer) degrade(s, Health::kBroken, "the streamer is not running: no WAL is being captured");
   if (s.backups == 0) {
     degrade(s, Health::kBroken, "the repository holds no backup: nothing can be restored");
   } else if (*s.newest_backup_age_seconds > options.max_backup_age_hours * 3600.0) {
@@ -90,7 +90,7 @@ void judge(Status& s, const StatusOptions& options) {
 
 Status collect(const repo::Repository& repository) {
   Status s;
-  s.streamer_pid = repo::RepositoryLock::holder(repository.path, "stream");
+  s.streamer = repo::RepositoryLock::holder(*repository.storage, repo::kStreamLockName);
   try {
     s.state = archive::read_stream_state(*repository.storage);
   } catch (const Error& e) {
@@ -169,8 +169,9 @@ void print_json(const repo::Repository& repository, const Status& s) {
   j["reasons"] = s.reasons;
   j["repository"] = repository.path;
   j["system_identifier"] = std::to_string(repository.config.system_identifier);
-  j["streamer"] = {{"running", s.streamer_pid.has_value()},
-                   {"pid", s.streamer_pid && *s.streamer_pid > 0 ? nlohmann::json(*s.streamer_pid) : nullptr}};
+  j["streamer"] = {{"running", s.streamer.has_value()},
+                   {"pid", s.streamer && s.streamer->pid > 0 ? nlohmann::json(s.streamer->pid) : nullptr},
+                   {"host", s.streamer && !s.streamer->host.empty() ? nlohmann::json(s.streamer->host) : nullptr}};
   j["server"] = {{"reachable", s.server_lsn.has_value()},
                  {"lsn", s.server_lsn ? nlohmann::json(s.server_lsn->to_string()) : nullptr},
                  {"error", s.server_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.server_error)},
@@ -254,7 +255,7 @@ void print_prometheus(const Status& s) {
     metric("walvault_last_drill_seconds", "How long the last walvault drill took.", s.last_drill->seconds);
   }
   metric("walvault_streamer_running", "Whether a walvault streamer holds the repository's stream lock.",
-         s.streamer_pid ? 1 : 0);
+         s.streamer ? 1 : 0);
   metric("walvault_server_reachable", "Whether the PostgreSQL server answered.", s.server_lsn ? 1 : 0);
   if (s.server_lsn) {
     metric("walvault_slot_ok", "Whether the replication slot exists, reserves WAL and is not ahead of the repository.",
@@ -297,9 +298,7 @@ void print_human(const repo::Repository& repository, const Status& s) {
   std::cout << "repository:      " << repository.path << " (database system " << repository.config.system_identifier
             << ")\n";
   std::cout << "streamer:        "
-            << (s.streamer_pid ? "running" + (*s.streamer_pid > 0 ? " (pid " + std::to_string(*s.streamer_pid) + ")"
-                                                                  : std::string())
-                               : std::string("not running"))
+            << (s.streamer ? "running (" + repo::describe(*s.streamer) + ")" : std::string("not running"))
             << "\n";
   std::cout << "server LSN:      " << (s.server_lsn ? s.server_lsn->to_string() : "unreachable (" + s.server_error + ")")
             << "\n";

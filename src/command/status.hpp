@@ -26,6 +26,8 @@
 
 #include <string>
 
+#include "repo/address.hpp"
+
 namespace walvault::command {
 
 enum class Health { kHealthy = 0, kDegraded = 1, kBroken = 2 };
@@ -37,7 +39,7 @@ enum class Health { kHealthy = 0, kDegraded = 1, kBroken = 2 };
 }
 
 struct StatusOptions {
-  std::string repo;
+  repo::RepoAddress repo;
   bool json = false;
   bool prometheus = false;
   double max_lag_seconds = 300;

@@ -29,7 +29,7 @@ void install_stop_handlers() {
 
 int run_stream(const StreamOptions& options) {
   repo::Repository repository = repo::open_repository(options.repo);
-  const repo::RepositoryLock lock(options.repo, "stream", "streamer");
+  const repo::RepositoryLock lock(*repository.storage, repo::kStreamLockName, "streamer");
   install_stop_handlers();
 
   archive::StreamerOptions streamer_options;

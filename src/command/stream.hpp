@@ -8,12 +8,13 @@
 
 #include <string>
 
+#include "repo/address.hpp"
 #include "archive/streamer.hpp"
 
 namespace walvault::command {
 
 struct StreamOptions {
-  std::string repo;
+  repo::RepoAddress repo;
   int fsync_interval_ms = 200;  // the longest time received WAL stays unsynced while data arrives
   int status_interval_ms = 10000;
   int compress_level = archive::StreamerOptions::kDefaultCompressLevel;  // zstd level of the segment containers

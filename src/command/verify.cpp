@@ -100,8 +100,7 @@ void print_json(const archive::VerifyReport& report, bool full, double seconds, 
 int run_verify(const VerifyOptions& options) {
   const repo::Repository repository = repo::open_repository(options.repo);
   storage::Storage& storage = *repository.storage;
-  std::optional<repo::RepositoryLock> lock;
-  if (const auto root = storage.capabilities().local_root) lock.emplace(*root, kVerifyLockName, "verify");
+  const repo::RepositoryLock lock(storage, kVerifyLockName, "verify");
 
   const archive::VerifyState previous = options.full ? archive::VerifyState{} : archive::read_verify_state(storage);
   const auto started = std::chrono::steady_clock::now();

@@ -13,10 +13,12 @@
 
 #include <string>
 
+#include "repo/address.hpp"
+
 namespace walvault::command {
 
 struct VerifyOptions {
-  std::string repo;
+  repo::RepoAddress repo;
   bool full = false;  // re-check every object, not only new or changed ones
   bool json = false;
   int recheck_days = 7;  // unchanged objects are read again at least this often (a share of them each day)

@@ -20,6 +20,17 @@ int fetch(const WalFetchOptions& options) {
     if (!options.unpin.empty()) repo::remove_pin(*repo::open_repository(options.repo).storage, options.unpin);
     return 0;
   }
+  // A segment the prefetcher spooled is served without opening the repository (on S3 that costs requests).
+  const bool segment_name =
+      options.file.size() == 24 && options.file.find_first_not_of("0123456789ABCDEF") == std::string::npos;
+  if (segment_name && !options.spool.empty() && !options.prefetch_worker) {
+    restore::Spool spool(options.spool);
+    const bool served = spool.take(options.file, options.dest);
+    if (options.prefetch > 0) {
+      spool.start_prefetcher(repo::address_argv(repo::absolute(options.repo), std::nullopt), options.prefetch);
+    }
+    if (served) return 0;
+  }
   const repo::Repository repository = repo::open_repository(options.repo);
   if (options.prefetch_worker) {
     restore::Spool(options.spool).prefetch(repository, options.prefetch);
@@ -28,14 +39,6 @@ int fetch(const WalFetchOptions& options) {
   if (options.file.empty() || options.dest.empty()) {
     throw Error(ErrorCode::kUsage, "wal-fetch needs the file name and the destination (%f %p)",
                 "restore_command = 'walvault wal-fetch --repo PATH %f %p'");
-  }
-  const bool segment = options.file.size() == 24 &&
-                       wal::parse_segment_file_name(options.file, repository.config.segment_size).has_value();
-  if (segment && !options.spool.empty()) {
-    restore::Spool spool(options.spool);
-    const bool served = spool.take(options.file, options.dest);
-    if (options.prefetch > 0) spool.start_prefetcher(repository, options.prefetch);
-    if (served) return 0;
   }
   if (restore::fetch_wal_file(*repository.storage, repository.config, options.file, options.dest) ==
       restore::FetchOutcome::kFetched) {

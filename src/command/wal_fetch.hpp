@@ -18,12 +18,14 @@
 #include <cstdint>
 #include <string>
 
+#include "repo/address.hpp"
+
 namespace walvault::command {
 
 inline constexpr int kFatalExit = 200;
 
 struct WalFetchOptions {
-  std::string repo;
+  repo::RepoAddress repo;
   std::string file;  // %f
   std::string dest;  // %p
   std::string spool;

@@ -1,38 +1,31 @@
 #include "repo/lock.hpp"
 
-#include <filesystem>
-
 #include "common/error.hpp"
 
 namespace walvault::repo {
-namespace {
 
-std::string lock_path(const std::string& root, const std::string& name) { return root + "/locks/" + name + ".lock"; }
-
-}  // namespace
-
-RepositoryLock::RepositoryLock(const std::string& root, const std::string& name, const std::string& role) {
-  const std::string path = lock_path(root, name);
-  std::error_code ec;
-  std::filesystem::create_directories(root + "/locks", ec);
-  lock_ = storage::FileLock::take(path, storage::LockWait::kTry, 0644);
-  if (!lock_) {
-    const auto pid = storage::FileLock::holder(path);
-    throw Error(ErrorCode::kRepository,
-                "repository is locked by another " + role +
-                    (pid && *pid > 0 ? " (pid " + std::to_string(*pid) + ")" : ""),
-                "only one " + role + " may run per repository; stop the other one first (see 'walvault status')");
-  }
-  lock_->record_pid();
+RepositoryLock::RepositoryLock(storage::Storage& storage, const std::string& name, const std::string& role)
+    : lock_(storage.lock(name, storage::LockWait::kTry)) {
+  if (lock_) return;
+  const auto holder = storage.lock_holder(name);
+  throw Error(ErrorCode::kRepository,
+              "repository is locked by another " + role + (holder ? " (" + describe(*holder) + ")" : ""),
+              "only one " + role + " may run per repository; stop the other one first (see 'walvault status')");
 }
 
-std::optional<long> RepositoryLock::holder(const std::string& root, const std::string& name) {
-  return storage::FileLock::holder(lock_path(root, name));
+std::optional<storage::LockHolder> RepositoryLock::holder(const storage::Storage& storage, const std::string& name) {
+  return storage.lock_holder(name);
 }
 
-RepositoryLock lock_stopped_streamer(const std::string& root, const std::string& command) {
+std::string describe(const storage::LockHolder& holder) {
+  std::string text = holder.pid > 0 ? "pid " + std::to_string(holder.pid) : "pid unknown";
+  if (!holder.host.empty()) text += " on host " + holder.host;
+  return text;
+}
+
+RepositoryLock lock_stopped_streamer(storage::Storage& storage, const std::string& command) {
   try {
-    return RepositoryLock(root, "stream", command);
+    return RepositoryLock(storage, kStreamLockName, command);
   } catch (const Error& e) {
     if (e.code() != ErrorCode::kRepository) throw;
     throw Error(ErrorCode::kRepository, std::string(e.what()) + ": '" + command + "' needs the streamer stopped",

@@ -8,7 +8,6 @@
 #include "common/log.hpp"
 #include "pg/libpq.hpp"
 #include "repo/sequenced.hpp"
-#include "storage/posix_storage.hpp"
 
 namespace walvault::repo {
 namespace {
@@ -52,6 +51,9 @@ std::string encode_config(const RepoConfig& c) {
   j["conninfo"] = c.conninfo;
   j["slot"] = c.slot;
   j["created"] = c.created;
+  if (c.s3) {
+    j["s3"] = {{"endpoint", c.s3->endpoint}, {"region", c.s3->region}, {"path_style", c.s3->path_style}};
+  }
   return format::seal_json(std::move(j), 2);
 }
 
@@ -83,6 +85,12 @@ RepoConfig decode_config(std::string_view text) {
     c.conninfo = j.at("conninfo").get<std::string>();
     c.slot = j.at("slot").get<std::string>();
     c.created = j.value("created", "");
+    if (j.contains("s3")) {
+      const nlohmann::json& s3 = j.at("s3");
+      c.s3 = S3Endpoint{.endpoint = s3.at("endpoint").get<std::string>(),
+                        .region = s3.at("region").get<std::string>(),
+                        .path_style = s3.at("path_style").get<bool>()};
+    }
   } catch (const nlohmann::json::exception& e) {
     throw bad_config(e.what());
   } catch (const std::logic_error&) {  // stoull
@@ -131,19 +139,22 @@ void write_config(storage::Storage& storage, const RepoConfig& config) {
   storage.write_atomic(kConfigObject, std::as_bytes(std::span(text.data(), text.size())));
 }
 
-Repository open_repository(const std::string& path) {
+Repository open_repository(const RepoAddress& address) {
+  const bool s3 = parse_s3_url(address.url).has_value();
   std::error_code ec;
-  if (!std::filesystem::is_directory(path, ec)) {
-    throw Error(ErrorCode::kRepository, "no walvault repository at " + path,
-                "create one with 'walvault init --repo " + path + " -d CONNSTR'");
-  }
+  const auto missing = [&](const std::string& why) {
+    return Error(ErrorCode::kRepository, "no walvault repository at " + address.url + why,
+                 "create one with 'walvault init --repo " + address.url + " -d CONNSTR'");
+  };
+  if (!s3 && !std::filesystem::is_directory(address.url, ec)) throw missing("");
   Repository repo;
-  repo.path = path;
-  repo.storage = std::make_unique<storage::PosixStorage>(path);
+  repo.path = address.url;
+  repo.address = address;
+  repo.storage = open_storage(address);
   auto config = read_config(*repo.storage);
-  if (!config) {
-    throw Error(ErrorCode::kRepository, "no walvault repository at " + path + " (walvault.json is missing)",
-                "create one with 'walvault init --repo " + path + " -d CONNSTR'");
+  if (!config) throw missing(" (walvault.json is missing)");
+  if (config->s3 && resolve_s3_endpoint(address.s3, config->s3) != resolve_s3_endpoint(address.s3, std::nullopt)) {
+    repo.storage = open_storage(address, config->s3);
   }
   repo.config = std::move(*config);
   return repo;

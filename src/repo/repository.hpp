@@ -18,8 +18,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "format/sealed_object.hpp"
+#include "repo/address.hpp"
 #include "storage/storage.hpp"
 #include "wal/lsn.hpp"
 #include "wal/page.hpp"
@@ -42,6 +44,7 @@ struct RepoConfig {
   std::string conninfo;      // libpq connection string, without a password
   std::string slot;          // physical replication slot name
   std::string created;       // ISO 8601 UTC time of init
+  std::optional<S3Endpoint> s3;  // how init reached the bucket (S3 repositories; repo/address.hpp)
 
   bool operator==(const RepoConfig&) const = default;
 };
@@ -53,14 +56,19 @@ struct RepoConfig {
 
 // An opened repository: its storage and configuration. The storage lives as long as the Repository.
 struct Repository {
-  std::string path;
+  std::string path;  // what messages call it: the directory, or the s3:// URL
+  RepoAddress address;
   std::unique_ptr<storage::Storage> storage;
   RepoConfig config;
+
+  // The arguments that name this repository to another walvault process (repo/address.hpp).
+  [[nodiscard]] std::vector<std::string> address_argv() const { return repo::address_argv(address, config.s3); }
 };
 
-// Opens the repository at path (a local directory) and reads walvault.json. Throws kRepository when there is
-// none ("no walvault repository at PATH", hint: run walvault init).
-[[nodiscard]] Repository open_repository(const std::string& path);
+// Opens the repository at address (a local directory, or an s3:// URL) and reads walvault.json; an S3 repository
+// is reopened with the region and addressing init recorded when the command line and environment give none.
+// Throws kRepository when there is none ("no walvault repository at URL", hint: run walvault init).
+[[nodiscard]] Repository open_repository(const RepoAddress& address);
 
 // Reads walvault.json from storage, with the newest settings change applied; nullopt when it does not exist.
 // Throws kCorrupt naming a damaged settings change (never skipped: an older connection would be used silently).

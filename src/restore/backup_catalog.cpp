@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <limits>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "common/clock.hpp"
@@ -225,6 +226,31 @@ std::vector<wal::Lsn> backup_starts(const std::vector<BackupEntry>& backups) {
   std::vector<wal::Lsn> starts;
   for (const auto& b : backups) starts.push_back(b.start_lsn);
   return starts;
+}
+
+void remove_backup(storage::Storage& storage, const std::string& id) {
+  storage.remove(backup_object_name(id, kCatalogObjectName));
+  for (const auto& object : storage.list(backup_object_name(id, ""))) storage.remove(object.name);
+}
+
+std::vector<storage::ObjectInfo> remove_interrupted_backups(storage::Storage& storage, bool dry_run) {
+  std::vector<storage::ObjectInfo> removed;
+  const auto objects = storage.list(kBackupPrefix);
+  std::set<std::string, std::less<>> complete;
+  for (const auto& object : objects) {
+    if (object.name.ends_with("/" + std::string(kCatalogObjectName))) {
+      complete.insert(object.name.substr(0, object.name.size() - kCatalogObjectName.size()));
+    }
+  }
+  for (const auto& object : objects) {
+    const auto slash = object.name.find('/', kBackupPrefix.size());
+    if (slash == std::string::npos || complete.contains(object.name.substr(0, slash + 1))) continue;
+    if (!dry_run) storage.remove(object.name);
+    removed.push_back(object);
+  }
+  const auto pending = storage.sweep_temporaries(kBackupPrefix, std::chrono::system_clock::now(), dry_run);
+  removed.insert(removed.end(), pending.begin(), pending.end());
+  return removed;
 }
 
 }  // namespace walvault::restore

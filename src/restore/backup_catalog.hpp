@@ -82,6 +82,14 @@ struct BackupCatalog {
 // Seconds from the newest backup's stop time to now; nullopt without a backup (or a readable stop time).
 [[nodiscard]] std::optional<double> newest_backup_age_seconds(const std::vector<BackupEntry>& backups,
                                                               std::chrono::system_clock::time_point now);
+// Removes a backup: its catalog entry first (from then on it is not listed), then its objects. Throws Storage
+// errors.
+void remove_backup(storage::Storage& storage, const std::string& id);
+// What interrupted backups left: the objects under backup/<id>/ of an id without a catalog entry, and the pending
+// writes under backup/ (temporary files, multipart uploads) whatever their age. Only under the backup lock
+// (repo::kBackupLockName), which proves that no backup is being written. Removed unless dry_run; returned by name.
+// Throws Storage errors.
+std::vector<storage::ObjectInfo> remove_interrupted_backups(storage::Storage& storage, bool dry_run);
 // Each backup's start LSN.
 [[nodiscard]] std::vector<wal::Lsn> backup_starts(const std::vector<BackupEntry>& backups);
 

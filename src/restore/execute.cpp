@@ -250,12 +250,15 @@ ExecuteResult execute_plan(const repo::Repository& repository, const RestorePlan
   if (fs::exists(dir + "/standby.signal")) fs::remove(dir + "/standby.signal");
 
   const std::string bin = shell_quote(percent_escaped(options.walvault_binary));
-  const std::string repo = shell_quote(percent_escaped(repository.path));
+  std::string repo;  // "--repo URL" and, for S3, the endpoint settings (credentials come from the environment)
+  for (const std::string& arg : repository.address_argv()) {
+    repo += (repo.empty() ? "" : " ") + shell_quote(percent_escaped(arg));
+  }
   const std::string spool = std::string(kSpoolDir);
   RecoveryConfig config;
-  config.restore_command = bin + " wal-fetch --repo " + repo + " --spool " + spool + " --prefetch " +
+  config.restore_command = bin + " wal-fetch " + repo + " --spool " + spool + " --prefetch " +
                            std::to_string(options.prefetch_depth) + " %f %p";
-  config.recovery_end_command = bin + " wal-fetch --repo " + repo + " --spool " + spool + " --clean-spool" +
+  config.recovery_end_command = bin + " wal-fetch " + repo + " --spool " + spool + " --clean-spool" +
                                 (options.pin_id.empty() ? "" : " --unpin " + shell_quote(percent_escaped(options.pin_id)));
   config.action = options.action;
   config.port = options.port;

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -32,6 +33,8 @@ constexpr std::string_view kStopFile = "stop";
 // A prefetcher with a full window waits this long for PostgreSQL to ask for more before it exits.
 constexpr auto kIdleExit = std::chrono::seconds(5);
 constexpr auto kIdlePoll = std::chrono::milliseconds(5);
+// Segments the prefetcher fetches at once.
+constexpr std::size_t kFetchers = 4;
 
 [[noreturn]] void io_error(const std::string& what, const std::string& path, int err) {
   throw Error(ErrorCode::kIo, what + " \"" + path + "\": " + std::strerror(err));
@@ -219,7 +222,7 @@ bool Spool::take(std::string_view name, const std::string& dest) {
   return false;
 }
 
-void Spool::start_prefetcher(const repo::Repository& repository, uint32_t depth) const {
+void Spool::start_prefetcher(const std::vector<std::string>& address_argv, uint32_t depth) const {
   if (!storage::FileLock::take(dir_ + "/" + std::string(kLockFile), storage::LockWait::kTry)) return;  // one runs
   const std::string self = self_executable();
   const char* exe = self.c_str();
@@ -236,9 +239,13 @@ void Spool::start_prefetcher(const repo::Repository& repository, uint32_t depth)
       ::dup2(null, 1);
       ::dup2(null, 2);
     }
-    const char* argv[] = {exe, "wal-fetch", "--repo", repository.path.c_str(), "--spool", dir_.c_str(),
-                          "--prefetch", depth_text.c_str(), "--prefetch-worker", nullptr};
-    ::execv(exe, const_cast<char* const*>(argv));
+    std::vector<const char*> argv{exe, "wal-fetch"};
+    for (const std::string& arg : address_argv) argv.push_back(arg.c_str());
+    for (const char* arg : {"--spool", dir_.c_str(), "--prefetch", depth_text.c_str(), "--prefetch-worker"}) {
+      argv.push_back(arg);
+    }
+    argv.push_back(nullptr);
+    ::execv(exe, const_cast<char* const*>(argv.data()));
     ::_exit(127);
   }
   int status = 0;
@@ -270,22 +277,30 @@ void Spool::prefetch(const repo::Repository& repository, uint32_t depth) const {
       }
       ::closedir(d);
     }
-    std::optional<std::string> next;
-    for (uint32_t i = 1; i <= depth && !next; ++i) {
-      const std::string name =
-          wal::segment_file_name(requested->timeline, wal::SegmentNo(requested->segno.value() + i), seg);
-      if (!exists(dir_ + "/" + name)) next = name;
+    std::vector<wal::SegmentName> next;
+    for (uint32_t i = 1; i <= depth && next.size() < kFetchers; ++i) {
+      const wal::SegmentName name{requested->timeline, wal::SegmentNo(requested->segno.value() + i)};
+      if (!exists(dir_ + "/" + wal::segment_file_name(name.timeline, name.segno, seg))) next.push_back(name);
     }
-    if (!next) {
+    if (next.empty()) {
       if (std::chrono::steady_clock::now() - idle_since > kIdleExit) return;
       std::this_thread::sleep_for(kIdlePoll);
       continue;
     }
-    const auto segment = wal::parse_segment_file_name(*next, seg);
-    const std::string object = format::segment_object_name(segment->timeline, segment->segno, seg);
-    if (!repository.storage->info(object)) return;  // the end of the archived WAL (or the tip): nothing to spool
-    write_segment(read_container(*repository.storage, repository.config, object, *segment), repository.config,
-                  dir_ + "/" + *next);
+    // Several at once: from an object store each segment is mostly waiting for its bytes.
+    std::vector<std::future<bool>> fetches;
+    for (const wal::SegmentName& segment : next) {
+      fetches.push_back(std::async(std::launch::async, [&repository, segment, seg, this] {
+        const std::string object = format::segment_object_name(segment.timeline, segment.segno, seg);
+        if (!repository.storage->info(object)) return false;  // past the archived WAL (the tip): nothing to spool
+        write_segment(read_container(*repository.storage, repository.config, object, segment), repository.config,
+                      dir_ + "/" + wal::segment_file_name(segment.timeline, segment.segno, seg));
+        return true;
+      }));
+    }
+    bool all = true;
+    for (auto& fetch : fetches) all = fetch.get() && all;
+    if (!all) return;
   }
 }
 

@@ -14,7 +14,8 @@
 // asks for files that do not exist as a matter of course).
 //
 // The spool makes replay fast: a prefetcher (a detached process) verifies and decompresses the next `depth`
-// complete segments into a spool directory ahead of PostgreSQL's requests, so a request finds its segment
+// complete segments (four at a time: from an object store a segment is mostly waiting) into a spool directory
+// ahead of PostgreSQL's requests, so a request finds its segment
 // ready and only renames it. The spool holds at most `depth` segments: each request records its segment in
 // the spool (file "requested"), and the prefetcher deletes spooled segments at or below it and works only up
 // to requested + depth. One prefetcher per spool (flock on "prefetch.lock"). stop_spool() asks a running
@@ -67,7 +68,8 @@ class Spool {
   // True when it was (the request is served).
   bool take(std::string_view name, const std::string& dest);
   // Starts a detached prefetcher for the segments after the last requested one, unless one is running.
-  void start_prefetcher(const repo::Repository& repository, uint32_t depth) const;
+  // address_argv names the repository (repo::address_argv).
+  void start_prefetcher(const std::vector<std::string>& address_argv, uint32_t depth) const;
   // The prefetcher's loop (in the detached process): fetch ahead until nothing is left to do or stop_spool().
   void prefetch(const repo::Repository& repository, uint32_t depth) const;
   // Stops a running prefetcher and removes the spool directory.

@@ -1,5 +1,7 @@
 #include "storage/memory_storage.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -250,6 +252,13 @@ std::unique_ptr<StorageLock> MemoryStorage::lock(std::string_view name, LockWait
   }
   locks_.emplace(name);
   return std::make_unique<MemoryLock>(*this, std::string(name));
+}
+
+std::optional<LockHolder> MemoryStorage::lock_holder(std::string_view name) const {
+  check_lock_name(name);
+  const std::lock_guard guard(mutex_);
+  if (!locks_.contains(name)) return std::nullopt;
+  return LockHolder{.pid = ::getpid(), .host = ""};
 }
 
 void MemoryStorage::unlock(const std::string& name) {

@@ -39,6 +39,7 @@ class MemoryStorage final : public Storage {
   [[nodiscard]] std::unique_ptr<AppendFile> open_append(std::string_view name) override;
   void publish_append(std::string_view from, std::string_view to) override;
   [[nodiscard]] std::unique_ptr<StorageLock> lock(std::string_view name, LockWait wait) override;
+  [[nodiscard]] std::optional<LockHolder> lock_holder(std::string_view name) const override;
 
   // Fault injection (see the top of this file). n ≥ 1; n == 1 fails the very next operation.
   void fail_operation(uint64_t n);

@@ -460,12 +460,21 @@ void PosixStorage::publish_append(std::string_view from, std::string_view to) {
 std::unique_ptr<StorageLock> PosixStorage::lock(std::string_view name, LockWait wait) {
   check_lock_name(name);
   const std::string dir = root_ + "/locks";
-  const std::string path = dir + "/" + std::string(name) + ".lock";
   make_dirs(dir);
-  return FileLock::take(path, wait, 0640);
+  auto lock = FileLock::take(dir + "/" + std::string(name) + ".lock", wait, 0644);
+  if (lock) lock->record_pid();
+  return lock;
 }
 
-std::vector<ObjectInfo> PosixStorage::sweep_temporaries(std::chrono::system_clock::time_point modified_before,
+std::optional<LockHolder> PosixStorage::lock_holder(std::string_view name) const {
+  check_lock_name(name);
+  const auto pid = FileLock::holder(root_ + "/locks/" + std::string(name) + ".lock");
+  if (!pid) return std::nullopt;
+  return LockHolder{.pid = *pid, .host = ""};
+}
+
+std::vector<ObjectInfo> PosixStorage::sweep_temporaries(std::string_view prefix,
+                                                        std::chrono::system_clock::time_point modified_before,
                                                         bool dry_run) {
   namespace fs = std::filesystem;
   std::vector<ObjectInfo> swept;
@@ -477,7 +486,10 @@ std::vector<ObjectInfo> PosixStorage::sweep_temporaries(std::chrono::system_cloc
   for (const fs::recursive_directory_iterator end; it != end; it.increment(ec)) {
     if (ec) throw file_error("list", root_, ec.value());
     const std::string path = it->path().string();
-    if (!is_temp_name(it->path().filename().string()) || !it->is_regular_file()) continue;
+    if (!is_temp_name(it->path().filename().string()) || !it->is_regular_file() ||
+        !it->path().lexically_relative(root_).generic_string().starts_with(prefix)) {
+      continue;
+    }
     const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.valid()) {
       if (errno == ENOENT) continue;  // published or discarded meanwhile

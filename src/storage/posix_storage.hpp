@@ -36,7 +36,9 @@ class PosixStorage final : public Storage {
   [[nodiscard]] std::unique_ptr<AppendFile> open_append(std::string_view name) override;
   void publish_append(std::string_view from, std::string_view to) override;
   [[nodiscard]] std::unique_ptr<StorageLock> lock(std::string_view name, LockWait wait) override;
-  [[nodiscard]] std::vector<ObjectInfo> sweep_temporaries(std::chrono::system_clock::time_point modified_before,
+  [[nodiscard]] std::optional<LockHolder> lock_holder(std::string_view name) const override;
+  [[nodiscard]] std::vector<ObjectInfo> sweep_temporaries(std::string_view prefix,
+                                                          std::chrono::system_clock::time_point modified_before,
                                                           bool dry_run) override;
 
   [[nodiscard]] const std::string& root() const noexcept { return root_; }

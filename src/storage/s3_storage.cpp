@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <condition_variable>
 #include <cstdio>
@@ -341,6 +342,8 @@ class S3Lease final : public StorageLock {
   S3Lease(const S3Lease&) = delete;
   S3Lease& operator=(const S3Lease&) = delete;
 
+  [[nodiscard]] bool lost() const noexcept override { return lost_; }
+
  private:
   void heartbeat() {
     const auto duration = storage_.client_.config().lease_duration;
@@ -383,7 +386,7 @@ class S3Lease final : public StorageLock {
   std::mutex mutex_;
   std::condition_variable stopped_;
   bool stop_ = false;
-  bool lost_ = false;  // written by the heartbeat thread only, read after it joined
+  std::atomic<bool> lost_ = false;  // written by the heartbeat thread only
   std::thread thread_;
 };
 
@@ -781,8 +784,9 @@ void S3Storage::publish_append(std::string_view from, std::string_view to) {
   delete_keys(keys);
 }
 
-std::vector<ObjectInfo> S3Storage::sweep_temporaries(std::chrono::system_clock::time_point modified_before,
-                                                     bool dry_run) {
+std::vector<ObjectInfo> S3Storage::sweep_temporaries(std::string_view prefix,
+                                                        std::chrono::system_clock::time_point modified_before,
+                                                        bool dry_run) {
   const std::string root = key("");
   std::vector<ObjectInfo> out;
   std::string key_marker;
@@ -791,8 +795,8 @@ std::vector<ObjectInfo> S3Storage::sweep_temporaries(std::chrono::system_clock::
     S3Request uploads{.operation = "ListMultipartUploads",
                       .method = "GET",
                       .key = "",
-                      .query = {{"uploads", ""}, {"prefix", root}},
-                      .subject = root};
+                      .query = {{"uploads", ""}, {"prefix", root + std::string(prefix)}},
+                      .subject = root + std::string(prefix)};
     if (!key_marker.empty()) {
       uploads.query.emplace_back("key-marker", key_marker);
       uploads.query.emplace_back("upload-id-marker", upload_id_marker);
@@ -889,6 +893,17 @@ std::unique_ptr<StorageLock> S3Storage::lock(std::string_view name, LockWait wai
     if (wait == LockWait::kTry) return nullptr;
     std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(std::chrono::seconds(1), duration / 3));
   }
+}
+
+std::optional<LockHolder> S3Storage::lock_holder(std::string_view name) const {
+  check_lock_name(name);
+  const auto held = get(key("locks/" + std::string(name)), std::nullopt);
+  if (!held || lease_expired(held->text())) return std::nullopt;
+  const auto json = nlohmann::json::parse(held->text(), nullptr, false);
+  LockHolder holder;
+  if (json.contains("pid") && json["pid"].is_number_integer()) holder.pid = json["pid"].get<long>();
+  if (json.contains("host") && json["host"].is_string()) holder.host = json["host"].get<std::string>();
+  return holder;
 }
 
 }  // namespace walvault::storage

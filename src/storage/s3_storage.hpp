@@ -81,10 +81,13 @@ class S3Storage final : public Storage {
   [[nodiscard]] std::unique_ptr<AppendFile> open_append(std::string_view name) override;
   void publish_append(std::string_view from, std::string_view to) override;
   [[nodiscard]] std::unique_ptr<StorageLock> lock(std::string_view name, LockWait wait) override;
+  // The lease's owner while it has not expired.
+  [[nodiscard]] std::optional<LockHolder> lock_holder(std::string_view name) const override;
   // The multipart uploads under the prefix that a killed writer left behind: started before modified_before and
   // with no part uploaded since (a live writer uploads a part every part_size bytes), aborted unless dry_run.
   // Named "NAME?uploadId=ID" (not object names), sized by their parts.
-  [[nodiscard]] std::vector<ObjectInfo> sweep_temporaries(std::chrono::system_clock::time_point modified_before,
+  [[nodiscard]] std::vector<ObjectInfo> sweep_temporaries(std::string_view prefix,
+                                                          std::chrono::system_clock::time_point modified_before,
                                                           bool dry_run) override;
 
   // Deletes keys (full keys) with DeleteObjects, 1000 per request; a key that does not exist is no error.

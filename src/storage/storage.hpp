@@ -113,6 +113,15 @@ class StorageLock {
   StorageLock() = default;
   StorageLock(const StorageLock&) = delete;
   StorageLock& operator=(const StorageLock&) = delete;
+  // Whether the lock was taken away from this holder (a lease whose renewals failed for longer than it lasts, and
+  // that another process then took over). Local locks are never lost.
+  [[nodiscard]] virtual bool lost() const noexcept { return false; }
+};
+
+// Who holds a lock, as far as the store can tell: pid 0 when unknown, host empty for this machine.
+struct LockHolder {
+  long pid = 0;
+  std::string host;
 };
 
 class Storage {
@@ -163,13 +172,17 @@ class Storage {
   // kTry returns nullptr when another holder has it. Not reentrant: a second lock of the same name conflicts even
   // in the same process. Throws kIo.
   [[nodiscard]] virtual std::unique_ptr<StorageLock> lock(std::string_view name, LockWait wait) = 0;
+  // The holder of the lock `name`, or nullopt when nobody holds it (an expired lease counts as free). Never takes
+  // it. Throws kIo.
+  [[nodiscard]] virtual std::optional<LockHolder> lock_holder(std::string_view name) const = 0;
 
-  // Optional. The temporary files of writes that a killed process left behind, last modified before
-  // modified_before and not in use by a live writer: removed, or only listed when dry_run. Returned by their path
-  // relative to the repository (their names start with '.', so they are not object names). Stores whose
-  // interrupted writes leave nothing behind return nothing, which is the default. Throws kIo.
+  // Optional. The temporary files of writes that a killed process left behind under prefix (a plain string prefix
+  // of their path, "" for all), last modified before modified_before and not in use by a live writer: removed, or
+  // only listed when dry_run. Returned by their path relative to the repository (their names start with '.', so
+  // they are not object names). Stores whose interrupted writes leave nothing behind return nothing, which is the
+  // default. Throws kIo.
   [[nodiscard]] virtual std::vector<ObjectInfo> sweep_temporaries(
-      std::chrono::system_clock::time_point /*modified_before*/, bool /*dry_run*/) {
+      std::string_view /*prefix*/, std::chrono::system_clock::time_point /*modified_before*/, bool /*dry_run*/) {
     return {};
   }
 };

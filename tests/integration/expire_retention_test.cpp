@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "archive_fixture.hpp"
-#include "repo/lock.hpp"
+#include "storage/posix_storage.hpp"
 
 using nlohmann::json;
 using walvault::test::ArchivedCluster;
@@ -124,7 +124,8 @@ TEST_CASE("expire: concurrent expires and an expire during a backup remove nothi
   a.pg().run_pg_program("pgbench", {"-i", "-s", "20", "-q", "postgres"});
   Background backup(walvault::test::as_postgres({WALVAULT_BINARY, "backup", "--repo", a.repo(), "--fast"}),
                     a.pg().work_dir() + "/backup.log");
-  REQUIRE(walvault::test::wait_until([&] { return walvault::repo::RepositoryLock::holder(a.repo(), "backup").has_value(); },
+  const walvault::storage::PosixStorage storage(a.repo());
+  REQUIRE(walvault::test::wait_until([&] { return storage.lock_holder("backup").has_value(); },
                                      std::chrono::seconds(30)));
   const auto during = a.walvault({"expire", "--repo", a.repo(), "--keep-backups", "1"});
   const int backup_exit = backup.stop(0, std::chrono::seconds(120));

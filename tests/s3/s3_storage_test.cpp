@@ -410,12 +410,12 @@ TEST_CASE("s3 storage: the sweep aborts the uploads of killed writers and leaves
   upload_part("backup/4/base.wvt", live);
 
   const std::vector<ObjectInfo> stale{{"backup/3/base.wvt?uploadId=" + dead, 1000}};
-  CHECK(s.sweep_temporaries(cutoff, /*dry_run=*/true) == stale);
+  CHECK(s.sweep_temporaries("", cutoff, /*dry_run=*/true) == stale);
   CHECK(pending_uploads(backend.bucket) == 2);
-  CHECK(s.sweep_temporaries(cutoff, /*dry_run=*/false) == stale);
-  CHECK(s.sweep_temporaries(cutoff, false).empty());
+  CHECK(s.sweep_temporaries("", cutoff, /*dry_run=*/false) == stale);
+  CHECK(s.sweep_temporaries("", cutoff, false).empty());
   CHECK(pending_uploads(backend.bucket) == 1);  // the live writer's
-  CHECK(s.sweep_temporaries(system_clock::now() + std::chrono::hours(1), false) ==
+  CHECK(s.sweep_temporaries("", system_clock::now() + std::chrono::hours(1), false) ==
         std::vector<ObjectInfo>{{"backup/4/base.wvt?uploadId=" + live, 1000}});
   CHECK(pending_uploads(backend.bucket) == 0);
 }

@@ -57,6 +57,7 @@ class SyncTracking final : public storage::Storage {
   std::unique_ptr<storage::StorageLock> lock(std::string_view n, storage::LockWait w) override {
     return inner_.lock(n, w);
   }
+  std::optional<storage::LockHolder> lock_holder(std::string_view n) const override { return inner_.lock_holder(n); }
   void forget_unsynced() { synced.clear(); }
 
   std::map<std::string, uint64_t> synced;

@@ -167,12 +167,12 @@ TEST_CASE("posix storage: the sweep removes stale temporary files that no live w
 
   const std::vector<ObjectInfo> stale{{"index/00000001/.run-1-2.wvi.77.3.tmp", 8},
                                       {"wal/.000000010000000000000005.wvs.4242.0.tmp", 8}};
-  CHECK(s.sweep_temporaries(cutoff, /*dry_run=*/true) == stale);
+  CHECK(s.sweep_temporaries("", cutoff, /*dry_run=*/true) == stale);
   CHECK(std::filesystem::exists(root + "/wal/.000000010000000000000005.wvs.4242.0.tmp"));  // a dry run removes nothing
-  CHECK(s.sweep_temporaries(cutoff, /*dry_run=*/false) == stale);
+  CHECK(s.sweep_temporaries("", cutoff, /*dry_run=*/false) == stale);
   CHECK_FALSE(std::filesystem::exists(root + "/wal/.000000010000000000000005.wvs.4242.0.tmp"));
   CHECK_FALSE(std::filesystem::exists(root + "/index/00000001/.run-1-2.wvi.77.3.tmp"));
-  CHECK(s.sweep_temporaries(cutoff, false).empty());
+  CHECK(s.sweep_temporaries("", cutoff, false).empty());
   for (const char* f : {"/wal/.b.wvs.1.1.tmp", "/wal/.c.wvs.2.2.tmp", "/wal/.keep"}) {
     CHECK(std::filesystem::exists(root + f));
   }
@@ -180,7 +180,7 @@ TEST_CASE("posix storage: the sweep removes stale temporary files that no live w
   writer->commit();  // the live writer was not disturbed
   CHECK(s.read("wal/d") == bytes_of("pending"));
   ::close(held);
-  CHECK(s.sweep_temporaries(cutoff, false) == std::vector<ObjectInfo>{{"wal/.c.wvs.2.2.tmp", 8}});  // released now
+  CHECK(s.sweep_temporaries("", cutoff, false) == std::vector<ObjectInfo>{{"wal/.c.wvs.2.2.tmp", 8}});  // released now
 }
 
 TEST_CASE("posix storage: a full disk is a retryable kIo error that says so", "[storage]") {
