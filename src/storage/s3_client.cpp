@@ -1,7 +1,5 @@
 #include "storage/s3_client.hpp"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -12,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "storage/libcurl.hpp"
 #include "storage/s3_signer.hpp"
 #include "storage/s3_xml.hpp"
 
@@ -247,8 +246,7 @@ struct S3Client::Attempt {
 };
 
 S3Client::S3Client(S3Config config) : config_(std::move(config)) {
-  static std::once_flag curl_ready;
-  std::call_once(curl_ready, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  (void)libcurl();  // loaded and initialised before the first request
   config_.prefix = normalize_prefix(config_.prefix);
   std::string_view rest = config_.endpoint;
   const auto scheme = rest.find("://");
@@ -267,7 +265,7 @@ S3Client::S3Client(S3Config config) : config_(std::move(config)) {
 }
 
 S3Client::~S3Client() {
-  for (void* handle : idle_handles_) curl_easy_cleanup(handle);
+  for (void* handle : idle_handles_) libcurl().curl_easy_cleanup(handle);
 }
 
 std::string S3Client::describe(std::string_view key) const { return "s3://" + config_.bucket + "/" + std::string(key); }
@@ -285,13 +283,13 @@ void* S3Client::take_handle() const {
       return handle;
     }
   }
-  void* handle = curl_easy_init();
+  void* handle = libcurl().curl_easy_init();
   if (handle == nullptr) throw Error(ErrorCode::kIo, "cannot start an HTTP client (curl_easy_init failed)");
   return handle;
 }
 
 void S3Client::return_handle(void* handle) const {
-  curl_easy_reset(handle);  // keeps the handle's live connections
+  libcurl().curl_easy_reset(handle);  // keeps the handle's live connections
   const std::lock_guard lock(pool_mutex_);
   idle_handles_.push_back(handle);
 }
@@ -319,11 +317,11 @@ S3Client::Attempt S3Client::attempt(const S3Request& request) const {
 
   curl_slist* header_list = nullptr;
   for (const auto& [name, value] : signing.headers) {
-    header_list = curl_slist_append(header_list, (name + ": " + value).c_str());
+    header_list = libcurl().curl_slist_append(header_list, (name + ": " + value).c_str());
   }
-  header_list = curl_slist_append(header_list, ("Authorization: " + authorization).c_str());
-  header_list = curl_slist_append(header_list, "Expect:");  // no 100-continue round trip
-  header_list = curl_slist_append(header_list, "Content-Type:");
+  header_list = libcurl().curl_slist_append(header_list, ("Authorization: " + authorization).c_str());
+  header_list = libcurl().curl_slist_append(header_list, "Expect:");  // no 100-continue round trip
+  header_list = libcurl().curl_slist_append(header_list, "Content-Type:");
 
   const std::string query = canonical_query(request.query);
   const std::string url = scheme_ + "://" + host + path + (query.empty() ? "" : "?" + query);
@@ -331,37 +329,37 @@ S3Client::Attempt S3Client::attempt(const S3Request& request) const {
   Upload upload{request.body};
   char error_buffer[CURL_ERROR_SIZE] = {};
   void* curl = take_handle();
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, static_cast<long>(config_.connect_timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(config_.stall_timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &out.response.headers);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out.response.body);
+  libcurl().curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  libcurl().curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list);
+  libcurl().curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
+  libcurl().curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  libcurl().curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, static_cast<long>(config_.connect_timeout.count()));
+  libcurl().curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  libcurl().curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(config_.stall_timeout.count()));
+  libcurl().curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+  libcurl().curl_easy_setopt(curl, CURLOPT_HEADERDATA, &out.response.headers);
+  libcurl().curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+  libcurl().curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out.response.body);
   if (request.method == "HEAD") {
-    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    libcurl().curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
   } else if (request.method == "PUT" || request.method == "POST") {
-    curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
-    curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
-    curl_easy_setopt(curl, CURLOPT_READDATA, &upload);
-    curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, on_seek);
-    curl_easy_setopt(curl, CURLOPT_SEEKDATA, &upload);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    libcurl().curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+    libcurl().curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    libcurl().curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
+    libcurl().curl_easy_setopt(curl, CURLOPT_READDATA, &upload);
+    libcurl().curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, on_seek);
+    libcurl().curl_easy_setopt(curl, CURLOPT_SEEKDATA, &upload);
+    libcurl().curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   } else if (request.method != "GET") {
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    libcurl().curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }
-  out.transport = curl_easy_perform(curl);
+  out.transport = libcurl().curl_easy_perform(curl);
   if (out.transport == CURLE_OK) {
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out.response.status);
+    libcurl().curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out.response.status);
   } else {
-    out.transport_error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(out.transport);
+    out.transport_error = error_buffer[0] != '\0' ? error_buffer : libcurl().curl_easy_strerror(out.transport);
   }
-  curl_slist_free_all(header_list);
+  libcurl().curl_slist_free_all(header_list);
   return_handle(curl);
   return out;
 }
