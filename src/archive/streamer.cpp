@@ -430,6 +430,12 @@ void Streamer::switch_timeline(const pg::TimelineEnd& end) {
 }
 
 void Streamer::make_durable() {
+  if (options_.lock_lost && options_.lock_lost()) {
+    throw Error(ErrorCode::kRepository,
+                "another process took over the repository's stream lock (its lease was not renewed in time): "
+                "stopping, nothing more is written or acknowledged",
+                "see which streamer holds it with 'walvault status'; only one may run per repository");
+  }
   if (tip_) tip_->sync();
   if (disk_full_at_ && durable() > *disk_full_at_) {
     log::info("the repository has space again: WAL is durable up to " + durable().to_string() + ", streaming resumed");

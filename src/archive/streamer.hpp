@@ -62,6 +62,9 @@ struct StreamerOptions {
   // Use regular connections too: relation name snapshots, and pg_replication_slots' account of a lost slot (off in
   // unit tests: no server).
   bool regular_connections = true;
+  // Whether the repository's stream lock was taken over by another process (a lease not renewed in time): the
+  // streamer then stops (kRepository) before it writes or acknowledges anything more. Unset: never.
+  std::function<bool()> lock_lost;
   // zstd level of the segment containers (`walvault stream --compress-level`).
   int compress_level = kDefaultCompressLevel;
   // Rows one transaction must delete or update to make a mass event (`walvault stream --mass-rows`).

@@ -10,8 +10,8 @@
 #include <optional>
 #include <string>
 
-#include "repo/address.hpp"
 #include "format/index.hpp"
+#include "repo/address.hpp"
 
 namespace walvault::command {
 

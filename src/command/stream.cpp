@@ -33,7 +33,10 @@ int run_stream(const StreamOptions& options) {
   install_stop_handlers();
 
   archive::StreamerOptions streamer_options;
-  streamer_options.fsync_interval = std::chrono::milliseconds(options.fsync_interval_ms);
+  const bool s3 = repo::parse_s3_url(repository.path).has_value();
+  streamer_options.fsync_interval =
+      std::chrono::milliseconds(options.fsync_interval_ms.value_or(s3 ? kS3FsyncIntervalMs : kLocalFsyncIntervalMs));
+  streamer_options.lock_lost = [&lock] { return lock.lost(); };
   streamer_options.status_interval = std::chrono::milliseconds(options.status_interval_ms);
   streamer_options.compress_level = options.compress_level;
   streamer_options.mass_rows_threshold = options.mass_rows_threshold;

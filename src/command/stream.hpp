@@ -6,16 +6,22 @@
 // throws that retrying cannot fix.
 #pragma once
 
+#include <optional>
 #include <string>
 
-#include "repo/address.hpp"
 #include "archive/streamer.hpp"
+#include "repo/address.hpp"
 
 namespace walvault::command {
 
+inline constexpr int kLocalFsyncIntervalMs = 200;
+inline constexpr int kS3FsyncIntervalMs = 1000;
+
 struct StreamOptions {
   repo::RepoAddress repo;
-  int fsync_interval_ms = 200;  // the longest time received WAL stays unsynced while data arrives
+  // The longest time received WAL stays unsynced while data arrives; unset: kLocalFsyncIntervalMs, or
+  // kS3FsyncIntervalMs for an S3 repository (each sync is a PUT per changed append file).
+  std::optional<int> fsync_interval_ms;
   int status_interval_ms = 10000;
   int compress_level = archive::StreamerOptions::kDefaultCompressLevel;  // zstd level of the segment containers
   uint64_t mass_rows_threshold = wal::kDefaultMassRowsThreshold;  // for the WAL indexed from now on

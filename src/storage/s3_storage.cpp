@@ -1,6 +1,9 @@
 #include "storage/s3_storage.hpp"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <atomic>
@@ -97,6 +100,20 @@ bool lease_expired(std::string_view body) {
     return true;
   }
   return json["expires_unix_ms"].get<int64_t>() < unix_ms_now();
+}
+
+// A lease whose holder is a process of this host that no longer exists (killed before it could release it): it
+// is stale at once rather than when it expires, so that a streamer restarted after a kill -9 resumes at once.
+bool lease_holder_dead(std::string_view body) {
+  const auto json = nlohmann::json::parse(body, nullptr, false);
+  if (!json.is_object() || !json.contains("host") || !json["host"].is_string() || !json.contains("pid") ||
+      !json["pid"].is_number_integer()) {
+    return false;
+  }
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  const auto pid = json["pid"].get<long>();
+  return json["host"] == host && pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
 }
 
 bool lease_owned_by(std::string_view body, const std::string& owner) {
@@ -873,7 +890,7 @@ std::unique_ptr<StorageLock> S3Storage::lock(std::string_view name, LockWait wai
     if (created.status != 412) throw s3_response_error(client_.config(), "PutObject", lease_key, created);
     const auto held = get(lease_key, std::nullopt);
     if (!held) continue;  // released meanwhile
-    if (lease_expired(held->text())) {
+    if (lease_expired(held->text()) || lease_holder_dead(held->text())) {
       // Take the stale lease over; If-Match makes exactly one of several takers win.
       const std::string etag = held->header("etag").value_or("");
       if (etag == refused_etag) {
@@ -883,7 +900,7 @@ std::unique_ptr<StorageLock> S3Storage::lock(std::string_view name, LockWait wai
       }
       const S3Response taken = put({{"If-Match", if_match(etag)}});
       if (taken.status == 200) {
-        log::info("took over the expired lease " + client_.describe(lease_key));
+        log::info("took over the stale lease " + client_.describe(lease_key));
         return granted(taken);
       }
       if (taken.status != 412) throw s3_response_error(client_.config(), "PutObject", lease_key, taken);
@@ -898,7 +915,7 @@ std::unique_ptr<StorageLock> S3Storage::lock(std::string_view name, LockWait wai
 std::optional<LockHolder> S3Storage::lock_holder(std::string_view name) const {
   check_lock_name(name);
   const auto held = get(key("locks/" + std::string(name)), std::nullopt);
-  if (!held || lease_expired(held->text())) return std::nullopt;
+  if (!held || lease_expired(held->text()) || lease_holder_dead(held->text())) return std::nullopt;
   const auto json = nlohmann::json::parse(held->text(), nullptr, false);
   LockHolder holder;
   if (json.contains("pid") && json["pid"].is_number_integer()) holder.pid = json["pid"].get<long>();

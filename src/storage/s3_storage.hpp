@@ -38,8 +38,9 @@
 //
 // lock(name) is a lease: the object "locks/NAME" holding its owner (a random id, host and pid) and an expiry
 // time, created with If-None-Match: *. A thread renews it every lease_duration / 3 with a conditional overwrite
-// (If-Match: the ETag it wrote last). A lease whose expiry has passed is stale: another process takes it over with
-// a conditional overwrite of the ETag it read, so of several takers exactly one wins. Destroying the lock deletes
+// (If-Match: the ETag it wrote last). A lease whose expiry has passed is stale, and so is one whose holder is a
+// process of this host (same host name) that no longer exists: another process takes it over with a conditional
+// overwrite of the ETag it read, so of several takers exactly one wins. Destroying the lock deletes
 // the lease if it still names this owner. What this guarantees: at most one holder at a time, provided the
 // machines' clocks agree to within lease_duration / 3 (10 s by default) and a holder's renewals succeed; a holder
 // cut off from the bucket for longer than lease_duration loses the lease (it logs an error) and another process
