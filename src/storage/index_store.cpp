@@ -159,8 +159,11 @@ void IndexWriter::append(const format::EventEntry& event) {
   if (!tip.last_events.empty()) {
     const wal::Lsn last = tip.last_events.back().commit_lsn;
     if (event.commit_lsn < last) return;
-    if (event.commit_lsn == last &&
-        std::find(tip.last_events.begin(), tip.last_events.end(), event) != tip.last_events.end()) {
+    // A commit makes at most one event of each kind, so an event of the same kind at the same commit is this one,
+    // decoded again after a restart, perhaps with less context (names the catalog no longer has, records of its
+    // transaction before the segment the streamer restarted in).
+    if (event.commit_lsn == last && std::any_of(tip.last_events.begin(), tip.last_events.end(),
+                                                [&](const format::EventEntry& e) { return e.kind == event.kind; })) {
       return;
     }
     if (event.commit_lsn > last) tip.last_events.clear();

@@ -100,6 +100,36 @@ TEST_CASE("index writer: restart skips logged entries and truncates a torn tail"
   CHECK(view.lookup_xid(503)->size() == 1);
 }
 
+TEST_CASE("index writer: an event decoded again after a restart is logged once, even when its names differ",
+          "[storage][index]") {
+  MemoryStorage s;
+  EventEntry drop{.kind = EventKind::kDropTable, .xid = 736, .commit_lsn = Lsn(kSeg + 500), .commit_time = 20,
+                  .first_lsn = Lsn(kSeg + 450), .database_oid = 5, .rows = 0, .relations = {16384},
+                  .names = {"public.keep"}, .two_phase = false};
+  {
+    IndexWriter w(s, 42, kTli, kSeg);
+    w.append(drop);
+    w.sync();
+  }
+  // The restarted streamer no longer finds the dropped table's name in the catalog.
+  EventEntry again = drop;
+  again.names.clear();
+  EventEntry truncate = drop;  // another kind at the same commit is another event
+  truncate.kind = EventKind::kTruncate;
+  {
+    IndexWriter w(s, 42, kTli, kSeg);
+    w.append(again);
+    w.append(truncate);
+    w.sync();
+  }
+  auto view = storage::open_index(s, kTli, kSeg);
+  const auto events = view.events_by_lsn(Lsn(0), Lsn(4 * kSeg));
+  REQUIRE(events);
+  REQUIRE(events->size() == 2);
+  CHECK((*events)[0].names == std::vector<std::string>{"public.keep"});
+  CHECK((*events)[1].kind == EventKind::kTruncate);
+}
+
 TEST_CASE("index writer: compaction merges runs and lookups still agree", "[storage][index]") {
   MemoryStorage s;
   IndexWriter w(s, 42, kTli, kSeg);
