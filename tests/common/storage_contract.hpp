@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "error_code.hpp"
 #include "common/error.hpp"
 #include "storage/storage.hpp"
 
@@ -21,17 +22,6 @@ namespace walvault::test {
 inline storage::Bytes bytes_of(std::string_view text) {
   const auto bytes = std::as_bytes(std::span(text.data(), text.size()));
   return storage::Bytes(bytes.begin(), bytes.end());
-}
-
-// The code of the walvault::Error that fn throws (fails the test if it throws none).
-inline ErrorCode code_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  FAIL("expected a walvault::Error");
-  return ErrorCode::kInternal;
 }
 
 namespace contract {

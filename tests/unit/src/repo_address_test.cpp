@@ -7,11 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "../../common/error_code.hpp"
 #include "common/error.hpp"
 #include "repo/address.hpp"
 #include "repo/repository.hpp"
 
 using namespace walvault;
+using walvault::test::code_of;
 
 namespace {
 
@@ -40,16 +42,6 @@ class ScopedEnv {
   const char* name_;
   std::optional<std::string> old_;
 };
-
-ErrorCode code_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  FAIL("expected a walvault::Error");
-  return ErrorCode::kInternal;
-}
 
 }  // namespace
 
