@@ -91,4 +91,9 @@ std::optional<StreamState> read_stream_state(const storage::Storage& storage) {
   return std::move(state).value();
 }
 
+std::optional<wal::Lsn> positioned_durable_lsn(const std::optional<StreamState>& state) {
+  if (!state || state->segment.empty()) return std::nullopt;
+  return state->durable_lsn;
+}
+
 }  // namespace walvault::archive

@@ -43,6 +43,10 @@ struct StreamState {
 [[nodiscard]] std::string encode_stream_state(const StreamState& state);
 // The error says what is wrong ("fails its checksum (...)", "is not a JSON object", "has no \"pid\"", ...).
 [[nodiscard]] Expected<StreamState, std::string> decode_stream_state(std::string_view text, format::SealRule rule);
+// The durable end of a streamer positioned on its timeline (its state names an in-progress segment); nullopt for no
+// state or one written before the streamer had a tip (where "ahead of the durable end" cannot be judged). Pure.
+[[nodiscard]] std::optional<wal::Lsn> positioned_durable_lsn(const std::optional<StreamState>& state);
+
 // tip/stream.state of the repository; nullopt when there is none (the streamer never ran) or it is empty (a
 // streamer that has not written its first state: nothing is acknowledged yet). Throws kCorrupt
 // ("tip/stream.state is damaged: it ...") when it does not decode.

@@ -31,8 +31,7 @@ struct Check {
 // The durable end of a streamer that has a tip (nullopt otherwise). A damaged state is a failed check, not "unknown".
 std::optional<wal::Lsn> durable_lsn(const storage::Storage& storage, std::string& damage) {
   try {
-    const auto state = archive::read_stream_state(storage);
-    if (state && !state->segment.empty()) return state->durable_lsn;
+    return archive::positioned_durable_lsn(archive::read_stream_state(storage));
   } catch (const Error& e) {
     if (e.code() != ErrorCode::kCorrupt) throw;
     damage = e.what();

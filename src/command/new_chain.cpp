@@ -28,12 +28,10 @@ int run_new_chain(const NewChainOptions& options) {
   const auto identity = source.identify_system();
   repo::check_system_identifier(config, identity.system_identifier);
   const auto state = archive::read_stream_state(storage);
-  const bool positioned = state && !state->segment.empty();
   const auto old_slot = source.read_slot(config.slot);
   auto problem = pg::slot_problem(
       config.slot, old_slot,
-      repo::slot_needed_from(positioned ? std::optional(state->durable_lsn) : std::nullopt,
-                             repo::read_chain_breaks(storage)),
+      repo::slot_needed_from(archive::positioned_durable_lsn(state), repo::read_chain_breaks(storage)),
       config.segment_size);
   if (!problem) {
     throw Error(ErrorCode::kRepository,

@@ -127,11 +127,8 @@ Status collect(const repo::Repository& repository) {
     s.server_lsn = source.identify_system().flush_lsn;
     const auto info = source.read_slot(repository.config.slot);
     if (info) s.slot_restart_lsn = info->restart_lsn;
-    // Ahead of the durable position only counts while the streamer has a tip (a position on its timeline).
-    const bool positioned = s.state && !s.state->segment.empty();
     s.slot_problem = pg::slot_problem(repository.config.slot, info,
-                                      repo::slot_needed_from(
-                                          positioned ? std::optional(s.state->durable_lsn) : std::nullopt, breaks),
+                                      repo::slot_needed_from(archive::positioned_durable_lsn(s.state), breaks),
                                       repository.config.segment_size)
                          .value_or("");
     try {

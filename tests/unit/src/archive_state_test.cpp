@@ -52,6 +52,15 @@ TEST_CASE("the stream state record has a fixed size and round-trips", "[archive]
   CHECK(archive::decode_stream_state(flipped, kRequired).error().starts_with("fails its checksum"));
 }
 
+TEST_CASE("a durable end counts for the slot only once the streamer has a tip", "[archive]") {
+  CHECK_FALSE(archive::positioned_durable_lsn(std::nullopt));
+  archive::StreamState state;
+  state.durable_lsn = wal::Lsn(0x3000000);
+  CHECK_FALSE(archive::positioned_durable_lsn(state));  // written before the first segment was opened
+  state.segment = "000000010000000000000003";
+  CHECK(archive::positioned_durable_lsn(state) == wal::Lsn(0x3000000));
+}
+
 TEST_CASE("times print and parse as ISO 8601 UTC with microseconds", "[common]") {
   const auto t = from_pg_timestamp(817013759705207);
   const std::string text = format_time(t);
