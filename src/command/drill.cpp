@@ -353,7 +353,8 @@ int run_drill(const DrillOptions& options) {
   // Every outcome is recorded, so that status and the metrics show a failing drill the day it fails.
   const auto started = std::chrono::steady_clock::now();
   repo::DrillRecord record;
-  const auto finish = [&](bool ok, const std::string& message) {
+  // The error of a result that could not be recorded, if any.
+  const auto finish = [&](bool ok, const std::string& message) -> std::optional<Error> {
     record.finished = format_time(std::chrono::system_clock::now());
     record.ok = ok;
     record.message = message;
@@ -362,16 +363,24 @@ int run_drill(const DrillOptions& options) {
       repo::write_drill_record(*repository.storage, record);
     } catch (const Error& e) {
       log::error(std::string("cannot record the drill's result: ") + e.what());
+      return e;
     }
+    return std::nullopt;
   };
+  int rc = 0;
   try {
-    const int rc = drill(options, repository, record);
-    finish(true, record.message);
-    return rc;
+    rc = drill(options, repository, record);
   } catch (const Error& e) {
-    finish(false, e.what());
+    (void)finish(false, e.what());  // the drill's own failure is what the exit code says
     throw;
   }
+  // A drill that passed but left no record would leave status and the metrics on the previous result.
+  if (const auto unrecorded = finish(true, record.message)) {
+    throw Error(unrecorded->code(), "the drill passed, but its result could not be recorded: " +
+                                        std::string(unrecorded->what()),
+                "status and the metrics still show the previous drill; " + unrecorded->hint());
+  }
+  return rc;
 }
 
 }  // namespace walvault::command
