@@ -97,11 +97,12 @@ Status collect(const repo::Repository& repository) {
     if (e.code() != ErrorCode::kCorrupt) throw;
     s.damaged.push_back(e.what());  // reported, never shown as positions
   }
-  for (const auto& object : repository.storage->list("wal/")) {
-    if (object.name.ends_with(".wvs")) ++s.segments_archived;
+  // One listing for both (on S3 each listing of 1000 objects is a request).
+  for (const auto& object : repository.storage->list("")) {
+    s.repository_bytes += object.size;
+    if (object.name.starts_with("wal/") && object.name.ends_with(".wvs")) ++s.segments_archived;
   }
   s.index_problems = archive::read_index_problems(*repository.storage);
-  for (const auto& object : repository.storage->list("")) s.repository_bytes += object.size;
   s.last_verify = archive::read_verify_state(*repository.storage);
   try {
     s.last_drill = repo::read_last_drill(*repository.storage);
