@@ -248,7 +248,8 @@ std::vector<storage::ObjectInfo> remove_interrupted_backups(storage::Storage& st
     if (!dry_run) storage.remove(object.name);
     removed.push_back(object);
   }
-  const auto pending = storage.sweep_temporaries(kBackupPrefix, std::chrono::system_clock::now(), dry_run);
+  // Whatever their age, also written in this very second: the lock proves that no writer is alive.
+  const auto pending = storage.sweep_temporaries(kBackupPrefix, std::chrono::system_clock::time_point::max(), dry_run);
   removed.insert(removed.end(), pending.begin(), pending.end());
   return removed;
 }
