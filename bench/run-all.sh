@@ -2,7 +2,7 @@
 # Reproduces every benchmark in bench/RESULTS.md in one run, side by side with the peers (pg_waldump,
 # pg_receivewal, pgBackRest, pg_basebackup, the zstd CLI), on this machine.
 #
-#   bash bench/run-all.sh              run everything (about 30-40 minutes on 2 cores; as root or a sudoer)
+#   bash bench/run-all.sh              run everything (about 35-45 minutes on 2 cores; as root or a sudoer)
 #   bash bench/run-all.sh --assemble   only rebuild bench/RESULTS.md from bench/results/*.md
 #
 # Each area's script writes its report to bench/results/<area>.md; this script then assembles RESULTS.md with the
@@ -21,7 +21,7 @@ machine() {
 
 # Each area's command, run from the repository root in this order. decode.sh writes its report itself; the others'
 # output is their report. restore runs 4 rounds: the first restore after the workload is the noisy one.
-areas=(decode format stream backup restore verify)
+areas=(decode format stream backup restore verify s3)
 declare -A commands=(
   [decode]="bash bench/make-wal.sh && bash bench/decode.sh build-bench/walvault"
   [format]="BUILD=build-bench bash bench/format.sh"
@@ -29,6 +29,7 @@ declare -A commands=(
   [backup]="bash bench/backup.sh 70"
   [restore]="ROUNDS=4 bash bench/restore.sh 100 45"
   [verify]="bash bench/verify.sh 1024"
+  [s3]="bash bench/s3.sh build-bench/walvault"
 )
 
 assemble() {
@@ -54,8 +55,8 @@ assemble() {
       echo
       echo "Produced by \`${commands[$area]}\` (in \`bash bench/run-all.sh\`):"
       echo
-      # decode and stream write markdown (headings demoted to nest here); the others write plain text.
-      if [[ $area == decode || $area == stream ]]; then
+      # decode, stream and s3 write markdown (headings demoted to nest here); the others write plain text.
+      if [[ $area == decode || $area == stream || $area == s3 ]]; then
         sed 's/^#/###/' "$results/$area.md"
       else
         echo '```'
