@@ -2,9 +2,10 @@
 // repository with streamed WAL, a backup and a wipe is copied to a bucket, where awscli finds every object with the
 // local bytes (append files as their pieces; walvault.json recording the bucket's endpoint), no lock, no pending
 // upload and no credential; `restore --before-event` from the bucket gives back the exact data; the bucket is copied
-// back to a new directory that `walvault verify` passes. A second copy onto the complete bucket copies nothing.
-// A streamer started on the bucket adopts the copied tip. Refused: a copy while the source's streamer runs, and
-// destinations that hold another repository's objects (nothing is written to them).
+// back to a new directory that `walvault verify` passes. A second copy onto the complete bucket copies nothing, and
+// one onto a copy cut short completes it. A streamer started on the bucket adopts the copied tip. Refused: a copy
+// while the source's streamer runs, and destinations that hold another repository's objects (nothing is written to
+// them).
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <csignal>
@@ -147,6 +148,27 @@ TEST_CASE("s3 copy: a local repository to a bucket and back, restorable and veri
     CHECK(j["copied_bytes"] == 0);
     CHECK(j["skipped_objects"] == source.size());
     CHECK(j["skipped_bytes"] == stats["copied_bytes"]);
+  }
+
+  {  // a copy cut short (here: the last objects it writes, and a segment, never written) is completed
+    std::string segment;
+    std::string catalog;
+    for (const auto& [name, bytes] : source) {
+      if (segment.empty() && name.starts_with("wal/") && name.ends_with(".wvs")) segment = name;
+      if (name.starts_with("backup/") && name.ends_with("/backup.json")) catalog = name;
+    }
+    REQUIRE_FALSE(segment.empty());
+    REQUIRE_FALSE(catalog.empty());
+    for (const auto& name : {std::string("walvault.json"), catalog, segment}) {
+      aws({"delete-object", "--bucket", bucket, "--key", "repo/" + name});
+    }
+    const auto resumed = ac.walvault(with_s3({"copy", "--repo", ac.repo(), "--to", url, "--json"}));
+    INFO(resumed.err);
+    REQUIRE(resumed.exit_code == 0);
+    const auto j = nlohmann::json::parse(resumed.out);
+    CHECK(j["copied_objects"] == 3);
+    CHECK(j["skipped_objects"] == source.size() - 3);
+    CHECK(j["copied_bytes"].get<uint64_t>() + j["skipped_bytes"].get<uint64_t>() == stats["copied_bytes"]);
   }
 
   {  // restore from the bucket, to the instant before the wipe
