@@ -33,6 +33,7 @@ const std::vector<Registrar>& commands() {
       &register_wal_fetch,
       &register_new_chain,
       &register_set_connection,
+      &register_copy,
   };
   return kCommands;
 }

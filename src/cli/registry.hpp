@@ -38,6 +38,7 @@ void register_restore(CLI::App& app, Action& selected);
 void register_wal_fetch(CLI::App& app, Action& selected);
 void register_new_chain(CLI::App& app, Action& selected);
 void register_set_connection(CLI::App& app, Action& selected);
+void register_copy(CLI::App& app, Action& selected);
 
 // --repo PATH, also from WALVAULT_REPO. Required.
 void add_repo_option(CLI::App& sub, repo::RepoAddress& repo);

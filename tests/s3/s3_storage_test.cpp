@@ -13,16 +13,15 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <sstream>
 #include <string>
 #include <thread>
 
 #include "../common/storage_contract.hpp"
 #include "common/process.hpp"
+#include "s3_server.hpp"
 #include "storage/s3_signer.hpp"
 #include "storage/s3_xml.hpp"
 
@@ -37,82 +36,17 @@ using walvault::storage::S3Client;
 using walvault::storage::S3Config;
 using walvault::storage::S3Request;
 using walvault::storage::S3Storage;
+using walvault::test::aws;
 using walvault::test::bytes_of;
 using walvault::test::code_of;
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// The server started by the fixture: its endpoint, with the test user's AWS_* variables exported into this
-// process (so the storage takes its credentials from the environment, as walvault does, and so does awscli).
-struct Server {
-  std::string endpoint;
-  std::string access_key;
-  std::string secret_key;
-};
-
-const Server& server() {
-  static const Server instance = [] {
-    const char* dir = std::getenv("WALVAULT_S3_SERVER_DIR");
-    if (dir == nullptr) FAIL("WALVAULT_S3_SERVER_DIR is not set: run these tests through ctest (radosgw fixture)");
-    Server s;
-    std::istringstream endpoint(read_text(std::string(dir) + "/endpoint"));
-    endpoint >> s.endpoint;
-    if (s.endpoint.empty()) FAIL("no radosgw endpoint in " << dir << "/endpoint: did 's3: start radosgw' fail?");
-    std::istringstream env(read_text(std::string(dir) + "/env"));
-    for (std::string line; std::getline(env, line);) {
-      if (!line.starts_with("export ")) continue;
-      const auto equals = line.find('=');
-      const std::string name = line.substr(7, equals - 7);
-      const std::string value = line.substr(equals + 1);
-      ::setenv(name.c_str(), value.c_str(), 1);
-      if (name == "AWS_ACCESS_KEY_ID") s.access_key = value;
-      if (name == "AWS_SECRET_ACCESS_KEY") s.secret_key = value;
-    }
-    return s;
-  }();
-  return instance;
-}
-
-S3Config config_for(const std::string& bucket) {
-  S3Config config;
-  config.endpoint = server().endpoint;
-  config.bucket = bucket;
-  config.prefix = "/repo/";  // surrounding slashes are ignored
-  config.credentials = walvault::storage::s3_credentials_from_environment();
-  config.retry.total = std::chrono::seconds(10);
-  config.part_size = 5 << 20;  // S3's minimum, to keep multipart objects (and memstore's RAM) small
-  return config;
-}
-
-std::string new_bucket() {
-  static std::mt19937_64 random{std::random_device{}()};
-  const std::string name = "walvault-" + std::to_string(random() % 1'000'000'000'000ULL);
-  S3Client client(config_for(name));
-  const S3Request create{.operation = "CreateBucket", .method = "PUT", .key = ""};
-  const auto response = client.send(create);
-  if (response.status != 200) FAIL(client.error(create, response).what());
-  return name;
-}
-
-// /usr/bin/aws s3api ARGS... against the test server, as JSON.
-nlohmann::json aws(std::vector<std::string> args) {
-  std::vector<std::string> argv{"/usr/bin/aws", "--endpoint-url", server().endpoint, "--output", "json", "s3api"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const auto result = walvault::run_program(argv, 1 << 20);
-  INFO(result.output);
-  REQUIRE(result.exit_code == 0);
-  if (result.output.find_first_not_of(" \n") == std::string::npos) return nlohmann::json::object();
-  return nlohmann::json::parse(result.output);
-}
+using walvault::test::new_bucket;
+using walvault::test::pending_uploads;
+using walvault::test::s3_config_for;
+using walvault::test::s3_server;
 
 struct S3Backend {
   std::string bucket = new_bucket();
-  S3Storage storage{config_for(bucket)};
+  S3Storage storage{s3_config_for(bucket)};
 
   // The keys under the repository prefix "repo/" + prefix, as awscli lists them, without "repo/".
   [[nodiscard]] std::vector<std::string> aws_keys(const std::string& prefix) const {
@@ -124,12 +58,6 @@ struct S3Backend {
     return keys;
   }
 };
-
-// The multipart uploads the server holds for a bucket (nothing half written may stay behind).
-std::size_t pending_uploads(const std::string& bucket) {
-  const auto listed = aws({"list-multipart-uploads", "--bucket", bucket});
-  return listed.contains("Uploads") ? listed["Uploads"].size() : 0;
-}
 
 Bytes pattern(std::size_t size, unsigned seed) {
   Bytes out(size);
@@ -279,7 +207,7 @@ TEST_CASE("s3 storage: an append file is a log of write-once pieces, one PUT per
 
 TEST_CASE("s3 storage: list pages through continuation tokens and keeps to its prefix", "[s3]") {
   const std::string bucket = new_bucket();
-  S3Config config = config_for(bucket);
+  S3Config config = s3_config_for(bucket);
   config.list_page_size = 3;
   S3Storage s(config);
   std::vector<ObjectInfo> expected;
@@ -448,14 +376,14 @@ TEST_CASE("s3 storage: what walvault wrote, as awscli sees it, holds no credenti
     const Bytes bytes = s.read(info.name);
     const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     INFO(info.name);
-    CHECK(text.find(server().access_key) == std::string_view::npos);
-    CHECK(text.find(server().secret_key) == std::string_view::npos);
+    CHECK(text.find(s3_server().access_key) == std::string_view::npos);
+    CHECK(text.find(s3_server().secret_key) == std::string_view::npos);
   }
 }
 
 TEST_CASE("s3 storage: lock leases are renewed while held and taken over once expired", "[s3]") {
   const std::string bucket = new_bucket();
-  S3Config config = config_for(bucket);
+  S3Config config = s3_config_for(bucket);
   config.lease_duration = std::chrono::seconds(3);  // renewed every second
   S3Storage s(config);
   S3Storage other(config);  // another process, as far as the bucket can tell
@@ -491,7 +419,7 @@ TEST_CASE("s3 storage: lock leases are renewed while held and taken over once ex
 
 TEST_CASE("s3 storage: wrong credentials are a one-line error naming the bucket and the operation", "[s3]") {
   S3Backend backend;
-  S3Config config = config_for(backend.bucket);
+  S3Config config = s3_config_for(backend.bucket);
   config.credentials.secret_access_key = "wrong-secret-for-the-test";
   S3Storage bad_secret(config);
   const std::string secret = message_of([&] { bad_secret.write_atomic("wal/a", bytes_of("x")); });
@@ -508,7 +436,7 @@ TEST_CASE("s3 storage: wrong credentials are a one-line error naming the bucket 
 }
 
 TEST_CASE("s3 storage: a missing bucket is NoSuchBucket, never an empty repository", "[s3]") {
-  S3Storage s(config_for("walvault-no-such-bucket"));
+  S3Storage s(s3_config_for("walvault-no-such-bucket"));
   CHECK_THAT(message_of([&] { (void)s.list(""); }),
              Catch::Contains("ListObjectsV2 of s3://walvault-no-such-bucket/repo/ failed: HTTP 404 NoSuchBucket"));
   CHECK_THAT(message_of([&] { (void)s.info("walvault.json"); }), Catch::Contains("NoSuchBucket"));
@@ -517,8 +445,8 @@ TEST_CASE("s3 storage: a missing bucket is NoSuchBucket, never an empty reposito
 
 TEST_CASE("s3 storage: requests are retried while the server is away and succeed once it is back", "[s3]") {
   const std::string bucket = new_bucket();
-  FlakyRelay relay(std::stoi(server().endpoint.substr(server().endpoint.rfind(':') + 1)));
-  S3Config config = config_for(bucket);
+  FlakyRelay relay(std::stoi(s3_server().endpoint.substr(s3_server().endpoint.rfind(':') + 1)));
+  S3Config config = s3_config_for(bucket);
   config.endpoint = "http://127.0.0.1:" + std::to_string(relay.port());
   config.retry.total = std::chrono::seconds(60);
   S3Storage s(config);
@@ -532,11 +460,11 @@ TEST_CASE("s3 storage: requests are retried while the server is away and succeed
   REQUIRE(relay.dropped() >= 3);  // the client came back, again and again
   relay.set_down(false);
   write.get();  // and succeeded once the server was back
-  CHECK(S3Storage(config_for(bucket)).read("wal/during") == bytes_of("survives"));
+  CHECK(S3Storage(s3_config_for(bucket)).read("wal/during") == bytes_of("survives"));
 }
 
 TEST_CASE("s3 storage: an unreachable endpoint is retried with backoff, then a retryable error", "[s3]") {
-  S3Config config = config_for("walvault-unreachable");
+  S3Config config = s3_config_for("walvault-unreachable");
   config.endpoint = "http://127.0.0.1:" + std::to_string(walvault::free_loopback_port());
   config.retry.total = std::chrono::milliseconds(1500);
   S3Storage s(config);
