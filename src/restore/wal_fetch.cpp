@@ -89,10 +89,17 @@ void write_file_atomically(const std::string& dest, std::span<const std::byte> b
   }
 }
 
-// Verifies and decompresses a segment container.
-HeldSegment read_container(const storage::Storage& storage, const repo::RepoConfig& config, const std::string& object,
-                           const wal::SegmentName& segment) {
-  const auto view = storage.view(object);
+// Verifies and decompresses a segment container; nullopt when it does not exist (asked for directly, not probed
+// first: from an object store that saves a request per segment).
+std::optional<HeldSegment> read_container(const storage::Storage& storage, const repo::RepoConfig& config,
+                                          const std::string& object, const wal::SegmentName& segment) {
+  std::unique_ptr<storage::ObjectView> view;
+  try {
+    view = storage.view(object);
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kNotFound) return std::nullopt;
+    throw;
+  }
   const std::span<const std::byte> bytes = view->bytes();
   const auto info = format::parse_container(bytes);
   if (!info) corrupt(object, info.error().message);
@@ -193,11 +200,10 @@ FetchOutcome fetch_wal_file(const storage::Storage& storage, const repo::RepoCon
 std::optional<HeldSegment> read_held_segment(const storage::Storage& storage, const repo::RepoConfig& config,
                                              const wal::SegmentName& segment) {
   const std::string object = format::segment_object_name(segment.timeline, segment.segno, config.segment_size);
-  if (storage.info(object)) return read_container(storage, config, object, segment);
+  if (auto held = read_container(storage, config, object, segment)) return held;
   if (auto tip = read_tip_prefix(storage, config, segment)) return tip;
   // The streamer may have archived the tip between the two looks.
-  if (storage.info(object)) return read_container(storage, config, object, segment);
-  return std::nullopt;
+  return read_container(storage, config, object, segment);
 }
 
 Spool::Spool(std::string dir) : dir_(std::move(dir)) {}
@@ -292,9 +298,9 @@ void Spool::prefetch(const repo::Repository& repository, uint32_t depth) const {
     for (const wal::SegmentName& segment : next) {
       fetches.push_back(std::async(std::launch::async, [&repository, segment, seg, this] {
         const std::string object = format::segment_object_name(segment.timeline, segment.segno, seg);
-        if (!repository.storage->info(object)) return false;  // past the archived WAL (the tip): nothing to spool
-        write_segment(read_container(*repository.storage, repository.config, object, segment), repository.config,
-                      dir_ + "/" + wal::segment_file_name(segment.timeline, segment.segno, seg));
+        const auto held = read_container(*repository.storage, repository.config, object, segment);
+        if (!held) return false;  // past the archived WAL (the tip): nothing to spool
+        write_segment(*held, repository.config, dir_ + "/" + wal::segment_file_name(segment.timeline, segment.segno, seg));
         return true;
       }));
     }

@@ -80,9 +80,10 @@ TEST_CASE("restore --latest fails loudly instead of promoting early when the WAL
   for (const auto& f : tips) fs::rename(ac.repo() + "/" + f, moved + "/" + fs::path(f).filename().string());
   fs::rename(ac.repo() + "/tip/stream.state", moved + "/stream.state");
   {
-    const auto started = early.start(true);
-    CHECK(started.exit_code != 0);
-    CHECK_FALSE(early.running());
+    // pg_ctl -w may report success: the hot standby accepts connections from the consistent point on, a moment
+    // before recovery fails. What counts is that the server stops instead of promoting.
+    (void)early.start(true);
+    CHECK(walvault::test::wait_until([&] { return !early.running(); }, std::chrono::seconds(30)));
     const std::string log = read_text(early.dir() + ".log");
     INFO(log);
     CHECK(log.find("recovery ended before configured recovery target was reached") != std::string::npos);
