@@ -1,6 +1,6 @@
 // S3Storage against a real S3 server: the throwaway Ceph radosgw that tests/s3/radosgw.sh starts once per ctest
-// run (a CTest fixture; WALVAULT_S3_SERVER_DIR names its directory). Each test case writes into its own bucket.
-// Debian's awscli (/usr/bin/aws) checks independently what walvault wrote and what the server keeps pending.
+// run (s3_server.hpp). Each test case writes into its own bucket. Debian's awscli (/usr/bin/aws) checks
+// independently what walvault wrote and what the server keeps pending.
 #include "storage/s3_storage.hpp"
 
 #include <arpa/inet.h>
@@ -23,6 +23,7 @@
 
 #include "../common/storage_contract.hpp"
 #include "common/process.hpp"
+#include "s3_server.hpp"
 #include "storage/s3_signer.hpp"
 #include "storage/s3_xml.hpp"
 
@@ -37,77 +38,18 @@ using walvault::storage::S3Client;
 using walvault::storage::S3Config;
 using walvault::storage::S3Request;
 using walvault::storage::S3Storage;
+using walvault::test::aws;
 using walvault::test::bytes_of;
 using walvault::test::code_of;
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// The server started by the fixture: its endpoint, with the test user's AWS_* variables exported into this
-// process (so the storage takes its credentials from the environment, as walvault does, and so does awscli).
-struct Server {
-  std::string endpoint;
-  std::string access_key;
-  std::string secret_key;
-};
-
-const Server& server() {
-  static const Server instance = [] {
-    const char* dir = std::getenv("WALVAULT_S3_SERVER_DIR");
-    if (dir == nullptr) FAIL("WALVAULT_S3_SERVER_DIR is not set: run these tests through ctest (radosgw fixture)");
-    Server s;
-    std::istringstream endpoint(read_text(std::string(dir) + "/endpoint"));
-    endpoint >> s.endpoint;
-    if (s.endpoint.empty()) FAIL("no radosgw endpoint in " << dir << "/endpoint: did 's3: start radosgw' fail?");
-    std::istringstream env(read_text(std::string(dir) + "/env"));
-    for (std::string line; std::getline(env, line);) {
-      if (!line.starts_with("export ")) continue;
-      const auto equals = line.find('=');
-      const std::string name = line.substr(7, equals - 7);
-      const std::string value = line.substr(equals + 1);
-      ::setenv(name.c_str(), value.c_str(), 1);
-      if (name == "AWS_ACCESS_KEY_ID") s.access_key = value;
-      if (name == "AWS_SECRET_ACCESS_KEY") s.secret_key = value;
-    }
-    return s;
-  }();
-  return instance;
-}
+using walvault::test::new_bucket;
+using walvault::test::pending_uploads;
+using walvault::test::s3_config;
 
 S3Config config_for(const std::string& bucket) {
-  S3Config config;
-  config.endpoint = server().endpoint;
-  config.bucket = bucket;
-  config.prefix = "/repo/";  // surrounding slashes are ignored
-  config.credentials = walvault::storage::s3_credentials_from_environment();
-  config.retry.total = std::chrono::seconds(10);
+  S3Config config = s3_config(bucket);
+  config.prefix = "/repo/";    // surrounding slashes are ignored
   config.part_size = 5 << 20;  // S3's minimum, to keep multipart objects (and memstore's RAM) small
   return config;
-}
-
-std::string new_bucket() {
-  static std::mt19937_64 random{std::random_device{}()};
-  const std::string name = "walvault-" + std::to_string(random() % 1'000'000'000'000ULL);
-  S3Client client(config_for(name));
-  const S3Request create{.operation = "CreateBucket", .method = "PUT", .key = ""};
-  const auto response = client.send(create);
-  if (response.status != 200) FAIL(client.error(create, response).what());
-  return name;
-}
-
-// /usr/bin/aws s3api ARGS... against the test server, as JSON.
-nlohmann::json aws(std::vector<std::string> args) {
-  std::vector<std::string> argv{"/usr/bin/aws", "--endpoint-url", server().endpoint, "--output", "json", "s3api"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const auto result = walvault::run_program(argv, 1 << 20);
-  INFO(result.output);
-  REQUIRE(result.exit_code == 0);
-  if (result.output.find_first_not_of(" \n") == std::string::npos) return nlohmann::json::object();
-  return nlohmann::json::parse(result.output);
 }
 
 struct S3Backend {
@@ -124,12 +66,6 @@ struct S3Backend {
     return keys;
   }
 };
-
-// The multipart uploads the server holds for a bucket (nothing half written may stay behind).
-std::size_t pending_uploads(const std::string& bucket) {
-  const auto listed = aws({"list-multipart-uploads", "--bucket", bucket});
-  return listed.contains("Uploads") ? listed["Uploads"].size() : 0;
-}
 
 Bytes pattern(std::size_t size, unsigned seed) {
   Bytes out(size);
@@ -448,8 +384,8 @@ TEST_CASE("s3 storage: what walvault wrote, as awscli sees it, holds no credenti
     const Bytes bytes = s.read(info.name);
     const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     INFO(info.name);
-    CHECK(text.find(server().access_key) == std::string_view::npos);
-    CHECK(text.find(server().secret_key) == std::string_view::npos);
+    CHECK(text.find(walvault::test::s3_server().access_key) == std::string_view::npos);
+    CHECK(text.find(walvault::test::s3_server().secret_key) == std::string_view::npos);
   }
 }
 
@@ -517,7 +453,8 @@ TEST_CASE("s3 storage: a missing bucket is NoSuchBucket, never an empty reposito
 
 TEST_CASE("s3 storage: requests are retried while the server is away and succeed once it is back", "[s3]") {
   const std::string bucket = new_bucket();
-  FlakyRelay relay(std::stoi(server().endpoint.substr(server().endpoint.rfind(':') + 1)));
+  FlakyRelay relay(
+      std::stoi(walvault::test::s3_server().endpoint.substr(walvault::test::s3_server().endpoint.rfind(':') + 1)));
   S3Config config = config_for(bucket);
   config.endpoint = "http://127.0.0.1:" + std::to_string(relay.port());
   config.retry.total = std::chrono::seconds(60);
