@@ -272,8 +272,14 @@ TEST_CASE("s3 repository: init, stream under pgbench, a multipart backup, a wipe
     CHECK(restored.scalar(table_sql("orders")) == before);
     CHECK(restored.scalar("SELECT count(*) FROM orders WHERE note LIKE 'late %'") == "20");
     CHECK(restored.scalar("SELECT to_regclass('after_wipe') IS NULL") == "t");
+    // Neither what walvault printed nor the restore_command it wrote for PostgreSQL holds a credential.
+    const std::string written = walvault::test::read_text(restored.dir() + "/postgresql.auto.conf");
+    CHECK(written.find("wal-fetch") != std::string::npos);
+    check_no_secret(written + r.out + r.err + backup.out + backup.err + events.out + events.err,
+                    {s3_server().access_key, s3_server().secret_key});
   }
   repo.stop_streamer(SIGTERM);
+  check_no_secret(repo.streamer_log(), {s3_server().access_key, s3_server().secret_key});
 
   // What awscli finds in the bucket: only the repository's objects under their final names, the backup complete
   // (its stream container a finished multipart upload: an ETag "md5-N"), no upload pending, no credential anywhere.
