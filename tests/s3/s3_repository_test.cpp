@@ -348,6 +348,25 @@ class GatewayOutage {
   bool back_ = false;
 };
 
+// A walvault process started by Background, stopped (SIGSTOP) until destruction (SIGCONT). As root, runuser stops
+// itself too when its child stops (job control), so it is continued as well.
+class Frozen {
+ public:
+  explicit Frozen(Background& process) : wrapper_(process.pid()), pid_(walvault_pid(process)) {
+    REQUIRE(::kill(pid_, SIGSTOP) == 0);
+  }
+  ~Frozen() {
+    ::kill(pid_, SIGCONT);
+    if (wrapper_ != pid_) ::kill(wrapper_, SIGCONT);
+  }
+  Frozen(const Frozen&) = delete;
+  Frozen& operator=(const Frozen&) = delete;
+
+ private:
+  pid_t wrapper_;
+  pid_t pid_;
+};
+
 }  // namespace
 
 TEST_CASE(
@@ -394,7 +413,15 @@ TEST_CASE(
     // The load went on meanwhile: there was WAL to acknowledge, had the streamer counted anything not in the bucket.
     CHECK(repo.insert_lsn().value() > server_at_stop.value() + (256U << 10));
     CHECK(std::stol(pg.scalar("SELECT count(*) FROM ledger")) > std::stol(rows_at_stop) + 100);
+    // What was acknowledged is in the bucket: with the streamer frozen, so that it writes nothing more, radosgw comes
+    // back and the repository's durable end is at least the highest position acknowledged.
+    const Frozen frozen(repo.streamer());
     outage.end();
+    const auto status = repo.walvault({"status", "--repo", repo.url(), "--json"});
+    INFO(status.out << status.err);
+    const auto durable = Lsn::parse(json::parse(status.out)["durable_lsn"].get<std::string>());
+    REQUIRE(durable);
+    CHECK(*durable >= highest);
   }
   // Back: the streamer catches up without a restart.
   repo.wait_acknowledged(std::chrono::seconds(90));
