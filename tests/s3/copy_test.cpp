@@ -213,7 +213,9 @@ TEST_CASE("s3 copy: a local repository to a bucket and back, restorable and veri
         log);
     pg.exec("INSERT INTO after_wipe VALUES (1)");
     (void)pg.scalar("SELECT pg_switch_wal()");
-    const walvault::storage::S3Storage in_bucket(walvault::test::s3_config_for(bucket));
+    auto config = walvault::test::s3_config(bucket);
+    config.prefix = "repo";
+    const walvault::storage::S3Storage in_bucket(config);
     const bool completed = walvault::test::wait_until(
         [&] { return in_bucket.info("wal/" + tip_segment + ".wvs").has_value(); }, std::chrono::seconds(60));
     INFO(walvault::test::read_text(log));

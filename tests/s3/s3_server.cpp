@@ -1,25 +1,35 @@
 #include "s3_server.hpp"
 
 #include <catch2/catch.hpp>
-#include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <random>
 #include <sstream>
 
-#include "../integration/process.hpp"
 #include "common/process.hpp"
 
 namespace walvault::test {
+namespace {
+
+std::string file_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
 
 const S3Server& s3_server() {
   static const S3Server instance = [] {
     const char* dir = std::getenv("WALVAULT_S3_SERVER_DIR");
     if (dir == nullptr) FAIL("WALVAULT_S3_SERVER_DIR is not set: run these tests through ctest (radosgw fixture)");
     S3Server s;
-    std::istringstream endpoint(read_text(std::string(dir) + "/endpoint"));
+    s.dir = dir;
+    std::istringstream endpoint(file_text(s.dir + "/endpoint"));
     endpoint >> s.endpoint;
     if (s.endpoint.empty()) FAIL("no radosgw endpoint in " << dir << "/endpoint: did 's3: start radosgw' fail?");
-    std::istringstream env(read_text(std::string(dir) + "/env"));
+    std::istringstream env(file_text(s.dir + "/env"));
     for (std::string line; std::getline(env, line);) {
       if (!line.starts_with("export ")) continue;
       const auto equals = line.find('=');
@@ -34,31 +44,29 @@ const S3Server& s3_server() {
   return instance;
 }
 
-storage::S3Config s3_config_for(const std::string& bucket) {
+storage::S3Config s3_config(const std::string& bucket) {
   storage::S3Config config;
   config.endpoint = s3_server().endpoint;
   config.bucket = bucket;
-  config.prefix = "/repo/";  // surrounding slashes are ignored
   config.credentials = storage::s3_credentials_from_environment();
   config.retry.total = std::chrono::seconds(10);
-  config.part_size = 5 << 20;  // S3's minimum, to keep multipart objects (and memstore's RAM) small
   return config;
 }
 
 std::string new_bucket() {
   static std::mt19937_64 random{std::random_device{}()};
   const std::string name = "walvault-" + std::to_string(random() % 1'000'000'000'000ULL);
-  storage::S3Client client(s3_config_for(name));
+  const storage::S3Client client(s3_config(name));
   const storage::S3Request create{.operation = "CreateBucket", .method = "PUT", .key = ""};
   const auto response = client.send(create);
   if (response.status != 200) FAIL(client.error(create, response).what());
   return name;
 }
 
-nlohmann::json aws(std::vector<std::string> args) {
+nlohmann::json aws(const std::vector<std::string>& args) {
   std::vector<std::string> argv{"/usr/bin/aws", "--endpoint-url", s3_server().endpoint, "--output", "json", "s3api"};
   argv.insert(argv.end(), args.begin(), args.end());
-  const auto result = run_program(argv, 1 << 20);
+  const auto result = run_program(argv, 16 << 20);
   INFO(result.output);
   REQUIRE(result.exit_code == 0);
   if (result.output.find_first_not_of(" \n") == std::string::npos) return nlohmann::json::object();

@@ -1,6 +1,6 @@
 // S3Storage against a real S3 server: the throwaway Ceph radosgw that tests/s3/radosgw.sh starts once per ctest
-// run (a CTest fixture; WALVAULT_S3_SERVER_DIR names its directory). Each test case writes into its own bucket.
-// Debian's awscli (/usr/bin/aws) checks independently what walvault wrote and what the server keeps pending.
+// run (s3_server.hpp). Each test case writes into its own bucket. Debian's awscli (/usr/bin/aws) checks
+// independently what walvault wrote and what the server keeps pending.
 #include "storage/s3_storage.hpp"
 
 #include <arpa/inet.h>
@@ -13,9 +13,11 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -41,12 +43,18 @@ using walvault::test::bytes_of;
 using walvault::test::code_of;
 using walvault::test::new_bucket;
 using walvault::test::pending_uploads;
-using walvault::test::s3_config_for;
-using walvault::test::s3_server;
+using walvault::test::s3_config;
+
+S3Config config_for(const std::string& bucket) {
+  S3Config config = s3_config(bucket);
+  config.prefix = "/repo/";    // surrounding slashes are ignored
+  config.part_size = 5 << 20;  // S3's minimum, to keep multipart objects (and memstore's RAM) small
+  return config;
+}
 
 struct S3Backend {
   std::string bucket = new_bucket();
-  S3Storage storage{s3_config_for(bucket)};
+  S3Storage storage{config_for(bucket)};
 
   // The keys under the repository prefix "repo/" + prefix, as awscli lists them, without "repo/".
   [[nodiscard]] std::vector<std::string> aws_keys(const std::string& prefix) const {
@@ -207,7 +215,7 @@ TEST_CASE("s3 storage: an append file is a log of write-once pieces, one PUT per
 
 TEST_CASE("s3 storage: list pages through continuation tokens and keeps to its prefix", "[s3]") {
   const std::string bucket = new_bucket();
-  S3Config config = s3_config_for(bucket);
+  S3Config config = config_for(bucket);
   config.list_page_size = 3;
   S3Storage s(config);
   std::vector<ObjectInfo> expected;
@@ -376,14 +384,14 @@ TEST_CASE("s3 storage: what walvault wrote, as awscli sees it, holds no credenti
     const Bytes bytes = s.read(info.name);
     const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     INFO(info.name);
-    CHECK(text.find(s3_server().access_key) == std::string_view::npos);
-    CHECK(text.find(s3_server().secret_key) == std::string_view::npos);
+    CHECK(text.find(walvault::test::s3_server().access_key) == std::string_view::npos);
+    CHECK(text.find(walvault::test::s3_server().secret_key) == std::string_view::npos);
   }
 }
 
 TEST_CASE("s3 storage: lock leases are renewed while held and taken over once expired", "[s3]") {
   const std::string bucket = new_bucket();
-  S3Config config = s3_config_for(bucket);
+  S3Config config = config_for(bucket);
   config.lease_duration = std::chrono::seconds(3);  // renewed every second
   S3Storage s(config);
   S3Storage other(config);  // another process, as far as the bucket can tell
@@ -419,7 +427,7 @@ TEST_CASE("s3 storage: lock leases are renewed while held and taken over once ex
 
 TEST_CASE("s3 storage: wrong credentials are a one-line error naming the bucket and the operation", "[s3]") {
   S3Backend backend;
-  S3Config config = s3_config_for(backend.bucket);
+  S3Config config = config_for(backend.bucket);
   config.credentials.secret_access_key = "wrong-secret-for-the-test";
   S3Storage bad_secret(config);
   const std::string secret = message_of([&] { bad_secret.write_atomic("wal/a", bytes_of("x")); });
@@ -436,7 +444,7 @@ TEST_CASE("s3 storage: wrong credentials are a one-line error naming the bucket 
 }
 
 TEST_CASE("s3 storage: a missing bucket is NoSuchBucket, never an empty repository", "[s3]") {
-  S3Storage s(s3_config_for("walvault-no-such-bucket"));
+  S3Storage s(config_for("walvault-no-such-bucket"));
   CHECK_THAT(message_of([&] { (void)s.list(""); }),
              Catch::Contains("ListObjectsV2 of s3://walvault-no-such-bucket/repo/ failed: HTTP 404 NoSuchBucket"));
   CHECK_THAT(message_of([&] { (void)s.info("walvault.json"); }), Catch::Contains("NoSuchBucket"));
@@ -445,8 +453,9 @@ TEST_CASE("s3 storage: a missing bucket is NoSuchBucket, never an empty reposito
 
 TEST_CASE("s3 storage: requests are retried while the server is away and succeed once it is back", "[s3]") {
   const std::string bucket = new_bucket();
-  FlakyRelay relay(std::stoi(s3_server().endpoint.substr(s3_server().endpoint.rfind(':') + 1)));
-  S3Config config = s3_config_for(bucket);
+  FlakyRelay relay(
+      std::stoi(walvault::test::s3_server().endpoint.substr(walvault::test::s3_server().endpoint.rfind(':') + 1)));
+  S3Config config = config_for(bucket);
   config.endpoint = "http://127.0.0.1:" + std::to_string(relay.port());
   config.retry.total = std::chrono::seconds(60);
   S3Storage s(config);
@@ -460,11 +469,11 @@ TEST_CASE("s3 storage: requests are retried while the server is away and succeed
   REQUIRE(relay.dropped() >= 3);  // the client came back, again and again
   relay.set_down(false);
   write.get();  // and succeeded once the server was back
-  CHECK(S3Storage(s3_config_for(bucket)).read("wal/during") == bytes_of("survives"));
+  CHECK(S3Storage(config_for(bucket)).read("wal/during") == bytes_of("survives"));
 }
 
 TEST_CASE("s3 storage: an unreachable endpoint is retried with backoff, then a retryable error", "[s3]") {
-  S3Config config = s3_config_for("walvault-unreachable");
+  S3Config config = config_for("walvault-unreachable");
   config.endpoint = "http://127.0.0.1:" + std::to_string(walvault::free_loopback_port());
   config.retry.total = std::chrono::milliseconds(1500);
   S3Storage s(config);
