@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/log.hpp"
 #include "storage/libcurl.hpp"
 #include "storage/s3_signer.hpp"
 #include "storage/s3_xml.hpp"
@@ -364,11 +365,15 @@ S3Client::Attempt S3Client::attempt(const S3Request& request) const {
   return out;
 }
 
+// How long a request retries before it says so.
+constexpr auto kQuietRetries = std::chrono::seconds(3);
+
 S3Response S3Client::send(const S3Request& request) const {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   thread_local std::minstd_rand random{std::random_device{}()};
   auto delay = config_.retry.first_delay;
+  bool warned = false;
   for (int attempts = 1;; ++attempts) {
     Attempt result = attempt(request);
     std::string failure;
@@ -400,6 +405,13 @@ S3Response S3Client::send(const S3Request& request) const {
                   "check that the S3 endpoint " + config_.endpoint + " is reachable; walvault retried for " +
                       std::to_string(config_.retry.total.count() / 1000) + " s",
                   /*retryable=*/true);
+    }
+    // Said once per request, when it has failed for a few seconds: an unreachable endpoint is never silent.
+    if (!warned && Clock::now() - start >= kQuietRetries) {
+      log::warning("s3 " + std::string(request.operation) + " of " + describe(subject_of(request)) + " at " +
+                   config_.endpoint + " keeps failing (" + failure + "); retrying for up to " +
+                   std::to_string(config_.retry.total.count() / 1000) + " s");
+      warned = true;
     }
     std::this_thread::sleep_for(wait);
     delay = std::min(delay * 2, config_.retry.max_delay);
