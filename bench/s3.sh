@@ -33,6 +33,8 @@
 # Prints a markdown report on stdout (bench/results/s3.md is one such run). Everything it creates is removed at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 root=$PWD
 bin=$(realpath "${1:-${WALVAULT_BIN:-$root/build-bench/walvault}}")
 pgbin=/usr/lib/postgresql/15/bin
@@ -54,7 +56,7 @@ declare -A streamers=()  # running streamers: name -> pid of the background job 
 as_pg() { runuser -u postgres -- "$@"; }  # runuser keeps the environment: the AWS_* exports reach walvault
 # Stops a streamer: SIGTERM to walvault itself (the child of /usr/bin/time, whose pid its wrapper wrote), at most
 # 60 s for it to exit (then SIGKILL), and reaps the wrapper.
-stop_streamer() {  # name
+stop_s3_bench_streamer() {  # name
   local w i
   w=$(pgrep -P "$(cat "$work/$1.pid")" || true)
   [[ -z $w ]] || kill -TERM "$w" 2>/dev/null || true
@@ -65,7 +67,7 @@ stop_streamer() {  # name
 }
 cleanup() {
   set +e
-  for n in "${!streamers[@]}"; do stop_streamer "$n"; done
+  for n in "${!streamers[@]}"; do stop_s3_bench_streamer "$n"; done
   for d in "$work"/r-* "$work/data"; do
     [[ -f $d/postmaster.pid ]] && as_pg "$pgbin/pg_ctl" -D "$d" -m immediate stop >/dev/null 2>&1
   done
@@ -134,18 +136,7 @@ status_durable() {  # repository -> $durable, its durable LSN per walvault statu
 
 # --- PostgreSQL -----------------------------------------------------------------------------------------------
 as_pg "$pgbin/initdb" -D "$work/data" -A trust -U postgres --no-sync >/dev/null
-cat >>"$work/data/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$work'
-port = $port
-fsync = off
-synchronous_commit = off
-max_wal_size = 4GB
-checkpoint_timeout = 30s
-autovacuum = off
-max_wal_senders = 10
-max_replication_slots = 10
-CONF
+write_bench_pg_conf "$work/data" "$port" "$work"
 as_pg "$pgbin/pg_ctl" -D "$work/data" -l "$work/pg.log" -w start >/dev/null
 conn="host=127.0.0.1 port=$port user=postgres dbname=postgres"
 psql() { as_pg "$pgbin/psql" -h 127.0.0.1 -p $port -U postgres -X -q -At -v ON_ERROR_STOP=1 "$@"; }
@@ -189,8 +180,8 @@ wait_flushed() {  # LSN: until both streamers reported flushing up to it (at mos
 }
 psql -c "SELECT pg_switch_wal()" >/dev/null
 wait_flushed "$(psql -c "SELECT pg_current_wal_lsn()")"
-stop_streamer s3
-stop_streamer local
+stop_s3_bench_streamer s3
+stop_s3_bench_streamer local
 
 # --- WAL the slots retain ---------------------------------------------------------------------------------------
 start_lsn=$(psql -c "SELECT min(restart_lsn) FROM pg_replication_slots")
@@ -225,7 +216,7 @@ print(lsn('$end_lsn') - lsn('$(psql -c "SELECT restart_lsn FROM pg_replication_s
     sleep 0.1
   done
   t1=$(now)
-  stop_streamer "$name"
+  stop_s3_bench_streamer "$name"
   read -r -a a < <(rgw_counters)
   local req=$((a[0] - b[0] - excluded_req)) put=$((a[1] - b[1] - excluded_put)) get=$((a[2] - b[2] - excluded_get))
   read -r user sys rss < <(time_fields "$work/$name.time")
@@ -313,8 +304,8 @@ PY
 psql -c "SELECT pg_switch_wal()" >/dev/null
 final_lsn=$(psql -c "SELECT pg_current_wal_lsn()")
 wait_flushed "$final_lsn"
-stop_streamer s3-lag
-stop_streamer local-lag
+stop_s3_bench_streamer s3-lag
+stop_s3_bench_streamer local-lag
 as_pg "$pgbin/pg_ctl" -D "$work/data" -m fast stop >/dev/null
 
 # --- replay through wal-fetch -----------------------------------------------------------------------------------

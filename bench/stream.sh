@@ -10,6 +10,8 @@ set -euo pipefail
 
 BIN=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 WALVAULT=$(realpath "${1:-$ROOT/build/walvault}")
 TARGET_MB=${TARGET_MB:-1536}
 LAG_SECONDS=${LAG_SECONDS:-30}
@@ -22,18 +24,7 @@ trap cleanup EXIT
 [ "$(id -u)" = 0 ] && chown postgres "$WORK"
 
 as_pg "$BIN/initdb" -D "$WORK/data" -A trust -U postgres --no-sync >/dev/null
-cat >>"$WORK/data/postgresql.conf" <<CONF
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$WORK'
-port = $PORT
-fsync = off
-synchronous_commit = off
-max_wal_size = 4GB
-checkpoint_timeout = 30s
-autovacuum = off
-max_wal_senders = 10
-max_replication_slots = 10
-CONF
+write_bench_pg_conf "$WORK/data" "$PORT" "$WORK"
 as_pg "$BIN/pg_ctl" -D "$WORK/data" -l "$WORK/log" -w start >/dev/null
 CONN="host=127.0.0.1 port=$PORT user=postgres"
 psql() { as_pg "$BIN/psql" -h 127.0.0.1 -p $PORT -U postgres -X -q -At -v ON_ERROR_STOP=1 "$@"; }

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "../../common/error_code.hpp"
 #include "common/error.hpp"
 #include "repo/copy.hpp"
 #include "repo/repository.hpp"
@@ -13,20 +14,12 @@ using namespace walvault;
 
 namespace {
 
+using walvault::test::code_of;
+
 storage::Bytes bytes_of(const std::string& text) {
   storage::Bytes out(text.size());
   std::transform(text.begin(), text.end(), out.begin(), [](char c) { return static_cast<std::byte>(c); });
   return out;
-}
-
-ErrorCode code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  FAIL("no error thrown");
-  return ErrorCode::kInternal;
 }
 
 // A small repository: objects of each kind, append files of each kind (one with unsynced bytes).
