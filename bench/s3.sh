@@ -8,7 +8,7 @@
 # RGW_TCP_NODELAY (default 1): restart radosgw with its frontend's tcp_nodelay=1 (see below); 0 keeps the
 # setting of tests/s3/radosgw.sh.
 # TARGET_MB (default 350): WAL the two slots retain for the catch-up. LAG_SECONDS (30) and LAG_TPS (300): the
-# rate-limited pgbench (-c 4 -R LAG_TPS) of the lag phase. ROUNDS (2): restores from each repository.
+# rate-limited pgbench (-c 4 -R LAG_TPS) of the lag phase. ROUNDS (3): restores from each repository.
 #
 # 1. Two repositories, local (a directory) and s3 (s3://walvault-bench/repo), each with its own slot. Both
 #    streamers run while each takes a base backup of the empty cluster, then stop; pgbench then writes ~TARGET_MB
@@ -19,7 +19,8 @@
 # 3. Flush lag: both streamers run at once (side by side, on the same WAL) under pgbench -R; every 100 ms the
 #    server LSN minus each walvault slot's flush_lsn in pg_stat_replication. PUTs per second at that WAL rate, and
 #    for 10 s with no writes at all.
-# 4. Replay: `walvault restore --latest --start` from each repository, ROUNDS times alternately: start-to-promoted
+# 4. Replay: `walvault restore --latest --start` from each repository, ROUNDS times, alternately (which goes first
+#    alternates too: the first restore of a run meets cold caches): start-to-promoted
 #    and PostgreSQL's own redo time, MiB/s = 16 MiB x the segments replayed / time. Then per-segment latency of
 #    `walvault wal-fetch` (no spool, one process per segment, as restore_command without prefetch) from each.
 #
@@ -41,7 +42,7 @@ pgbin=/usr/lib/postgresql/15/bin
 target_mb=${TARGET_MB:-350}
 lag_seconds=${LAG_SECONDS:-30}
 lag_tps=${LAG_TPS:-300}
-rounds=${ROUNDS:-2}
+rounds=${ROUNDS:-3}
 port=55437
 now() { date +%s.%N; }
 t_begin=$(now)
@@ -329,9 +330,16 @@ PY
   as_pg "$pgbin/pg_ctl" -D "$work/r-$name" -m immediate stop >/dev/null
   rm -rf "$work/r-$name"
 }
+# The order alternates too: the first restore of a run meets cold caches (PostgreSQL's programs, the page cache),
+# and that must not always fall on the same side.
 for r in $(seq "$rounds"); do
-  restore_round s3 "$s3repo" "$r"
-  restore_round local "$localrepo" "$r"
+  if ((r % 2 == 1)); then
+    restore_round s3 "$s3repo" "$r"
+    restore_round local "$localrepo" "$r"
+  else
+    restore_round local "$localrepo" "$r"
+    restore_round s3 "$s3repo" "$r"
+  fi
 done
 replay_report=$(python3 - "$work/replay.rows" <<'PY'
 import statistics, sys
