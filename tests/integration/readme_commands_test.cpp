@@ -93,8 +93,9 @@ void check_accepted(const std::string& command, const std::string& scratch) {
   REQUIRE(words.front() == "walvault");
   words.front() = WALVAULT_BINARY;
   for (auto& w : words) {
+    if (w == "/var/lib/walvault/repo") w = scratch + "/no-such-repo";
     // The bucket examples too: what is checked here is the command line, not a bucket (tests/s3/ reach real ones).
-    if (w == "/var/lib/walvault/repo" || w.rfind("s3://", 0) == 0) w = scratch + "/no-such-repo";
+    if (w.rfind("s3://", 0) == 0) w = scratch + "/no-such-bucket";
     if (w.rfind("/srv/", 0) == 0) w = scratch + "/target";
   }
   const auto r = walvault::test::run(walvault::test::as_postgres(words),
