@@ -5,8 +5,6 @@
 #
 #   bash bench/s3.sh [walvault binary]     (as root; default build-bench/walvault, or $WALVAULT_BIN)
 #
-# RGW_TCP_NODELAY (default 1): restart radosgw with its frontend's tcp_nodelay=1 (see below); 0 keeps the
-# setting of tests/s3/radosgw.sh.
 # TARGET_MB (default 350): WAL the two slots retain for the catch-up. LAG_SECONDS (30) and LAG_TPS (300): the
 # rate-limited pgbench (-c 4 -R LAG_TPS) of the lag phase. ROUNDS (3): restores from each repository.
 #
@@ -83,22 +81,9 @@ bash tests/s3/radosgw.sh start "$rgw" >/dev/null
 source "$rgw/env"
 AWS_ENDPOINT_URL=$(cat "$rgw/endpoint")
 export AWS_ENDPOINT_URL
-# radosgw's beast frontend leaves Nagle's algorithm on: a response written in two pieces (headers, then a small
-# body) waits for the client's delayed ACK, about 40 ms on Linux, on every reused connection (strace of one
-# wal-fetch: 3 of its 5 requests stalled 40-43 ms each). That measures the test server, not walvault, so by default
-# radosgw is restarted with the frontend's tcp_nodelay=1; RGW_TCP_NODELAY=0 keeps radosgw.sh's setting.
-if [[ ${RGW_TCP_NODELAY:-1} == 1 ]]; then
-  rgw_pid=$(cat "$rgw/run/client.rgw.pid")
-  kill -TERM "$rgw_pid"
-  for _ in $(seq 150); do
-    state=$(ps -o state= -p "$rgw_pid" || true)
-    [[ -z $state || $state == Z* ]] && break
-    sleep 0.1
-  done
-  sed -i 's/^rgw frontends = beast .*/& tcp_nodelay=1/' "$rgw/ceph.conf"
-  radosgw -c "$rgw/ceph.conf" -n client.rgw
-  for _ in $(seq 300); do curl -s -o /dev/null "$AWS_ENDPOINT_URL/" && break; sleep 0.1; done
-fi
+# tests/s3/radosgw.sh runs radosgw's frontend with tcp_nodelay=1: with Nagle's algorithm on (its default), a
+# response written in two pieces waits for the client's delayed ACK, about 40 ms on every reused connection, which
+# measures the test server, not walvault (strace of one wal-fetch: 3 of its 5 requests stalled 40-43 ms each).
 rgw_frontend=$(grep '^rgw frontends' "$rgw/ceph.conf" | sed 's/^rgw frontends = //')
 /usr/bin/aws --endpoint-url "$AWS_ENDPOINT_URL" s3 mb s3://walvault-bench >/dev/null
 s3repo=s3://walvault-bench/repo
