@@ -343,24 +343,19 @@ class Verifier {
   // entry last, so while one runs (it holds the backup lock) that is normal; otherwise the entry was lost, or a
   // backup was interrupted (the next backup removes what it left).
   void check_uncatalogued_backups() {
-    std::map<std::string, std::set<std::string>> files;  // backup id → object names below it
-    for (const auto& object : storage_.list(restore::kBackupPrefix)) {
-      const std::string_view name = object.name;
-      const std::size_t slash = name.find('/', restore::kBackupPrefix.size());
-      if (slash == std::string_view::npos) continue;
-      files[std::string(name.substr(restore::kBackupPrefix.size(), slash - restore::kBackupPrefix.size()))].insert(
-          std::string(name.substr(slash + 1)));
-    }
-    std::erase_if(files, [](const auto& f) { return f.second.contains(std::string(restore::kCatalogObjectName)); });
+    const auto files = restore::uncatalogued_backup_objects(storage_.list(restore::kBackupPrefix));
     if (files.empty()) return;
     if (repo::RepositoryLock::holder(storage_, repo::kBackupLockName)) {
       return;  // a backup is being written
     }
     for (const auto& [id, names] : files) {
       const std::string catalog = restore::backup_object_name(id, std::string(restore::kCatalogObjectName));
+      const std::string manifest = restore::backup_object_name(id, "backup_manifest");
+      const bool has_manifest =
+          std::any_of(names.begin(), names.end(), [&](const storage::ObjectInfo& o) { return o.name == manifest; });
       problem(ProblemKind::kBackup, catalog,
               "backup " + id + " has no backup.json" +
-                  (names.contains("backup_manifest")
+                  (has_manifest
                        ? " although its backup_manifest and streams are there: restores cannot use it"
                        : ": an interrupted backup left " + std::to_string(names.size()) +
                              " object(s) (the next 'walvault backup' removes them), or its catalog entry was lost"));

@@ -64,15 +64,17 @@ std::optional<S3Location> parse_s3_url(std::string_view url) {
 
 S3Endpoint resolve_s3_endpoint(const S3Options& given, const std::optional<S3Endpoint>& recorded) {
   S3Endpoint out;
-  out.region = given.region.value_or(environment("AWS_REGION").value_or(
-      environment("AWS_DEFAULT_REGION").value_or(recorded ? recorded->region : std::string("us-east-1"))));
-  if (const auto endpoint =
-          given.endpoint ? given.endpoint : environment("AWS_ENDPOINT_URL_S3") ? environment("AWS_ENDPOINT_URL_S3")
-                                                                               : environment("AWS_ENDPOINT_URL")) {
-    out.endpoint = *endpoint;
-  } else {
-    out.endpoint = "https://s3." + out.region + ".amazonaws.com";
-  }
+  // The first that is set, in order.
+  const auto first = [](std::optional<std::string> value, std::initializer_list<const char*> variables) {
+    for (const char* variable : variables) {
+      if (!value) value = environment(variable);
+    }
+    return value;
+  };
+  out.region = first(given.region, {"AWS_REGION", "AWS_DEFAULT_REGION"})
+                   .value_or(recorded ? recorded->region : std::string("us-east-1"));
+  out.endpoint = first(given.endpoint, {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"})
+                     .value_or("https://s3." + out.region + ".amazonaws.com");
   while (out.endpoint.ends_with('/')) out.endpoint.pop_back();
   storage::S3Config probe;
   probe.endpoint = out.endpoint;

@@ -233,20 +233,28 @@ void remove_backup(storage::Storage& storage, const std::string& id) {
   for (const auto& object : storage.list(backup_object_name(id, ""))) storage.remove(object.name);
 }
 
+std::map<std::string, std::vector<storage::ObjectInfo>> uncatalogued_backup_objects(
+    const std::vector<storage::ObjectInfo>& listing) {
+  std::map<std::string, std::vector<storage::ObjectInfo>> by_id;
+  std::set<std::string, std::less<>> catalogued;
+  for (const auto& object : listing) {
+    const auto slash = object.name.find('/', kBackupPrefix.size());
+    if (!object.name.starts_with(kBackupPrefix) || slash == std::string::npos) continue;
+    std::string id = object.name.substr(kBackupPrefix.size(), slash - kBackupPrefix.size());
+    if (std::string_view(object.name).substr(slash + 1) == kCatalogObjectName) catalogued.insert(id);
+    by_id[std::move(id)].push_back(object);
+  }
+  std::erase_if(by_id, [&](const auto& entry) { return catalogued.contains(entry.first); });
+  return by_id;
+}
+
 std::vector<storage::ObjectInfo> remove_interrupted_backups(storage::Storage& storage, bool dry_run) {
   std::vector<storage::ObjectInfo> removed;
-  const auto objects = storage.list(kBackupPrefix);
-  std::set<std::string, std::less<>> complete;
-  for (const auto& object : objects) {
-    if (object.name.ends_with("/" + std::string(kCatalogObjectName))) {
-      complete.insert(object.name.substr(0, object.name.size() - kCatalogObjectName.size()));
+  for (const auto& [id, objects] : uncatalogued_backup_objects(storage.list(kBackupPrefix))) {
+    for (const auto& object : objects) {
+      if (!dry_run) storage.remove(object.name);
+      removed.push_back(object);
     }
-  }
-  for (const auto& object : objects) {
-    const auto slash = object.name.find('/', kBackupPrefix.size());
-    if (slash == std::string::npos || complete.contains(object.name.substr(0, slash + 1))) continue;
-    if (!dry_run) storage.remove(object.name);
-    removed.push_back(object);
   }
   // Whatever their age, also written in this very second: the lock proves that no writer is alive.
   const auto pending = storage.sweep_temporaries(kBackupPrefix, std::chrono::system_clock::time_point::max(), dry_run);

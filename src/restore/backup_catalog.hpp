@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -82,6 +83,10 @@ struct BackupCatalog {
 // Seconds from the newest backup's stop time to now; nullopt without a backup (or a readable stop time).
 [[nodiscard]] std::optional<double> newest_backup_age_seconds(const std::vector<BackupEntry>& backups,
                                                               std::chrono::system_clock::time_point now);
+// The objects under backup/<id>/ of every id without a catalog entry (an interrupted backup, or a lost entry), by id,
+// from a listing of backup/. Pure.
+[[nodiscard]] std::map<std::string, std::vector<storage::ObjectInfo>> uncatalogued_backup_objects(
+    const std::vector<storage::ObjectInfo>& listing);
 // Removes a backup: its catalog entry first (from then on it is not listed), then its objects. Throws Storage
 // errors.
 void remove_backup(storage::Storage& storage, const std::string& id);
