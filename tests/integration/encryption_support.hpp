@@ -37,6 +37,13 @@ inline std::string hex_of(const std::string& bytes) {
   return out;
 }
 
+// The bytes of hex digits (as PostgreSQL's encode(..., 'hex') prints them).
+inline std::string unhex(const std::string& hex) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  return out;
+}
+
 // A WAL page header of PostgreSQL 15 on timeline 1: xlp_magic 0xD110, xlp_info with no bit beyond XLP_ALL_FLAGS
 // (0x000F), xlp_tli 1, all little-endian (/work/shared/reference/postgres-wal.md). Eight fixed bytes but for four
 // bits: random (encrypted) bytes match by chance once in about 2^60 positions.
@@ -50,12 +57,18 @@ inline bool has_wal_page_header(const std::string& bytes) {
   return false;
 }
 
-// What bytes give away: "wal page header", and every needle they contain.
-inline std::vector<std::string> plaintext_in(const std::string& bytes, const std::vector<std::string>& needles) {
+// A byte string to search for, and what to call it in a report (some needles are binary).
+struct Needle {
+  std::string label;
+  std::string bytes;
+};
+
+// What bytes give away: "wal page header", and the label of every needle they contain.
+inline std::vector<std::string> plaintext_in(const std::string& bytes, const std::vector<Needle>& needles) {
   std::vector<std::string> found;
   if (has_wal_page_header(bytes)) found.emplace_back("wal page header");
   for (const auto& needle : needles) {
-    if (bytes.find(needle) != std::string::npos) found.push_back(needle);
+    if (bytes.find(needle.bytes) != std::string::npos) found.push_back(needle.label);
   }
   return found;
 }

@@ -23,6 +23,7 @@
 #include "encryption_support.hpp"
 #include "pg_cluster.hpp"
 #include "process.hpp"
+#include "stream_support.hpp"
 #include "wal/lsn.hpp"
 
 namespace {
@@ -33,6 +34,7 @@ using walvault::test::as_postgres;
 using walvault::test::Background;
 using walvault::test::free_port;
 using walvault::test::hex_of;
+using walvault::test::Needle;
 using walvault::test::plaintext_in;
 using walvault::test::PgCluster;
 using walvault::test::ProcessResult;
@@ -136,9 +138,11 @@ class EncryptedRepo {
     INFO(streamer_log());
     REQUIRE(streaming);
   }
+  // SIGTERM to walvault itself (as root, Background's process is runuser's), which must flush and exit 0.
   void stop_streamer() {
     REQUIRE(streamer_);
-    CHECK(streamer_->stop(SIGTERM) == 0);
+    walvault::test::signal_streamer(repo_, SIGTERM);
+    CHECK(streamer_->stop(0, std::chrono::seconds(30)) == 0);
     streamer_.reset();
   }
   [[nodiscard]] bool streamer_running() { return streamer_ && streamer_->running(); }
@@ -247,12 +251,19 @@ TEST_CASE("encryption: no plaintext in any object, events and restore with the k
   pg.exec(std::string("CREATE TABLE ") + kTable + " (id serial PRIMARY KEY, note text NOT NULL)");
   pg.exec(std::string("INSERT INTO ") + kTable +
           " (note) SELECT 'Qx7ledger-early-' || g FROM generate_series(1, 300) g");
+  pg.exec("CREATE TABLE vault_blobs (id int PRIMARY KEY, b bytea NOT NULL)");
   er.start_streamer(er.key());
   // The streamer's first relation-name snapshot, so that events can name the table.
   REQUIRE(wait_until([&] { return fs::exists(repo + "/names") && !fs::is_empty(repo + "/names"); },
                      std::chrono::seconds(30)));
   er.backup(er.key());
   pg.exec(std::string("INSERT INTO ") + kTable + " (note) SELECT 'Qx7ledger-late-' || g FROM generate_series(1, 300) g");
+  // Random bytes (512 KiB): compression leaves them, and the WAL page headers among them, as they are, so that a
+  // repository that did not encrypt would show both verbatim. 48 of them are a needle.
+  pg.exec("INSERT INTO vault_blobs SELECT i, (SELECT decode(string_agg(md5(random()::text || i || j), ''), 'hex')"
+          " FROM generate_series(1, 8192) j) FROM generate_series(1, 4) i");
+  const std::string blob_bytes =
+      walvault::test::unhex(pg.scalar("SELECT encode(substr(b, 70001, 48), 'hex') FROM vault_blobs WHERE id = 2"));
   er.switch_and_archive();
   pg.exec(std::string("INSERT INTO ") + kTable + " (note) VALUES ('Qx7ledger-just-before-the-drop')");
   const std::string before = pg.scalar(table_sql(kTable));
@@ -260,11 +271,15 @@ TEST_CASE("encryption: no plaintext in any object, events and restore with the k
   pg.exec("CREATE TABLE after_wipe (id int)");
   pg.exec("INSERT INTO after_wipe VALUES (1)");
   const json event = er.drop_event(qualified, er.key());
-  er.switch_and_archive();
-  er.stop_streamer();
 
-  const std::vector<std::string> needles = {kTable, "Qx7ledger-early-", "Qx7ledger-late-",
-                                            "Qx7ledger-just-before-the-drop", er.key_bytes()};
+  const std::vector<Needle> needles = {{kTable, kTable},
+                                       {"Qx7ledger-early-", "Qx7ledger-early-"},
+                                       {"Qx7ledger-late-", "Qx7ledger-late-"},
+                                       {"Qx7ledger-just-before-the-drop", "Qx7ledger-just-before-the-drop"},
+                                       {"48 random bytes of vault_blobs", blob_bytes},
+                                       {"the key", er.key_bytes()},
+                                       {"the key in hex", hex_of(er.key_bytes())}};
+  const std::vector<std::string> nothing;
   {  // Control: the server's own WAL holds page headers and the recent rows in plaintext (what the repository
      // holds, encrypted); older segments may have been recycled since.
     std::string wal;
@@ -272,17 +287,20 @@ TEST_CASE("encryption: no plaintext in any object, events and restore with the k
       if (entry.is_regular_file() && entry.path().filename().string().size() == 24) wal += read_text(entry.path());
     }
     const auto found = plaintext_in(wal, needles);
-    for (const std::string expected : {"wal page header", "Qx7ledger-late-", "Qx7ledger-just-before-the-drop"}) {
+    for (const auto* expected :
+         {"wal page header", "Qx7ledger-late-", "Qx7ledger-just-before-the-drop", "48 random bytes of vault_blobs"}) {
       CHECK(std::count(found.begin(), found.end(), expected) == 1);
     }
   }
-  {  // No object of the repository gives any of it away; every one carries the encrypted header.
+  {  // No object of the repository gives any of it away, read while the streamer runs (the in-progress segment,
+     // which a plaintext repository would hold as raw WAL in its tail log, is there); every one carries the
+     // encrypted header.
     const auto objects = encrypted_objects(repo);
     int containers = 0;
     for (const auto& name : objects) {
       const std::string bytes = read_text(repo + "/" + name);
       INFO(name << " (" << bytes.size() << " bytes)");
-      CHECK(plaintext_in(bytes, needles).empty());
+      CHECK(plaintext_in(bytes, needles) == nothing);
       if (!fs::path(name).filename().string().starts_with(".")) CHECK(encrypted_header(bytes));
       if (name.starts_with("wal/") && name.ends_with(".wvs")) ++containers;
     }
@@ -290,13 +308,16 @@ TEST_CASE("encryption: no plaintext in any object, events and restore with the k
     CHECK(std::any_of(objects.begin(), objects.end(), [](const auto& n) { return n.starts_with("backup/"); }));
     CHECK(std::any_of(objects.begin(), objects.end(), [](const auto& n) { return n.starts_with("names/"); }));
     CHECK(std::any_of(objects.begin(), objects.end(), [](const auto& n) { return n.starts_with("index/"); }));
+    CHECK(std::any_of(objects.begin(), objects.end(),
+                      [](const auto& n) { return n.starts_with("tip/") && n != "tip/stream.state"; }));
     // The plaintext objects (config and keyrings) hold neither the key nor anything of the data.
     for (const auto& entry : fs::recursive_directory_iterator(repo)) {
       if (!entry.is_regular_file()) continue;
       INFO(entry.path());
-      CHECK(plaintext_in(read_text(entry.path()), needles).empty());
+      CHECK(plaintext_in(read_text(entry.path()), needles) == nothing);
     }
   }
+  er.stop_streamer();
   // `events` with the key names the table (the needle above is not a plaintext artefact of the check).
   CHECK(std::find(event["tables"].begin(), event["tables"].end(), qualified) != event["tables"].end());
   CHECK(event["restore_command"].get<std::string>().find("--before-event") != std::string::npos);
