@@ -427,7 +427,7 @@ TEST_CASE("encryption: no plaintext in any object, events and restore with the k
   }
 }
 
-TEST_CASE("encryption: key rotate while the streamer runs; the old key is refused, the new one restores exactly",
+TEST_CASE("encryption: key rotate while the streamer runs: the old key is refused, the new one restores exactly",
           "[integration][encryption][once]") {
   EncryptedRepo er;
   PgCluster& pg = er.pg();

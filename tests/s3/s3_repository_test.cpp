@@ -600,7 +600,7 @@ TEST_CASE("s3 repository: kill -9 of a backup during its multipart upload: no ha
   CHECK(repo.aws_objects("backup/" + kept + "/").contains("backup/" + kept + "/backup.json"));
 }
 
-TEST_CASE("s3 repository, encrypted: stream, a wipe, restore --before-event; no plaintext in the bucket; copy and verify",
+TEST_CASE("s3 repository, encrypted: stream, a wipe, restore --before-event, no plaintext in the bucket, copy and verify",
           "[s3][encryption]") {
   S3Repository repo;
   PgCluster& pg = repo.pg();
