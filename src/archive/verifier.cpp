@@ -214,7 +214,8 @@ class Verifier {
         }
       } catch (const Error& e) {
         if (e.code() == ErrorCode::kNotFound && vanished(storage_, object.name)) continue;
-        throw;
+        if (e.code() != ErrorCode::kCorrupt) throw;
+        whole_segment_problem(facts, e.what());  // an encrypted object that fails authentication
       }
       facts.check_now =
           facts.info && (options_.full || !previous_.verified(facts.object, facts.key, options_.recheck));
@@ -236,6 +237,13 @@ class Verifier {
     problem(ProblemKind::kSegment, facts.object, error.message, facts.timeline, from, to);
   }
 
+  void whole_segment_problem(SegmentFacts& facts, const std::string& message) {
+    facts.clean = false;
+    problem(ProblemKind::kSegment, facts.object, message, facts.timeline,
+            wal::segment_start(facts.segno, config_.segment_size),
+            wal::segment_start(facts.segno.next(), config_.segment_size));
+  }
+
   void check_segment_header(SegmentFacts& facts) {
     const format::ContainerHeader& h = facts.info->header;
     std::string wrong;
@@ -244,10 +252,7 @@ class Verifier {
     else if (h.timeline != facts.timeline || h.segment_no != facts.segno) wrong = "holds another segment than its name says";
     else if (h.segment_size != config_.segment_size) wrong = "has segment size " + std::to_string(h.segment_size) + ", the repository " + std::to_string(config_.segment_size);
     if (wrong.empty()) return;
-    facts.clean = false;
-    problem(ProblemKind::kSegment, facts.object, "segment container " + wrong, facts.timeline,
-            wal::segment_start(facts.segno, config_.segment_size),
-            wal::segment_start(facts.segno.next(), config_.segment_size));
+    whole_segment_problem(facts, "segment container " + wrong);
   }
 
   void check_segment(SegmentFacts& facts) {
@@ -260,7 +265,9 @@ class Verifier {
         facts.info.reset();
         return;
       }
-      throw;
+      if (e.code() != ErrorCode::kCorrupt) throw;
+      whole_segment_problem(facts, e.what());
+      return;
     }
     const std::span<const std::byte> object = view->bytes();
     ++report_.counts.segments_checked;
@@ -457,7 +464,15 @@ class Verifier {
     for (uint32_t i = 0; i < info.chunks.size(); ++i) {
       const format::ChunkEntry& chunk = info.chunks[i];
       report_progress(object);
-      const Bytes frame = storage::read_chunk_frame(storage_, object, chunk);
+      Bytes frame;
+      try {
+        frame = storage::read_chunk_frame(storage_, object, chunk);
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::kCorrupt) throw;
+        backup_problem(facts, object, e.what());  // an encrypted object that fails authentication
+        good = false;
+        continue;
+      }
       report_.counts.stored_bytes += frame.size();
       progress_.done += frame.size();
       raw_.resize(std::max<std::size_t>(raw_.size(), chunk.raw_size));
@@ -563,7 +578,8 @@ class Verifier {
         }
       } catch (const Error& e) {
         if (e.code() == ErrorCode::kNotFound && vanished(storage_, object.name)) continue;
-        throw;
+        if (e.code() != ErrorCode::kCorrupt) throw;
+        problem(ProblemKind::kIndex, object.name, e.what());  // an encrypted object that fails authentication
       }
     }
   }

@@ -34,6 +34,7 @@ const std::vector<Registrar>& commands() {
       &register_new_chain,
       &register_set_connection,
       &register_copy,
+      &register_key,
   };
   return kCommands;
 }
@@ -47,6 +48,24 @@ void add_repo_option(CLI::App& sub, repo::RepoAddress& repo) {
   sub.add_option("--s3-region", repo.s3.region, "S3 region (default: AWS_REGION, AWS_DEFAULT_REGION, what init recorded)");
   sub.add_flag("--s3-path-style", repo.s3.path_style,
                "Path-style bucket addressing (automatic for an IP address or localhost endpoint)");
+  add_key_options(sub, repo.key, "");
+}
+
+void add_key_options(CLI::App& sub, repo::KeySource& key, const std::string& prefix) {
+  using Kind = repo::KeySource::Kind;
+  const std::string of = prefix.empty() ? "the encrypted repository's key" : "the new key";
+  const auto option = [&](const std::string& name, Kind kind, const std::string& help) {
+    return sub.add_option_function<std::string>(
+        "--" + prefix + name, [&key, kind](const std::string& value) { key = repo::make_key_source(kind, value); },
+        help);
+  };
+  auto* file = option("key-file", Kind::kFile,
+                      "File holding " + of + ": 32 random bytes or a passphrase; mode 600" +
+                          (prefix.empty() ? " (default: WALVAULT_KEY_FILE)" : ""));
+  auto* env = option("passphrase-env", Kind::kEnvironment, "Environment variable holding " + of + " (a passphrase)");
+  auto* command = option("key-command", Kind::kCommand, "Shell command that prints " + of + " (a secrets manager)");
+  file->excludes(env)->excludes(command);
+  env->excludes(command);
 }
 
 void add_json_flag(CLI::App& sub, bool& json) { sub.add_flag("--json", json, "Print stable, machine-readable JSON"); }

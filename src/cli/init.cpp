@@ -15,6 +15,9 @@ void register_init(CLI::App& app, Action& selected) {
       ->required();
   sub->add_option("--slot", options->slot,
                   "Physical replication slot name (default: walvault_ and the repository directory's name)");
+  sub->add_flag("--encrypt", options->encrypt,
+                "Encrypt the new repository (AES-256-GCM) with the key given by --key-file, --passphrase-env or "
+                "--key-command");
   add_json_flag(*sub, options->json);
   sub->callback([options, &selected] { selected = [options] { return command::run_init(*options); }; });
 }

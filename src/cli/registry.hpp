@@ -39,9 +39,12 @@ void register_wal_fetch(CLI::App& app, Action& selected);
 void register_new_chain(CLI::App& app, Action& selected);
 void register_set_connection(CLI::App& app, Action& selected);
 void register_copy(CLI::App& app, Action& selected);
+void register_key(CLI::App& app, Action& selected);
 
 // --repo PATH, also from WALVAULT_REPO. Required.
 void add_repo_option(CLI::App& sub, repo::RepoAddress& repo);
+// --key-file, --passphrase-env and --key-command (prefix "new-": the options of the key a rotation moves to).
+void add_key_options(CLI::App& sub, repo::KeySource& key, const std::string& prefix);
 
 // --json: the stable machine-readable form of a command's output.
 void add_json_flag(CLI::App& sub, bool& json);

@@ -35,7 +35,8 @@ int run_copy(const CopyOptions& options) {
   // The --s3-* options reach whichever side is s3://.
   repo::RepoAddress source_address = options.repo;
   if (!source_s3) source_address.s3 = {};
-  repo::RepoAddress destination_address{.url = options.to, .s3 = destination_s3 ? options.repo.s3 : repo::S3Options{}};
+  repo::RepoAddress destination_address{
+      .url = options.to, .s3 = destination_s3 ? options.repo.s3 : repo::S3Options{}, .key = {}};
   destination_address = repo::absolute(destination_address);
   // One inside the other (or the same): the copy would copy itself, or the source would hold the copy.
   const std::string inside_source = within(repo::absolute(source_address).url);
@@ -45,22 +46,24 @@ int run_copy(const CopyOptions& options) {
                 "give --to a directory or bucket prefix outside the repository, and not one that contains it");
   }
 
+  // An encrypted repository is copied as it is stored: the copy is encrypted with the same keys.
   const repo::Repository source = repo::open_repository(source_address);
+  storage::Storage& from = source.raw_storage();
   const auto destination = repo::open_storage(destination_address);
   const storage::Bytes config = repo::destination_config(
-      source.storage->read(repo::kConfigObject),
+      from.read(repo::kConfigObject),
       destination_s3 ? std::optional(repo::resolve_s3_endpoint(destination_address.s3, std::nullopt)) : std::nullopt);
-  repo::check_copy_destination(*source.storage, *destination, config, options.to);
+  repo::check_copy_destination(from, *destination, config, options.to);
 
-  const auto source_stream = repo::lock_stopped_streamer(*source.storage, "copy");
-  const repo::RepositoryLock source_backup(*source.storage, repo::kBackupLockName, "backup or expire");
+  const auto source_stream = repo::lock_stopped_streamer(from, "copy");
+  const repo::RepositoryLock source_backup(from, repo::kBackupLockName, "backup or expire");
   const auto destination_stream = repo::lock_stopped_streamer(*destination, "copy");
   const repo::RepositoryLock destination_backup(*destination, repo::kBackupLockName, "backup or expire");
 
   repo::CopyStats stats;
   {
     ProgressMeter progress("copy to " + options.to);
-    stats = repo::copy_repository(*source.storage, *destination, config, options.to,
+    stats = repo::copy_repository(from, *destination, config, options.to,
                                   [&](uint64_t done, uint64_t total, std::string_view name) {
                                     progress.set_total(total);
                                     progress.update(done, name);

@@ -8,6 +8,7 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "pg/replication.hpp"
+#include "repo/encryption.hpp"
 #include "repo/repository.hpp"
 
 namespace walvault::command {
@@ -69,12 +70,24 @@ int run_init(const InitOptions& options) {
   repo::check_server_version(version);
   const uint32_t segment_size = source.wal_segment_size();
 
-  const auto opened = repo::open_storage(options.repo);
-  storage::Storage& storage = *opened;
-  if (s3) check_prefix_is_ours(storage, url);
+  std::unique_ptr<storage::Storage> opened = repo::open_storage(options.repo);
+  if (s3) check_prefix_is_ours(*opened, url);
+  const repo::KeySource key = repo::or_environment(options.repo.key);
   bool created_repo = false;
   bool created_slot = false;
-  auto config = repo::read_config(storage);
+  std::optional<repo::RepoConfig> config;
+  if (const auto existing = repo::read_config_object(*opened)) {
+    if (options.encrypt && !existing->encrypted) {
+      throw Error(ErrorCode::kRepository, "the repository at " + url + " exists and is not encrypted",
+                  "an existing repository keeps its form: 'walvault init --encrypt' a new one");
+    }
+    if (existing->encrypted) opened = repo::encrypted_storage(std::move(opened), key, url);
+    config = repo::read_config(*opened);
+  } else if (key.given() && !options.encrypt) {
+    throw Error(ErrorCode::kUsage, key.describe() + " was given without --encrypt",
+                "add --encrypt to create an encrypted repository, or leave the key out");
+  }
+  storage::Storage& storage = *opened;
   if (config) {
     // An existing repository keeps its slot and connection string: nothing given here is silently ignored.
     repo::check_system_identifier(*config, identity.system_identifier);
@@ -115,6 +128,14 @@ int run_init(const InitOptions& options) {
     config->slot = wanted_slot;
     config->created = format_time(std::chrono::system_clock::now());
     if (s3) config->s3 = repo::resolve_s3_endpoint(options.repo.s3, std::nullopt);
+    if (options.encrypt) {
+      // The keyring first: walvault.json, written last, is what makes the repository exist.
+      const std::vector<std::byte> secret = repo::read_secret(key, url);
+      const format::DataKey data_key = repo::new_data_key();
+      repo::write_keyring(storage, repo::make_keyring(secret, {data_key}, data_key.id));
+      config->version = repo::kEncryptedConfigVersion;
+      config->encrypted = true;
+    }
     repo::write_config(storage, *config);
     created_repo = true;
     try {
@@ -125,8 +146,9 @@ int run_init(const InitOptions& options) {
     }
     created_slot = true;
   }
+  if (created_repo && options.encrypt) opened = repo::encrypted_storage(std::move(opened), key, url);
   // Restoring the timeline the cluster is on needs its history file; the streamer stores later ones.
-  archive::store_timeline_history(source, storage, identity.timeline);
+  archive::store_timeline_history(source, *opened, identity.timeline);
 
   if (options.json) {
     nlohmann::ordered_json j;
@@ -138,12 +160,14 @@ int run_init(const InitOptions& options) {
     j["segment_size"] = config->segment_size;
     j["slot"] = config->slot;
     j["slot_created"] = created_slot;
+    j["encrypted"] = config->encrypted;
     std::cout << j.dump(2) << "\n";
   } else {
     std::cout << (created_repo ? "initialised" : "already initialised:") << " repository " << url
               << " for database system " << config->system_identifier << " (PostgreSQL "
               << config->pg_version / 10000 << ", timeline " << config->timeline.value() << ", "
-              << (config->segment_size >> 20) << " MiB segments)\n"
+              << (config->segment_size >> 20) << " MiB segments" << (config->encrypted ? ", encrypted" : "")
+              << ")\n"
               << "replication slot \"" << config->slot << "\" " << (created_slot ? "created" : "exists") << "\n";
   }
   return 0;

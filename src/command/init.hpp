@@ -21,6 +21,7 @@ struct InitOptions {
   repo::RepoAddress repo;
   std::string conninfo;
   std::optional<std::string> slot;  // unset: default_slot_name(repo)
+  bool encrypt = false;             // a new repository is encrypted (repo/encryption.hpp) with the key repo.key names
   bool json = false;
 };
 

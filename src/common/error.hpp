@@ -23,6 +23,7 @@ enum class ErrorCode : int {
   kIo = 7,               // the local filesystem failed (disk full, permissions)
   kUnsafe = 8,           // refused because it could destroy data (non-empty target dir, running server)
   kNotFound = 9,         // the requested object (event, backup, segment) does not exist
+  kKey = 10,             // an encrypted repository's key is missing, unreadable, or not its key
 };
 
 // Why an error happened, for callers that react to the reason itself.
@@ -69,6 +70,7 @@ class Error : public std::runtime_error {
     case ErrorCode::kIo: return "io";
     case ErrorCode::kUnsafe: return "unsafe";
     case ErrorCode::kNotFound: return "not_found";
+    case ErrorCode::kKey: return "key";
   }
   return "internal";
 }

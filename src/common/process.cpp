@@ -56,7 +56,7 @@ int free_loopback_port() {
 
 bool loopback_port_free(int port) { return bind_loopback(port).has_value(); }
 
-ProgramResult run_program(const std::vector<std::string>& argv, std::size_t max_output) {
+ProgramResult run_program(const std::vector<std::string>& argv, std::size_t max_output, Capture capture) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
     throw Error(ErrorCode::kIo, "cannot run " + argv.front() + ": " + std::strerror(errno));
@@ -72,7 +72,7 @@ ProgramResult run_program(const std::vector<std::string>& argv, std::size_t max_
   }
   if (pid == 0) {
     ::dup2(pipe_fds[1], STDOUT_FILENO);
-    ::dup2(pipe_fds[1], STDERR_FILENO);
+    if (capture == Capture::kStdoutAndStderr) ::dup2(pipe_fds[1], STDERR_FILENO);
     ::execv(args[0], args.data());
     ::_exit(127);
   }

@@ -22,6 +22,10 @@ struct ProgramResult {
   int exit_code = -1;
   std::string output;
 };
-ProgramResult run_program(const std::vector<std::string>& argv, std::size_t max_output = 4096);
+// What output captures: stdout and stderr together, or stdout alone (stderr then goes where walvault's goes: a key
+// command's own messages reach the user, and its output is only the key).
+enum class Capture { kStdoutAndStderr, kStdout };
+ProgramResult run_program(const std::vector<std::string>& argv, std::size_t max_output = 4096,
+                          Capture capture = Capture::kStdoutAndStderr);
 
 }  // namespace walvault

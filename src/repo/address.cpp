@@ -105,6 +105,8 @@ std::unique_ptr<storage::Storage> open_storage(const RepoAddress& address, const
 
 std::vector<std::string> address_argv(const RepoAddress& address, const std::optional<S3Endpoint>& recorded) {
   std::vector<std::string> argv{"--repo", address.url};
+  const auto key = or_environment(address.key).argv();
+  argv.insert(argv.end(), key.begin(), key.end());
   if (!parse_s3_url(address.url)) return argv;
   const S3Endpoint endpoint = resolve_s3_endpoint(address.s3, recorded);
   argv.insert(argv.end(), {"--s3-endpoint", endpoint.endpoint, "--s3-region", endpoint.region});

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "repo/key_source.hpp"
 #include "storage/s3_client.hpp"
 #include "storage/storage.hpp"
 
@@ -34,6 +35,7 @@ struct S3Options {
 struct RepoAddress {
   std::string url;  // a directory, or "s3://BUCKET/PREFIX"
   S3Options s3;
+  KeySource key;    // an encrypted repository's key (repo/key_source.hpp); unset: WALVAULT_KEY_FILE, if any
 };
 
 // What init records about the bucket's endpoint (walvault.json "s3").
@@ -66,7 +68,8 @@ struct S3Location {
                                                              const std::optional<S3Endpoint>& recorded = {});
 
 // The arguments that name the repository to another walvault process (restore_command, the prefetcher): "--repo"
-// URL, and for S3 the endpoint, region and addressing in effect (never credentials).
+// URL, for S3 the endpoint, region and addressing in effect (never credentials), and the key's source (never the
+// key).
 [[nodiscard]] std::vector<std::string> address_argv(const RepoAddress& address,
                                                     const std::optional<S3Endpoint>& recorded);
 

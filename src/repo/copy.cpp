@@ -7,6 +7,7 @@
 
 #include "common/error.hpp"
 #include "format/checksum.hpp"
+#include "repo/encryption.hpp"
 #include "repo/repository.hpp"
 
 namespace walvault::repo {
@@ -154,11 +155,8 @@ class Copier {
 }  // namespace
 
 CopyKind copy_kind(std::string_view name) {
-  if (name.starts_with("tip/")) return CopyKind::kAppend;
-  const auto slash = name.rfind('/');
-  const std::string_view file = slash == std::string_view::npos ? name : name.substr(slash + 1);
-  if (name.starts_with("index/") && file.starts_with("tip-") && file.ends_with(".wvl")) return CopyKind::kAppend;
-  if (name.starts_with("backup/") && file == "backup.json" && std::count(name.begin(), name.end(), '/') == 2) {
+  if (is_append_object(name)) return CopyKind::kAppend;
+  if (name.starts_with("backup/") && name.ends_with("/backup.json") && std::count(name.begin(), name.end(), '/') == 2) {
     return CopyKind::kCatalog;
   }
   return CopyKind::kObject;

@@ -7,6 +7,7 @@
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "pg/libpq.hpp"
+#include "repo/encryption.hpp"
 #include "repo/sequenced.hpp"
 
 namespace walvault::repo {
@@ -54,6 +55,7 @@ std::string encode_config(const RepoConfig& c) {
   if (c.s3) {
     j["s3"] = {{"endpoint", c.s3->endpoint}, {"region", c.s3->region}, {"path_style", c.s3->path_style}};
   }
+  if (c.encrypted) j["encryption"] = {{"cipher", "aes-256-gcm"}, {"keyring", "keys/"}};
   return format::seal_json(std::move(j), 2);
 }
 
@@ -68,12 +70,17 @@ RepoConfig decode_config(std::string_view text) {
   RepoConfig c;
   try {
     c.version = j.at("version").get<int>();
-    if (c.version != kConfigVersion && c.version != kUnsealedConfigVersion) {
+    if (c.version != kConfigVersion && c.version != kUnsealedConfigVersion && c.version != kEncryptedConfigVersion) {
       throw Error(ErrorCode::kRepository, "walvault.json has version " + std::to_string(c.version) +
                                               ", this walvault reads versions " +
-                                              std::to_string(kUnsealedConfigVersion) + " and " +
-                                              std::to_string(kConfigVersion),
+                                              std::to_string(kUnsealedConfigVersion) + " to " +
+                                              std::to_string(kEncryptedConfigVersion),
                   "use the walvault release that created this repository");
+    }
+    c.encrypted = c.version == kEncryptedConfigVersion;
+    if (c.encrypted != j.contains("encryption") ||
+        (c.encrypted && j.at("encryption").at("cipher").get<std::string>() != "aes-256-gcm")) {
+      throw bad_config("version " + std::to_string(c.version) + " and its encryption member disagree");
     }
     const std::string sysid = j.at("system_identifier").get<std::string>();
     std::size_t used = 0;
@@ -105,10 +112,16 @@ RepoConfig decode_config(std::string_view text) {
   return c;
 }
 
-std::optional<RepoConfig> read_config(const storage::Storage& storage) {
+std::optional<RepoConfig> read_config_object(const storage::Storage& storage) {
   if (!storage.info(kConfigObject)) return std::nullopt;
   const storage::Bytes bytes = storage.read(kConfigObject);
-  RepoConfig config = decode_config(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  return decode_config(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+std::optional<RepoConfig> read_config(const storage::Storage& storage) {
+  auto base = read_config_object(storage);
+  if (!base) return std::nullopt;
+  RepoConfig config = std::move(*base);
   const auto changes = sequenced_objects(storage, kSettingsPrefix, kSettingsSuffix);
   if (!changes.empty()) apply_settings(storage, changes.back().name, config);
   return config;
@@ -130,7 +143,7 @@ format::SealRule seal_rule(const RepoConfig& config) {
 }
 
 format::SealRule seal_rule(const storage::Storage& storage) {
-  const auto config = read_config(storage);
+  const auto config = read_config_object(storage);
   return config ? seal_rule(*config) : format::SealRule::kRequired;
 }
 
@@ -151,13 +164,26 @@ Repository open_repository(const RepoAddress& address) {
   repo.path = address.url;
   repo.address = address;
   repo.storage = open_storage(address);
-  auto config = read_config(*repo.storage);
-  if (!config) throw missing(" (walvault.json is missing)");
-  if (config->s3 && resolve_s3_endpoint(address.s3, config->s3) != resolve_s3_endpoint(address.s3, std::nullopt)) {
-    repo.storage = open_storage(address, config->s3);
+  const auto base = read_config_object(*repo.storage);
+  if (!base) throw missing(" (walvault.json is missing)");
+  if (base->s3 && resolve_s3_endpoint(address.s3, base->s3) != resolve_s3_endpoint(address.s3, std::nullopt)) {
+    repo.storage = open_storage(address, base->s3);
   }
-  repo.config = std::move(*config);
+  if (base->encrypted) {
+    repo.storage = encrypted_storage(std::move(repo.storage), or_environment(address.key), address.url);
+  } else if (address.key.given()) {
+    throw Error(ErrorCode::kUsage, "the repository at " + address.url + " is not encrypted, and " +
+                                       address.key.describe() + " was given",
+                "leave the key option out (an unencrypted repository stays unencrypted; 'walvault copy' keeps "
+                "its form)");
+  }
+  repo.config = *read_config(*repo.storage);
   return repo;
+}
+
+storage::Storage& Repository::raw_storage() const {
+  if (auto* encrypted = dynamic_cast<storage::EncryptedStorage*>(storage.get())) return encrypted->inner();
+  return *storage;
 }
 
 void check_system_identifier(const RepoConfig& config, uint64_t server_system_identifier) {

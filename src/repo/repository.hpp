@@ -34,6 +34,9 @@ inline constexpr std::string_view kConfigObject = "walvault.json";
 // with their unsealed objects accepted as legacy; what this walvault writes into them is sealed.
 inline constexpr int kConfigVersion = 2;
 inline constexpr int kUnsealedConfigVersion = 1;
+// Version 3: an encrypted repository (member "encryption"; repo/encryption.hpp). A walvault that predates encryption
+// refuses it by number rather than reading encrypted objects as damage.
+inline constexpr int kEncryptedConfigVersion = 3;
 
 struct RepoConfig {
   int version = kConfigVersion;
@@ -45,6 +48,7 @@ struct RepoConfig {
   std::string slot;          // physical replication slot name
   std::string created;       // ISO 8601 UTC time of init
   std::optional<S3Endpoint> s3;  // how init reached the bucket (S3 repositories; repo/address.hpp)
+  bool encrypted = false;        // version 3: every object but walvault.json, keys/ and locks/ is encrypted
 
   bool operator==(const RepoConfig&) const = default;
 };
@@ -61,6 +65,8 @@ struct Repository {
   std::unique_ptr<storage::Storage> storage;
   RepoConfig config;
 
+  // The store under the encryption of an encrypted repository (its objects' stored bytes), else storage.
+  [[nodiscard]] storage::Storage& raw_storage() const;
   // The arguments that name this repository to another walvault process (repo/address.hpp).
   [[nodiscard]] std::vector<std::string> address_argv() const { return repo::address_argv(address, config.s3); }
 };
@@ -70,6 +76,8 @@ struct Repository {
 // Throws kRepository when there is none ("no walvault repository at URL", hint: run walvault init).
 [[nodiscard]] Repository open_repository(const RepoAddress& address);
 
+// Reads walvault.json alone (no settings change applied); nullopt when it does not exist.
+[[nodiscard]] std::optional<RepoConfig> read_config_object(const storage::Storage& storage);
 // Reads walvault.json from storage, with the newest settings change applied; nullopt when it does not exist.
 // Throws kCorrupt naming a damaged settings change (never skipped: an older connection would be used silently).
 [[nodiscard]] std::optional<RepoConfig> read_config(const storage::Storage& storage);

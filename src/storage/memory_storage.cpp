@@ -9,8 +9,8 @@ namespace walvault::storage {
 
 class MemoryObjectWriter final : public ObjectWriter {
  public:
-  MemoryObjectWriter(MemoryStorage& storage, std::string name, uint64_t generation)
-      : storage_(storage), name_(std::move(name)), generation_(generation) {}
+  MemoryObjectWriter(MemoryStorage& storage, std::string name, uint64_t generation, WriteMode mode)
+      : storage_(storage), name_(std::move(name)), generation_(generation), mode_(mode) {}
   ~MemoryObjectWriter() override { abort(); }
   MemoryObjectWriter(const MemoryObjectWriter&) = delete;
   MemoryObjectWriter& operator=(const MemoryObjectWriter&) = delete;
@@ -30,6 +30,7 @@ class MemoryObjectWriter final : public ObjectWriter {
     open_ = false;
     storage_.pending_bytes_ -= data_.size();
     storage_.count_operation();
+    if (mode_ == WriteMode::kReplace) storage_.objects_.erase(name_);
     storage_.commit_object(name_, std::move(data_));
   }
   void abort() noexcept override {
@@ -50,6 +51,7 @@ class MemoryObjectWriter final : public ObjectWriter {
   MemoryStorage& storage_;
   std::string name_;
   uint64_t generation_;
+  WriteMode mode_;
   Bytes data_;
   bool open_ = true;
 };
@@ -98,6 +100,16 @@ class MemoryAppendFile final : public AppendFile {
     const std::lock_guard lock(storage_.mutex_);
     MemoryStorage::Object& obj = object();
     storage_.count_operation();
+    obj.synced = obj.data.size();
+  }
+  void replace(std::span<const std::byte> bytes) override {
+    const std::lock_guard lock(storage_.mutex_);
+    MemoryStorage::Object& obj = object();
+    storage_.count_operation();
+    if (bytes.size() > obj.data.size() && storage_.room_for(bytes.size() - obj.data.size()) < bytes.size() - obj.data.size()) {
+      throw disk_full("cannot write " + name_ + ": no space left (injected)");
+    }
+    obj.data.assign(bytes.begin(), bytes.end());
     obj.synced = obj.data.size();
   }
 
@@ -204,11 +216,11 @@ void MemoryStorage::write_atomic(std::string_view name, std::span<const std::byt
   commit_object(std::string(name), Bytes(bytes.begin(), bytes.end()));
 }
 
-std::unique_ptr<ObjectWriter> MemoryStorage::open_writer(std::string_view name) {
+std::unique_ptr<ObjectWriter> MemoryStorage::open_writer(std::string_view name, WriteMode mode) {
   check_object_name(name);
   const std::lock_guard lock(mutex_);
   count_operation();
-  return std::make_unique<MemoryObjectWriter>(*this, std::string(name), generation_);
+  return std::make_unique<MemoryObjectWriter>(*this, std::string(name), generation_, mode);
 }
 
 void MemoryStorage::remove(std::string_view name) {

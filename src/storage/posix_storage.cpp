@@ -219,10 +219,20 @@ void publish(const std::string& temp, Fd fd, const std::string& final_path, std:
   }
 }
 
+// fsync + rename over final_path + directory fsync of a complete temporary file (removed on any failure).
+void replace_file(const std::string& temp, const Fd& fd, const std::string& final_path) {
+  if (::fsync(fd.get()) != 0 || ::rename(temp.c_str(), final_path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(temp.c_str());
+    throw file_error("replace", final_path, err);
+  }
+  fsync_dir(parent_of(final_path));
+}
+
 class PosixObjectWriter final : public ObjectWriter {
  public:
-  PosixObjectWriter(std::string final_path, std::string name)
-      : final_path_(std::move(final_path)), name_(std::move(name)) {
+  PosixObjectWriter(std::string final_path, std::string name, WriteMode mode)
+      : final_path_(std::move(final_path)), name_(std::move(name)), mode_(mode) {
     auto [temp, fd] = create_temp(final_path_);
     temp_ = std::move(temp);
     fd_ = std::move(fd);
@@ -239,6 +249,10 @@ class PosixObjectWriter final : public ObjectWriter {
   void commit() override {
     check_open();
     open_ = false;
+    if (mode_ == WriteMode::kReplace) {
+      replace_file(temp_, fd_, final_path_);
+      return;
+    }
     publish(temp_, std::move(fd_), final_path_, name_);
   }
   void abort() noexcept override {
@@ -256,6 +270,7 @@ class PosixObjectWriter final : public ObjectWriter {
 
   std::string final_path_;
   std::string name_;
+  WriteMode mode_;
   std::string temp_;
   Fd fd_;
   uint64_t size_ = 0;
@@ -279,6 +294,19 @@ class PosixAppendFile final : public AppendFile {
   }
   void sync() override {
     if (::fdatasync(fd_.get()) != 0) throw file_error("fsync", path_, errno);
+  }
+  void replace(std::span<const std::byte> bytes) override {
+    auto [temp, fd] = create_temp(path_);
+    try {
+      write_all(fd.get(), bytes, 0, temp);
+    } catch (...) {
+      ::unlink(temp.c_str());
+      throw;
+    }
+    replace_file(temp, fd, path_);
+    fd_ = Fd(::open(path_.c_str(), O_RDWR | O_CLOEXEC));
+    if (!fd_.valid()) throw file_error("open", path_, errno);
+    size_ = bytes.size();
   }
 
  private:
@@ -414,9 +442,9 @@ void PosixStorage::write_atomic(std::string_view name, std::span<const std::byte
   publish(temp, std::move(fd), final_path, name);
 }
 
-std::unique_ptr<ObjectWriter> PosixStorage::open_writer(std::string_view name) {
+std::unique_ptr<ObjectWriter> PosixStorage::open_writer(std::string_view name, WriteMode mode) {
   check_object_name(name);
-  return std::make_unique<PosixObjectWriter>(root_ + "/" + std::string(name), std::string(name));
+  return std::make_unique<PosixObjectWriter>(root_ + "/" + std::string(name), std::string(name), mode);
 }
 
 void PosixStorage::remove(std::string_view name) {

@@ -31,7 +31,8 @@ class PosixStorage final : public Storage {
   [[nodiscard]] Bytes read_range(std::string_view name, uint64_t offset, uint64_t length) const override;
   [[nodiscard]] std::unique_ptr<ObjectView> view(std::string_view name) const override;
   void write_atomic(std::string_view name, std::span<const std::byte> bytes) override;
-  [[nodiscard]] std::unique_ptr<ObjectWriter> open_writer(std::string_view name) override;
+  [[nodiscard]] std::unique_ptr<ObjectWriter> open_writer(std::string_view name,
+                                                          WriteMode mode = WriteMode::kCreate) override;
   void remove(std::string_view name) override;
   [[nodiscard]] std::unique_ptr<AppendFile> open_append(std::string_view name) override;
   void publish_append(std::string_view from, std::string_view to) override;

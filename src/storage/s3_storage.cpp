@@ -178,8 +178,8 @@ uint64_t s3_part_size(uint64_t base, uint64_t part_number) {
 
 class S3ObjectWriter final : public ObjectWriter {
  public:
-  S3ObjectWriter(const S3Storage& storage, std::string name)
-      : storage_(storage), name_(std::move(name)), key_(storage.key(name_)) {}
+  S3ObjectWriter(const S3Storage& storage, std::string name, WriteMode mode)
+      : storage_(storage), name_(std::move(name)), key_(storage.key(name_)), mode_(mode) {}
   ~S3ObjectWriter() override { abort(); }
   S3ObjectWriter(const S3ObjectWriter&) = delete;
   S3ObjectWriter& operator=(const S3ObjectWriter&) = delete;
@@ -210,7 +210,8 @@ class S3ObjectWriter final : public ObjectWriter {
     open_ = false;
     try {
       if (!upload_id_) {
-        storage_.put_new(name_, buffer_);
+        if (mode_ == WriteMode::kReplace) storage_.put_replacing(name_, buffer_);
+        else storage_.put_new(name_, buffer_);
         return;
       }
       if (!buffer_.empty()) upload_part();
@@ -271,7 +272,7 @@ class S3ObjectWriter final : public ObjectWriter {
 
   // Completes the upload under the immutability rule (see s3_storage.hpp).
   void complete(const std::string& sha256) {
-    if (storage_.probe(key_)) {
+    if (mode_ == WriteMode::kCreate && storage_.probe(key_)) {
       finish_on_existing(sha256);
       return;
     }
@@ -281,8 +282,10 @@ class S3ObjectWriter final : public ObjectWriter {
               "</ETag></Part>";
     }
     body += "</CompleteMultipartUpload>";
+    Headers condition;
+    if (mode_ == WriteMode::kCreate) condition = {{"If-None-Match", "*"}};
     const S3Response done =
-        send("CompleteMultipartUpload", "POST", {{"uploadId", *upload_id_}}, {{"If-None-Match", "*"}}, bytes_of(body));
+        send("CompleteMultipartUpload", "POST", {{"uploadId", *upload_id_}}, std::move(condition), bytes_of(body));
     // A 200 response may still carry an <Error> (S3 reports failures that happen after it started answering so).
     if (done.status == 200 && xml_elements(done.text(), "Error").empty()) {
       upload_id_.reset();
@@ -321,6 +324,7 @@ class S3ObjectWriter final : public ObjectWriter {
   const S3Storage& storage_;
   std::string name_;
   std::string key_;
+  WriteMode mode_;
   Bytes buffer_;
   Sha256 sha256_;
   uint64_t size_ = 0;
@@ -484,6 +488,12 @@ class S3AppendFile final : public AppendFile {
         log::warning("cannot delete the replaced pieces of " + name_ + ": " + e.what());
       }
     }
+  }
+
+  void replace(std::span<const std::byte> bytes) override {
+    content_.assign(bytes.begin(), bytes.end());
+    dirty_from_ = 0;
+    sync();
   }
 
   // The content, synced first (publish_append).
@@ -726,14 +736,20 @@ void S3Storage::put_new_key(const std::string& key, std::string_view name, std::
   if (!holds(request.key, bytes.size(), sha256_hex(bytes))) throw content_conflict(name);
 }
 
+void S3Storage::put_replacing(std::string_view name, std::span<const std::byte> bytes) const {
+  const S3Request request{.operation = "PutObject", .method = "PUT", .key = key(name), .body = bytes};
+  const S3Response response = client_.send(request);
+  if (response.status != 200) throw client_.error(request, response);
+}
+
 void S3Storage::write_atomic(std::string_view name, std::span<const std::byte> bytes) {
   check_object_name(name);
   put_new(name, bytes);
 }
 
-std::unique_ptr<ObjectWriter> S3Storage::open_writer(std::string_view name) {
+std::unique_ptr<ObjectWriter> S3Storage::open_writer(std::string_view name, WriteMode mode) {
   check_object_name(name);
-  return std::make_unique<S3ObjectWriter>(*this, std::string(name));
+  return std::make_unique<S3ObjectWriter>(*this, std::string(name), mode);
 }
 
 void S3Storage::remove(std::string_view name) {

@@ -77,7 +77,8 @@ class S3Storage final : public Storage {
   [[nodiscard]] Bytes read(std::string_view name) const override;
   [[nodiscard]] Bytes read_range(std::string_view name, uint64_t offset, uint64_t length) const override;
   void write_atomic(std::string_view name, std::span<const std::byte> bytes) override;
-  [[nodiscard]] std::unique_ptr<ObjectWriter> open_writer(std::string_view name) override;
+  [[nodiscard]] std::unique_ptr<ObjectWriter> open_writer(std::string_view name,
+                                                          WriteMode mode = WriteMode::kCreate) override;
   void remove(std::string_view name) override;
   [[nodiscard]] std::unique_ptr<AppendFile> open_append(std::string_view name) override;
   void publish_append(std::string_view from, std::string_view to) override;
@@ -123,6 +124,8 @@ class S3Storage final : public Storage {
   [[nodiscard]] std::optional<S3Response> get(const std::string& key, const std::optional<std::string>& range) const;
   // PutObject If-None-Match: * of the object name, with the immutability rule (see the top of this file).
   void put_new(std::string_view name, std::span<const std::byte> bytes) const;
+  // A PutObject without a condition: replaces the object (WriteMode::kReplace).
+  void put_replacing(std::string_view name, std::span<const std::byte> bytes) const;
   // The same for a full key; errors name `name`.
   void put_new_key(const std::string& key, std::string_view name, std::span<const std::byte> bytes) const;
   // Every key under the full key prefix, with its size, sorted; keys relative to the storage's prefix.

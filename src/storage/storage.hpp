@@ -91,6 +91,9 @@ class AppendFile {
   virtual void truncate(uint64_t length) = 0;
   // Makes everything written so far durable. Throws kIo.
   virtual void sync() = 0;
+  // Replaces the whole content with bytes, atomically and durably: a crash leaves the old content or the new, never
+  // a mix (local stores write a new file and rename it over; S3 writes one piece at offset 0). Throws kIo.
+  virtual void replace(std::span<const std::byte> bytes) = 0;
 };
 
 // How Storage::lock() behaves when another holder has the lock.
@@ -105,6 +108,12 @@ class ObjectView {
 };
 
 enum class LockWait { kWait, kTry };
+
+// What open_writer() does when the name exists. kCreate: the immutability rule (same bytes succeed, different bytes
+// are a conflict). kReplace: the new bytes replace the old ones atomically (readers see the old object or the new,
+// never neither); only for rewriting an object with the same content in another form (re-encryption, `walvault key
+// rotate --reencrypt`).
+enum class WriteMode { kCreate, kReplace };
 
 // An exclusive repository-wide lock, released when destroyed (or when the process dies).
 class StorageLock {
@@ -154,8 +163,9 @@ class Storage {
 
   // Writes a whole object atomically and durably; same semantics as ObjectWriter::commit(). Throws kCorrupt, kIo.
   virtual void write_atomic(std::string_view name, std::span<const std::byte> bytes) = 0;
-  // Starts a streaming write of a new object (see ObjectWriter). Throws kIo.
-  [[nodiscard]] virtual std::unique_ptr<ObjectWriter> open_writer(std::string_view name) = 0;
+  // Starts a streaming write of a new object (see ObjectWriter), or of a replacement (WriteMode). Throws kIo.
+  [[nodiscard]] virtual std::unique_ptr<ObjectWriter> open_writer(std::string_view name,
+                                                                  WriteMode mode = WriteMode::kCreate) = 0;
   // Removes an object; removing a missing object succeeds. Not for use on an object with an open AppendFile.
   // Throws kIo.
   virtual void remove(std::string_view name) = 0;

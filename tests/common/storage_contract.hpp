@@ -149,8 +149,24 @@ inline void locks_exclude(Storage& s) {
   CHECK(code_of([&] { (void)s.lock("a/b", LockWait::kTry); }) == ErrorCode::kInternal);
 }
 
+// a replacing writer (WriteMode::kReplace) replaces an object, and creates a missing one
+inline void writers_replace(Storage& s) {
+  s.write_atomic("wal/a", bytes_of("one"));
+  auto w = s.open_writer("wal/a", storage::WriteMode::kReplace);
+  w->write(bytes_of("three"));
+  CHECK(s.read("wal/a") == bytes_of("one"));  // the old object until commit
+  w->commit();
+  CHECK(s.read("wal/a") == bytes_of("three"));
+  CHECK(s.read_range("wal/a", 1, 3) == bytes_of("hre"));
+  auto fresh = s.open_writer("wal/b", storage::WriteMode::kReplace);
+  fresh->write(bytes_of("new"));
+  fresh->commit();
+  CHECK(s.list("") == std::vector<ObjectInfo>{{"wal/a", 5}, {"wal/b", 3}});
+}
+
 // Every check above, by name, for a backend that runs each on its own fresh store.
 inline const std::vector<std::pair<std::string_view, void (*)(Storage&)>> kAll = {
+    {"writers_replace", writers_replace},
     {"write_read_info_list", write_read_info_list},
     {"view_holds_the_object", view_holds_the_object},
     {"never_overwritten", never_overwritten},
@@ -301,10 +317,28 @@ inline void append_many_syncs(Storage& s) {
   CHECK(s.list("").empty());
 }
 
+// replace() swaps the whole content at once, durably
+inline void append_replace(Storage& s) {
+  auto f = s.open_append("tip/stream.state");
+  f->append(bytes_of("old content that is long"));
+  f->sync();
+  f->replace(bytes_of("new"));
+  CHECK(f->size() == 3);
+  CHECK(s.read("tip/stream.state") == bytes_of("new"));
+  f->append(bytes_of("er"));
+  f->sync();
+  f.reset();
+  auto again = s.open_append("tip/stream.state");
+  CHECK(again->size() == 5);
+  CHECK(s.read("tip/stream.state") == bytes_of("newer"));
+  CHECK(s.list("tip/") == std::vector<ObjectInfo>{{"tip/stream.state", 5}});
+}
+
 // Every append check, by name.
 inline const std::vector<std::pair<std::string_view, void (*)(Storage&)>> kAppend = {
     {"append_files", append_files},
     {"append_many_syncs", append_many_syncs},
+    {"append_replace", append_replace},
     {"publish_append_moves_into_place", publish_append_moves_into_place},
     {"publish_append_empty", publish_append_empty},
     {"publish_append_same_content", publish_append_same_content},

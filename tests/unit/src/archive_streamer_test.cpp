@@ -42,7 +42,9 @@ class SyncTracking final : public storage::Storage {
     return inner_.read_range(n, o, l);
   }
   void write_atomic(std::string_view n, std::span<const std::byte> b) override { inner_.write_atomic(n, b); }
-  std::unique_ptr<storage::ObjectWriter> open_writer(std::string_view n) override { return inner_.open_writer(n); }
+  std::unique_ptr<storage::ObjectWriter> open_writer(std::string_view n, storage::WriteMode m) override {
+    return inner_.open_writer(n, m);
+  }
   void remove(std::string_view n) override {
     synced.erase(std::string(n));
     inner_.remove(n);
@@ -79,6 +81,10 @@ class SyncTracking final : public storage::Storage {
     }
     void sync() override {
       inner_->sync();
+      owner_.synced[name_] = inner_->size();
+    }
+    void replace(std::span<const std::byte> b) override {
+      inner_->replace(b);
       owner_.synced[name_] = inner_->size();
     }
 

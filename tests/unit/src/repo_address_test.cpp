@@ -97,19 +97,19 @@ TEST_CASE("other walvault processes get the repository's URL and endpoint, never
   const ScopedEnv region("AWS_REGION", std::nullopt);
   const ScopedEnv default_region("AWS_DEFAULT_REGION", std::nullopt);
   const ScopedEnv secret("AWS_SECRET_ACCESS_KEY", "do-not-print-me");
-  CHECK(repo::address_argv({.url = "/srv/repo", .s3 = {}}, std::nullopt) ==
+  CHECK(repo::address_argv({.url = "/srv/repo", .s3 = {}, .key = {}}, std::nullopt) ==
         std::vector<std::string>{"--repo", "/srv/repo"});
-  CHECK(repo::address_argv({.url = "s3://bucket/db1", .s3 = {}}, std::nullopt) ==
+  CHECK(repo::address_argv({.url = "s3://bucket/db1", .s3 = {}, .key = {}}, std::nullopt) ==
         std::vector<std::string>{"--repo", "s3://bucket/db1", "--s3-endpoint", "http://localhost:9000", "--s3-region",
                                  "us-east-1", "--s3-path-style"});
-  CHECK(repo::absolute({.url = "s3://bucket/db1", .s3 = {}}).url == "s3://bucket/db1");
-  CHECK(repo::absolute({.url = "/srv/./repo/", .s3 = {}}).url == "/srv/repo/");
+  CHECK(repo::absolute({.url = "s3://bucket/db1", .s3 = {}, .key = {}}).url == "s3://bucket/db1");
+  CHECK(repo::absolute({.url = "/srv/./repo/", .s3 = {}, .key = {}}).url == "/srv/repo/");
 }
 
 TEST_CASE("s3 options on a local repository are refused", "[repo][address]") {
   CHECK(code_of([] {
           (void)repo::open_storage({.url = "/tmp/walvault-no-such-repo", .s3 = {.endpoint = "http://x", .region = {},
-                                                                                  .path_style = false}});
+                                                                                  .path_style = false}, .key = {}});
         }) == ErrorCode::kUsage);
 }
 

@@ -48,7 +48,7 @@ TEST_CASE("malformed walvault.json is a repository error", "[repo]") {
     FAIL("accepted a future version");
   } catch (const Error& e) {
     CHECK(e.code() == ErrorCode::kRepository);
-    CHECK(std::string(e.what()) == "walvault.json has version 9, this walvault reads versions 1 and 2");
+    CHECK(std::string(e.what()) == "walvault.json has version 9, this walvault reads versions 1 to 3");
   }
 }
 

@@ -82,6 +82,11 @@ TEMPLATE_TEST_CASE("storage: streaming writers publish only on commit", "[storag
   contract::writers_publish_on_commit(backend.storage);
 }
 
+TEMPLATE_TEST_CASE("storage: replacing writers replace atomically", "[storage]", MemoryBackend, PosixBackend) {
+  TestType backend;
+  contract::writers_replace(backend.storage);
+}
+
 TEMPLATE_TEST_CASE("storage: remove", "[storage]", MemoryBackend, PosixBackend) {
   TestType backend;
   contract::remove(backend.storage);
