@@ -1,5 +1,6 @@
 #include "command/status.hpp"
 
+#include <algorithm>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -13,6 +14,7 @@
 #include "common/log.hpp"
 #include "pg/replication.hpp"
 #include "repo/drill_record.hpp"
+#include "repo/encryption.hpp"
 #include "repo/lock.hpp"
 #include "repo/repository.hpp"
 #include "repo/wal_chains.hpp"
@@ -44,6 +46,8 @@ struct Status {
   Health health = Health::kHealthy;
   std::vector<std::string> reasons;  // why not healthy, one line each, worst first
   std::vector<std::string> damaged;                    // sealed objects that failed their check, one line each
+  std::optional<std::string> encryption;  // "aes-256-gcm, 1 data key, keyring keys/keyring-..." when encrypted
+  std::vector<std::string> key_problems;  // an interrupted re-encryption, keyrings a rotation left behind
 };
 
 // Takes the worse of the current health and `level`, and records why.
@@ -78,6 +82,7 @@ void judge(Status& s, const StatusOptions& options) {
             std::to_string(s.index_problems.size()) + " index problem(s): commits and events missing from the index");
   }
   for (const auto& damage : s.damaged) degrade(s, Health::kBroken, damage);
+  for (const auto& problem : s.key_problems) degrade(s, Health::kDegraded, problem);
   if (s.last_drill && !s.last_drill->ok) {
     degrade(s, Health::kBroken, "the last drill (" + s.last_drill->finished + ") failed: " + s.last_drill->message);
   }
@@ -103,6 +108,22 @@ Status collect(const repo::Repository& repository) {
     if (object.name.starts_with("wal/") && object.name.ends_with(".wvs")) ++s.segments_archived;
   }
   s.index_problems = archive::read_index_problems(*repository.storage);
+  if (const auto* encrypted = dynamic_cast<const storage::EncryptedStorage*>(repository.storage.get())) {
+    const storage::DataKeys keys = encrypted->data_keys();
+    const auto retired = std::count_if(keys.keys.begin(), keys.keys.end(), [](const auto& k) { return k.retired; });
+    const auto keyrings = repo::keyring_objects(encrypted->inner());
+    s.encryption = "aes-256-gcm, " + std::to_string(keys.keys.size()) + " data key(s), keyring " +
+                   (keyrings.empty() ? std::string("none") : keyrings.back());
+    if (retired > 0) {
+      s.key_problems.push_back("a re-encryption was interrupted: objects may still be under " +
+                               std::to_string(retired) + " retired data key(s); run 'walvault key rotate --reencrypt' "
+                               "again to finish it");
+    }
+    if (keyrings.size() > 1) {
+      s.key_problems.push_back("a key rotation was interrupted: " + keyrings.front() +
+                               " still wraps the data keys under an older key; run 'walvault key rotate --new-key-file NEW' again");
+    }
+  }
   s.last_verify = archive::read_verify_state(*repository.storage);
   try {
     s.last_drill = repo::read_last_drill(*repository.storage);
@@ -164,6 +185,7 @@ Status collect(const repo::Repository& repository) {
 void print_json(const repo::Repository& repository, const Status& s) {
   nlohmann::ordered_json j;
   j["health"] = health_name(s.health);
+  j["encryption"] = s.encryption ? nlohmann::json(*s.encryption) : nlohmann::json(nullptr);
   j["reasons"] = s.reasons;
   j["repository"] = repository.path;
   j["system_identifier"] = std::to_string(repository.config.system_identifier);
@@ -295,6 +317,7 @@ void print_human(const repo::Repository& repository, const Status& s) {
   for (const auto& reason : s.reasons) std::cout << "  - " << reason << "\n";
   std::cout << "repository:      " << repository.path << " (database system " << repository.config.system_identifier
             << ")\n";
+  if (s.encryption) std::cout << "encryption:      " << *s.encryption << "\n";
   std::cout << "streamer:        "
             << (s.streamer ? "running (" + repo::describe(*s.streamer) + ")" : std::string("not running"))
             << "\n";

@@ -219,7 +219,10 @@ EncryptedStorage::EncryptedStorage(std::unique_ptr<Storage> inner, DataKeys keys
 
 EncryptedStorage::~EncryptedStorage() = default;
 
-format::KeyId EncryptedStorage::current_key() const { return current().id; }
+DataKeys EncryptedStorage::data_keys() const {
+  const std::lock_guard lock(mutex_);
+  return keys_;
+}
 
 format::DataKey EncryptedStorage::current() const {
   const std::lock_guard lock(mutex_);

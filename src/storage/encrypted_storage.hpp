@@ -51,8 +51,8 @@ class EncryptedStorage final : public Storage {
   // The store holding the encrypted bytes (copying a repository byte for byte, keyrings).
   [[nodiscard]] Storage& inner() { return *inner_; }
   [[nodiscard]] const Storage& inner() const { return *inner_; }
-  // The id of the data key new objects are written under.
-  [[nodiscard]] format::KeyId current_key() const;
+  // The data keys in use (the newest keyring's, as last read).
+  [[nodiscard]] DataKeys data_keys() const;
   // The data key an encrypted object or log was written under (reads its header). Throws kNotFound, kCorrupt.
   [[nodiscard]] format::KeyId key_of(std::string_view name) const;
 
