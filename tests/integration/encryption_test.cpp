@@ -392,41 +392,56 @@ TEST_CASE("encryption: no plaintext in any object, events and restore with the k
   CHECK(object_stamps(repo) == stamps);  // the refusals wrote nothing (verify keeps no state)
   CHECK(read_text(repo + "/walvault.json") == config_before);
 
-  {  // damage in a copy: a flipped ciphertext byte and a truncated object are named by verify (exit 5)
+  {  // damage in a copy: a flipped ciphertext byte, an object cut in the middle of a chunk and one cut exactly at a
+     // chunk boundary (64-byte header, then 65536 + 16 bytes per chunk: what is left authenticates chunk by chunk,
+     // but the last chunk's flag says more was to come) are each named by verify (exit 5), never as a wrong key
     const std::string damaged = work + "/damaged";
     fs::copy(repo, damaged, fs::copy_options::recursive);
     std::vector<std::string> containers;
     for (const auto& name : encrypted_objects(damaged)) {
       if (name.starts_with("wal/") && name.ends_with(".wvs")) containers.push_back(name);
     }
-    REQUIRE(containers.size() >= 2);
-    const std::string flipped = containers.front();
-    const std::string truncated = containers.back();
-    walvault::test::flip_byte(damaged + "/" + flipped, fs::file_size(damaged + "/" + flipped) / 2);
+    REQUIRE(containers.size() >= 3);
+    std::sort(containers.begin(), containers.end(), [&](const auto& a, const auto& b) {
+      return fs::file_size(damaged + "/" + a) > fs::file_size(damaged + "/" + b);
+    });
+    const std::string cut_at_boundary = containers[0];
+    const std::string truncated = containers[1];
+    const std::string flipped = containers[2];
+    constexpr uint64_t kBoundary = 64 + 2 * (65536 + 16);
+    REQUIRE(fs::file_size(damaged + "/" + cut_at_boundary) > kBoundary);
+    fs::resize_file(damaged + "/" + cut_at_boundary, kBoundary);
     fs::resize_file(damaged + "/" + truncated, fs::file_size(damaged + "/" + truncated) / 2);
+    walvault::test::flip_byte(damaged + "/" + flipped, fs::file_size(damaged + "/" + flipped) / 2);
     walvault::test::give_to_postgres(damaged);
 
     const auto r = er.walvault({"verify", "--repo", damaged, "--full", "--json"}, er.key());
     INFO(r.out << r.err);
     CHECK(r.exit_code == 5);
     const json report = json::parse(r.out);
-    bool flip_named = false;
-    bool truncation_named = false;
+    std::map<std::string, int> named;
     for (const auto& p : report["problems"]) {
       INFO(p.dump());
+      ++named[p["object"].get<std::string>()];
       if (p["object"] == flipped) {
-        flip_named = true;
         CHECK(std::regex_search(p["message"].get<std::string>(), std::regex(R"(bytes \[?\d+(, ?|\.\.|-)\d+)")));
       }
-      if (p["object"] == truncated) truncation_named = true;
       CHECK(p["message"].get<std::string>().find("wrong key") == std::string::npos);
     }
-    CHECK(flip_named);
-    CHECK(truncation_named);
+    CHECK(named[flipped] == 1);
+    CHECK(named[truncated] == 1);
+    CHECK(named[cut_at_boundary] == 1);
     const auto human = er.walvault({"verify", "--repo", damaged, "--full"}, er.key());
     CHECK(human.exit_code == 5);
-    CHECK(human.out.find(flipped) != std::string::npos);
-    CHECK(human.out.find(truncated) != std::string::npos);
+    for (const auto& object : {flipped, truncated, cut_at_boundary}) {
+      CHECK(human.out.find(object) != std::string::npos);
+    }
+    // wal-fetch refuses the damaged segment loudly (exit > 125: PostgreSQL stops), and leaves no file
+    const std::string dest = work + "/fetched-damaged";
+    const auto fetched = er.walvault({"wal-fetch", "--repo", damaged, flipped.substr(4, 24), dest}, er.key());
+    INFO(fetched.err);
+    CHECK(fetched.exit_code == 200);
+    CHECK_FALSE(fs::exists(dest));
   }
 }
 
