@@ -134,7 +134,14 @@ class EncryptedRepo {
     streamer_ = std::make_unique<Background>(as_postgres({WALVAULT_BINARY, "stream", "--repo", repo_,
                                                           "--fsync-interval-ms", "100", "--key-file", key}),
                                              log());
-    const bool streaming = wait_until([&] { return acknowledged() > Lsn(); }, std::chrono::seconds(30));
+    // Streaming once the server has a walsender on the slot (a restarted streamer with nothing new to receive
+    // reports no flush position until the server's keepalive).
+    const bool streaming = wait_until(
+        [&] {
+          return pg_.scalar("SELECT count(*) FROM pg_stat_replication r JOIN pg_replication_slots s"
+                            " ON s.active_pid = r.pid WHERE r.state = 'streaming'") == "1";
+        },
+        std::chrono::seconds(30));
     INFO(streamer_log());
     REQUIRE(streaming);
   }
@@ -156,8 +163,10 @@ class EncryptedRepo {
         " ON s.active_pid = r.pid), '0/0')::text");
     return Lsn::parse(text).value_or(Lsn());
   }
+  // Waits until the streamer acknowledged everything the server flushed so far (not the insert position: right
+  // after a switch that is past WAL the server has not written yet).
   void wait_acknowledged() const {
-    const Lsn target = *Lsn::parse(pg_.scalar("SELECT pg_current_wal_insert_lsn()"));
+    const Lsn target = *Lsn::parse(pg_.scalar("SELECT pg_current_wal_flush_lsn()"));
     const bool durable = wait_until([&] { return acknowledged() >= target; }, std::chrono::seconds(60));
     INFO("waiting for " << target.to_string() << ", acknowledged " << acknowledged().to_string() << "\n"
                         << streamer_log());
@@ -483,6 +492,17 @@ TEST_CASE("encryption: key rotate while the streamer runs: the old key is refuse
 
   er.restore_exact("restored-streaming", event, new_key, "orders", before);
   er.stop_streamer();
+
+  {  // a streamer restarted with the old key (a service file not updated) is refused; with the new key it resumes
+    const auto old_streamer = er.walvault({"stream", "--repo", repo}, er.key());
+    INFO(old_streamer.out << old_streamer.err);
+    CHECK(old_streamer.exit_code == 10);
+    er.start_streamer(new_key);
+    pg.exec("INSERT INTO after_wipe VALUES (2)");
+    er.switch_and_archive();
+    er.wait_acknowledged();
+    er.stop_streamer();
+  }
   const auto verified = er.walvault({"verify", "--repo", repo, "--full"}, new_key);
   INFO(verified.out << verified.err);
   CHECK(verified.exit_code == 0);
@@ -542,6 +562,11 @@ TEST_CASE("encryption: key rotate --reencrypt killed half way, restores exact th
     WARN("first --reencrypt run: exit " << status << ", " << rewritten << " of " << original.size()
                                         << " objects rewritten when killed");
     CHECK(rewritten > 0);
+    if (rewritten < static_cast<int>(original.size())) {  // status tells that the re-encryption is unfinished
+      const auto reported = er.walvault({"status", "--repo", repo, "--json"}, key);
+      INFO(reported.out << reported.err);
+      CHECK(reported.out.find("a re-encryption was interrupted") != std::string::npos);
+    }
   }
   er.restore_exact("restored-half-way", event, key, "orders", before);
 
@@ -556,6 +581,12 @@ TEST_CASE("encryption: key rotate --reencrypt killed half way, restores exact th
     }
   }
   er.restore_exact("restored-after", event, key, "orders", before);
+  // The streamer resumes in the re-encrypted tip and goes on.
+  er.start_streamer(key);
+  pg.exec("INSERT INTO after_wipe VALUES (2)");
+  er.switch_and_archive();
+  er.wait_acknowledged();
+  er.stop_streamer();
   const auto verified = er.walvault({"verify", "--repo", repo, "--full"}, key);
   INFO(verified.out << verified.err);
   CHECK(verified.exit_code == 0);
