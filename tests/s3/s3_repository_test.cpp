@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "../integration/archive_fixture.hpp"
+#include "../integration/encryption_support.hpp"
 #include "../integration/pg_cluster.hpp"
 #include "../integration/process.hpp"
 #include "common/process.hpp"
@@ -107,16 +108,19 @@ class S3Repository {
     return env;
   }
 
-  void init() const {
-    const auto r = walvault({"init", "--repo", url_, "-d", pg_.conninfo(), "--slot", kSlot});
+  // extra: more options, e.g. "--encrypt", "--key-file", PATH.
+  void init(const std::vector<std::string>& extra = {}) const {
+    std::vector<std::string> args = {"init", "--repo", url_, "-d", pg_.conninfo(), "--slot", kSlot};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const auto r = walvault(args);
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
   }
 
-  void start_streamer() {
-    streamer_ = std::make_unique<Background>(
-        as_postgres({WALVAULT_BINARY, "stream", "--repo", url_, "--fsync-interval-ms", "100"}), log(),
-        with_endpoint({}));
+  void start_streamer(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv = {WALVAULT_BINARY, "stream", "--repo", url_, "--fsync-interval-ms", "100"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    streamer_ = std::make_unique<Background>(as_postgres(argv), log(), with_endpoint({}));
     const bool streaming = wait_until([&] { return acknowledged() > Lsn(); }, std::chrono::seconds(30));
     INFO(streamer_log());
     REQUIRE(streaming);
@@ -594,4 +598,108 @@ TEST_CASE("s3 repository: kill -9 of a backup during its multipart upload: no ha
   CHECK(pending_uploads(repo.bucket()) == 0);
   CHECK(repo.aws_objects("backup/" + killed + "/").empty());
   CHECK(repo.aws_objects("backup/" + kept + "/").contains("backup/" + kept + "/backup.json"));
+}
+
+TEST_CASE("s3 repository, encrypted: stream, a wipe, restore --before-event, no plaintext in the bucket, copy and verify",
+          "[s3][encryption]") {
+  S3Repository repo;
+  PgCluster& pg = repo.pg();
+  const std::string key = pg.work_dir() + "/s3.key";
+  const std::string key_bytes = walvault::test::write_key(key);
+  const std::vector<std::string> with_key = {"--key-file", key};
+  repo.init({"--encrypt", "--key-file", key});
+  constexpr const char* kTable = "vault_s3_ledger";
+  pg.exec(std::string("CREATE TABLE ") + kTable + " (id serial PRIMARY KEY, note text NOT NULL)");
+  pg.exec(std::string("INSERT INTO ") + kTable + " (note) SELECT 'Zk4bucket-early-' || g FROM generate_series(1, 300) g");
+  repo.start_streamer(with_key);
+  REQUIRE(wait_until([&] { return !repo.aws_objects("names/").empty(); }, std::chrono::seconds(30)));
+  const auto backup = repo.walvault({"backup", "--repo", repo.url(), "--fast", "--key-file", key});
+  INFO(backup.out << backup.err);
+  REQUIRE(backup.exit_code == 0);
+  pg.exec(std::string("INSERT INTO ") + kTable + " (note) SELECT 'Zk4bucket-late-' || g FROM generate_series(1, 300) g");
+  // Random bytes, which compression stores as they are: a bucket that did not encrypt would show them verbatim.
+  add_random_bytes(pg, "vault_blobs", 1);
+  const std::string blob_bytes =
+      walvault::test::unhex(pg.scalar("SELECT encode(substr(b, 1001, 48), 'hex') FROM vault_blobs WHERE id = 7"));
+  const std::string before = pg.scalar(table_sql(kTable));
+  pg.exec(std::string("DROP TABLE ") + kTable);
+  pg.exec("CREATE TABLE after_wipe (id int)");
+  pg.exec("CHECKPOINT");
+  repo.wait_acknowledged(std::chrono::seconds(60));
+
+  json wipe;
+  ProcessResult events;
+  wait_until(
+      [&] {
+        events = repo.walvault({"events", "--repo", repo.url(), "--json", "--key-file", key});
+        if (events.exit_code != 0) return false;
+        for (const auto& e : json::parse(events.out)) {
+          const auto& tables = e["tables"];
+          if (e["kind"] == "drop_table" &&
+              std::find(tables.begin(), tables.end(), std::string("public.") + kTable) != tables.end()) {
+            wipe = e;
+          }
+        }
+        return !wipe.is_null();
+      },
+      std::chrono::seconds(30));
+  INFO(events.out << events.err);
+  REQUIRE_FALSE(wipe.is_null());
+  const auto refused = repo.walvault({"events", "--repo", repo.url()});
+  CHECK(refused.exit_code == 10);
+  CHECK(refused.err.find(repo.url()) != std::string::npos);
+
+  {
+    RestoredServer restored(pg.work_dir() + "/restored", free_port());
+    const auto r = repo.walvault({"restore", "--repo", repo.url(), "--target-dir", restored.dir(), "--before-event",
+                                  wipe["id"].get<std::string>(), "--start", "--port", std::to_string(restored.port()),
+                                  "--key-file", key});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(restored.scalar(table_sql(kTable)) == before);
+    CHECK(restored.scalar("SELECT to_regclass('after_wipe') IS NULL") == "t");
+    const std::string written = walvault::test::read_text(restored.dir() + "/postgresql.auto.conf");
+    CHECK(written.find("--key-file") != std::string::npos);
+    check_no_secret(written, {key_bytes, walvault::test::hex_of(key_bytes)});
+  }
+  repo.stop_streamer(SIGTERM);
+
+  // Every object in the bucket, as awscli reads it (append files as their pieces), holds no plaintext.
+  const std::string bucket_copy = pg.work_dir() + "/bucket-copy";
+  const auto fetched = walvault::run_program({"/usr/bin/aws", "--endpoint-url", s3_server().endpoint, "s3", "cp",
+                                              "--recursive", "--only-show-errors",
+                                              "s3://" + repo.bucket() + "/" + kPrefix, bucket_copy});
+  INFO(fetched.output);
+  REQUIRE(fetched.exit_code == 0);
+  const std::vector<walvault::test::Needle> needles = {{kTable, kTable},
+                                                       {"Zk4bucket-early-", "Zk4bucket-early-"},
+                                                       {"Zk4bucket-late-", "Zk4bucket-late-"},
+                                                       {"48 random bytes of vault_blobs", blob_bytes},
+                                                       {"the key", key_bytes}};
+  const std::vector<std::string> nothing;
+  std::size_t objects = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(bucket_copy)) {
+    if (!entry.is_regular_file()) continue;
+    const std::string name = fs::relative(entry.path(), bucket_copy).generic_string();
+    const std::string bytes = walvault::test::read_text(entry.path());
+    INFO(name);
+    if (walvault::test::plaintext_by_design(name)) {
+      check_no_secret(bytes, {kTable, key_bytes});
+    } else {
+      ++objects;
+      CHECK(walvault::test::plaintext_in(bytes, needles) == nothing);
+    }
+  }
+  CHECK(objects >= 5);
+
+  // `copy` of the encrypted bucket to a directory, which `verify --full` with the key passes.
+  const std::string local = pg.work_dir() + "/copied";
+  const auto copied = repo.walvault({"copy", "--repo", repo.url(), "--to", local, "--key-file", key});
+  INFO(copied.out << copied.err);
+  REQUIRE(copied.exit_code == 0);
+  const auto verified = repo.walvault({"verify", "--repo", local, "--full", "--key-file", key});
+  INFO(verified.out << verified.err);
+  CHECK(verified.exit_code == 0);
+  const auto keyless = repo.walvault({"verify", "--repo", local, "--full"});
+  CHECK(keyless.exit_code == 10);
 }
