@@ -5,6 +5,7 @@
 #include "common/random.hpp"
 #include "format/checksum.hpp"
 #include "format/encrypted_object.hpp"
+#include "storage/buffered_content.hpp"
 
 namespace walvault::storage {
 namespace {
@@ -103,7 +104,7 @@ class EncryptedWriter final : public ObjectWriter {
 class EncryptedAppendFile final : public AppendFile {
  public:
   EncryptedAppendFile(EncryptedStorage& owner, std::string name)
-      : owner_(owner), name_(std::move(name)), inner_(owner.inner_->open_append(name_)) {
+      : owner_(owner), name_(std::move(name)), inner_(owner.inner_->open_append(name_)), content_(name_) {
     const uint64_t stored = inner_->size();
     if (stored == 0) {  // new, or its creation was cut short before the header
       rewrite();
@@ -115,7 +116,7 @@ class EncryptedAppendFile final : public AppendFile {
       }
       const auto log = format::parse_encrypted_log(owner_.data_key(name_, header->key_id), bytes);
       if (!log) throw damaged_object(name_, log.error());
-      content_ = log->content;
+      content_.load(std::move(log->content));
       if (log->valid_length != bytes.size() || header->key_id != owner_.current().id) {
         rewrite();  // a torn record (its nonce must not be used again), or a retired data key
       } else {
@@ -139,29 +140,14 @@ class EncryptedAppendFile final : public AppendFile {
 
   [[nodiscard]] uint64_t size() const override { return content_.size(); }
 
-  void write_at(uint64_t offset, std::span<const std::byte> bytes) override {
-    if (offset > content_.size()) {
-      throw Error(ErrorCode::kInternal, "append file " + name_ + ": write beyond the end");
-    }
-    if (bytes.empty()) return;
-    if (content_.size() < offset + bytes.size()) content_.resize(offset + bytes.size());
-    std::copy(bytes.begin(), bytes.end(), content_.begin() + static_cast<std::ptrdiff_t>(offset));
-    dirty_from_ = std::min(dirty_from_.value_or(offset), offset);
-  }
-
-  void truncate(uint64_t length) override {
-    if (length > content_.size()) {
-      throw Error(ErrorCode::kInternal, "append file " + name_ + ": truncate beyond the end");
-    }
-    if (length == content_.size()) return;
-    content_.resize(length);
-    dirty_from_ = std::min(dirty_from_.value_or(length), length);
-  }
+  void write_at(uint64_t offset, std::span<const std::byte> bytes) override { content_.write_at(offset, bytes); }
+  void truncate(uint64_t length) override { content_.truncate(length); }
 
   void sync() override {
-    if (!dirty_from_) return;
-    const uint64_t from = *dirty_from_;
-    const auto record = format::seal_log_record(key_, header_, records_, from, std::span(content_).subspan(from));
+    if (!content_.changed_from()) return;
+    const uint64_t from = *content_.changed_from();
+    const auto record =
+        format::seal_log_record(key_, header_, records_, from, std::span(content_.bytes()).subspan(from));
     if (stored_ + record.size() > 2 * (content_.size() + format::kEncryptedHeaderSize) + kLogSlack) {
       rewrite();
       return;
@@ -170,18 +156,18 @@ class EncryptedAppendFile final : public AppendFile {
     inner_->sync();
     stored_ += record.size();
     ++records_;
-    dirty_from_.reset();
+    content_.mark_synced();
   }
 
   void replace(std::span<const std::byte> bytes) override {
-    content_.assign(bytes.begin(), bytes.end());
+    content_.assign(bytes);
     rewrite();
   }
 
   // The content, synced first (publish_append).
   [[nodiscard]] const Bytes& synced_content() {
     sync();
-    return content_;
+    return content_.bytes();
   }
 
  private:
@@ -192,19 +178,18 @@ class EncryptedAppendFile final : public AppendFile {
     header_ = format::encode_encrypted_header(header);
     key_ = format::object_key(current.key, header.salt);
     Bytes log(header_.begin(), header_.end());
-    const auto record = format::seal_log_record(key_, header_, 0, 0, content_);
+    const auto record = format::seal_log_record(key_, header_, 0, 0, content_.bytes());
     log.insert(log.end(), record.begin(), record.end());
     inner_->replace(log);
     stored_ = log.size();
     records_ = 1;
-    dirty_from_.reset();
+    content_.mark_synced();
   }
 
   EncryptedStorage& owner_;
   std::string name_;
   std::unique_ptr<AppendFile> inner_;
-  Bytes content_;
-  std::optional<uint64_t> dirty_from_;
+  BufferedContent content_;
   std::array<std::byte, format::kEncryptedHeaderSize> header_{};
   format::KeyBytes key_{};
   uint64_t records_ = 0;

@@ -192,6 +192,18 @@ std::pair<std::string, Fd> create_temp(const std::string& final_path) {
   }
 }
 
+// A temporary file beside final_path holding bytes (removed on a failure); its path and descriptor.
+std::pair<std::string, Fd> write_temp(const std::string& final_path, std::span<const std::byte> bytes) {
+  auto [temp, fd] = create_temp(final_path);
+  try {
+    write_all(fd.get(), bytes, 0, temp);
+  } catch (...) {
+    ::unlink(temp.c_str());
+    throw;
+  }
+  return {std::move(temp), std::move(fd)};
+}
+
 // fsync + no-replace rename + directory fsync of a complete file; resolves a name clash by content (the same
 // content: `from` is removed and that is success).
 void move_into_place(const std::string& from, const Fd& fd, const std::string& final_path, std::string_view name) {
@@ -296,13 +308,7 @@ class PosixAppendFile final : public AppendFile {
     if (::fdatasync(fd_.get()) != 0) throw file_error("fsync", path_, errno);
   }
   void replace(std::span<const std::byte> bytes) override {
-    auto [temp, fd] = create_temp(path_);
-    try {
-      write_all(fd.get(), bytes, 0, temp);
-    } catch (...) {
-      ::unlink(temp.c_str());
-      throw;
-    }
+    auto [temp, fd] = write_temp(path_, bytes);
     replace_file(temp, fd, path_);
     fd_ = Fd(::open(path_.c_str(), O_RDWR | O_CLOEXEC));
     if (!fd_.valid()) throw file_error("open", path_, errno);
@@ -432,13 +438,7 @@ Bytes PosixStorage::read_range(std::string_view name, uint64_t offset, uint64_t 
 void PosixStorage::write_atomic(std::string_view name, std::span<const std::byte> bytes) {
   check_object_name(name);
   const std::string final_path = root_ + "/" + std::string(name);
-  auto [temp, fd] = create_temp(final_path);
-  try {
-    write_all(fd.get(), bytes, 0, temp);
-  } catch (...) {
-    ::unlink(temp.c_str());
-    throw;
-  }
+  auto [temp, fd] = write_temp(final_path, bytes);
   publish(temp, std::move(fd), final_path, name);
 }
 

@@ -18,6 +18,7 @@
 #include <map>
 
 #include "common/log.hpp"
+#include "storage/buffered_content.hpp"
 #include "storage/s3_signer.hpp"
 #include "storage/s3_xml.hpp"
 
@@ -415,13 +416,13 @@ class S3Lease final : public StorageLock {
 
 class S3AppendFile final : public AppendFile {
  public:
-  S3AppendFile(S3Storage& storage, std::string name) : storage_(storage), name_(std::move(name)) {
+  S3AppendFile(S3Storage& storage, std::string name) : storage_(storage), name_(std::move(name)), content_(name_) {
     const auto pieces = storage_.pieces(name_);
     if (pieces.empty()) {
-      dirty_from_ = 0;
+      content_.mark_changed_from(0);
       sync();  // created empty and durable
     } else {
-      content_ = storage_.read_pieces(name_).value_or(Bytes());
+      content_.load(storage_.read_pieces(name_).value_or(Bytes()));
       next_seq_ = pieces.back().seq + 1;
       live_ = live_pieces(pieces);
       for (const auto& piece : pieces) {
@@ -444,36 +445,18 @@ class S3AppendFile final : public AppendFile {
 
   [[nodiscard]] uint64_t size() const override { return content_.size(); }
 
-  void write_at(uint64_t offset, std::span<const std::byte> bytes) override {
-    if (offset > content_.size()) {
-      throw Error(ErrorCode::kInternal, "append file " + name_ + ": write at " + std::to_string(offset) +
-                                            " past its end " + std::to_string(content_.size()));
-    }
-    if (bytes.empty()) return;
-    if (content_.size() < offset + bytes.size()) content_.resize(offset + bytes.size());
-    std::copy(bytes.begin(), bytes.end(), content_.begin() + static_cast<std::ptrdiff_t>(offset));
-    dirty_from_ = std::min(dirty_from_.value_or(offset), offset);
-  }
-
-  void truncate(uint64_t length) override {
-    if (length > content_.size()) {
-      throw Error(ErrorCode::kInternal, "append file " + name_ + ": truncate to " + std::to_string(length) +
-                                            " past its end " + std::to_string(content_.size()));
-    }
-    if (length == content_.size()) return;
-    content_.resize(length);
-    dirty_from_ = std::min(dirty_from_.value_or(length), length);
-  }
+  void write_at(uint64_t offset, std::span<const std::byte> bytes) override { content_.write_at(offset, bytes); }
+  void truncate(uint64_t length) override { content_.truncate(length); }
 
   void sync() override {
-    if (!dirty_from_) return;
-    uint64_t from = *dirty_from_;
+    if (!content_.changed_from()) return;
+    uint64_t from = *content_.changed_from();
     if (live_.size() >= kPieceBatch && content_.size() <= kCompactBytes) from = 0;
     S3Storage::Piece piece{.seq = next_seq_, .offset = from, .length = content_.size() - from, .key = ""};
     piece.key = storage_.key(name_) + std::string(kPieceMarker) + hex16(piece.seq) + "-" + hex16(piece.offset);
-    storage_.put_new_key(piece.key, name_, std::span(content_).subspan(from));
+    storage_.put_new_key(piece.key, name_, std::span(content_.bytes()).subspan(from));
     ++next_seq_;
-    dirty_from_.reset();
+    content_.mark_synced();
     std::erase_if(live_, [&](const S3Storage::Piece& l) {
       if (l.offset < from) return false;
       cut_.push_back(l.key);
@@ -491,22 +474,20 @@ class S3AppendFile final : public AppendFile {
   }
 
   void replace(std::span<const std::byte> bytes) override {
-    content_.assign(bytes.begin(), bytes.end());
-    dirty_from_ = 0;
+    content_.assign(bytes);
     sync();
   }
 
   // The content, synced first (publish_append).
   [[nodiscard]] const Bytes& synced_content() {
     sync();
-    return content_;
+    return content_.bytes();
   }
 
  private:
   S3Storage& storage_;
   std::string name_;
-  Bytes content_;
-  std::optional<uint64_t> dirty_from_;  // the lowest offset changed since the last sync
+  BufferedContent content_;
   uint64_t next_seq_ = 1;
   std::vector<S3Storage::Piece> live_;  // the pieces that hold bytes of the synced content
   std::vector<std::string> cut_;        // keys of pieces cut away entirely, not deleted yet
