@@ -4,8 +4,9 @@
 // `restore --before-event` with the key brings the rows back exactly, through a restore_command that names the key
 // source and holds no key byte. Refusals: no key, a wrong key, a key file others can read (exit 10, nothing
 // written), a flipped ciphertext byte and a truncated object (verify exit 5 naming them). Rotation while the
-// streamer runs (old key refused, new key restores exactly), and `key rotate --reencrypt` killed with -9 half way:
-// a restore then is exact, and the rerun completes it.
+// streamer runs (old key refused, new key restores exactly), `key rotate --reencrypt` killed with -9 half way (a
+// restore then is exact, and the rerun completes it), and kill -9 of the streamer under load (torn records at the
+// end of encrypted append logs).
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
@@ -15,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -150,6 +152,12 @@ class EncryptedRepo {
     REQUIRE(streamer_);
     walvault::test::signal_streamer(repo_, SIGTERM);
     CHECK(streamer_->stop(0, std::chrono::seconds(30)) == 0);
+    streamer_.reset();
+  }
+  // kill -9 of the streamer (and runuser's whole child tree).
+  void kill_streamer() {
+    REQUIRE(streamer_);
+    streamer_->stop(SIGKILL);
     streamer_.reset();
   }
   [[nodiscard]] bool streamer_running() { return streamer_ && streamer_->running(); }
@@ -590,4 +598,54 @@ TEST_CASE("encryption: key rotate --reencrypt killed half way, restores exact th
   const auto verified = er.walvault({"verify", "--repo", repo, "--full"}, key);
   INFO(verified.out << verified.err);
   CHECK(verified.exit_code == 0);
+}
+
+TEST_CASE("encryption: kill -9 of the streamer under pgbench load, the encrypted tip resumes, restore exact",
+          "[integration][encryption][once]") {
+  EncryptedRepo er;
+  PgCluster& pg = er.pg();
+  const std::string repo = er.repo();
+  er.start_streamer(er.key());
+  REQUIRE(pg.run_pg_program("pgbench", {"-i", "-s", "2", "-q", "postgres"}).exit_code == 0);
+  er.backup(er.key());
+
+  const unsigned seed = std::random_device{}();
+  INFO("seed " << seed);
+  std::mt19937 random(seed);
+  std::uniform_int_distribution<int> run_ms(300, 2000);
+  // pgbench runs as this process's user (a client needs no server files), so SIGINT reaches it directly.
+  Background load({walvault::test::pg_program("pgbench"), "-h", "127.0.0.1", "-p", std::to_string(pg.port()), "-U",
+                   "postgres", "-n", "-c", "4", "-j", "2", "-T", "600", "postgres"},
+                  pg.work_dir() + "/pgbench.log");
+  for (int trial = 0; trial < 3; ++trial) {  // torn records at the end of the encrypted append logs
+    std::this_thread::sleep_for(std::chrono::milliseconds(run_ms(random)));
+    er.kill_streamer();
+    er.start_streamer(er.key());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(run_ms(random)));
+  load.stop(SIGINT);
+  REQUIRE(wait_until(
+      [&] { return pg.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbench'") == "0"; },
+      std::chrono::seconds(30)));
+  constexpr const char* kPgbenchSql =
+      "SELECT string_agg(t || '=' || n, ' ' ORDER BY t) FROM ("
+      " SELECT 'accounts' t, count(*) || ':' || md5(string_agg(aid || ',' || abalance, ';' ORDER BY aid)) n"
+      "   FROM pgbench_accounts"
+      " UNION ALL SELECT 'history', count(*) || ':' || md5(string_agg(tid || ',' || aid || ',' || delta || ',' || mtime,"
+      "   ';' ORDER BY mtime, tid, aid, delta)) FROM pgbench_history) s";
+  const std::string expected = pg.scalar(kPgbenchSql);
+  er.switch_and_archive();
+  er.wait_acknowledged();
+  er.stop_streamer();
+
+  const auto verified = er.walvault({"verify", "--repo", repo, "--full"}, er.key());
+  INFO(verified.out << verified.err);
+  CHECK(verified.exit_code == 0);
+  RestoredServer restored(pg.work_dir() + "/restored", free_port());
+  const auto r = er.walvault({"restore", "--repo", repo, "--target-dir", restored.dir(), "--latest", "--start",
+                              "--port", std::to_string(restored.port())},
+                             er.key());
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(restored.scalar(kPgbenchSql) == expected);
 }

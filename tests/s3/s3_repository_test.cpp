@@ -692,12 +692,23 @@ TEST_CASE("s3 repository, encrypted: stream, a wipe, restore --before-event, no 
   }
   CHECK(objects >= 5);
 
+  // A new key and new data keys on the bucket (every object replaced by an unconditional PUT, the tip's piece logs
+  // by one piece at offset 0): the old key is refused, the new one reads everything.
+  const std::string new_key = pg.work_dir() + "/s3-new.key";
+  walvault::test::write_key(new_key);
+  const auto rotated =
+      repo.walvault({"key", "rotate", "--repo", repo.url(), "--key-file", key, "--new-key-file", new_key, "--reencrypt"});
+  INFO(rotated.out << rotated.err);
+  REQUIRE(rotated.exit_code == 0);
+  CHECK(repo.walvault({"list", "--repo", repo.url(), "--key-file", key}).exit_code == 10);
+  CHECK(pending_uploads(repo.bucket()) == 0);
+
   // `copy` of the encrypted bucket to a directory, which `verify --full` with the key passes.
   const std::string local = pg.work_dir() + "/copied";
-  const auto copied = repo.walvault({"copy", "--repo", repo.url(), "--to", local, "--key-file", key});
+  const auto copied = repo.walvault({"copy", "--repo", repo.url(), "--to", local, "--key-file", new_key});
   INFO(copied.out << copied.err);
   REQUIRE(copied.exit_code == 0);
-  const auto verified = repo.walvault({"verify", "--repo", local, "--full", "--key-file", key});
+  const auto verified = repo.walvault({"verify", "--repo", local, "--full", "--key-file", new_key});
   INFO(verified.out << verified.err);
   CHECK(verified.exit_code == 0);
   const auto keyless = repo.walvault({"verify", "--repo", local, "--full"});
