@@ -40,7 +40,8 @@ inline std::string hex_of(const std::string& bytes) {
 // The bytes of hex digits (as PostgreSQL's encode(..., 'hex') prints them).
 inline std::string unhex(const std::string& hex) {
   std::string out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+    out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
   return out;
 }
 

@@ -9,10 +9,10 @@
 // end of encrypted append logs).
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -37,8 +37,8 @@ using walvault::test::Background;
 using walvault::test::free_port;
 using walvault::test::hex_of;
 using walvault::test::Needle;
-using walvault::test::plaintext_in;
 using walvault::test::PgCluster;
+using walvault::test::plaintext_in;
 using walvault::test::ProcessResult;
 using walvault::test::read_text;
 using walvault::test::RestoredServer;
@@ -92,8 +92,8 @@ std::map<std::string, std::string> object_stamps(const std::string& repo) {
   for (const auto& name : encrypted_objects(repo)) {
     struct stat st {};
     if (::stat((repo + "/" + name).c_str(), &st) != 0) continue;
-    out[name] = std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
-                std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+    out[name] = std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) +
+                "." + std::to_string(st.st_mtim.tv_nsec);
   }
   return out;
 }
@@ -133,15 +133,16 @@ class EncryptedRepo {
   }
 
   void start_streamer(const std::string& key) {
-    streamer_ = std::make_unique<Background>(as_postgres({WALVAULT_BINARY, "stream", "--repo", repo_,
-                                                          "--fsync-interval-ms", "100", "--key-file", key}),
-                                             log());
+    streamer_ = std::make_unique<Background>(
+        as_postgres({WALVAULT_BINARY, "stream", "--repo", repo_, "--fsync-interval-ms", "100", "--key-file", key}),
+        log());
     // Streaming once the server has a walsender on the slot (a restarted streamer with nothing new to receive
     // reports no flush position until the server's keepalive).
     const bool streaming = wait_until(
         [&] {
-          return pg_.scalar("SELECT count(*) FROM pg_stat_replication r JOIN pg_replication_slots s"
-                            " ON s.active_pid = r.pid WHERE r.state = 'streaming'") == "1";
+          return pg_.scalar(
+                     "SELECT count(*) FROM pg_stat_replication r JOIN pg_replication_slots s"
+                     " ON s.active_pid = r.pid WHERE r.state = 'streaming'") == "1";
         },
         std::chrono::seconds(30));
     INFO(streamer_log());
@@ -274,11 +275,13 @@ TEST_CASE("encryption: no plaintext in any object, events and restore with the k
   REQUIRE(wait_until([&] { return fs::exists(repo + "/names") && !fs::is_empty(repo + "/names"); },
                      std::chrono::seconds(30)));
   er.backup(er.key());
-  pg.exec(std::string("INSERT INTO ") + kTable + " (note) SELECT 'Qx7ledger-late-' || g FROM generate_series(1, 300) g");
+  pg.exec(std::string("INSERT INTO ") + kTable +
+          " (note) SELECT 'Qx7ledger-late-' || g FROM generate_series(1, 300) g");
   // Random bytes (512 KiB): compression leaves them, and the WAL page headers among them, as they are, so that a
   // repository that did not encrypt would show both verbatim. 48 of them are a needle.
-  pg.exec("INSERT INTO vault_blobs SELECT i, (SELECT decode(string_agg(md5(random()::text || i || j), ''), 'hex')"
-          " FROM generate_series(1, 8192) j) FROM generate_series(1, 4) i");
+  pg.exec(
+      "INSERT INTO vault_blobs SELECT i, (SELECT decode(string_agg(md5(random()::text || i || j), ''), 'hex')"
+      " FROM generate_series(1, 8192) j) FROM generate_series(1, 4) i");
   const std::string blob_bytes =
       walvault::test::unhex(pg.scalar("SELECT encode(substr(b, 70001, 48), 'hex') FROM vault_blobs WHERE id = 2"));
   er.switch_and_archive();
@@ -388,8 +391,9 @@ TEST_CASE("encryption: no plaintext in any object, events and restore with the k
   {  // the right key in a file others can read: refused, nothing written
     const std::string open_key = er.key_path("open");
     fs::copy_file(er.key(), open_key);
-    fs::permissions(open_key, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
-                                  fs::perms::others_read, fs::perm_options::replace);
+    fs::permissions(open_key,
+                    fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read,
+                    fs::perm_options::replace);
     walvault::test::give_to_postgres(open_key);
     const auto r = er.walvault({"verify", "--repo", repo, "--full"}, open_key);
     INFO(r.out << r.err);
@@ -399,8 +403,8 @@ TEST_CASE("encryption: no plaintext in any object, events and restore with the k
     CHECK(backup.exit_code == 10);
     // init --encrypt with it creates nothing either
     const std::string other = work + "/repo-open-key";
-    const auto init = er.walvault({"init", "--repo", other, "-d", pg.conninfo(), "--slot", "walvault_other",
-                                   "--encrypt"}, open_key);
+    const auto init =
+        er.walvault({"init", "--repo", other, "-d", pg.conninfo(), "--slot", "walvault_other", "--encrypt"}, open_key);
     INFO(init.err);
     CHECK(init.exit_code == 10);
     CHECK_FALSE(fs::exists(other + "/walvault.json"));
@@ -525,14 +529,16 @@ TEST_CASE("encryption: key rotate --reencrypt killed half way, restores exact th
   // Enough objects and bytes (about 40 MiB of incompressible rows in the backup and in the WAL) that rewriting them
   // takes a while.
   pg.exec("CREATE TABLE blobs (id int PRIMARY KEY, b bytea NOT NULL)");
-  pg.exec("INSERT INTO blobs SELECT i, (SELECT decode(string_agg(md5(random()::text || i || j), ''), 'hex')"
-          " FROM generate_series(1, 64) j) FROM generate_series(1, 20480) i");
+  pg.exec(
+      "INSERT INTO blobs SELECT i, (SELECT decode(string_agg(md5(random()::text || i || j), ''), 'hex')"
+      " FROM generate_series(1, 64) j) FROM generate_series(1, 20480) i");
   pg.exec("CREATE TABLE orders (id serial PRIMARY KEY, note text NOT NULL)");
   pg.exec("INSERT INTO orders (note) SELECT 'order ' || g FROM generate_series(1, 500) g");
   er.start_streamer(key);
   er.backup(key);
-  pg.exec("INSERT INTO blobs SELECT i, (SELECT decode(string_agg(md5(random()::text || i || j), ''), 'hex')"
-          " FROM generate_series(1, 64) j) FROM generate_series(20481, 40960) i");
+  pg.exec(
+      "INSERT INTO blobs SELECT i, (SELECT decode(string_agg(md5(random()::text || i || j), ''), 'hex')"
+      " FROM generate_series(1, 64) j) FROM generate_series(20481, 40960) i");
   pg.exec("INSERT INTO orders (note) VALUES ('just before the drop')");
   const std::string before = pg.scalar(table_sql("orders"));
   pg.exec("DROP TABLE orders");
@@ -551,9 +557,9 @@ TEST_CASE("encryption: key rotate --reencrypt killed half way, restores exact th
   const auto original = object_hashes(repo);
   const auto stamps = object_stamps(repo);
   {  // kill -9 as soon as the first object is rewritten
-    Background rotation(as_postgres({WALVAULT_BINARY, "key", "rotate", "--repo", repo, "--key-file", key,
-                                     "--reencrypt"}),
-                        pg.work_dir() + "/reencrypt-1.log");
+    Background rotation(
+        as_postgres({WALVAULT_BINARY, "key", "rotate", "--repo", repo, "--key-file", key, "--reencrypt"}),
+        pg.work_dir() + "/reencrypt-1.log");
     const pid_t pid = walvault_pid(rotation);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (rotation.running() && object_stamps(repo) == stamps && std::chrono::steady_clock::now() < deadline) {
@@ -631,7 +637,8 @@ TEST_CASE("encryption: kill -9 of the streamer under pgbench load, the encrypted
       "SELECT string_agg(t || '=' || n, ' ' ORDER BY t) FROM ("
       " SELECT 'accounts' t, count(*) || ':' || md5(string_agg(aid || ',' || abalance, ';' ORDER BY aid)) n"
       "   FROM pgbench_accounts"
-      " UNION ALL SELECT 'history', count(*) || ':' || md5(string_agg(tid || ',' || aid || ',' || delta || ',' || mtime,"
+      " UNION ALL SELECT 'history', count(*) || ':' || md5(string_agg(tid || ',' || aid || ',' || delta || ',' || "
+      "mtime,"
       "   ';' ORDER BY mtime, tid, aid, delta)) FROM pgbench_history) s";
   const std::string expected = pg.scalar(kPgbenchSql);
   er.switch_and_archive();

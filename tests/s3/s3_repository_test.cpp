@@ -600,8 +600,9 @@ TEST_CASE("s3 repository: kill -9 of a backup during its multipart upload: no ha
   CHECK(repo.aws_objects("backup/" + kept + "/").contains("backup/" + kept + "/backup.json"));
 }
 
-TEST_CASE("s3 repository, encrypted: stream, a wipe, restore --before-event, no plaintext in the bucket, copy and verify",
-          "[s3][encryption]") {
+TEST_CASE(
+    "s3 repository, encrypted: stream, a wipe, restore --before-event, no plaintext in the bucket, copy and verify",
+    "[s3][encryption]") {
   S3Repository repo;
   PgCluster& pg = repo.pg();
   const std::string key = pg.work_dir() + "/s3.key";
@@ -610,13 +611,15 @@ TEST_CASE("s3 repository, encrypted: stream, a wipe, restore --before-event, no 
   repo.init({"--encrypt", "--key-file", key});
   constexpr const char* kTable = "vault_s3_ledger";
   pg.exec(std::string("CREATE TABLE ") + kTable + " (id serial PRIMARY KEY, note text NOT NULL)");
-  pg.exec(std::string("INSERT INTO ") + kTable + " (note) SELECT 'Zk4bucket-early-' || g FROM generate_series(1, 300) g");
+  pg.exec(std::string("INSERT INTO ") + kTable +
+          " (note) SELECT 'Zk4bucket-early-' || g FROM generate_series(1, 300) g");
   repo.start_streamer(with_key);
   REQUIRE(wait_until([&] { return !repo.aws_objects("names/").empty(); }, std::chrono::seconds(30)));
   const auto backup = repo.walvault({"backup", "--repo", repo.url(), "--fast", "--key-file", key});
   INFO(backup.out << backup.err);
   REQUIRE(backup.exit_code == 0);
-  pg.exec(std::string("INSERT INTO ") + kTable + " (note) SELECT 'Zk4bucket-late-' || g FROM generate_series(1, 300) g");
+  pg.exec(std::string("INSERT INTO ") + kTable +
+          " (note) SELECT 'Zk4bucket-late-' || g FROM generate_series(1, 300) g");
   // Random bytes, which compression stores as they are: a bucket that did not encrypt would show them verbatim.
   add_random_bytes(pg, "vault_blobs", 1);
   const std::string blob_bytes =
@@ -666,9 +669,9 @@ TEST_CASE("s3 repository, encrypted: stream, a wipe, restore --before-event, no 
 
   // Every object in the bucket, as awscli reads it (append files as their pieces), holds no plaintext.
   const std::string bucket_copy = pg.work_dir() + "/bucket-copy";
-  const auto fetched = walvault::run_program({"/usr/bin/aws", "--endpoint-url", s3_server().endpoint, "s3", "cp",
-                                              "--recursive", "--only-show-errors",
-                                              "s3://" + repo.bucket() + "/" + kPrefix, bucket_copy});
+  const auto fetched =
+      walvault::run_program({"/usr/bin/aws", "--endpoint-url", s3_server().endpoint, "s3", "cp", "--recursive",
+                             "--only-show-errors", "s3://" + repo.bucket() + "/" + kPrefix, bucket_copy});
   INFO(fetched.output);
   REQUIRE(fetched.exit_code == 0);
   const std::vector<walvault::test::Needle> needles = {{kTable, kTable},
@@ -696,8 +699,8 @@ TEST_CASE("s3 repository, encrypted: stream, a wipe, restore --before-event, no 
   // by one piece at offset 0): the old key is refused, the new one reads everything.
   const std::string new_key = pg.work_dir() + "/s3-new.key";
   walvault::test::write_key(new_key);
-  const auto rotated =
-      repo.walvault({"key", "rotate", "--repo", repo.url(), "--key-file", key, "--new-key-file", new_key, "--reencrypt"});
+  const auto rotated = repo.walvault(
+      {"key", "rotate", "--repo", repo.url(), "--key-file", key, "--new-key-file", new_key, "--reencrypt"});
   INFO(rotated.out << rotated.err);
   REQUIRE(rotated.exit_code == 0);
   CHECK(repo.walvault({"list", "--repo", repo.url(), "--key-file", key}).exit_code == 10);
