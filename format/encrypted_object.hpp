@@ -52,6 +52,9 @@ struct EncryptedHeader {
 // Errors: "is not an encrypted object (bad magic)", "has an unsupported encryption version N", "bad header".
 [[nodiscard]] Expected<EncryptedHeader, std::string> decode_encrypted_header(std::span<const std::byte> bytes);
 
+// "[from, to)": a range of stored bytes, as errors name it.
+[[nodiscard]] std::string byte_range_text(uint64_t from, uint64_t to);
+
 // The key of one object: HKDF-SHA256 of the data key with the object's salt.
 [[nodiscard]] KeyBytes object_key(const KeyBytes& data_key, const Salt& salt);
 

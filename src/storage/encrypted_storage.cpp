@@ -13,10 +13,6 @@ namespace {
 constexpr std::size_t kMetaCacheEntries = 4096;
 constexpr uint64_t kLogSlack = 64 * 1024;  // a log is rewritten once it exceeds twice its content plus this
 
-std::string range_text(uint64_t from, uint64_t to) {
-  return "[" + std::to_string(from) + ", " + std::to_string(to) + ")";
-}
-
 format::EncryptedHeader fresh_header(uint16_t kind, const format::KeyId& key) {
   format::EncryptedHeader header{kind, key, {}};
   fill_random(header.salt);
@@ -345,16 +341,15 @@ std::optional<Bytes> EncryptedStorage::read_chunks(std::string_view name, const 
   for (uint64_t i = first; i <= last; ++i) {
     const format::StoredRange range = format::encrypted_chunk_range(meta.plain_size, i);
     const uint64_t at = range.offset - from.offset;
+    const std::string where = format::byte_range_text(range.offset, range.offset + range.size);
     if (at + range.size > stored.size()) {
-      failure = "it is truncated (chunk " + std::to_string(i) + ", stored bytes " +
-                range_text(range.offset, range.offset + range.size) + ", is missing)";
+      failure = "it is truncated (chunk " + std::to_string(i) + ", stored bytes " + where + ", is missing)";
       return std::nullopt;
     }
     const auto plain = format::open_chunk(meta.key, meta.header, i, i + 1 == chunks,
                                           std::span(stored).subspan(at, range.size));
     if (!plain) {
-      failure = "chunk " + std::to_string(i) + " (stored bytes " + range_text(range.offset, range.offset + range.size) +
-                ") fails authentication";
+      failure = "chunk " + std::to_string(i) + " (stored bytes " + where + ") fails authentication";
       return std::nullopt;
     }
     const uint64_t chunk_start = i * format::kEncryptedChunkSize;
