@@ -5,6 +5,7 @@
 #include <openssl/kdf.h>
 
 #include <algorithm>
+#include <limits>
 #include <cstring>
 #include <memory>
 
@@ -240,37 +241,94 @@ std::vector<std::byte> seal_log_record(const KeyBytes& key, std::span<const std:
   return out;
 }
 
-Expected<EncryptedLog, std::string> parse_encrypted_log(const KeyBytes& data_key, std::span<const std::byte> stored) {
+namespace {
+
+struct RecordSpan {
+  uint64_t offset = 0;  // of the record header in the stored log
+  uint64_t cut = 0;
+  uint32_t length = 0;
+  uint64_t end = 0;  // past its tag
+};
+
+// The records that are whole by their lengths (nothing authenticated yet), from the header on.
+std::vector<RecordSpan> record_spans(std::span<const std::byte> stored) {
+  std::vector<RecordSpan> spans;
+  uint64_t at = kEncryptedHeaderSize;
+  while (stored.size() - at >= kLogRecordHeaderSize + kAeadTagSize) {
+    RecordSpan r{at, get_le<uint64_t>(stored.data() + at), get_le<uint32_t>(stored.data() + at + 8), 0};
+    r.end = at + kLogRecordHeaderSize + uint64_t{r.length} + kAeadTagSize;
+    if (r.length > kMaxLogRecord || r.end > stored.size()) break;  // a torn record header or body
+    spans.push_back(r);
+    at = r.end;
+  }
+  return spans;
+}
+
+std::optional<std::vector<std::byte>> open_record(const KeyBytes& key, std::span<const std::byte> stored,
+                                                  uint64_t sequence, const RecordSpan& r) {
+  return gcm_open(key, sequence, kLogNonceDomain,
+                  record_aad(stored.first(kEncryptedHeaderSize), sequence, r.cut, r.length), stored.subspan(r.offset + kLogRecordHeaderSize, uint64_t{r.length} + kAeadTagSize));
+}
+
+std::string record_failure(uint64_t sequence, const RecordSpan& r, const std::string& what) {
+  return "record " + std::to_string(sequence) + " (stored bytes " + byte_range_text(r.offset, r.end) + ") " + what;
+}
+
+Expected<KeyBytes, std::string> log_key(const KeyBytes& data_key, std::span<const std::byte> stored) {
   const auto header = decode_encrypted_header(stored);
   if (!header) return Unexpected(header.error());
   if (header->kind != kEncryptedLogKind) return Unexpected(std::string("is an encrypted object, not an append log"));
-  const KeyBytes key = object_key(data_key, header->salt);
-  const auto head = stored.first(kEncryptedHeaderSize);
+  return object_key(data_key, header->salt);
+}
+
+}  // namespace
+
+Expected<EncryptedLog, std::string> parse_encrypted_log(const KeyBytes& data_key, std::span<const std::byte> stored) {
+  const auto key = log_key(data_key, stored);
+  if (!key) return Unexpected(key.error());
+  const auto spans = record_spans(stored);
   EncryptedLog log;
-  uint64_t at = kEncryptedHeaderSize;
-  while (stored.size() - at >= kLogRecordHeaderSize + kAeadTagSize) {
-    const uint64_t cut = get_le<uint64_t>(stored.data() + at);
-    const uint32_t length = get_le<uint32_t>(stored.data() + at + 8);
-    const uint64_t end = at + kLogRecordHeaderSize + uint64_t{length} + kAeadTagSize;
-    if (length > kMaxLogRecord || end > stored.size()) break;  // a torn record header or body
-    const auto plain = gcm_open(key, log.records, kLogNonceDomain, record_aad(head, log.records, cut, length),
-                                stored.subspan(at + kLogRecordHeaderSize, uint64_t{length} + kAeadTagSize));
+  for (const RecordSpan& r : spans) {
+    const auto plain = open_record(*key, stored, log.records, r);
     if (!plain) {
-      if (end == stored.size()) break;  // the last record: torn while it was written
-      return Unexpected("record " + std::to_string(log.records) + " (stored bytes " + byte_range_text(at, end) +
-                        ") fails authentication");
+      if (r.end == stored.size()) break;  // the last record: torn while it was written
+      return Unexpected(record_failure(log.records, r, "fails authentication"));
     }
-    if (cut > log.content.size()) {
-      return Unexpected("record " + std::to_string(log.records) + " (stored bytes " + byte_range_text(at, end) +
-                        ") cuts at " + std::to_string(cut) + ", past the content's end");
+    if (r.cut > log.content.size()) {
+      return Unexpected(record_failure(log.records, r, "cuts at " + std::to_string(r.cut) + ", past the content's end"));
     }
-    log.content.resize(cut);
+    log.content.resize(r.cut);
     log.content.insert(log.content.end(), plain->begin(), plain->end());
     ++log.records;
-    at = end;
+    log.valid_length = r.end;
   }
-  log.valid_length = at;
   return log;
+}
+
+Expected<uint64_t, std::string> replay_encrypted_log(const KeyBytes& data_key, std::span<const std::byte> stored,
+                                                    const std::function<void(std::span<const std::byte>)>& emit) {
+  const auto key = log_key(data_key, stored);
+  if (!key) return Unexpected(key.error());
+  const auto spans = record_spans(stored);
+  const uint64_t stored_end = spans.empty() ? kEncryptedHeaderSize : spans.back().end;
+  if (stored_end != stored.size()) return Unexpected(std::string("ends in a torn record"));
+  // What survives of record n: its bytes below every later record's cut. Those pieces, in order, are the content.
+  std::vector<uint64_t> below(spans.size() + 1, std::numeric_limits<uint64_t>::max());
+  for (std::size_t n = spans.size(); n-- > 0;) below[n] = std::min(below[n + 1], spans[n].cut);
+  uint64_t size = 0;
+  for (std::size_t n = 0; n < spans.size(); ++n) {
+    const RecordSpan& r = spans[n];
+    if (r.cut > size) {
+      return Unexpected(record_failure(n, r, "cuts at " + std::to_string(r.cut) + ", past the content's end"));
+    }
+    const auto plain = open_record(*key, stored, n, r);
+    if (!plain) return Unexpected(record_failure(n, r, "fails authentication"));
+    const uint64_t limit = below[n + 1];
+    const uint64_t keep = limit <= r.cut ? 0 : std::min<uint64_t>(r.length, limit - r.cut);
+    if (keep > 0) emit(std::span(*plain).first(keep));
+    size = r.cut + r.length;
+  }
+  return size;
 }
 
 }  // namespace walvault::format

@@ -19,6 +19,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -103,5 +104,11 @@ struct EncryptedLog {
 // authentication, or one that cuts past the end of the content.
 [[nodiscard]] Expected<EncryptedLog, std::string> parse_encrypted_log(const KeyBytes& data_key,
                                                                      std::span<const std::byte> stored);
+// The same content, handed to emit piece by piece in order (each record's bytes that no later record cuts away)
+// instead of built whole: memory for one record. For a log that ends on a whole record (one a writer has open);
+// returns the content's size. Any record that fails authentication is damage.
+[[nodiscard]] Expected<uint64_t, std::string> replay_encrypted_log(
+    const KeyBytes& data_key, std::span<const std::byte> stored,
+    const std::function<void(std::span<const std::byte>)>& emit);
 
 }  // namespace walvault::format

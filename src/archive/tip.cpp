@@ -196,9 +196,9 @@ void Tip::sync() {
 std::string Tip::archive(const format::ContainerSummary& summary) {
   if (auto info = writer_->finish(summary); !info) writer_bug(name_, info.error());
   file_->sync();
-  file_.reset();
   const std::string container = format::segment_object_name(timeline_, segno_, segment_size_);
-  storage_.publish_append(name_, container);
+  storage_.publish_append(name_, container);  // while open: a store that holds its content need not read it back
+  file_.reset();
   tail_.reset();
   storage_.remove(tail_name_);
   return container;

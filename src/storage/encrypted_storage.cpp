@@ -5,13 +5,13 @@
 #include "common/random.hpp"
 #include "format/checksum.hpp"
 #include "format/encrypted_object.hpp"
-#include "storage/buffered_content.hpp"
 
 namespace walvault::storage {
 namespace {
 
 constexpr std::size_t kMetaCacheEntries = 4096;
 constexpr uint64_t kLogSlack = 64 * 1024;  // a log is rewritten once it exceeds twice its content plus this
+constexpr uint64_t kRewriteRecord = 1 << 20;  // a rewritten log's records hold at most this (memory when replayed)
 
 format::EncryptedHeader fresh_header(uint16_t kind, const format::KeyId& key) {
   format::EncryptedHeader header{kind, key, {}};
@@ -100,24 +100,20 @@ class EncryptedWriter final : public ObjectWriter {
 class EncryptedAppendFile final : public AppendFile {
  public:
   EncryptedAppendFile(EncryptedStorage& owner, std::string name)
-      : owner_(owner), name_(std::move(name)), inner_(owner.inner_->open_append(name_)), content_(name_) {
-    const uint64_t stored = inner_->size();
-    if (stored == 0) {  // new, or its creation was cut short before the header
-      rewrite();
+      : owner_(owner), name_(std::move(name)), inner_(owner.inner_->open_append(name_)) {
+    if (inner_->size() == 0) {  // new, or its creation was cut short before the header
+      rewrite({});
     } else {
       const Bytes bytes = owner_.inner_->read(name_);
-      const auto header = format::decode_encrypted_header(bytes);
-      if (!header || header->kind != format::kEncryptedLogKind) {
-        throw damaged_object(name_, header ? "it is an encrypted object, not an append log" : header.error());
-      }
-      const auto log = format::parse_encrypted_log(owner_.data_key(name_, header->key_id), bytes);
+      const auto header = log_header(bytes);
+      const auto log = format::parse_encrypted_log(owner_.data_key(name_, header.key_id), bytes);
       if (!log) throw damaged_object(name_, log.error());
-      content_.load(std::move(log->content));
-      if (log->valid_length != bytes.size() || header->key_id != owner_.current().id) {
-        rewrite();  // a torn record (its nonce must not be used again), or a retired data key
+      size_ = log->content.size();
+      if (log->valid_length != bytes.size() || header.key_id != owner_.current().id) {
+        rewrite(log->content);  // a torn record (its nonce must not be used again), or a retired data key
       } else {
         std::copy_n(bytes.begin(), format::kEncryptedHeaderSize, header_.begin());
-        key_ = format::object_key(owner_.data_key(name_, header->key_id), header->salt);
+        key_ = format::object_key(owner_.data_key(name_, header.key_id), header.salt);
         records_ = log->records;
         stored_ = bytes.size();
       }
@@ -134,58 +130,129 @@ class EncryptedAppendFile final : public AppendFile {
   EncryptedAppendFile(const EncryptedAppendFile&) = delete;
   EncryptedAppendFile& operator=(const EncryptedAppendFile&) = delete;
 
-  [[nodiscard]] uint64_t size() const override { return content_.size(); }
+  [[nodiscard]] uint64_t size() const override { return size_; }
 
-  void write_at(uint64_t offset, std::span<const std::byte> bytes) override { content_.write_at(offset, bytes); }
-  void truncate(uint64_t length) override { content_.truncate(length); }
+  // Only what changed since the last sync is in memory: the content from changed_from_ on. A change that starts
+  // below it takes along what the synced content holds between its end and changed_from_ (read back: the stream
+  // state rewrites itself whole, the tip only appends and cuts, so that read is rare).
+  void write_at(uint64_t offset, std::span<const std::byte> bytes) override {
+    if (offset > size_) throw Error(ErrorCode::kInternal, "append file " + name_ + ": write beyond the end");
+    if (bytes.empty()) return;
+    const uint64_t from = changed_from_.value_or(size_);
+    if (offset < from) {
+      Bytes changed = offset + bytes.size() < from ? synced_range(offset + bytes.size(), from) : Bytes();
+      changed.insert(changed.begin(), bytes.begin(), bytes.end());
+      const uint64_t end = offset + changed.size();  // the changes now start at offset and run to end
+      if (end < size_) {
+        changed.insert(changed.end(), pending_.begin() + static_cast<std::ptrdiff_t>(end - from), pending_.end());
+      }
+      changed_from_ = offset;
+      pending_ = std::move(changed);
+    } else {
+      const uint64_t at = offset - from;
+      if (pending_.size() < at + bytes.size()) pending_.resize(at + bytes.size());
+      std::copy(bytes.begin(), bytes.end(), pending_.begin() + static_cast<std::ptrdiff_t>(at));
+      changed_from_ = from;
+    }
+    size_ = std::max<uint64_t>(size_, offset + bytes.size());
+  }
+
+  void truncate(uint64_t length) override {
+    if (length > size_) throw Error(ErrorCode::kInternal, "append file " + name_ + ": truncate beyond the end");
+    if (length == size_) return;
+    const uint64_t from = changed_from_.value_or(size_);
+    if (length >= from) {
+      pending_.resize(length - from);
+    } else {
+      changed_from_ = length;  // a record that only cuts
+      pending_.clear();
+    }
+    size_ = length;
+  }
 
   void sync() override {
-    if (!content_.changed_from()) return;
-    const uint64_t from = *content_.changed_from();
-    const auto record =
-        format::seal_log_record(key_, header_, records_, from, std::span(content_.bytes()).subspan(from));
-    if (stored_ + record.size() > 2 * (content_.size() + format::kEncryptedHeaderSize) + kLogSlack) {
-      rewrite();
+    if (!changed_from_) return;
+    const auto record = format::seal_log_record(key_, header_, records_, *changed_from_, pending_);
+    if (stored_ + record.size() > 2 * (size_ + format::kEncryptedHeaderSize) + kLogSlack) {
+      Bytes content = synced_range(0, *changed_from_);
+      content.insert(content.end(), pending_.begin(), pending_.end());
+      rewrite(content);
       return;
     }
     inner_->append(record);
     inner_->sync();
     stored_ += record.size();
     ++records_;
-    content_.mark_synced();
+    changed_from_.reset();
+    pending_.clear();
   }
 
   void replace(std::span<const std::byte> bytes) override {
-    content_.assign(bytes);
-    rewrite();
+    size_ = bytes.size();
+    rewrite(bytes);
   }
 
-  // The content, synced first (publish_append).
-  [[nodiscard]] const Bytes& synced_content() {
+  // Writes the synced content to out, a record at a time (publish_append: never the whole segment in memory).
+  void copy_to(ObjectWriter& out) {
     sync();
-    return content_.bytes();
+    const Bytes bytes = owner_.inner_->read(name_);
+    const auto header = log_header(bytes);
+    const auto replayed = format::replay_encrypted_log(owner_.data_key(name_, header.key_id), bytes,
+                                                       [&](std::span<const std::byte> piece) { out.write(piece); });
+    if (!replayed) throw damaged_object(name_, replayed.error());
+    if (*replayed != size_) {
+      throw damaged_object(name_, "it holds " + std::to_string(*replayed) + " bytes where " + std::to_string(size_) +
+                                      " were written");
+    }
   }
 
  private:
-  // The whole content as one record under the current data key and a fresh salt, replacing the log atomically.
-  void rewrite() {
+  [[nodiscard]] format::EncryptedHeader log_header(std::span<const std::byte> bytes) const {
+    const auto header = format::decode_encrypted_header(bytes);
+    if (!header || header->kind != format::kEncryptedLogKind) {
+      throw damaged_object(name_, header ? "it is an encrypted object, not an append log" : "it " + header.error());
+    }
+    return *header;
+  }
+
+  // Synced content [from, to), read back and decrypted.
+  [[nodiscard]] Bytes synced_range(uint64_t from, uint64_t to) const {
+    const Bytes bytes = owner_.inner_->read(name_);
+    auto log = format::parse_encrypted_log(owner_.data_key(name_, log_header(bytes).key_id), bytes);
+    if (!log) throw damaged_object(name_, log.error());
+    if (log->content.size() < to) throw damaged_object(name_, "it is shorter than what was synced");
+    return Bytes(log->content.begin() + static_cast<std::ptrdiff_t>(from),
+                 log->content.begin() + static_cast<std::ptrdiff_t>(to));
+  }
+
+  // The whole content under the current data key and a fresh salt, in records of at most kRewriteRecord bytes,
+  // replacing the log atomically.
+  void rewrite(std::span<const std::byte> content) {
     const format::DataKey current = owner_.current();
     const auto header = fresh_header(format::kEncryptedLogKind, current.id);
     header_ = format::encode_encrypted_header(header);
     key_ = format::object_key(current.key, header.salt);
     Bytes log(header_.begin(), header_.end());
-    const auto record = format::seal_log_record(key_, header_, 0, 0, content_.bytes());
-    log.insert(log.end(), record.begin(), record.end());
+    records_ = 0;
+    uint64_t at = 0;
+    do {
+      const auto piece = content.subspan(at, std::min<uint64_t>(kRewriteRecord, content.size() - at));
+      const auto record = format::seal_log_record(key_, header_, records_++, at, piece);
+      log.insert(log.end(), record.begin(), record.end());
+      at += piece.size();
+    } while (at < content.size());
     inner_->replace(log);
     stored_ = log.size();
-    records_ = 1;
-    content_.mark_synced();
+    changed_from_.reset();
+    pending_.clear();
   }
 
   EncryptedStorage& owner_;
   std::string name_;
   std::unique_ptr<AppendFile> inner_;
-  BufferedContent content_;
+  uint64_t size_ = 0;
+  std::optional<uint64_t> changed_from_;  // the lowest offset changed since the last sync
+  Bytes pending_;                         // the content from changed_from_ on
   std::array<std::byte, format::kEncryptedHeaderSize> header_{};
   format::KeyBytes key_{};
   uint64_t records_ = 0;
@@ -434,21 +501,19 @@ std::unique_ptr<AppendFile> EncryptedStorage::open_append(std::string_view name)
 }
 
 void EncryptedStorage::publish_append(std::string_view from, std::string_view to) {
-  Bytes content;
+  EncryptedAppendFile* open = nullptr;
   {
-    EncryptedAppendFile* open = nullptr;
-    {
-      const std::lock_guard lock(mutex_);
-      if (const auto it = open_files_.find(from); it != open_files_.end()) open = it->second;
-    }
-    if (open != nullptr) {
-      content = open->synced_content();
-    } else {
-      if (!inner_->info(from)) throw Error(ErrorCode::kNotFound, "append file " + std::string(from) + " does not exist");
-      content = read(from);
-    }
+    const std::lock_guard lock(mutex_);
+    if (const auto it = open_files_.find(from); it != open_files_.end()) open = it->second;
   }
-  write_encrypted(to, content, WriteMode::kCreate);
+  if (open != nullptr) {
+    EncryptedWriter writer(*this, std::string(to), WriteMode::kCreate);
+    open->copy_to(writer);
+    writer.commit();
+  } else {
+    if (!inner_->info(from)) throw Error(ErrorCode::kNotFound, "append file " + std::string(from) + " does not exist");
+    write_encrypted(to, read(from), WriteMode::kCreate);
+  }
   inner_->remove(from);
 }
 

@@ -82,13 +82,29 @@ TEST_CASE("encrypted append logs: records replay with their cuts, a torn last re
   add(2, 11, "!");
   const auto parsed = parse_encrypted_log(key_of(3), log);
   REQUIRE(parsed);
+  std::string replayed;
+  const auto replayed_size = replay_encrypted_log(key_of(3), log, [&](std::span<const std::byte> piece) {
+    replayed.append(reinterpret_cast<const char*>(piece.data()), piece.size());
+  });
+  CHECK(replayed_size.value() == 12);
+  CHECK(replayed == "hello there!");
   CHECK(std::string(reinterpret_cast<const char*>(parsed->content.data()), parsed->content.size()) ==
         "hello there!");
   CHECK(parsed->records == 3);
   CHECK(parsed->valid_length == log.size());
 
+  add(3, 3, "XY");  // a cut below what every earlier record holds
+  std::string cut_replay;
+  CHECK(replay_encrypted_log(key_of(3), log, [&](std::span<const std::byte> piece) {
+          cut_replay.append(reinterpret_cast<const char*>(piece.data()), piece.size());
+        }).value() == 5);
+  CHECK(cut_replay == "helXY");
+  CHECK(std::string(reinterpret_cast<const char*>(parse_encrypted_log(key_of(3), log)->content.data()), 5) == "helXY");
+  log.resize(log.size() - (kLogRecordHeaderSize + 2 + kAeadTagSize));
+
   auto torn = log;
   torn.resize(torn.size() - 3);
+  CHECK_FALSE(replay_encrypted_log(key_of(3), torn, [](std::span<const std::byte>) {}));
   const auto cut_short = parse_encrypted_log(key_of(3), torn);
   REQUIRE(cut_short);
   CHECK(cut_short->content.size() == 11);

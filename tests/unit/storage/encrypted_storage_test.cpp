@@ -184,3 +184,37 @@ TEST_CASE("encrypted storage: an append log under a retired data key is rewritte
   CHECK(again.storage->key_of("tip/stream.state") == fresh.id);
   CHECK(again.storage->read("tip/stream.state") == bytes_of("state"));
 }
+
+TEST_CASE("encrypted storage: an append file holds only its unsynced change, and publishes record by record",
+          "[storage][encryption]") {
+  Encrypted e;
+  std::string expected;
+  {
+    auto f = e.storage->open_append("tip/000000010000000000000002.partial");
+    const auto apply = [&](uint64_t offset, const std::string& text) {
+      f->write_at(offset, bytes_of(text));
+      if (expected.size() < offset + text.size()) expected.resize(offset + text.size());
+      expected.replace(offset, text.size(), text);
+    };
+    apply(0, "hello world");
+    f->sync();
+    apply(2, "XY");  // inside synced bytes, not at the end: the rest up to the end is written again
+    apply(11, "!");
+    f->sync();
+    CHECK(e.storage->read("tip/000000010000000000000002.partial") == bytes_of(expected));
+    for (int i = 0; i < 50; ++i) {
+      apply(expected.size(), "chunk " + std::to_string(i) + ";");
+      if (i % 7 == 6) {  // a cut, as a torn tail's or a restarted tail log's
+        f->truncate(expected.size() - 3);
+        expected.resize(expected.size() - 3);
+      }
+      if (i % 5 == 0) apply(1, "E");  // below the unsynced change
+      f->sync();
+    }
+    CHECK(f->size() == expected.size());
+    CHECK(e.storage->read("tip/000000010000000000000002.partial") == bytes_of(expected));
+    e.storage->publish_append("tip/000000010000000000000002.partial", "wal/000000010000000000000002.wvs");
+  }
+  CHECK(e.storage->read("wal/000000010000000000000002.wvs") == bytes_of(expected));
+  CHECK_FALSE(e.storage->info("tip/000000010000000000000002.partial"));
+}
