@@ -91,10 +91,14 @@ TEST_CASE("a backup killed mid-transfer leaves no catalog entry, and the next ba
   std::string leftover;
   REQUIRE(walvault::test::wait_until(
       [&] {
-        if (!std::filesystem::exists(repo.path() + "/backup")) return false;
-        for (const auto& e : std::filesystem::recursive_directory_iterator(repo.path() + "/backup")) {
-          if (e.is_regular_file() && std::filesystem::file_size(e.path()) > (16U << 20)) {
-            leftover = e.path().parent_path().string();
+        // Files come and go while the backup runs: error codes, never an exception from a vanished entry.
+        std::error_code ec;
+        for (std::filesystem::recursive_directory_iterator it(repo.path() + "/backup", ec), end; !ec && it != end;
+             it.increment(ec)) {
+          std::error_code size_ec;
+          if (it->is_regular_file(size_ec) && std::filesystem::file_size(it->path(), size_ec) > (16U << 20) &&
+              !size_ec) {
+            leftover = it->path().parent_path().string();
             return true;
           }
         }
