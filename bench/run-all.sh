@@ -21,7 +21,7 @@ machine() {
 
 # Each area's command, run from the repository root in this order. decode.sh writes its report itself; the others'
 # output is their report. restore runs 4 rounds: the first restore after the workload is the noisy one.
-areas=(decode format stream backup restore verify s3)
+areas=(decode format stream backup restore verify s3 encryption)
 declare -A commands=(
   [decode]="bash bench/make-wal.sh && bash bench/decode.sh build-bench/walvault"
   [format]="BUILD=build-bench bash bench/format.sh"
@@ -30,6 +30,7 @@ declare -A commands=(
   [restore]="ROUNDS=4 bash bench/restore.sh 100 45"
   [verify]="bash bench/verify.sh 1024"
   [s3]="bash bench/s3.sh build-bench/walvault"
+  [encryption]="bash bench/encryption.sh build-bench/walvault"
 )
 
 assemble() {
@@ -55,8 +56,8 @@ assemble() {
       echo
       echo "Produced by \`${commands[$area]}\` (in \`bash bench/run-all.sh\`):"
       echo
-      # decode, stream and s3 write markdown (headings demoted to nest here); the others write plain text.
-      if [[ $area == decode || $area == stream || $area == s3 ]]; then
+      # decode, stream, s3 and encryption write markdown (headings demoted to nest here); the others write plain text.
+      if [[ $area == decode || $area == stream || $area == s3 || $area == encryption ]]; then
         sed 's/^#/###/' "$results/$area.md"
       else
         echo '```'
