@@ -23,7 +23,8 @@ enum class ErrorCode : int {
   kIo = 7,               // the local filesystem failed (disk full, permissions)
   kUnsafe = 8,           // refused because it could destroy data (non-empty target dir, running server)
   kNotFound = 9,         // the requested object (event, backup, segment) does not exist
-  kKey = 10,             // an encrypted repository's key is missing, unreadable, or not its key
+  kKey = 12,             // an encrypted repository's key is missing, unreadable, or not its key (10 and 11 are
+                         // `status`'s degraded and broken)
 };
 
 // Why an error happened, for callers that react to the reason itself.

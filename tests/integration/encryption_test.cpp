@@ -2,7 +2,7 @@
 // streaming, a base backup, distinctive rows and a DROP TABLE holds no plaintext (no WAL page header, no row value,
 // no table name in any object read straight from the disk), while `events` with the key names the table and
 // `restore --before-event` with the key brings the rows back exactly, through a restore_command that names the key
-// source and holds no key byte. Refusals: no key, a wrong key, a key file others can read (exit 10, nothing
+// source and holds no key byte. Refusals: no key, a wrong key, a key file others can read (exit 12, nothing
 // written), a flipped ciphertext byte and a truncated object (verify exit 5 naming them). Rotation while the
 // streamer runs (old key refused, new key restores exactly), `key rotate --reencrypt` killed with -9 half way (a
 // restore then is exact, and the rerun completes it), and kill -9 of the streamer under load (torn records at the
@@ -359,10 +359,10 @@ TEST_CASE("encryption: no plaintext in any object, events and restore with the k
 
   const auto stamps = object_stamps(repo);
   const auto config_before = read_text(repo + "/walvault.json");
-  {  // no key: exit 10, one error line naming the repository (and the hint naming the key sources)
+  {  // no key: exit 12, one error line naming the repository (and the hint naming the key sources)
     const auto r = er.walvault({"events", "--repo", repo}, "");
     INFO(r.out << r.err);
-    CHECK(r.exit_code == 10);
+    CHECK(r.exit_code == 12);
     const std::string error = r.err.substr(0, r.err.find('\n'));
     CHECK(error.find(repo) != std::string::npos);
     CHECK(error.find("encrypted") != std::string::npos);
@@ -378,12 +378,12 @@ TEST_CASE("encryption: no plaintext in any object, events and restore with the k
     CHECK(r.exit_code == 0);
     CHECK(r.out.find(qualified) != std::string::npos);
   }
-  {  // a wrong key: exit 10, told apart from damage
+  {  // a wrong key: exit 12, told apart from damage
     const std::string wrong = er.key_path("wrong");
     write_key(wrong);
     const auto r = er.walvault({"verify", "--repo", repo, "--full"}, wrong);
     INFO(r.out << r.err);
-    CHECK(r.exit_code == 10);
+    CHECK(r.exit_code == 12);
     CHECK(r.err.find("wrong key") != std::string::npos);
     CHECK(r.err.find(repo) != std::string::npos);
     CHECK(r.out.find("PROBLEM") == std::string::npos);
@@ -397,16 +397,16 @@ TEST_CASE("encryption: no plaintext in any object, events and restore with the k
     walvault::test::give_to_postgres(open_key);
     const auto r = er.walvault({"verify", "--repo", repo, "--full"}, open_key);
     INFO(r.out << r.err);
-    CHECK(r.exit_code == 10);
+    CHECK(r.exit_code == 12);
     CHECK(r.err.find(open_key) != std::string::npos);
     const auto backup = er.walvault({"backup", "--repo", repo, "--fast"}, open_key);
-    CHECK(backup.exit_code == 10);
+    CHECK(backup.exit_code == 12);
     // init --encrypt with it creates nothing either
     const std::string other = work + "/repo-open-key";
     const auto init =
         er.walvault({"init", "--repo", other, "-d", pg.conninfo(), "--slot", "walvault_other", "--encrypt"}, open_key);
     INFO(init.err);
-    CHECK(init.exit_code == 10);
+    CHECK(init.exit_code == 12);
     CHECK_FALSE(fs::exists(other + "/walvault.json"));
     CHECK(pg.scalar("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'walvault_other'") == "0");
   }
@@ -496,7 +496,7 @@ TEST_CASE("encryption: key rotate while the streamer runs: the old key is refuse
 
   const auto old = er.walvault({"events", "--repo", repo}, er.key());
   INFO(old.out << old.err);
-  CHECK(old.exit_code == 10);
+  CHECK(old.exit_code == 12);
   CHECK(old.err.find("wrong key") != std::string::npos);
   for (const auto& entry : fs::recursive_directory_iterator(repo)) {
     if (entry.is_regular_file()) CHECK(read_text(entry.path()).find(new_key_bytes) == std::string::npos);
@@ -508,7 +508,7 @@ TEST_CASE("encryption: key rotate while the streamer runs: the old key is refuse
   {  // a streamer restarted with the old key (a service file not updated) is refused; with the new key it resumes
     const auto old_streamer = er.walvault({"stream", "--repo", repo}, er.key());
     INFO(old_streamer.out << old_streamer.err);
-    CHECK(old_streamer.exit_code == 10);
+    CHECK(old_streamer.exit_code == 12);
     er.start_streamer(new_key);
     pg.exec("INSERT INTO after_wipe VALUES (2)");
     er.switch_and_archive();

@@ -649,7 +649,7 @@ TEST_CASE(
   INFO(events.out << events.err);
   REQUIRE_FALSE(wipe.is_null());
   const auto refused = repo.walvault({"events", "--repo", repo.url()});
-  CHECK(refused.exit_code == 10);
+  CHECK(refused.exit_code == 12);
   CHECK(refused.err.find(repo.url()) != std::string::npos);
 
   {
@@ -703,7 +703,7 @@ TEST_CASE(
       {"key", "rotate", "--repo", repo.url(), "--key-file", key, "--new-key-file", new_key, "--reencrypt"});
   INFO(rotated.out << rotated.err);
   REQUIRE(rotated.exit_code == 0);
-  CHECK(repo.walvault({"list", "--repo", repo.url(), "--key-file", key}).exit_code == 10);
+  CHECK(repo.walvault({"list", "--repo", repo.url(), "--key-file", key}).exit_code == 12);
   CHECK(pending_uploads(repo.bucket()) == 0);
 
   // `copy` of the encrypted bucket to a directory, which `verify --full` with the key passes.
@@ -715,5 +715,5 @@ TEST_CASE(
   INFO(verified.out << verified.err);
   CHECK(verified.exit_code == 0);
   const auto keyless = repo.walvault({"verify", "--repo", local, "--full"});
-  CHECK(keyless.exit_code == 10);
+  CHECK(keyless.exit_code == 12);
 }
