@@ -116,7 +116,7 @@ TEST_CASE("encrypted append logs: records replay with their cuts, a torn last re
   CHECK_FALSE(parse_encrypted_log(key_of(4), log));  // a wrong key fails the first record, which is not the last
 }
 
-TEST_CASE("keyrings: wrap, encode, decode, unwrap; a wrong key and a damaged keyring differ", "[format][encryption]") {
+TEST_CASE("keyrings: wrap, encode, decode, unwrap, and a wrong key told apart from a damaged keyring", "[format][encryption]") {
   const std::string passphrase = "correct horse battery staple\n";
   const UserSecret secret = classify_secret(std::as_bytes(std::span(passphrase.data(), passphrase.size())));
   CHECK_FALSE(secret.raw_key);
