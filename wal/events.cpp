@@ -4,6 +4,7 @@
 #include <cstring>
 #include <utility>
 
+#include "wal/catalog_rows.hpp"
 #include "wal/rmgr.hpp"
 
 namespace walvault::wal {
@@ -19,6 +20,8 @@ constexpr uint8_t kHeapDelete = 0x10;
 constexpr uint8_t kHeapUpdate = 0x20;
 constexpr uint8_t kHeapHotUpdate = 0x40;
 constexpr uint8_t kHeapInplace = 0x70;
+constexpr uint8_t kHeap2MultiInsert = 0x50;
+constexpr uint8_t kHeapInitPage = 0x80;
 constexpr uint8_t kXlogFpi = 0xB0;
 constexpr uint8_t kSmgrCreate = 0x10;
 constexpr uint8_t kStandbyLock = 0x00;
@@ -70,13 +73,17 @@ std::string_view event_kind_name(EventKind kind) {
       return "mass_delete";
     case EventKind::kMassUpdate:
       return "mass_update";
+    case EventKind::kDropColumn:
+      return "drop_column";
+    case EventKind::kAlterType:
+      return "alter_type";
   }
   return "unknown";
 }
 
 std::optional<EventKind> parse_event_kind(std::string_view name) {
   for (const auto k : {EventKind::kDropDatabase, EventKind::kDropTable, EventKind::kTruncate, EventKind::kMassDelete,
-                       EventKind::kMassUpdate}) {
+                       EventKind::kMassUpdate, EventKind::kDropColumn, EventKind::kAlterType}) {
     if (event_kind_name(k) == name) return k;
   }
   return std::nullopt;
@@ -121,6 +128,16 @@ void EventTracker::merge_into(Tx& top, Tx&& sub) const {
   top.heap_pages_copied = top.heap_pages_copied || sub.heap_pages_copied;
   top.pg_class_deletes += sub.pg_class_deletes;
   for (const auto& r : sub.new_types) add_unique(top.new_types, r, config_.max_relations, top.overflow);
+  for (const auto& r : sub.new_attributes) add_unique(top.new_attributes, r, config_.max_relations, top.overflow);
+  for (const auto& c : sub.columns) {
+    if (top.columns.size() < config_.max_relations) {
+      top.columns.push_back(c);
+    } else {
+      top.overflow = true;
+    }
+  }
+  top.unknown_type_change = top.unknown_type_change || sub.unknown_type_change;
+  if (sub.undecodable_attribute && !top.undecodable_attribute) top.undecodable_attribute = sub.undecodable_attribute;
   for (const auto& r : sub.deleted_types) note_type_delete(top, r);
   top.unlisted_type_deletes += sub.unlisted_type_deletes;
   if (sub.dropped_db != 0) top.dropped_db = sub.dropped_db;
@@ -161,6 +178,7 @@ void EventTracker::note_heap(const Record& rec, Tx& tx) {
     }
   }
   if (rel.rel == kPgTypeRel) note_type_row(rec, op, tx);
+  if (rel.rel == kPgAttributeRel && rec.blocks.front().fork() == 0) note_attribute_row(rec, op, tx);
   if ((op != kHeapDelete && op != kHeapUpdate && op != kHeapHotUpdate) || rel.rel < kFirstNormalObjectId) return;
   auto it = std::find_if(tx.counts.begin(), tx.counts.end(), [&](const RelCounts& c) { return c.rel == rel; });
   if (it == tx.counts.end()) {
@@ -178,32 +196,107 @@ void EventTracker::note_heap(const Record& rec, Tx& tx) {
   }
 }
 
-void EventTracker::note_type_row(const Record& rec, uint8_t op, Tx& tx) const {
+bool EventTracker::note_new_row(const Record& rec, uint8_t op, std::vector<RowId>& rows, bool& overflow) const {
   const auto block = [&](uint8_t id) -> const BlockRef* {
     const auto it = std::find_if(rec.blocks.begin(), rec.blocks.end(), [&](const BlockRef& b) { return b.id == id; });
     return it == rec.blocks.end() ? nullptr : &*it;
   };
   const BlockRef* target = block(0);
-  if (target == nullptr) return;
+  if (target == nullptr) return false;
   uint16_t offnum = 0;
+  if (static_cast<Rmgr>(rec.rmid) == Rmgr::kHeap2) {
+    // xl_heap_multi_insert: flags @0, ntuples @2, offsets @4 (left out on a page it initialises: 1..ntuples).
+    uint16_t n = 0;
+    if (op != kHeap2MultiInsert || !load(rec.main_data, 2, n)) return false;
+    const bool init = (rec.info & kHeapInitPage) != 0;
+    for (uint16_t i = 0; i < n; ++i) {
+      if (init) {
+        offnum = static_cast<uint16_t>(i + 1);
+      } else if (!load(rec.main_data, 4 + 2 * static_cast<size_t>(i), offnum)) {
+        break;
+      }
+      add_unique(rows, RowId{target->rel, target->block, offnum}, config_.max_relations, overflow);
+    }
+    return false;
+  }
   if (op == kHeapInsert) {
-    if (load(rec.main_data, 0, offnum)) {
-      add_unique(tx.new_types, RowId{target->rel, target->block, offnum}, config_.max_relations, tx.overflow);
-    }
-  } else if (op == kHeapDelete) {
-    if (load(rec.main_data, 4, offnum)) {
-      note_type_delete(tx, RowId{target->rel, target->block, offnum});
-    } else {
-      ++tx.unlisted_type_deletes;
-    }
+    if (load(rec.main_data, 0, offnum)) add_unique(rows, RowId{target->rel, target->block, offnum}, config_.max_relations, overflow);
   } else if (op == kHeapUpdate || op == kHeapHotUpdate) {
     // xl_heap_update: old_offnum at 4, new_offnum at 12; the old tuple is in block 1 when it moved pages.
     uint16_t new_offnum = 0;
-    if (!load(rec.main_data, 4, offnum) || !load(rec.main_data, 12, new_offnum)) return;
+    if (!load(rec.main_data, 4, offnum) || !load(rec.main_data, 12, new_offnum)) return false;
     const BlockRef* old_block = block(1);
     const RowId old_row{target->rel, old_block != nullptr ? old_block->block : target->block, offnum};
-    if (std::find(tx.new_types.begin(), tx.new_types.end(), old_row) != tx.new_types.end()) {
-      add_unique(tx.new_types, RowId{target->rel, target->block, new_offnum}, config_.max_relations, tx.overflow);
+    if (std::find(rows.begin(), rows.end(), old_row) != rows.end()) {
+      add_unique(rows, RowId{target->rel, target->block, new_offnum}, config_.max_relations, overflow);
+      return true;
+    }
+  }
+  return false;
+}
+
+void EventTracker::note_type_row(const Record& rec, uint8_t op, Tx& tx) const {
+  (void)note_new_row(rec, op, tx.new_types, tx.overflow);
+  if (op != kHeapDelete || rec.blocks.empty()) return;
+  uint16_t offnum = 0;
+  const BlockRef& target = rec.blocks.front();
+  if (load(rec.main_data, 4, offnum)) {
+    note_type_delete(tx, RowId{target.rel, target.block, offnum});
+  } else {
+    ++tx.unlisted_type_deletes;
+  }
+}
+
+void EventTracker::note_attribute_row(const Record& rec, uint8_t op, Tx& tx) const {
+  if (note_new_row(rec, op, tx.new_attributes, tx.overflow)) return;  // a row of the transaction's own: no loss
+  if (static_cast<Rmgr>(rec.rmid) != Rmgr::kHeap || (op != kHeapUpdate && op != kHeapHotUpdate)) return;
+  const auto update = parse_heap_update(rec);
+  if (!update) return;
+  if (!update->new_tuple) {
+    // Only in a compressed image (or malformed): a type change counts as possible, a column drop is reported.
+    if (op == kHeapHotUpdate) {
+      tx.unknown_type_change = true;
+    } else if (!tx.undecodable_attribute) {
+      tx.undecodable_attribute = rec.lsn;
+    }
+    return;
+  }
+  const auto& layout = format_.attribute;
+  const RowId row{rec.blocks.front().rel, update->new_block, update->new_offnum};
+  ColumnChange change{row, false, {}};
+  if (const auto d = dropped_column(*update->new_tuple, layout); d && op == kHeapUpdate) {
+    change.dropped = true;
+    change.column.rel = d->attrelid;
+    change.column.attnum = d->attnum;
+  } else if (type_may_change(*update->new_tuple, update->old_tuple, layout)) {
+    const TupleWindow& t = *update->new_tuple;
+    change.column.rel = t.get<uint32_t>(0).value_or(0);
+    change.column.attnum = t.get<int16_t>(layout.attnum).value_or(0);
+    const auto type_oid = t.get<uint32_t>(68);
+    const auto typmod = t.get<int32_t>(layout.atttypmod);
+    if (type_oid && typmod) {
+      change.column.type_known = true;
+      change.column.type_oid = *type_oid;
+      change.column.typmod = *typmod;
+    }
+  } else {
+    return;
+  }
+  if (tx.columns.size() >= config_.max_relations) {
+    tx.overflow = true;
+    return;
+  }
+  tx.columns.push_back(change);
+}
+
+void EventTracker::note_attnum_index(const Record& rec, Tx& tx) const {
+  const auto entry = attnum_index_insert(rec);
+  if (!entry) return;
+  for (auto& c : tx.columns) {
+    if (c.column.rel == 0 && c.row.block == entry->heap_block && c.row.offnum == entry->heap_offnum &&
+        (c.column.attnum == 0 || c.column.attnum == entry->attnum)) {
+      c.column.rel = entry->attrelid;
+      c.column.attnum = entry->attnum;
     }
   }
 }
@@ -283,6 +376,18 @@ Observed EventTracker::observe(const Record& rec) {
     case Rmgr::kHeap:
       note_heap(rec, tx);
       break;
+    case Rmgr::kHeap2:
+      if (!rec.blocks.empty() && rec.blocks.front().fork() == 0) {
+        if (rec.blocks.front().rel.rel == kPgAttributeRel) {
+          (void)note_new_row(rec, rec.info & kHeapOpMask, tx.new_attributes, tx.overflow);
+        }
+      }
+      break;
+    case Rmgr::kBtree:
+      if (!tx.columns.empty() && !rec.blocks.empty() && rec.blocks.front().rel.rel == kPgAttributeRelidAttnumIndex) {
+        note_attnum_index(rec, tx);
+      }
+      break;
     case Rmgr::kStorage:
       if (rec.opcode() == kSmgrCreate) {
         RelFileNode rel;
@@ -345,7 +450,10 @@ Observed EventTracker::finish(const Record& rec) {
     sub_to_top_.erase(sub);
   }
   if (commit_.db == 0 && !commit_.dropped_rels.empty()) commit_.db = commit_.dropped_rels.front().db;
-  if (!commit_.aborted && known) classify(tx);
+  if (!commit_.aborted && known) {
+    classify(tx);
+    commit_.undecodable_catalog_change = tx.undecodable_attribute;
+  }
   if (!commit_.aborted && !known && !commit_.dropped_rels.empty()) {
     // The transaction began before the WAL we saw: the commit alone still tells that files were dropped.
     Tx unknown;
@@ -409,10 +517,38 @@ void EventTracker::classify(const Tx& tx) {
     }
     if (kind) {
       Event e = base(*kind);
-      e.relfilenodes = std::move(lost);
+      e.relfilenodes = lost;
       e.rel_oids = tx.locks;
       events_.push_back(std::move(e));
     }
+  }
+  // drop_column: columns of tables that existed before the transaction marked dropped. attrelid came from the new
+  // tuple or its pg_attribute_relid_attnum_index entry; failing both, from the only relation the transaction locked.
+  Event column_drop = base(EventKind::kDropColumn);
+  std::vector<EventColumn> typed;
+  for (const auto& c : tx.columns) {
+    EventColumn column = c.column;
+    if (column.rel == 0 && tx.locks.size() == 1) column.rel = tx.locks.front().rel;
+    auto& into = c.dropped ? column_drop.columns : typed;
+    if (std::find(into.begin(), into.end(), column) == into.end()) into.push_back(column);
+  }
+  if (!column_drop.columns.empty()) {
+    for (const auto& c : column_drop.columns) {
+      const RelationOid oid{commit_.db, c.rel};
+      if (c.rel != 0 && std::find(column_drop.rel_oids.begin(), column_drop.rel_oids.end(), oid) == column_drop.rel_oids.end()) {
+        column_drop.rel_oids.push_back(oid);
+      }
+    }
+    events_.push_back(std::move(column_drop));
+  }
+  // alter_type: a rewrite (files of existing relations replaced by files it created) that changed the type of a
+  // column that existed before it. A type change without a rewrite keeps every stored byte: no event.
+  if (!lost.empty() && !tx.created.empty() && (!typed.empty() || tx.unknown_type_change)) {
+    Event e = base(EventKind::kAlterType);
+    e.relfilenodes = std::move(lost);
+    e.rel_oids = tx.locks;
+    e.columns = std::move(typed);
+    events_.push_back(std::move(e));
   }
   const auto mass = [&](EventKind kind, uint64_t RelCounts::*field) {
     Event e = base(kind);

@@ -8,10 +8,10 @@ namespace walvault::wal {
 namespace {
 
 constexpr std::array<WalFormat, 4> kFormats = {{
-    {15, 0xD110, 0x000F, 0x20, 12, false},
-    {16, 0xD113, 0x000F, 0x20, 12, false},
-    {17, 0xD116, 0x000F, 0x20, 12, true},
-    {18, 0xD118, 0x000F, 0x20, 16, true},
+    {15, 0xD110, 0x000F, 0x20, 12, false, {78, 88, 101}},
+    {16, 0xD113, 0x000F, 0x20, 12, false, {74, 80, 95}},
+    {17, 0xD116, 0x000F, 0x20, 12, true, {74, 80, 95}},
+    {18, 0xD118, 0x000F, 0x20, 16, true, {74, 76, 91}},
 }};
 static_assert(kFormats.front().pg_major == kOldestSupportedMajor && kFormats.back().pg_major == kNewestSupportedMajor);
 

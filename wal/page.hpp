@@ -35,6 +35,16 @@ inline constexpr int kNewestSupportedMajor = 18;
 // One supported PostgreSQL major version's WAL format, found by its page magic. Every layout that differs between
 // the supported versions and that walvault reads is a field here, so the code that reads it is handed the version
 // rather than guessing it from the bytes (verified on each version's headers; ../shared/reference/postgres-versions.md).
+// Offsets of pg_attribute's fixed columns in a tuple's user data (from t_hoff), where they differ between versions
+// (attrelid 0, attname 4 and atttypid 68 are the same in 15-18). Read from each server's catalog and checked against
+// the WAL bytes (16 moved attstattarget and narrowed attndims/attinhcount, 17 made attstattarget nullable, 18 dropped
+// attcacheoff).
+struct AttributeLayout {
+  uint8_t attnum;        // int2
+  uint8_t atttypmod;     // int4
+  uint8_t attisdropped;  // bool
+};
+
 struct WalFormat {
   int pg_major;        // 15..18
   uint16_t magic;      // XLOG_PAGE_MAGIC
@@ -42,6 +52,7 @@ struct WalFormat {
   uint8_t dbase_drop_opcode;        // XLOG_DBASE_DROP (0x20 since PG15)
   uint8_t dropped_stats_item_size;  // sizeof(xl_xact_stats_item): 12 up to PG17, 16 from PG18
   bool heap2_prune_split;           // PG17+: heap2 0x10/0x20/0x30 are PRUNE_ON_ACCESS/_VACUUM_SCAN/_VACUUM_CLEANUP
+  AttributeLayout attribute;        // pg_attribute: 15 {78, 88, 101}, 16 and 17 {74, 80, 95}, 18 {74, 76, 91}
 };
 
 // The format for a page magic, or nullopt if it is not a supported version's.

@@ -155,7 +155,9 @@ nlohmann::json commit_json(const wal::Commit& c) {
           {"prepared", c.prepared},
           {"db", c.db},
           {"subxacts", c.subxacts},
-          {"dropped_rels", rels}};
+          {"dropped_rels", rels},
+          {"undecodable_catalog_change",
+           c.undecodable_catalog_change ? nlohmann::json(c.undecodable_catalog_change->to_string()) : nlohmann::json()}};
 }
 
 nlohmann::json event_json(const wal::Event& e) {
@@ -163,6 +165,15 @@ nlohmann::json event_json(const wal::Event& e) {
   for (const auto& r : e.relfilenodes) rels.push_back(rel_text(r));
   nlohmann::json oids = nlohmann::json::array();
   for (const auto& o : e.rel_oids) oids.push_back({{"db", o.db}, {"rel", o.rel}});
+  nlohmann::json columns = nlohmann::json::array();
+  for (const auto& c : e.columns) {
+    nlohmann::json column = {{"rel", c.rel}, {"attnum", c.attnum}};
+    if (c.type_known) {
+      column["type_oid"] = c.type_oid;
+      column["typmod"] = c.typmod;
+    }
+    columns.push_back(column);
+  }
   return {{"type", "event"},
           {"kind", std::string(wal::event_kind_name(e.kind))},
           {"xid", e.xid},
@@ -173,7 +184,8 @@ nlohmann::json event_json(const wal::Event& e) {
           {"relfilenodes", rels},
           {"rel_oids", oids},
           {"rows", e.rows},
-          {"first_lsn", e.first_lsn.to_string()}};
+          {"first_lsn", e.first_lsn.to_string()},
+          {"columns", columns}};
 }
 
 void print_commit(const wal::Commit& c) {
@@ -205,6 +217,13 @@ void print_event(const wal::Event& e) {
   if (!e.rel_oids.empty()) {
     std::printf(" oids");
     for (const auto& o : e.rel_oids) std::printf(" %u/%u", o.db, o.rel);
+  }
+  if (!e.columns.empty()) {
+    std::printf(" columns");
+    for (const auto& c : e.columns) {
+      std::printf(" %u.%d", c.rel, c.attnum);
+      if (c.type_known) std::printf(":%u(%d)", c.type_oid, c.typmod);
+    }
   }
   std::printf("\n");
 }
