@@ -61,10 +61,18 @@ TimestampTz get_max_time(const std::byte* p) { return get_le<int64_t>(p + 24); }
 
 // Event flags (the byte after the kind; written as 0 before it had a meaning).
 constexpr uint8_t kEventTwoPhase = 0x01;
+constexpr uint8_t kEventHasColumns = 0x02;  // run version 3, tip log version 2
+constexpr uint8_t kEventColumnTypeKnown = 0x01;
+constexpr uint32_t kEventColumnSize = 16;
+constexpr uint8_t kNewestKindV2 = static_cast<uint8_t>(EventKind::kMassUpdate);
+constexpr uint8_t kNewestKind = static_cast<uint8_t>(EventKind::kAlterType);
 
+// The layout of run version 3 and tip log version 2; an event of kinds 1-5 without columns is byte for byte the
+// earlier versions' layout.
 void put_event(Appender& a, const EventEntry& e) {
+  const bool columns = !e.columns.empty();
   a.put<uint8_t>(static_cast<uint8_t>(e.kind));
-  a.put<uint8_t>(e.two_phase ? kEventTwoPhase : 0);
+  a.put<uint8_t>(static_cast<uint8_t>((e.two_phase ? kEventTwoPhase : 0) | (columns ? kEventHasColumns : 0)));
   a.put<uint16_t>(0);
   a.put<uint32_t>(e.xid);
   a.put<uint64_t>(e.commit_lsn.value());
@@ -79,15 +87,34 @@ void put_event(Appender& a, const EventEntry& e) {
     a.put<uint16_t>(static_cast<uint16_t>(n.size()));
     a.put_text(n);
   }
+  if (!columns) return;
+  a.put<uint32_t>(static_cast<uint32_t>(e.columns.size()));
+  for (const auto& c : e.columns) {
+    a.put<uint32_t>(c.rel);
+    a.put<int16_t>(c.attnum);
+    a.put<uint8_t>(c.type_known ? kEventColumnTypeKnown : 0);
+    a.put<uint8_t>(0);
+    a.put<uint32_t>(c.type_known ? c.type_oid : 0);
+    a.put<int32_t>(c.type_known ? c.typmod : -1);
+  }
 }
 
-std::optional<EventEntry> get_event(Cursor& c) {
+uint64_t event_size(const EventEntry& e) {
+  uint64_t size = kEventFixedSize + 4ULL * e.relations.size() + 4;
+  for (const std::string& name : e.names) size += 2 + name.size();
+  if (!e.columns.empty()) size += 4 + uint64_t{kEventColumnSize} * e.columns.size();
+  return size;
+}
+
+// extended: kinds 6 and 7 and the columns flag are allowed (run version 3, tip logs).
+std::optional<EventEntry> get_event(Cursor& c, bool extended) {
   EventEntry e;
   const auto kind = c.get<uint8_t>();
-  if (kind < 1 || kind > 5) return std::nullopt;
+  if (kind < 1 || kind > (extended ? kNewestKind : kNewestKindV2)) return std::nullopt;
   e.kind = static_cast<EventKind>(kind);
   const auto flags = c.get<uint8_t>();
-  if ((flags & ~kEventTwoPhase) != 0) return std::nullopt;
+  const uint8_t known = extended ? (kEventTwoPhase | kEventHasColumns) : kEventTwoPhase;
+  if ((flags & ~known) != 0) return std::nullopt;
   e.two_phase = (flags & kEventTwoPhase) != 0;
   (void)c.get<uint16_t>();
   e.xid = c.get<uint32_t>();
@@ -107,19 +134,38 @@ std::optional<EventEntry> get_event(Cursor& c) {
     const auto bytes = c.bytes(c.get<uint16_t>());
     n.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   }
+  if ((flags & kEventHasColumns) != 0) {
+    const auto column_count = c.get<uint32_t>();
+    if (c.failed() || column_count == 0 || column_count > c.remaining() / kEventColumnSize) return std::nullopt;
+    e.columns.resize(column_count);
+    for (auto& col : e.columns) {
+      col.rel = c.get<uint32_t>();
+      col.attnum = c.get<int16_t>();
+      const auto column_flags = c.get<uint8_t>();
+      if ((column_flags & ~kEventColumnTypeKnown) != 0 || c.get<uint8_t>() != 0) return std::nullopt;
+      col.type_known = (column_flags & kEventColumnTypeKnown) != 0;
+      col.type_oid = c.get<uint32_t>();
+      col.typmod = c.get<int32_t>();
+    }
+  }
   if (c.failed()) return std::nullopt;
   return e;
 }
 
 std::optional<IndexError> check_event(const EventEntry& e) {
-  if (e.relations.size() > (1U << 20) || e.names.size() > (1U << 20)) {
-    return IndexError{IndexErrorKind::kInvalidArgument, "event has too many relations or names"};
+  if (e.relations.size() > (1U << 20) || e.names.size() > (1U << 20) || e.columns.size() > (1U << 20)) {
+    return IndexError{IndexErrorKind::kInvalidArgument, "event has too many relations, names or columns"};
   }
   for (const std::string& n : e.names) {
     if (n.size() > UINT16_MAX) return IndexError{IndexErrorKind::kInvalidArgument, "event name too long"};
   }
-  if (static_cast<uint8_t>(e.kind) < 1 || static_cast<uint8_t>(e.kind) > 5) {
+  if (static_cast<uint8_t>(e.kind) < 1 || static_cast<uint8_t>(e.kind) > kNewestKind) {
     return IndexError{IndexErrorKind::kInvalidArgument, "unknown event kind"};
+  }
+  for (const auto& c : e.columns) {
+    if (!c.type_known && (c.type_oid != 0 || c.typmod != -1)) {
+      return IndexError{IndexErrorKind::kInvalidArgument, "event column has a type but says it is unknown"};
+    }
   }
   return std::nullopt;
 }
@@ -226,6 +272,14 @@ std::optional<IndexError> check_magic(const std::byte* p, ObjectKind kind, const
 
 }  // namespace
 
+EventKind newest_event_kind_of_run(uint16_t run_version) {
+  return static_cast<EventKind>(run_version >= 3 ? kNewestKind : kNewestKindV2);
+}
+
+EventKind newest_event_kind_of_tip_log(uint16_t tip_version) {
+  return static_cast<EventKind>(tip_version >= 2 ? kNewestKind : kNewestKindV2);
+}
+
 // ------------------------------------------------------------------------------------------------ names
 
 std::string index_prefix(wal::TimelineId tli) { return "index/" + hex_upper(tli.value(), 8) + "/"; }
@@ -298,8 +352,7 @@ IndexResult<uint64_t> encode_run(const RunContent& run, const ByteSink& sink) {
     const EventEntry& e = run.events[i];
     if (auto error = check_event(e)) return Unexpected(std::move(*error));
     if (i > 0 && e.commit_lsn < run.events[i - 1].commit_lsn) return invalid("events out of order");
-    events_size += kEventFixedSize + 4ULL * e.relations.size() + 4;
-    for (const std::string& name : e.names) events_size += 2 + name.size();
+    events_size += event_size(e);
   }
   if (events_size > kMaxEventsSection) return invalid("run events exceed 1 GiB");
   for (std::size_t i = 1; i < run.segments.size(); ++i) {
@@ -660,7 +713,7 @@ IndexResult<std::vector<EventEntry>> RunReader::events() {
   Cursor c(*bytes);
   out.reserve(event_count_);
   for (uint64_t i = 0; i < event_count_; ++i) {
-    auto e = get_event(c);
+    auto e = get_event(c, version_ >= 3);
     if (!e) return corrupt("index run event " + std::to_string(i) + " is malformed");
     out.push_back(std::move(*e));
   }
@@ -725,7 +778,7 @@ std::vector<std::byte> encode_tip_header(uint64_t system_identifier, wal::Timeli
   std::vector<std::byte> out;
   Appender a(out);
   a.put_text(kMagic);
-  a.put<uint16_t>(kFormatVersion);
+  a.put<uint16_t>(kTipLogVersion);
   a.put<uint16_t>(static_cast<uint16_t>(ObjectKind::kIndexTipLog));
   a.put<uint32_t>(tli.value());
   a.put<uint64_t>(system_identifier);
@@ -774,7 +827,7 @@ void TipLogParser::feed(std::span<const std::byte> piece) {
   std::size_t pos = 0;
   if (!header_done_) {
     if (pending_.size() < kTipHeaderSize) return;
-    if (auto e = check_magic(pending_.data(), ObjectKind::kIndexTipLog, "index tip log", kFormatVersion)) {
+    if (auto e = check_magic(pending_.data(), ObjectKind::kIndexTipLog, "index tip log", kTipLogVersion)) {
       error_ = std::move(*e);
     } else if (checksum(std::span(pending_).first(24)) != get_le<uint64_t>(pending_.data() + 24)) {
       error_ = IndexError{IndexErrorKind::kCorrupt, "index tip log header checksum mismatch"};
@@ -783,6 +836,7 @@ void TipLogParser::feed(std::span<const std::byte> piece) {
       stopped_ = true;
       return;
     }
+    log_.version = get_le<uint16_t>(pending_.data() + 8);
     log_.timeline = wal::TimelineId(get_le<uint32_t>(pending_.data() + 12));
     log_.system_identifier = get_le<uint64_t>(pending_.data() + 16);
     header_done_ = true;
@@ -804,7 +858,9 @@ void TipLogParser::feed(std::span<const std::byte> piece) {
       log_.commits.push_back(get_commit(payload.data()));
     } else if (valid && type == kTipEvent) {
       Cursor c(payload);
-      auto e = get_event(c);
+      // A version 1 log that this walvault continued (IndexWriter appends to the log it finds) may hold the newer
+      // kinds: only newer walvaults write them, so reading them in any version is safe.
+      auto e = get_event(c, true);
       valid = e && c.remaining() == 0;
       if (valid) log_.events.push_back(std::move(*e));
     } else {

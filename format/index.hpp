@@ -35,7 +35,8 @@ namespace walvault::format {
 inline constexpr uint32_t kIndexBlockEntries = 4096;
 inline constexpr uint32_t kRunHeaderSize = 64;
 inline constexpr uint32_t kRunFooterSize = 128;
-inline constexpr uint16_t kRunVersion = 2;         // the layout runs are written in; version 1 is still read
+inline constexpr uint16_t kRunVersion = 3;         // the layout runs are written in; versions 1 and 2 are still read
+inline constexpr uint16_t kTipLogVersion = 2;      // the layout tip logs are written in; version 1 is still read
 inline constexpr uint32_t kCommitRecordSize = 40;  // a version 1 run's commit record, and a tip log's
 inline constexpr uint32_t kCommitBlockEntrySize = 32;
 inline constexpr uint32_t kXidBlockEntrySize = 16;
@@ -67,6 +68,7 @@ struct EventEntry {
   std::vector<uint32_t> relations;  // relfilenodes / relation oids as known
   std::vector<std::string> names;   // resolved names, when the streamer knew them
   bool two_phase = false;  // committed by COMMIT PREPARED (a restore stops before first_lsn, not the commit)
+  std::vector<wal::EventColumn> columns = {};  // drop_column, alter_type (run version 3, tip log version 2)
   bool operator==(const EventEntry&) const = default;
 };
 
@@ -110,6 +112,12 @@ struct ProblemName {
 // "index/<TTTTTTTT>/mass-rows-<16-hex LSN>.json": the mass-row threshold from LSN on (src/archive/mass_rows.hpp).
 [[nodiscard]] std::string mass_rows_object_name(wal::TimelineId tli, wal::Lsn lsn);
 
+// The newest event kind an index object of this version can hold: runs of version 1 and 2 and tip logs of version
+// 1 were written before drop_column and alter_type existed (a version 1 tip log that a newer walvault continued may
+// still hold them).
+[[nodiscard]] EventKind newest_event_kind_of_run(uint16_t run_version);
+[[nodiscard]] EventKind newest_event_kind_of_tip_log(uint16_t tip_version);
+
 // ---- runs
 struct RunContent {
   uint64_t system_identifier = 0;
@@ -143,6 +151,7 @@ class RunReader {
   [[nodiscard]] static IndexResult<RunReader> open(std::span<const std::byte> object);
 
   [[nodiscard]] uint64_t system_identifier() const { return system_identifier_; }
+  [[nodiscard]] uint16_t version() const { return version_; }
   [[nodiscard]] wal::TimelineId timeline() const { return timeline_; }
   [[nodiscard]] wal::Lsn first_lsn() const { return first_lsn_; }
   [[nodiscard]] wal::Lsn end_lsn() const { return end_lsn_; }
@@ -219,6 +228,7 @@ class RunReader {
 
 // ---- tip logs
 struct TipLog {
+  uint16_t version = 0;  // of its header
   uint64_t system_identifier = 0;
   wal::TimelineId timeline;
   std::vector<CommitEntry> commits;  // in append order

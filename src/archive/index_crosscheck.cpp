@@ -15,6 +15,9 @@ namespace {
 struct Entries {
   std::vector<format::CommitEntry> commits;
   std::vector<format::EventEntry> events;
+  // The newest kind the object's version holds: a run written before drop_column and alter_type existed is not
+  // missing them.
+  format::EventKind newest_kind = format::EventKind::kAlterType;
 };
 
 // A unit's index entries; nullopt when its object is damaged or gone (reported elsewhere).
@@ -26,12 +29,14 @@ std::optional<Entries> load(const storage::Storage& storage, const IndexUnit& un
       auto log = storage::read_tip_log(storage, unit.object);
       out.commits = std::move(log.commits);
       out.events = std::move(log.events);
+      out.newest_kind = format::newest_event_kind_of_tip_log(log.version);
       return out;
     }
     const auto size = storage.info(unit.object);
     if (!size) return std::nullopt;
     auto reader = format::RunReader::open(storage::range_reader(storage, unit.object), *size);
     if (!reader) return std::nullopt;
+    out.newest_kind = format::newest_event_kind_of_run(reader->version());
     if (!reader->verify([&](const format::CommitEntry& c) { out.commits.push_back(c); })) return std::nullopt;
     auto events = reader->events();
     if (!events) return std::nullopt;
@@ -120,7 +125,7 @@ void IndexCrossCheck::compare(const IndexUnit& unit) {
     if (in_unit(c.lsn) && comparable(c.lsn, c.end_lsn)) decoded.push_back(c);
   }
   const auto event_comparable = [&](const EventKey& e) {
-    return in_unit(e.commit_lsn) && comparable(std::min(e.first_lsn, e.commit_lsn), e.commit_end, segment_size_);
+    return e.kind <= index->newest_kind && in_unit(e.commit_lsn) && comparable(std::min(e.first_lsn, e.commit_lsn), e.commit_end, segment_size_);
   };
   std::vector<EventKey> held_events;
   for (const auto& e : index->events) {

@@ -2,10 +2,12 @@
 // that the loss of index entries is never silent (object "index/<TTTTTTTT>/problem-<16-hex LSN>.json",
 // format/FORMAT.md).
 //
-// Object names: format::problem_object_name and parse_problem_object_name. Two kinds: "unparsable_commit" (a
+// Object names: format::problem_object_name and parse_problem_object_name. Three kinds: "unparsable_commit" (a
 // commit or abort record that passed its CRC check but does not parse in the repository's PostgreSQL version: that
 // transaction's commit and events are missing from the index) and "undecodable_wal" (the decoder stopped inside
-// archived WAL: commits and events from `lsn` to `until`, the next segment start, are missing). The WAL itself is intact in both cases; restores by LSN still work. `verify`
+// archived WAL: commits and events from `lsn` to `until`, the next segment start, are missing) and
+// "undecodable_catalog_change" (a pg_attribute row update only in a compressed page image: a drop_column event of
+// the transaction committing at `until` may be missing). The WAL itself is intact in both cases; restores by LSN still work. `verify`
 // reports every problem object, `status` counts them, and `expire` removes them with the WAL they describe.
 //
 // record_index_problem() writes the object once (deterministic content, so a second streamer run that meets the
@@ -29,7 +31,7 @@ struct IndexProblem {
   wal::TimelineId timeline;
   wal::Lsn lsn;          // where the problem is
   wal::Lsn until;        // the index misses entries in [lsn, until)
-  std::string kind;      // "unparsable_commit" or "undecodable_wal"
+  std::string kind;      // "unparsable_commit", "undecodable_wal" or "undecodable_catalog_change"
   std::string message;   // lowercase, one line
 
   bool operator==(const IndexProblem&) const = default;

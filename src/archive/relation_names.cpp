@@ -154,7 +154,13 @@ std::vector<std::string> names_for(const NameSnapshot& snapshot, const wal::Even
     if (const auto it = snapshot.databases.find(event.db); it != snapshot.databases.end()) names.push_back(it->second);
     return names;
   }
-  for (const auto& node : event.relfilenodes) {
+  std::vector<wal::RelFileNode> nodes = event.relfilenodes;
+  // drop_column names tables by oid; a table never rewritten has the relfilenode of its oid (a rewritten one is
+  // left unnamed: the snapshots map relfilenodes).
+  if (event.kind == wal::EventKind::kDropColumn) {
+    for (const auto& oid : event.rel_oids) nodes.push_back(wal::RelFileNode{0, oid.db, oid.rel});
+  }
+  for (const auto& node : nodes) {
     const auto rel = snapshot.relations.find({node.db, node.rel});
     if (rel == snapshot.relations.end()) continue;
     const auto db = snapshot.databases.find(node.db);

@@ -73,7 +73,15 @@ bool IndexDecoder::decode_fed() {
                                        std::to_string(format_.pg_major) +
                                        " wal: that transaction is missing from the index and from events"});
       } else if (observed == wal::Observed::kFinished) {
-        callbacks_.finished(tracker_.commit(), tracker_.events());
+        const wal::Commit& commit = tracker_.commit();
+        if (const auto at = commit.undecodable_catalog_change) {
+          callbacks_.problem(Problem{*at, commit.end_lsn, "undecodable_catalog_change",
+                                     "transaction " + std::to_string(commit.xid) + " updated a pg_attribute row at " +
+                                         at->to_string() +
+                                         " that is only in a compressed full-page image (wal_compression): a "
+                                         "drop_column event there cannot be seen and may be missing from the index"});
+        }
+        callbacks_.finished(commit, tracker_.events());
       }
       continue;
     }
@@ -105,6 +113,11 @@ format::EventEntry index_event(const wal::Event& e) {
   entry.database_oid = e.db != 0 || e.relfilenodes.empty() ? e.db : e.relfilenodes.front().db;
   entry.rows = e.rows;
   for (const auto& node : e.relfilenodes) entry.relations.push_back(node.rel);
+  // A column drop leaves the table's files in place: its relations are the tables' oids.
+  if (e.kind == wal::EventKind::kDropColumn) {
+    for (const auto& oid : e.rel_oids) entry.relations.push_back(oid.rel);
+  }
+  entry.columns = e.columns;
   return entry;
 }
 

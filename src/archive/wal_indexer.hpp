@@ -51,7 +51,7 @@ class IndexDecoder {
   struct Problem {
     wal::Lsn lsn;    // where it is
     wal::Lsn until;  // the index misses entries in [lsn, until)
-    const char* kind = "";  // "undecodable_wal" or "unparsable_commit"
+    const char* kind = "";  // "undecodable_wal", "unparsable_commit" or "undecodable_catalog_change"
     std::string message;
   };
   struct Callbacks {

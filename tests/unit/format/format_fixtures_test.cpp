@@ -8,6 +8,7 @@
 #include <iterator>
 #include <string>
 
+#include "format/checksum.hpp"
 #include "format/index.hpp"
 #include "format/segment_container.hpp"
 #include "storage/index_store.hpp"
@@ -98,6 +99,21 @@ RunContent run_content() {
   return run;
 }
 
+// run_content() plus the kinds of run version 3: a drop_column (attrelid known and unknown) and an alter_type with
+// its new type.
+RunContent run_content_v3() {
+  RunContent run = run_content();
+  EventEntry dropped{EventKind::kDropColumn, 703, Lsn((3ULL << 20) + 4000), 300, Lsn((3ULL << 20) + 3500), 5,
+                     0, {16435}, {"app.public.scores_score"}};
+  dropped.columns = {walvault::wal::EventColumn{16435, 4, false, 0, -1}, walvault::wal::EventColumn{0, 2, false, 0, -1}};
+  EventEntry altered{EventKind::kAlterType, 704, Lsn((3ULL << 20) + 5000), 250, Lsn((3ULL << 20) + 4500), 5,
+                     0, {16393, 16397}, {}};
+  altered.columns = {walvault::wal::EventColumn{0, 1, true, 20, -1}};
+  run.events.insert(run.events.begin() + 1, {dropped, altered});
+  run.segments.front().event_count = 4;
+  return run;
+}
+
 std::vector<std::byte> tip_log() {
   auto out = encode_tip_header(7301234567890123456ULL, TimelineId(1));
   const auto run = run_content();
@@ -153,11 +169,55 @@ TEST_CASE("format v1 fixtures stay readable", "[format][fixtures]") {
 TEST_CASE("format v2 fixtures stay readable", "[format][fixtures]") {
   const auto object = load(2, "run.wvi");
   CHECK(*decode_run(object) == run_content());
-  CHECK(*encode_run(run_content()) == object);  // the encoding is stable (no compression involved)
+  // The encoding is stable (no compression involved): version 3 changed only the header's version (and so its
+  // checksum) for content of kinds 1-5.
+  const auto now = *encode_run(run_content());
+  CHECK(get_le<uint16_t>(object.data() + 8) == 2);
+  REQUIRE(now.size() == object.size());
+  CHECK(std::equal(now.begin() + kRunHeaderSize, now.end(), object.begin() + kRunHeaderSize));
   auto reader = RunReader::open(object);
   REQUIRE(reader);
   CHECK(reader->find_xid(702)->front() == run_content().commits[2]);
   CHECK(*reader->first_after(250) == std::optional<uint64_t>(1));
+}
+
+TEST_CASE("format v3 event fixtures stay readable: run version 3, tip log version 2", "[format][fixtures]") {
+  const auto object = load(3, "run-v3.wvi");
+  CHECK(get_le<uint16_t>(object.data() + 8) == 3);
+  CHECK(*decode_run(object) == run_content_v3());
+  CHECK(*encode_run(run_content_v3()) == object);
+  auto log = parse_tip_log(load(3, "tip-v2.wvl"));
+  REQUIRE(log);
+  CHECK(log->version == 2);
+  CHECK(log->events == run_content_v3().events);
+  CHECK(newest_event_kind_of_run(2) == EventKind::kMassUpdate);
+  CHECK(newest_event_kind_of_run(3) == EventKind::kAlterType);
+  CHECK(newest_event_kind_of_tip_log(1) == EventKind::kMassUpdate);
+  CHECK(newest_event_kind_of_tip_log(2) == EventKind::kAlterType);
+}
+
+TEST_CASE("a version 2 run holding a kind or flag of version 3 is damaged, and an old reader refuses a new tip log",
+          "[format][fixtures]") {
+  // The v2 fixture's events section, with its first event turned into a drop_column (kind 6), then into one with
+  // the has_columns flag: a version 2 reader never accepts either.
+  for (const auto& [offset, value] : {std::pair<int, uint8_t>{0, 6}, std::pair<int, uint8_t>{1, 2}}) {
+    auto object = load(2, "run.wvi");
+    const auto footer = object.size() - kRunFooterSize;
+    const auto events_offset = get_le<uint64_t>(object.data() + footer + 64);
+    const auto events_size = get_le<uint64_t>(object.data() + footer + 72);
+    object[events_offset + static_cast<uint64_t>(offset)] = std::byte{value};
+    const auto sum = checksum(std::span(object).subspan(events_offset, events_size));
+    put_le<uint64_t>(object.data() + footer + 96, sum);
+    put_le<uint64_t>(object.data() + footer + 112, checksum(std::span(object).subspan(footer, 112)));
+    auto reader = RunReader::open(object);
+    REQUIRE(reader);
+    CHECK_FALSE(reader->events());
+  }
+  // A tip log header of the next version is refused, not cut short.
+  auto newer = load(3, "tip-v2.wvl");
+  put_le<uint16_t>(newer.data() + 8, kTipLogVersion + 1);
+  put_le<uint64_t>(newer.data() + 24, checksum(std::span(newer).first(24)));
+  CHECK(parse_tip_log(newer).error().kind == IndexErrorKind::kUnsupportedVersion);
 }
 
 TEST_CASE("a repository whose index holds version 1 runs keeps working after the upgrade", "[format][fixtures]") {
@@ -209,5 +269,15 @@ TEST_CASE("generate format v1 fixtures", "[.generate-format-fixtures-v1]") {
 }
 
 TEST_CASE("generate format v2 fixtures", "[.generate-format-fixtures-v2]") {
-  save(2, "run.wvi", *encode_run(run_content()));
+  save(2, "run.wvi", *encode_run(run_content()));  // now writes version 3: never run again
+}
+
+TEST_CASE("generate format v3 event fixtures", "[.generate-format-fixtures-v3-events]") {
+  save(3, "run-v3.wvi", *encode_run(run_content_v3()));
+  auto log = encode_tip_header(7301234567890123456ULL, TimelineId(1));
+  for (const auto& e : run_content_v3().events) {
+    const auto r = encode_tip_record(e);
+    log.insert(log.end(), r.begin(), r.end());
+  }
+  save(3, "tip-v2.wvl", log);
 }
