@@ -13,9 +13,14 @@ void register_drill(CLI::App& app, Action& selected) {
   add_repo_option(*sub, options->repo);
   auto* time = sub->add_option("--time", options->time, "Restore to the state at this time (ISO 8601 / timestamptz)");
   auto* event = sub->add_option("--before-event", options->before_event, "Restore to just before this event");
+  auto* incident = sub->add_option("--before-incident", options->before_incident,
+                                   "Restore to just before the first event of this incident");
+  sub->add_option("--incident-gap", options->incident_gap,
+                  "Seconds between events of one database that make them one incident (default 10)");
   auto* latest = sub->add_flag("--latest", options->latest, "Restore to the latest point held (the default)");
-  time->excludes(event)->excludes(latest);
-  event->excludes(latest);
+  time->excludes(event)->excludes(incident)->excludes(latest);
+  event->excludes(incident)->excludes(latest);
+  incident->excludes(latest);
   sub->add_option("--check", options->checks,
                   "Extra SQL check (repeatable), run in database postgres: passes when it returns a first value "
                   "that is not NULL, false or 0");

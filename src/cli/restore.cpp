@@ -17,9 +17,14 @@ void register_restore(CLI::App& app, Action& selected) {
   auto* xid = sub->add_option("--xid", o->xid, "The state just after this transaction committed");
   auto* event = sub->add_option("--before-event", o->before_event,
                                 "The state just before this event (an id from 'walvault events')");
+  auto* incident = sub->add_option("--before-incident", o->before_incident,
+                                   "The state just before the first event of this incident (its id, or the id of "
+                                   "any of its events, from 'walvault events')");
+  sub->add_option("--incident-gap", o->incident_gap,
+                  "Seconds between events of one database that make them one incident (default 10)");
   auto* latest = sub->add_flag("--latest", o->latest, "Replay everything the repository holds");
-  for (auto* a : {time, lsn, xid, event, latest}) {
-    for (auto* b : {time, lsn, xid, event, latest}) {
+  for (auto* a : {time, lsn, xid, event, incident, latest}) {
+    for (auto* b : {time, lsn, xid, event, incident, latest}) {
       if (a != b) a->excludes(b);
     }
   }

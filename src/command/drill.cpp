@@ -23,6 +23,7 @@
 #include "repo/pins.hpp"
 #include "repo/repository.hpp"
 #include "restore/execute.hpp"
+#include "restore/incidents.hpp"
 #include "restore/pg_binaries.hpp"
 #include "restore/plan_inputs.hpp"
 
@@ -63,9 +64,11 @@ restore::TargetRequest target_request(const DrillOptions& o) {
     if (!t) throw Error(ErrorCode::kUsage, "--time: " + t.error(), "for example: --time '2026-11-21 04:15:59+00'");
     r.kind = restore::TargetKind::kTime;
     r.time = *t;
-  } else if (o.before_event) {
+  } else if (o.before_event || o.before_incident) {
     r.kind = restore::TargetKind::kBeforeEvent;
-    r.event_id = *o.before_event;
+    r.event_id = o.before_event ? *o.before_event : *o.before_incident;
+    r.incident = o.before_incident.has_value();
+    r.incident_gap_us = restore::incident_gap_option(o.incident_gap);
   }
   return r;
 }

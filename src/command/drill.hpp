@@ -36,6 +36,8 @@ struct DrillOptions {
   repo::RepoAddress repo;
   std::optional<std::string> time;          // --time T (restore/… time text: ISO 8601 or timestamptz)
   std::optional<std::string> before_event;  // --before-event ID (from `walvault events`)
+  std::optional<std::string> before_incident;  // --before-incident ID (restore/incidents.hpp)
+  double incident_gap = 10;                    // --incident-gap SECONDS
   bool latest = false;                      // --latest (the default when no target is given)
   std::vector<std::string> checks;          // --check SQL, repeatable
   std::optional<std::string> pg_bindir;      // --pg-bindir DIR

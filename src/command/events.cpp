@@ -13,6 +13,7 @@
 #include "common/log.hpp"
 #include "common/time_text.hpp"
 #include "repo/repository.hpp"
+#include "restore/incidents.hpp"
 #include "restore/plan.hpp"
 #include "restore/plan_inputs.hpp"
 
@@ -124,6 +125,20 @@ EventView view_of(const restore::TimelineEvent& te, const archive::NameSnapshot*
     v.names_unknown = names ? not_in + ", or it does not allow connections" : no_snapshot;
   }
   if (e.kind == format::EventKind::kMassDelete || e.kind == format::EventKind::kMassUpdate) v.rows = e.rows;
+  for (const auto& c : e.columns) {
+    ColumnView col{c.rel, std::nullopt, c.attnum, std::nullopt, std::nullopt};
+    // Snapshots map relfilenodes: a table never rewritten has the relfilenode of its oid.
+    if (names && c.rel != 0) {
+      if (const auto it = names->relations.find({e.database_oid, c.rel}); it != names->relations.end()) {
+        col.table = it->second;
+      }
+    }
+    if (c.type_known) {
+      col.type_oid = c.type_oid;
+      col.typmod = c.typmod;
+    }
+    v.columns.push_back(std::move(col));
+  }
   v.restore_command = "walvault restore --repo " + restore::shell_quote(repo) + " --target-dir DIR --before-event " + v.id;
   return v;
 }
@@ -159,7 +174,8 @@ int run_events(const EventsOptions& options) {
   if (options.kind) {
     if (!wal::parse_event_kind(*options.kind)) {
       throw Error(ErrorCode::kUsage, "--kind: unknown event kind \"" + *options.kind + "\"",
-                  "kinds are drop_database, drop_table, truncate, mass_delete and mass_update");
+                  "kinds are drop_database, drop_table, truncate, mass_delete, mass_update, drop_column and "
+                  "alter_type");
     }
   }
   if (options.limit && *options.limit <= 0) {
@@ -168,14 +184,30 @@ int run_events(const EventsOptions& options) {
   }
   const EventFilter filter{options.table, options.database,
                            options.limit ? std::optional<uint64_t>(static_cast<uint64_t>(*options.limit)) : std::nullopt};
+  const int64_t gap = restore::incident_gap_option(options.incident_gap);
   const repo::Repository repository = repo::open_repository(repo::absolute(options.repo));
   const std::string& repo_path = repository.path;
   Snapshots snapshots(*repository.storage);
+  // Incidents are grouped over every event, so an incident looks the same whatever the selection.
+  const auto every = restore::read_events(*repository.storage, std::numeric_limits<int64_t>::min(),
+                                          std::numeric_limits<int64_t>::max(), repository.config.segment_size);
+  std::map<std::string, std::pair<std::string, size_t>> incident_of;  // event id -> (incident id, its events)
+  for (const auto& incident : restore::group_incidents(every, gap)) {
+    for (const auto& e : incident.events) {
+      incident_of[restore::event_id(incident.timeline, e)] = {incident.id, incident.events.size()};
+    }
+  }
   std::vector<EventView> all;
-  for (const auto& te : restore::read_events(*repository.storage, since, until, repository.config.segment_size)) {
+  for (const auto& te : every) {
+    if (te.event.commit_time < since || te.event.commit_time > until) continue;
     if (options.kind && format::event_kind_name(te.event.kind) != *options.kind) continue;
     const wal::Lsn at = te.event.first_lsn.valid() ? te.event.first_lsn : te.event.commit_lsn;
-    all.push_back(view_of(te, snapshots.before(at, te.event.database_oid, te.event.relations), repo_path));
+    EventView v = view_of(te, snapshots.before(at, te.event.database_oid, te.event.relations), repo_path);
+    if (const auto it = incident_of.find(v.id); it != incident_of.end()) {
+      v.incident = it->second.first;
+      v.incident_events = it->second.second;
+    }
+    all.push_back(std::move(v));
   }
   const std::vector<EventView> events = select_events(std::move(all), filter);
   const auto or_null = [](const auto& value) {
@@ -187,6 +219,15 @@ int run_events(const EventsOptions& options) {
     for (const auto& v : events) {
       nlohmann::ordered_json relations = nlohmann::ordered_json::array();
       for (const auto& r : v.relations) relations.push_back({{"relfilenode", r.relfilenode}, {"name", or_null(r.name)}});
+      nlohmann::ordered_json columns = nlohmann::ordered_json(nullptr);
+      if (!v.columns.empty()) columns = nlohmann::ordered_json::array();
+      for (const auto& c : v.columns) {
+        columns.push_back({{"rel", c.rel},
+                           {"table", or_null(c.table)},
+                           {"attnum", c.attnum},
+                           {"type_oid", or_null(c.type_oid)},
+                           {"typmod", or_null(c.typmod)}});
+      }
       doc.push_back({{"id", v.id},
                      {"kind", v.kind},
                      {"commit_time", v.commit_time},
@@ -199,7 +240,9 @@ int run_events(const EventsOptions& options) {
                      {"relations", relations},
                      {"names_unknown", or_null(v.names_unknown)},
                      {"rows", or_null(v.rows)},
-                     {"restore_command", v.restore_command}});
+                     {"columns", columns},
+                     {"restore_command", v.restore_command},
+                     {"incident", v.incident}});
     }
     std::fputs((doc.dump(2) + "\n").c_str(), stdout);
     return 0;
@@ -207,7 +250,15 @@ int run_events(const EventsOptions& options) {
   const bool selected = options.since || options.until || options.kind || options.table || options.database;
   std::string out;
   if (events.empty()) out = "no destructive events in the index" + std::string(selected ? " for this selection" : "") + "\n";
+  std::string shown_incident;
   for (const auto& v : events) {
+    if (v.incident_events > 1 && v.incident != shown_incident) {
+      out += "incident " + v.incident + ": " + std::to_string(v.incident_events) +
+             " events of database " + v.database.value_or(std::to_string(v.database_oid)) +
+             " committed within --incident-gap of each other; restore to before all of them: walvault restore --repo " +
+             restore::shell_quote(repo_path) + " --target-dir DIR --before-incident " + v.incident + "\n";
+    }
+    shown_incident = v.incident;
     std::string what;
     for (const auto& t : v.tables) what += (what.empty() ? "" : ", ") + t;
     if (what.empty() && !v.relations.empty()) {
@@ -216,6 +267,14 @@ int run_events(const EventsOptions& options) {
     out += v.commit_time + "  " + v.kind + "  database " + v.database.value_or(std::to_string(v.database_oid)) +
            (what.empty() ? "" : "  " + what) + (v.rows ? "  (" + std::to_string(*v.rows) + " rows)" : "") +
            (v.names_unknown ? "  (name unknown: " + *v.names_unknown + ")" : "") + "\n";
+    if (!v.columns.empty()) {
+      out += "    columns:";
+      for (const auto& c : v.columns) {
+        out += " " + c.table.value_or(c.rel == 0 ? "?" : "oid " + std::to_string(c.rel)) + " #" +
+               (c.attnum == 0 ? std::string("?") : std::to_string(c.attnum));
+      }
+      out += "\n";
+    }
     out += "    id " + v.id + "  xid " + std::to_string(v.xid) + "  LSN " + v.lsn + "  timeline " +
            std::to_string(v.timeline) + "\n";
     out += "    restore: " + v.restore_command + "\n";

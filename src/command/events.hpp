@@ -1,5 +1,5 @@
 // `walvault events`: the destructive events the streamer saw (drop_database, drop_table, truncate, mass_delete,
-// mass_update), oldest first, each with the command that restores to just before it.
+// mass_update, drop_column, alter_type), oldest first, each with the command that restores to just before it.
 //
 // Read from the index alone (restore/plan_inputs.hpp read_events). Names: tables as "schema.table" and the
 // database by name when the streamer's relation-name snapshots knew them (archive/relation_names.hpp). A name no
@@ -10,8 +10,11 @@
 // --json prints an array of objects with exactly the fields id, kind, commit_time, xid, lsn, timeline, database
 // (name, null when unknown), database_oid, tables (the names of the tables it hit, as the human form shows them),
 // relations (every relation file: {relfilenode, name}, name null when unknown), names_unknown (why a name is
-// unknown, else null), rows (null except for mass_delete/mass_update), restore_command. Ids are stable
-// (restore/plan.hpp).
+// unknown, else null), rows (null except for mass_delete/mass_update), restore_command, incident (the id of the
+// incident it belongs to: restore/incidents.hpp, grouped with --incident-gap, default 10 s, over every event, not only
+// the selection), columns (drop_column / alter_type: [{table, attnum}] plus type_oid and typmod when known, else
+// null). Ids are stable (restore/plan.hpp). In the text form an incident of more than one event gets a header line
+// with its restore command (--before-incident) above its first listed event.
 // Errors: kUsage (bad --since/--until/--kind/--limit), kRepository, kCorrupt (damaged index).
 #pragma once
 
@@ -33,6 +36,7 @@ struct EventsOptions {
   std::optional<std::string> table;
   std::optional<std::string> database;
   std::optional<int64_t> limit;
+  double incident_gap = 10;  // --incident-gap SECONDS (restore/incidents.hpp)
   bool json = false;
 };
 
@@ -43,6 +47,14 @@ int run_events(const EventsOptions& options);
 struct RelationView {
   uint32_t relfilenode = 0;
   std::optional<std::string> name;  // "schema.table"
+};
+
+struct ColumnView {
+  uint32_t rel = 0;                  // the table's oid, 0 when unknown
+  std::optional<std::string> table;  // "schema.table" when known
+  int16_t attnum = 0;                // 0 when unknown
+  std::optional<uint32_t> type_oid;
+  std::optional<int32_t> typmod;
 };
 
 struct EventView {
@@ -58,7 +70,10 @@ struct EventView {
   std::vector<RelationView> relations;  // every relation file of the event
   std::optional<std::string> names_unknown;
   std::optional<uint64_t> rows;
+  std::vector<ColumnView> columns;
   std::string restore_command;
+  std::string incident;         // the id of its incident (restore/incidents.hpp)
+  size_t incident_events = 1;   // how many events the incident has
 };
 
 struct EventFilter {

@@ -19,6 +19,7 @@
 #include "repo/pins.hpp"
 #include "repo/repository.hpp"
 #include "restore/execute.hpp"
+#include "restore/incidents.hpp"
 #include "restore/pg_binaries.hpp"
 #include "restore/plan_inputs.hpp"
 
@@ -29,9 +30,10 @@ using nlohmann::ordered_json;
 
 restore::TargetRequest target_request(const RestoreOptions& o) {
   const int given = int{o.time.has_value()} + int{o.lsn.has_value()} + int{o.xid.has_value()} +
-                    int{o.before_event.has_value()} + int{o.latest};
+                    int{o.before_event.has_value()} + int{o.before_incident.has_value()} + int{o.latest};
   if (given != 1) {
-    throw Error(ErrorCode::kUsage, "give exactly one target: --time, --lsn, --xid, --before-event or --latest",
+    throw Error(ErrorCode::kUsage,
+                "give exactly one target: --time, --lsn, --xid, --before-event, --before-incident or --latest",
                 "'walvault events' lists events; 'walvault locate --time T' shows where a time falls");
   }
   restore::TargetRequest r;
@@ -46,9 +48,11 @@ restore::TargetRequest target_request(const RestoreOptions& o) {
   } else if (o.xid) {
     r.kind = restore::TargetKind::kXid;
     r.xid = *o.xid;
-  } else if (o.before_event) {
+  } else if (o.before_event || o.before_incident) {
     r.kind = restore::TargetKind::kBeforeEvent;
-    r.event_id = *o.before_event;
+    r.event_id = o.before_event ? *o.before_event : *o.before_incident;
+    r.incident = o.before_incident.has_value();
+    r.incident_gap_us = restore::incident_gap_option(o.incident_gap);
   }
   if (o.timeline) r.timeline = wal::TimelineId(*o.timeline);
   r.backup_id = o.backup;

@@ -36,6 +36,8 @@ struct RestoreOptions {
   std::optional<std::string> lsn;
   std::optional<uint32_t> xid;
   std::optional<std::string> before_event;
+  std::optional<std::string> before_incident;  // --before-incident ID (restore/incidents.hpp)
+  double incident_gap = 10;                    // --incident-gap SECONDS
   bool latest = false;
   std::optional<uint32_t> timeline;
   std::optional<std::string> backup;  // --backup ID

@@ -103,18 +103,19 @@ Expected<Stop, PlanError> resolve_stop(const PlanInputs& inputs, const TargetFac
     case TargetKind::kBeforeEvent: {
       s.target_text = "event " + r.event_id;
       if (!facts.event) {
-        return fail(PlanErrorKind::kNotFound, "no event \"" + r.event_id + "\" in the repository",
-                    "run 'walvault events' to list the events and their ids");
+        return fail(PlanErrorKind::kNotFound,
+                    std::string(r.incident ? "no incident with the event \"" : "no event \"") + r.event_id +
+                        "\" in the repository",
+                    "run 'walvault events' to list the events, their incidents and their ids");
       }
       const format::EventEntry& e = *facts.event;
-      // A dropped database's files go before its commit; a prepared transaction stopped before its commit stays
-      // prepared and keeps its locks. Both stop before the transaction's first destructive record instead.
       const bool drop_database = e.kind == format::EventKind::kDropDatabase;
-      const bool before_first = (drop_database || e.two_phase) && e.first_lsn.valid();
-      s.lsn = before_first ? e.first_lsn : e.commit_lsn;
+      if (facts.incident) s.target_text = "incident " + *facts.incident;
+      s.lsn = event_stop_lsn(e);
       s.wal_end = s.lsn + 1;
       s.settings = {{"recovery_target_lsn", s.lsn.to_string()}, {"recovery_target_inclusive", "off"}};
-      s.description = "just before " + std::string(format::event_kind_name(e.kind)) + " by " +
+      s.description = (facts.incident ? "just before incident " + *facts.incident + ", whose first is " : "just before ") +
+                      std::string(format::event_kind_name(e.kind)) + " by " +
                       (e.two_phase ? "prepared transaction " : "transaction ") + std::to_string(e.xid) +
                       " (committed " + print_time(e.commit_time) + "): stops before " +
                       (drop_database ? "the first record of the drop at LSN "
@@ -259,6 +260,13 @@ std::optional<wal::TimelineId> timeline_at(const Branch& branch, wal::Lsn lsn) {
 std::string event_id(wal::TimelineId timeline, const format::EventEntry& event) {
   return std::to_string(timeline.value()) + "-" + hex16(event.commit_lsn.value()) + "-" +
          std::string(format::event_kind_name(event.kind));
+}
+
+wal::Lsn event_stop_lsn(const format::EventEntry& e) {
+  // A dropped database's files go before its commit; a prepared transaction stopped before its commit stays
+  // prepared and keeps its locks. Both stop before the transaction's first destructive record instead.
+  const bool before_first = (e.kind == format::EventKind::kDropDatabase || e.two_phase) && e.first_lsn.valid();
+  return before_first ? e.first_lsn : e.commit_lsn;
 }
 
 std::optional<EventId> parse_event_id(std::string_view text) {

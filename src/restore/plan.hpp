@@ -56,6 +56,10 @@ struct TargetRequest {
   wal::Lsn lsn;                             // kLsn
   uint32_t xid = 0;                         // kXid
   std::string event_id;                     // kBeforeEvent
+  // kBeforeEvent: event_id names an incident (restore/incidents.hpp) by its id or any of its events' ids, and the
+  // target is just before the incident's first event.
+  bool incident = false;
+  int64_t incident_gap_us = 0;  // the incident rule's gap G
   std::optional<wal::TimelineId> timeline;  // --timeline: the branch to follow (default: the newest)
   std::optional<std::string> backup_id;     // --backup: start from this backup (default: the newest that reaches)
 };
@@ -100,6 +104,9 @@ struct EventId {
 };
 [[nodiscard]] std::string event_id(wal::TimelineId timeline, const format::EventEntry& event);
 [[nodiscard]] std::optional<EventId> parse_event_id(std::string_view text);
+// Where --before-event stops replay (recovery_target_lsn, inclusive off): before the commit record, or before the
+// first destructive record for drop_database and a two-phase commit (see above).
+[[nodiscard]] wal::Lsn event_stop_lsn(const format::EventEntry& event);
 
 // ---- inputs
 // One WAL record's extent.
@@ -116,7 +123,8 @@ struct TargetFacts {
   std::optional<format::CommitEntry> last_at_or_before;  // kTime
   std::optional<format::CommitEntry> first_after;        // kTime
   std::optional<format::CommitEntry> xid_commit;         // kXid: its newest commit/abort on the branch
-  std::optional<format::EventEntry> event;               // kBeforeEvent
+  std::optional<format::EventEntry> event;               // kBeforeEvent (with incident: its first event)
+  std::optional<std::string> incident;                   // incident: "<id> (N events)"
   std::optional<format::CommitEntry> last_commit;        // the last archived commit on the branch
   std::optional<RecordSpan> last_record;                 // kLatest: the last whole record held on the timeline
 };

@@ -13,6 +13,7 @@
 #include "common/log.hpp"
 #include "repo/wal_chains.hpp"
 #include "repo/repository.hpp"
+#include "restore/incidents.hpp"
 #include "restore/wal_fetch.hpp"
 #include "storage/index_store.hpp"
 #include "wal/decoder.hpp"
@@ -277,8 +278,17 @@ TargetFacts read_target_facts(const repo::Repository& repository, const TargetRe
   TargetFacts facts;
   facts.request = request;
   std::optional<EventId> id;
+  bool no_incident = false;
   if (request.kind == TargetKind::kBeforeEvent) {
     id = parse_event_id(request.event_id);
+    if (id && request.incident) {
+      // The incident's first event is the target (its lowest stop point).
+      const auto incident = find_incident(storage, seg, request.event_id, request.incident_gap_us);
+      no_incident = !incident;  // plan_restore says so
+      if (incident) id = parse_event_id(event_id(incident->timeline, incident->first));
+      if (incident) facts.incident = incident->id + " (" + std::to_string(incident->events.size()) + " event" +
+                       (incident->events.size() == 1 ? "" : "s") + ")";
+    }
     if (!id) {
       throw Error(ErrorCode::kNotFound, "\"" + request.event_id + "\" is not an event id",
                   "event ids look like 1-0000000004019D50-drop_table; run 'walvault events' to list them");
@@ -310,7 +320,7 @@ TargetFacts read_target_facts(const repo::Repository& repository, const TargetRe
       }
       break;
     case TargetKind::kBeforeEvent: {
-      if (timeline_at(facts.branch, id->commit_lsn) != id->timeline) break;
+      if (no_incident || timeline_at(facts.branch, id->commit_lsn) != id->timeline) break;
       auto view = storage::open_index(storage, id->timeline, seg);
       for (auto& e : checked(view.events_by_lsn(id->commit_lsn, id->commit_lsn + 1), id->timeline)) {
         if (e.kind == id->kind) facts.event = std::move(e);
