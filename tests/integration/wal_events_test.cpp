@@ -3,6 +3,10 @@
 // txid_current() reported in the same transaction and the commit time that track_commit_timestamp recorded; the
 // same statements rolled back, table rewrites, REINDEX, sequence changes and tables created and dropped in one
 // transaction yield none. Dropping and recreating a table in one transaction is a drop_table, refilled or not.
+// DROP COLUMN is a drop_column naming the table's oid and the column's attnum (a column with a DEFAULT, and one right
+// after a CHECKPOINT, whose pg_attribute row is then only in a full-page image, too); a rewriting ALTER COLUMN ...
+// TYPE is an alter_type, while a type change that rewrites nothing (varchar widening) and other rewrites (VACUUM
+// FULL, CLUSTER, SET UNLOGGED, ADD COLUMN with a volatile default) stay quiet.
 #include <catch2/catch.hpp>
 #include <map>
 #include <set>
@@ -62,17 +66,29 @@ TEST_CASE("destructive statements yield exactly their events, and rollbacks and 
         "CREATE TABLE reseed (id int primary key, v text)",
         "INSERT INTO reseed SELECT g, 'old' FROM generate_series(1, 50) g",
         "CREATE TABLE recreate (id int)",
-        "INSERT INTO recreate SELECT generate_series(1, 50)"});
+        "INSERT INTO recreate SELECT generate_series(1, 50)",
+        "CREATE TABLE dc (id int primary key, a int, b text DEFAULT 'x', c int, d int)",
+        "INSERT INTO dc SELECT g, g, 'b', g, g FROM generate_series(1, 50) g",
+        "CREATE TABLE vc (id int primary key, v varchar(10), n numeric(10,2))",
+        "INSERT INTO vc SELECT g, 'v', g FROM generate_series(1, 50) g"});
+  const std::string dc_oid = cluster.scalar("SELECT 'dc'::regclass::oid", "app");
   const std::string first = cluster.scalar("SELECT pg_walfile_name(pg_current_wal_insert_lsn())");
 
   // Rolled back: nothing.
   for (const char* stmt :
-       {"DROP TABLE victim", "DROP SCHEMA s CASCADE", "TRUNCATE tr", "DELETE FROM big", "UPDATE big SET v = 'x'"}) {
+       {"DROP TABLE victim", "DROP SCHEMA s CASCADE", "TRUNCATE tr", "DELETE FROM big", "UPDATE big SET v = 'x'",
+        "ALTER TABLE dc DROP COLUMN d", "ALTER TABLE vc ALTER COLUMN n TYPE int"}) {
     (void)in_transaction(cluster, "app", stmt, "ROLLBACK");
   }
   // Rewrites and small changes: nothing.
   const std::set<std::string> quiet = {
-      in_transaction(cluster, "app", "ALTER TABLE big ALTER COLUMN id TYPE bigint"),
+      // A type change that rewrites nothing keeps every stored byte.
+      in_transaction(cluster, "app", "ALTER TABLE vc ALTER COLUMN v TYPE varchar(20)"),
+      in_transaction(cluster, "app", "ALTER TABLE vc ADD COLUMN r float8 DEFAULT random()"),
+      in_transaction(cluster, "app", "ALTER TABLE vc SET UNLOGGED"),
+      in_transaction(cluster, "app", "ALTER TABLE vc SET LOGGED"),
+      // A column added and dropped in one transaction held nothing that existed before it.
+      in_transaction(cluster, "app", "ALTER TABLE vc ADD COLUMN tmp int; ALTER TABLE vc DROP COLUMN tmp"),
       in_transaction(cluster, "app", "CLUSTER big USING big_pkey"),
       in_transaction(cluster, "app", "DELETE FROM small"),
       in_transaction(cluster, "app", "DROP INDEX big_v"),
@@ -88,6 +104,20 @@ TEST_CASE("destructive statements yield exactly their events, and rollbacks and 
   psql(cluster, "app", {"VACUUM FULL big", "VACUUM FULL tr"});
 
   std::map<std::string, std::string> expected;  // xid -> kind
+  std::map<std::string, int> dropped_attnum;   // drop_column xid -> attnum
+  const std::string alter_xid = in_transaction(cluster, "app", "ALTER TABLE big ALTER COLUMN id TYPE bigint");
+  expected[alter_xid] = "alter_type";
+  expected[in_transaction(cluster, "app", "ALTER TABLE vc ALTER COLUMN n TYPE numeric(6,1)")] = "alter_type";
+  std::string drop = in_transaction(cluster, "app", "ALTER TABLE dc DROP COLUMN a");
+  expected[drop] = "drop_column";
+  dropped_attnum[drop] = 2;
+  drop = in_transaction(cluster, "app", "ALTER TABLE dc DROP COLUMN b");  // with a DEFAULT: the row updated twice
+  expected[drop] = "drop_column";
+  dropped_attnum[drop] = 3;
+  cluster.exec("CHECKPOINT");  // the next change of pg_attribute's page carries a full-page image
+  drop = in_transaction(cluster, "app", "ALTER TABLE dc DROP COLUMN c");
+  expected[drop] = "drop_column";
+  dropped_attnum[drop] = 4;
   expected[in_transaction(cluster, "app", "UPDATE big SET v = 'u'")] = "mass_update";
   expected[in_transaction(cluster, "app", "DELETE FROM big")] = "mass_delete";
   expected[in_transaction(cluster, "app", "TRUNCATE tr")] = "truncate";
@@ -130,6 +160,17 @@ TEST_CASE("destructive statements yield exactly their events, and rollbacks and 
     }
     if (kind == "drop_table" && xid == schema_xid) {
       CHECK(j["relfilenodes"].size() >= 3);  // s.a, its index, s.b (+ toast), s.seq
+    }
+    if (kind == "drop_column") {
+      REQUIRE(j["columns"].size() == 1);
+      CHECK(std::to_string(j["columns"][0]["rel"].get<uint64_t>()) == dc_oid);
+      CHECK(j["columns"][0]["attnum"] == dropped_attnum[xid]);
+      CHECK(j["relfilenodes"].empty());
+    }
+    if (kind == "alter_type") {
+      CHECK_FALSE(j["relfilenodes"].empty());  // the files the rewrite replaced
+      REQUIRE_FALSE(j["columns"].empty());
+      if (xid == alter_xid && j["columns"][0].contains("type_oid")) CHECK(j["columns"][0]["type_oid"] == 20);  // int8
     }
   }
   REQUIRE_FALSE(drop_db_xid.empty());
