@@ -8,6 +8,7 @@
 #include <map>
 
 #include "../wal/wal_fixtures.hpp"
+#include "format/checksum.hpp"
 #include "storage/memory_storage.hpp"
 
 namespace {
@@ -48,14 +49,21 @@ Decoded decode_fixture() {
 
 wal::SegmentNo segment_of(wal::Lsn lsn) { return wal::segment_of(lsn, kFixtureSegmentSize); }
 
-// One tip log per fixture segment holding `d`'s entries of that segment; the units that name them.
-std::vector<archive::IndexUnit> store_index(storage::Storage& storage, const Decoded& d) {
+// One tip log per fixture segment holding `d`'s entries of that segment, with a header of tip_version; the units
+// that name them.
+std::vector<archive::IndexUnit> store_index(storage::Storage& storage, const Decoded& d,
+                                            uint16_t tip_version = format::kTipLogVersion) {
   const wal::TimelineId tli(1);
   const auto system = fixture_config().system_identifier;
   std::map<uint64_t, std::vector<std::byte>> logs;
   const uint64_t first = segment_of(wal_fixture().start).value();
   const uint64_t count = wal_fixture().bytes.size() / kFixtureSegmentSize;
-  for (uint64_t s = first; s < first + count; ++s) logs[s] = format::encode_tip_header(system, tli);
+  for (uint64_t s = first; s < first + count; ++s) {
+    auto header = format::encode_tip_header(system, tli);
+    format::put_le<uint16_t>(header.data() + 8, tip_version);
+    format::put_le<uint64_t>(header.data() + 24, format::checksum(std::span(header).first(24)));
+    logs[s] = std::move(header);
+  }
   const auto append = [&](wal::Lsn lsn, const std::vector<std::byte>& record) {
     auto& log = logs[segment_of(lsn).value()];
     log.insert(log.end(), record.begin(), record.end());
@@ -120,6 +128,17 @@ TEST_CASE("index cross-check: the index against the WAL it was built from", "[ar
     REQUIRE(found.size() == 1);
     CHECK(found[0].message == "0 commits and 1 event of the WAL (the first at " +
                                   decoded.events.back().commit_lsn.to_string() + ") are missing from the index");
+  }
+  SECTION("an index written before alter_type existed does not miss the fixture's alter_type; a newer one does") {
+    Decoded old = decoded;
+    std::erase_if(old.events, [](const format::EventEntry& e) { return e.kind == format::EventKind::kAlterType; });
+    REQUIRE(old.events.size() + 1 == decoded.events.size());
+    storage::MemoryStorage before;
+    CHECK(cross_check(before, store_index(before, old, 1)).empty());
+    storage::MemoryStorage after;
+    const auto found = cross_check(after, store_index(after, old));
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].message.find("0 commits and 1 event of the WAL") == 0);
   }
   SECTION("a commit missing from the index") {
     Decoded partial = decoded;
