@@ -146,6 +146,23 @@ void warn_if_behind(const repo::Repository& repository) {
   }
 }
 
+// --before-event on a later event of an incident: the state it restores still lacks what the incident's earlier
+// events destroyed (a Django migration's dropped column before its dropped tables).
+void warn_if_incident_began_earlier(const repo::Repository& repository, const restore::TargetRequest& request) {
+  const auto incident =
+      restore::find_incident(*repository.storage, repository.config.segment_size, request.event_id,
+                             request.incident_gap_us);
+  if (!incident || incident->events.size() < 2 || restore::event_id(incident->timeline, incident->first) ==
+                                                       request.event_id) {
+    return;
+  }
+  log::warning("event " + request.event_id + " belongs to incident " + incident->id + " of " +
+               std::to_string(incident->events.size()) + " events, whose first (" +
+               restore::event_id(incident->timeline, incident->first) +
+               ") came earlier: this restore keeps its damage; --before-incident " + incident->id +
+               " restores to before all of them");
+}
+
 }  // namespace
 
 int run_restore(const RestoreOptions& options) {
@@ -170,6 +187,9 @@ int run_restore(const RestoreOptions& options) {
   // Planned and pinned under the pin lock, so a concurrent expire keeps the backup chosen (repo/pins.hpp).
   auto pin_lock = repository.storage->lock(repo::kPinLockName, storage::LockWait::kWait);
   const restore::RestorePlan plan = restore::make_plan(repository, request);
+  if (request.kind == restore::TargetKind::kBeforeEvent && !request.incident) {
+    warn_if_incident_began_earlier(repository, request);
+  }
   // The server programs of the backup's version, before anything is written: --start runs them, and a --pg-bindir
   // of the wrong version is refused even without it.
   std::optional<restore::PgBinaries> binaries;

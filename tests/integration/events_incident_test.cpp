@@ -4,7 +4,8 @@
 // sqlmigrate --backwards, run here through libpq). `walvault events` lists a drop_column and a drop_table and groups
 // them as one incident; `restore --before-incident` (given the drop_table's id, any event of the incident will do)
 // and `restore --before-event <drop_column>` bring scores_score back with its note column and values, while
-// `restore --before-event <drop_table>` brings it back without the column, as it was between the two migrations.
+// `restore --before-event <drop_table>` brings it back without the column, as it was between the two migrations,
+// and warns that the event's incident began earlier.
 #include <libpq-fe.h>
 
 #include <catch2/catch.hpp>
@@ -109,6 +110,7 @@ TEST_CASE("a Django migrate-to-zero is one incident, and restoring before it bri
   const auto apart = nlohmann::json::parse(ac.walvault({"events", "--repo", ac.repo(), "--json", "--incident-gap", "0"}).out);
   for (const auto& e : apart) CHECK(e["incident"] == e["id"]);
 
+  std::string said;  // the last restore's messages
   const auto restore = [&](const std::vector<std::string>& target, const std::string& name) {
     auto server = std::make_unique<RestoredServer>(pg.work_dir() + "/restore-" + name, walvault::test::free_port());
     std::vector<std::string> args = {"restore", "--repo", ac.repo(), "--target-dir", server->dir(), "--start",
@@ -117,6 +119,7 @@ TEST_CASE("a Django migrate-to-zero is one incident, and restoring before it bri
     const auto r = ac.walvault(args);
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
+    said = r.out + r.err;
     return server;
   };
   {
@@ -130,6 +133,7 @@ TEST_CASE("a Django migrate-to-zero is one incident, and restoring before it bri
   {
     // Just before the DROP TABLEs the column was already gone: that event alone does not bring it back.
     const auto r = restore({"--before-event", table_id}, "table");
+    CHECK(said.find("belongs to incident " + column_id + " of 2 events") != std::string::npos);
     CHECK(r->scalar("SELECT count(*) FROM scores_score", "dj") == "20");
     CHECK(r->scalar("SELECT count(*) FROM pg_attribute WHERE attrelid = 'scores_score'::regclass AND attname = 'note'",
                     "dj") == "0");
