@@ -67,13 +67,14 @@ std::optional<NameSnapshot> take_name_snapshot(const std::string& conninfo) {
       snap.databases[*oid] = name;
       const pg::Connection conn(conninfo_for_database(conninfo, name), pg::Mode::kRegular);
       const pg::Result rels = conn.exec(
-          "SELECT pg_relation_filenode(c.oid), n.nspname, c.relname FROM pg_class c "
+          "SELECT pg_relation_filenode(c.oid), n.nspname, c.relname, c.oid FROM pg_class c "
           "JOIN pg_namespace n ON n.oid = c.relnamespace "
           "WHERE c.relkind IN ('r', 'm', 'S') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
           "AND n.nspname NOT LIKE 'pg_toast%' AND pg_relation_filenode(c.oid) IS NOT NULL");
       for (int r = 0; r < rels.rows(); ++r) {
         if (const auto node = to_u32(rels.value(r, 0))) {
           snap.relations[{*oid, *node}] = rels.value(r, 1) + "." + rels.value(r, 2);
+          if (const auto rel_oid = to_u32(rels.value(r, 3))) snap.oids[{*oid, *node}] = *rel_oid;
         }
       }
     }
@@ -91,7 +92,11 @@ std::string encode_name_snapshot(const NameSnapshot& s) {
   for (const auto& [oid, name] : s.databases) dbs[std::to_string(oid)] = name;
   j["databases"] = dbs;
   nlohmann::ordered_json rels = nlohmann::ordered_json::array();
-  for (const auto& [key, name] : s.relations) rels.push_back({key.first, key.second, name});
+  for (const auto& [key, name] : s.relations) {
+    const auto oid = s.oids.find(key);
+    rels.push_back(oid == s.oids.end() ? nlohmann::ordered_json{key.first, key.second, name}
+                                       : nlohmann::ordered_json{key.first, key.second, name, oid->second});
+  }
   j["relations"] = rels;
   return format::seal_json(std::move(j));
 }
@@ -112,7 +117,9 @@ Expected<NameSnapshot, std::string> decode_name_snapshot(std::string_view text, 
       s.databases[*v] = name.get<std::string>();
     }
     for (const auto& r : j.at("relations")) {
-      s.relations[{r.at(0).get<uint32_t>(), r.at(1).get<uint32_t>()}] = r.at(2).get<std::string>();
+      const std::pair<uint32_t, uint32_t> key{r.at(0).get<uint32_t>(), r.at(1).get<uint32_t>()};
+      s.relations[key] = r.at(2).get<std::string>();
+      if (r.size() > 3) s.oids[key] = r.at(3).get<uint32_t>();
     }
     return s;
   } catch (const nlohmann::json::exception&) {
@@ -148,23 +155,37 @@ std::optional<NameSnapshot> latest_name_snapshot(const storage::Storage& storage
   }
 }
 
+std::optional<std::string> relation_name_by_oid(const NameSnapshot& snapshot, uint32_t db, uint32_t oid) {
+  for (const auto& [key, value] : snapshot.oids) {
+    if (key.first == db && value == oid) return snapshot.relations.at(key);
+  }
+  if (!snapshot.oids.empty()) return std::nullopt;
+  const auto it = snapshot.relations.find({db, oid});
+  if (it == snapshot.relations.end()) return std::nullopt;
+  return it->second;
+}
+
 std::vector<std::string> names_for(const NameSnapshot& snapshot, const wal::Event& event) {
   std::vector<std::string> names;
   if (event.kind == wal::EventKind::kDropDatabase) {
     if (const auto it = snapshot.databases.find(event.db); it != snapshot.databases.end()) names.push_back(it->second);
     return names;
   }
-  std::vector<wal::RelFileNode> nodes = event.relfilenodes;
-  // drop_column names tables by oid; a table never rewritten has the relfilenode of its oid (a rewritten one is
-  // left unnamed: the snapshots map relfilenodes).
-  if (event.kind == wal::EventKind::kDropColumn) {
-    for (const auto& oid : event.rel_oids) nodes.push_back(wal::RelFileNode{0, oid.db, oid.rel});
+  const auto database = [&](uint32_t db) {
+    const auto it = snapshot.databases.find(db);
+    return it == snapshot.databases.end() ? std::to_string(db) : it->second;
+  };
+  if (event.kind == wal::EventKind::kDropColumn) {  // its relations are the tables' oids
+    for (const auto& oid : event.rel_oids) {
+      if (const auto name = relation_name_by_oid(snapshot, oid.db, oid.rel)) {
+        names.push_back(database(oid.db) + "." + *name);
+      }
+    }
+    return names;
   }
-  for (const auto& node : nodes) {
+  for (const auto& node : event.relfilenodes) {
     const auto rel = snapshot.relations.find({node.db, node.rel});
-    if (rel == snapshot.relations.end()) continue;
-    const auto db = snapshot.databases.find(node.db);
-    names.push_back((db == snapshot.databases.end() ? std::to_string(node.db) : db->second) + "." + rel->second);
+    if (rel != snapshot.relations.end()) names.push_back(database(node.db) + "." + rel->second);
   }
   return names;
 }

@@ -33,8 +33,14 @@ struct NameSnapshot {
   wal::Lsn lsn;
   std::map<uint32_t, std::string> databases;                          // database oid → name
   std::map<std::pair<uint32_t, uint32_t>, std::string> relations;     // (database oid, relfilenode) → schema.table
+  // (database oid, relfilenode) → the relation's oid; empty in snapshots stored before it was recorded.
+  std::map<std::pair<uint32_t, uint32_t>, uint32_t> oids;
   bool operator==(const NameSnapshot&) const = default;
 };
+
+// "schema.table" of the relation with this oid (drop_column names tables by oid): through `oids`, else, for a
+// snapshot without oids, the relation whose relfilenode is the oid (a table never rewritten).
+[[nodiscard]] std::optional<std::string> relation_name_by_oid(const NameSnapshot& snapshot, uint32_t db, uint32_t oid);
 
 [[nodiscard]] std::optional<NameSnapshot> take_name_snapshot(const std::string& conninfo);
 

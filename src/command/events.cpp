@@ -35,7 +35,9 @@ class Snapshots {
   }
   // The newest snapshot at or before lsn that knows any of the relations (a snapshot taken while the event's
   // transaction ran may already show its new relfilenodes, so older ones are tried too, up to kTries).
-  const archive::NameSnapshot* before(wal::Lsn lsn, uint32_t database, const std::vector<uint32_t>& relations) {
+  // by_oid: the relations are relation oids (drop_column), not relfilenodes.
+  const archive::NameSnapshot* before(wal::Lsn lsn, uint32_t database, const std::vector<uint32_t>& relations,
+                                      bool by_oid) {
     constexpr int kTries = 8;
     const archive::NameSnapshot* newest = nullptr;
     auto it = objects_.upper_bound(lsn.value());
@@ -45,7 +47,10 @@ class Snapshots {
       if (snap == nullptr) continue;
       if (newest == nullptr) newest = snap;
       for (const uint32_t rel : relations) {
-        if (snap->relations.contains({database, rel})) return snap;
+        if (by_oid ? archive::relation_name_by_oid(*snap, database, rel).has_value()
+                   : snap->relations.contains({database, rel})) {
+          return snap;
+        }
       }
       if (relations.empty()) return snap;
     }
@@ -102,13 +107,17 @@ EventView view_of(const restore::TimelineEvent& te, const archive::NameSnapshot*
       return name.starts_with(prefix) ? name.substr(prefix.size()) : name;
     };
     std::vector<std::string> resolved;
+    const bool by_oid = e.kind == format::EventKind::kDropColumn;  // its relations are the tables' oids
     for (size_t i = 0; i < e.relations.size(); ++i) {
       RelationView rel{e.relations[i], std::nullopt};
       if (names) {
-        if (const auto it = names->relations.find({e.database_oid, rel.relfilenode}); it != names->relations.end()) {
+        if (by_oid) {
+          rel.name = archive::relation_name_by_oid(*names, e.database_oid, rel.relfilenode);
+        } else if (const auto it = names->relations.find({e.database_oid, rel.relfilenode});
+                   it != names->relations.end()) {
           rel.name = it->second;
-          resolved.push_back(it->second);
         }
+        if (rel.name) resolved.push_back(*rel.name);
       }
       if (!rel.name && e.names.size() == e.relations.size()) rel.name = attached(i);
       v.relations.push_back(std::move(rel));
@@ -127,12 +136,7 @@ EventView view_of(const restore::TimelineEvent& te, const archive::NameSnapshot*
   if (e.kind == format::EventKind::kMassDelete || e.kind == format::EventKind::kMassUpdate) v.rows = e.rows;
   for (const auto& c : e.columns) {
     ColumnView col{c.rel, std::nullopt, c.attnum, std::nullopt, std::nullopt};
-    // Snapshots map relfilenodes: a table never rewritten has the relfilenode of its oid.
-    if (names && c.rel != 0) {
-      if (const auto it = names->relations.find({e.database_oid, c.rel}); it != names->relations.end()) {
-        col.table = it->second;
-      }
-    }
+    if (names && c.rel != 0) col.table = archive::relation_name_by_oid(*names, e.database_oid, c.rel);
     if (c.type_known) {
       col.type_oid = c.type_oid;
       col.typmod = c.typmod;
@@ -202,7 +206,10 @@ int run_events(const EventsOptions& options) {
     if (te.event.commit_time < since || te.event.commit_time > until) continue;
     if (options.kind && format::event_kind_name(te.event.kind) != *options.kind) continue;
     const wal::Lsn at = te.event.first_lsn.valid() ? te.event.first_lsn : te.event.commit_lsn;
-    EventView v = view_of(te, snapshots.before(at, te.event.database_oid, te.event.relations), repo_path);
+    EventView v = view_of(te,
+                          snapshots.before(at, te.event.database_oid, te.event.relations,
+                                           te.event.kind == format::EventKind::kDropColumn),
+                          repo_path);
     if (const auto it = incident_of.find(v.id); it != incident_of.end()) {
       v.incident = it->second.first;
       v.incident_events = it->second.second;

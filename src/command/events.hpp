@@ -9,7 +9,7 @@
 // which keeps the newest N events of the selection (still printed oldest first).
 // --json prints an array of objects with exactly the fields id, kind, commit_time, xid, lsn, timeline, database
 // (name, null when unknown), database_oid, tables (the names of the tables it hit, as the human form shows them),
-// relations (every relation file: {relfilenode, name}, name null when unknown), names_unknown (why a name is
+// relations (every relation file: {relfilenode, name}, name null when unknown; for drop_column the tables' oids), names_unknown (why a name is
 // unknown, else null), rows (null except for mass_delete/mass_update), restore_command, incident (the id of the
 // incident it belongs to: restore/incidents.hpp, grouped with --incident-gap, default 10 s, over every event, not only
 // the selection), columns (drop_column / alter_type: [{table, attnum}] plus type_oid and typmod when known, else
@@ -45,7 +45,7 @@ int run_events(const EventsOptions& options);
 // ---- the selection (pure)
 
 struct RelationView {
-  uint32_t relfilenode = 0;
+  uint32_t relfilenode = 0;  // for drop_column the table's oid (its files stay)
   std::optional<std::string> name;  // "schema.table"
 };
 

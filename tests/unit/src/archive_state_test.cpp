@@ -89,6 +89,19 @@ TEST_CASE("relation name snapshots round-trip and name the relations of events",
   dropdb.kind = wal::EventKind::kDropDatabase;
   dropdb.db = 16418;
   CHECK(archive::names_for(s, dropdb) == std::vector<std::string>{"shop"});
+
+  // drop_column names tables by oid: a snapshot without oids (stored before they were) takes the relfilenode for
+  // the oid (a table never rewritten); one with oids knows a rewritten table too.
+  wal::Event column;
+  column.kind = wal::EventKind::kDropColumn;
+  column.rel_oids = {{5, 16396}};
+  CHECK(archive::names_for(s, column) == std::vector<std::string>{"postgres.public.accounts"});
+  s.oids = {{{5, 16396}, 16390}, {{5, 16400}, 16400}};  // accounts was rewritten: relfilenode 16396, oid 16390
+  CHECK(archive::decode_name_snapshot(archive::encode_name_snapshot(s), format::SealRule::kRequired).value() == s);
+  CHECK(archive::names_for(s, column).empty());
+  column.rel_oids = {{5, 16390}};
+  CHECK(archive::names_for(s, column) == std::vector<std::string>{"postgres.public.accounts"});
+  CHECK(archive::relation_name_by_oid(s, 5, 16400) == "app.orders");
 }
 
 TEST_CASE("conninfo is rewritten for another database", "[archive]") {
