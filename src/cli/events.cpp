@@ -9,7 +9,9 @@ namespace walvault::cli {
 void register_events(CLI::App& app, Action& selected) {
   auto o = std::make_shared<command::EventsOptions>();
   CLI::App* sub = app.add_subcommand(
-      "events", "List destructive events (drops, truncates, mass deletes/updates), each with its restore command");
+      "events",
+      "List destructive events (drops, truncates, mass deletes/updates, column drops, rewriting type changes), grouped "
+      "into incidents, each with its restore command");
   add_repo_option(*sub, o->repo);
   sub->add_option("--since", o->since, "Only events committed at or after this time");
   sub->add_option("--until", o->until, "Only events committed at or before this time");
