@@ -249,6 +249,13 @@ void EventTracker::note_type_row(const Record& rec, uint8_t op, Tx& tx) const {
 
 void EventTracker::note_attribute_row(const Record& rec, uint8_t op, Tx& tx) const {
   if (note_new_row(rec, op, tx.new_attributes, tx.overflow)) return;  // a row of the transaction's own: no loss
+  uint16_t offnum = 0;
+  if (static_cast<Rmgr>(rec.rmid) == Rmgr::kHeap && op == kHeapDelete && load(rec.main_data, 4, offnum)) {
+    // The changed row deleted again: its table was dropped in the same transaction, which drop_table reports.
+    const RowId row{rec.blocks.front().rel, rec.blocks.front().block, offnum};
+    std::erase_if(tx.columns, [&](const ColumnChange& c) { return c.row == row; });
+    return;
+  }
   if (static_cast<Rmgr>(rec.rmid) != Rmgr::kHeap || (op != kHeapUpdate && op != kHeapHotUpdate)) return;
   const auto update = parse_heap_update(rec);
   if (!update) return;

@@ -38,7 +38,8 @@
 //                  uncompressed full-page image). The column's table (attrelid) comes from the tuple when it holds
 //                  it, else from the transaction's pg_attribute_relid_attnum_index (2659) insert of the same row, else
 //                  from the only relation the transaction locked, else 0. One event per transaction lists every
-//                  column; columns added in the same transaction (INSERT / MULTI_INSERT rows) are no loss. A new
+//                  column; columns added in the same transaction (INSERT / MULTI_INSERT rows) are no loss, and a
+//                  column whose row the transaction then deletes belongs to a table it dropped (drop_table). A new
 //                  tuple only in a compressed image is reported (Commit::undecodable_catalog_change), never guessed.
 //   alter_type     a rewrite (the commit drops pre-existing files, the transaction created files) that also updated
 //                  a pre-existing pg_attribute row's atttypid or atttypmod (the window overlaps them, or the old and

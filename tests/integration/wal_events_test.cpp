@@ -70,6 +70,7 @@ TEST_CASE("destructive statements yield exactly their events, and rollbacks and 
         "INSERT INTO recreate SELECT generate_series(1, 50)",
         "CREATE TABLE dc (id int primary key, a int, b text DEFAULT 'x', c int, d int)",
         "INSERT INTO dc SELECT g, g, 'b', g, g FROM generate_series(1, 50) g",
+        "CREATE TABLE dropped_too (id int primary key, a int)",
         "CREATE TABLE vc (id int primary key, v varchar(10), n numeric(10,2))",
         "INSERT INTO vc SELECT g, 'v', g FROM generate_series(1, 50) g"});
   const std::string dc_oid = cluster.scalar("SELECT 'dc'::regclass::oid", "app");
@@ -115,6 +116,9 @@ TEST_CASE("destructive statements yield exactly their events, and rollbacks and 
   drop = in_transaction(cluster, "app", "ALTER TABLE dc DROP COLUMN b");  // with a DEFAULT: the row updated twice
   expected[drop] = "drop_column";
   dropped_attnum[drop] = 3;
+  // A migration that removes a field and then its model in one transaction: the table's drop covers the column.
+  expected[in_transaction(cluster, "app", "ALTER TABLE dropped_too DROP COLUMN a; DROP TABLE dropped_too")] =
+      "drop_table";
   cluster.exec("CHECKPOINT");  // the next change of pg_attribute's page carries a full-page image
   drop = in_transaction(cluster, "app", "ALTER TABLE dc DROP COLUMN c");
   expected[drop] = "drop_column";
