@@ -7,10 +7,10 @@ namespace walvault::wal {
 namespace {
 
 constexpr size_t kPageSize = 8192;
-constexpr size_t kPageHeaderSize = 24;      // SizeOfPageHeaderData
-constexpr size_t kTupleHeaderSize = 23;     // SizeofHeapTupleHeader (offsetof t_bits)
-constexpr size_t kHeapHeaderSize = 5;       // SizeOfHeapHeader: t_infomask2, t_infomask, t_hoff
-constexpr size_t kIndexTupleHeaderSize = 8;  // IndexTupleData, MAXALIGNed
+constexpr size_t kPageHeaderSize = 24;          // SizeOfPageHeaderData
+constexpr size_t kTupleHeaderSize = 23;         // SizeofHeapTupleHeader (offsetof t_bits)
+constexpr size_t kHeapHeaderSize = 5;           // SizeOfHeapHeader: t_infomask2, t_infomask, t_hoff
+constexpr size_t kIndexTupleHeaderSize = 8;     // IndexTupleData, MAXALIGNed
 constexpr uint8_t kUpdatePrefixFromOld = 0x20;  // XLH_UPDATE_PREFIX_FROM_OLD
 constexpr uint8_t kUpdateSuffixFromOld = 0x40;  // XLH_UPDATE_SUFFIX_FROM_OLD
 constexpr uint8_t kLpNormal = 1;
@@ -51,7 +51,9 @@ std::optional<std::vector<std::byte>> page_item(const BlockRef& block, uint16_t 
   const auto page_bytes = [&](size_t offset, size_t length, std::byte* out) {
     for (size_t i = 0; i < length; ++i) {
       const size_t p = offset + i;
-      out[i] = p < hole_offset ? block.image[p] : p < hole_offset + hole_length ? std::byte{0} : block.image[p - hole_length];
+      out[i] = p < hole_offset                 ? block.image[p]
+               : p < hole_offset + hole_length ? std::byte{0}
+                                               : block.image[p - hole_length];
     }
   };
   const size_t lp_at = kPageHeaderSize + 4 * (static_cast<size_t>(offnum) - 1);

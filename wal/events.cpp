@@ -220,7 +220,9 @@ bool EventTracker::note_new_row(const Record& rec, uint8_t op, std::vector<RowId
     return false;
   }
   if (op == kHeapInsert) {
-    if (load(rec.main_data, 0, offnum)) add_unique(rows, RowId{target->rel, target->block, offnum}, config_.max_relations, overflow);
+    if (load(rec.main_data, 0, offnum)) {
+      add_unique(rows, RowId{target->rel, target->block, offnum}, config_.max_relations, overflow);
+    }
   } else if (op == kHeapUpdate || op == kHeapHotUpdate) {
     // xl_heap_update: old_offnum at 4, new_offnum at 12; the old tuple is in block 1 when it moved pages.
     uint16_t new_offnum = 0;
@@ -542,7 +544,8 @@ void EventTracker::classify(const Tx& tx) {
   if (!column_drop.columns.empty()) {
     for (const auto& c : column_drop.columns) {
       const RelationOid oid{commit_.db, c.rel};
-      if (c.rel != 0 && std::find(column_drop.rel_oids.begin(), column_drop.rel_oids.end(), oid) == column_drop.rel_oids.end()) {
+      if (c.rel != 0 &&
+          std::find(column_drop.rel_oids.begin(), column_drop.rel_oids.end(), oid) == column_drop.rel_oids.end()) {
         column_drop.rel_oids.push_back(oid);
       }
     }

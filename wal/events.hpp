@@ -121,8 +121,8 @@ struct RelationOid {
 
 // A column of a drop_column or alter_type event.
 struct EventColumn {
-  uint32_t rel = 0;     // the table's oid (pg_attribute.attrelid); 0 when unknown
-  int16_t attnum = 0;   // 0 when unknown
+  uint32_t rel = 0;    // the table's oid (pg_attribute.attrelid); 0 when unknown
+  int16_t attnum = 0;  // 0 when unknown
   bool type_known = false;
   uint32_t type_oid = 0;  // alter_type: atttypid after the change, when type_known
   int32_t typmod = -1;    // alter_type: atttypmod after the change, when type_known

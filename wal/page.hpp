@@ -32,9 +32,6 @@ inline constexpr uint16_t kXlpFirstIsOverwriteContrecord = 0x0008;
 inline constexpr int kOldestSupportedMajor = 15;
 inline constexpr int kNewestSupportedMajor = 18;
 
-// One supported PostgreSQL major version's WAL format, found by its page magic. Every layout that differs between
-// the supported versions and that walvault reads is a field here, so the code that reads it is handed the version
-// rather than guessing it from the bytes (verified on each version's headers; ../shared/reference/postgres-versions.md).
 // Offsets of pg_attribute's fixed columns in a tuple's user data (from t_hoff), where they differ between versions
 // (attrelid 0, attname 4 and atttypid 68 are the same in 15-18). Read from each server's catalog and checked against
 // the WAL bytes (16 moved attstattarget and narrowed attndims/attinhcount, 17 made attstattarget nullable, 18 dropped
@@ -45,6 +42,9 @@ struct AttributeLayout {
   uint8_t attisdropped;  // bool
 };
 
+// One supported PostgreSQL major version's WAL format, found by its page magic. Every layout that differs between
+// the supported versions and that walvault reads is a field here, so the code that reads it is handed the version
+// rather than guessing it from the bytes (verified on each version's headers; ../shared/reference/postgres-versions.md).
 struct WalFormat {
   int pg_major;        // 15..18
   uint16_t magic;      // XLOG_PAGE_MAGIC

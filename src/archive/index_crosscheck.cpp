@@ -125,7 +125,8 @@ void IndexCrossCheck::compare(const IndexUnit& unit) {
     if (in_unit(c.lsn) && comparable(c.lsn, c.end_lsn)) decoded.push_back(c);
   }
   const auto event_comparable = [&](const EventKey& e) {
-    return e.kind <= index->newest_kind && in_unit(e.commit_lsn) && comparable(std::min(e.first_lsn, e.commit_lsn), e.commit_end, segment_size_);
+    return e.kind <= index->newest_kind && in_unit(e.commit_lsn) &&
+           comparable(std::min(e.first_lsn, e.commit_lsn), e.commit_end, segment_size_);
   };
   std::vector<EventKey> held_events;
   for (const auto& e : index->events) {

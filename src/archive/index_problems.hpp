@@ -7,8 +7,9 @@
 // transaction's commit and events are missing from the index) and "undecodable_wal" (the decoder stopped inside
 // archived WAL: commits and events from `lsn` to `until`, the next segment start, are missing) and
 // "undecodable_catalog_change" (a pg_attribute row update only in a compressed page image: a drop_column event of
-// the transaction committing at `until` may be missing). The WAL itself is intact in both cases; restores by LSN still work. `verify`
-// reports every problem object, `status` counts them, and `expire` removes them with the WAL they describe.
+// the transaction committing at `until` may be missing). The WAL itself is intact in both cases; restores by LSN still
+// work. `verify` reports every problem object, `status` counts them, and `expire` removes them with the WAL they
+// describe.
 //
 // record_index_problem() writes the object once (deterministic content, so a second streamer run that meets the
 // same record writes the same bytes). Objects are sealed (format/sealed_object.hpp). Errors: Storage errors pass

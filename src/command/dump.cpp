@@ -147,17 +147,18 @@ struct RmgrStats {
 nlohmann::json commit_json(const wal::Commit& c) {
   nlohmann::json rels = nlohmann::json::array();
   for (const auto& r : c.dropped_rels) rels.push_back(rel_text(r));
-  return {{"type", c.aborted ? "abort" : "commit"},
-          {"xid", c.xid},
-          {"lsn", c.lsn.to_string()},
-          {"end_lsn", c.end_lsn.to_string()},
-          {"time", wal::format_timestamp(c.time)},
-          {"prepared", c.prepared},
-          {"db", c.db},
-          {"subxacts", c.subxacts},
-          {"dropped_rels", rels},
-          {"undecodable_catalog_change",
-           c.undecodable_catalog_change ? nlohmann::json(c.undecodable_catalog_change->to_string()) : nlohmann::json()}};
+  return {
+      {"type", c.aborted ? "abort" : "commit"},
+      {"xid", c.xid},
+      {"lsn", c.lsn.to_string()},
+      {"end_lsn", c.end_lsn.to_string()},
+      {"time", wal::format_timestamp(c.time)},
+      {"prepared", c.prepared},
+      {"db", c.db},
+      {"subxacts", c.subxacts},
+      {"dropped_rels", rels},
+      {"undecodable_catalog_change",
+       c.undecodable_catalog_change ? nlohmann::json(c.undecodable_catalog_change->to_string()) : nlohmann::json()}};
 }
 
 nlohmann::json event_json(const wal::Event& e) {

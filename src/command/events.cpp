@@ -260,8 +260,8 @@ int run_events(const EventsOptions& options) {
   std::string shown_incident;
   for (const auto& v : events) {
     if (v.incident_events > 1 && v.incident != shown_incident) {
-      out += "incident " + v.incident + ": " + std::to_string(v.incident_events) +
-             " events of database " + v.database.value_or(std::to_string(v.database_oid)) +
+      out += "incident " + v.incident + ": " + std::to_string(v.incident_events) + " events of database " +
+             v.database.value_or(std::to_string(v.database_oid)) +
              " committed within --incident-gap of each other; restore to before all of them: walvault restore --repo " +
              restore::shell_quote(repo_path) + " --target-dir DIR --before-incident " + v.incident + "\n";
     }

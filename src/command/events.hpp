@@ -9,13 +9,13 @@
 // which keeps the newest N events of the selection (still printed oldest first).
 // --json prints an array of objects with exactly the fields id, kind, commit_time, xid, lsn, timeline, database
 // (name, null when unknown), database_oid, tables (the names of the tables it hit, as the human form shows them),
-// relations (every relation file: {relfilenode, name}, name null when unknown; for drop_column the tables' oids), names_unknown (why a name is
-// unknown, else null), rows (null except for mass_delete/mass_update), restore_command, incident (the id of the
-// incident it belongs to: restore/incidents.hpp, grouped with --incident-gap, default 10 s, over every event, not only
-// the selection), columns (drop_column / alter_type: [{table, attnum}] plus type_oid and typmod when known, else
-// null). Ids are stable (restore/plan.hpp). In the text form an incident of more than one event gets a header line
-// with its restore command (--before-incident) above its first listed event.
-// Errors: kUsage (bad --since/--until/--kind/--limit), kRepository, kCorrupt (damaged index).
+// relations (every relation file: {relfilenode, name}, name null when unknown; for drop_column the tables' oids),
+// names_unknown (why a name is unknown, else null), rows (null except for mass_delete/mass_update), restore_command,
+// incident (the id of the incident it belongs to: restore/incidents.hpp, grouped with --incident-gap, default 10 s,
+// over every event, not only the selection), columns (drop_column / alter_type: [{table, attnum}] plus type_oid and
+// typmod when known, else null). Ids are stable (restore/plan.hpp). In the text form an incident of more than one event
+// gets a header line with its restore command (--before-incident) above its first listed event.
+// Errors: kUsage (bad --since/--until/--kind/--limit/--incident-gap), kRepository, kCorrupt (damaged index).
 #pragma once
 
 #include <cstdint>
@@ -45,7 +45,7 @@ int run_events(const EventsOptions& options);
 // ---- the selection (pure)
 
 struct RelationView {
-  uint32_t relfilenode = 0;  // for drop_column the table's oid (its files stay)
+  uint32_t relfilenode = 0;         // for drop_column the table's oid (its files stay)
   std::optional<std::string> name;  // "schema.table"
 };
 
@@ -72,8 +72,8 @@ struct EventView {
   std::optional<uint64_t> rows;
   std::vector<ColumnView> columns;
   std::string restore_command;
-  std::string incident;         // the id of its incident (restore/incidents.hpp)
-  size_t incident_events = 1;   // how many events the incident has
+  std::string incident;        // the id of its incident (restore/incidents.hpp)
+  size_t incident_events = 1;  // how many events the incident has
 };
 
 struct EventFilter {

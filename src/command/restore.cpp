@@ -149,11 +149,10 @@ void warn_if_behind(const repo::Repository& repository) {
 // --before-event on a later event of an incident: the state it restores still lacks what the incident's earlier
 // events destroyed (a Django migration's dropped column before its dropped tables).
 void warn_if_incident_began_earlier(const repo::Repository& repository, const restore::TargetRequest& request) {
-  const auto incident =
-      restore::find_incident(*repository.storage, repository.config.segment_size, request.event_id,
-                             request.incident_gap_us);
-  if (!incident || incident->events.size() < 2 || restore::event_id(incident->timeline, incident->first) ==
-                                                       request.event_id) {
+  const auto incident = restore::find_incident(*repository.storage, repository.config.segment_size, request.event_id,
+                                               request.incident_gap_us);
+  if (!incident || incident->events.size() < 2 ||
+      restore::event_id(incident->timeline, incident->first) == request.event_id) {
     return;
   }
   log::warning("event " + request.event_id + " belongs to incident " + incident->id + " of " +

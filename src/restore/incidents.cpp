@@ -47,8 +47,8 @@ std::vector<Incident> group_incidents(std::vector<TimelineEvent> events, int64_t
   return out;
 }
 
-std::optional<Incident> find_incident(const storage::Storage& storage, uint32_t segment_size,
-                                      std::string_view event_id, int64_t gap_us) {
+std::optional<Incident> find_incident(const storage::Storage& storage, uint32_t segment_size, std::string_view event_id,
+                                      int64_t gap_us) {
   auto events = read_events(storage, std::numeric_limits<format::TimestampTz>::min(),
                             std::numeric_limits<format::TimestampTz>::max(), segment_size);
   for (auto& incident : group_incidents(std::move(events), gap_us)) {

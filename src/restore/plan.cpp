@@ -114,14 +114,15 @@ Expected<Stop, PlanError> resolve_stop(const PlanInputs& inputs, const TargetFac
       s.lsn = event_stop_lsn(e);
       s.wal_end = s.lsn + 1;
       s.settings = {{"recovery_target_lsn", s.lsn.to_string()}, {"recovery_target_inclusive", "off"}};
-      s.description = (facts.incident ? "just before incident " + *facts.incident + ", whose first is " : "just before ") +
-                      std::string(format::event_kind_name(e.kind)) + " by " +
-                      (e.two_phase ? "prepared transaction " : "transaction ") + std::to_string(e.xid) +
-                      " (committed " + print_time(e.commit_time) + "): stops before " +
-                      (drop_database ? "the first record of the drop at LSN "
-                       : e.two_phase ? "its first destructive record (before PREPARE TRANSACTION) at LSN "
-                                     : "its commit record at LSN ") +
-                      s.lsn.to_string();
+      s.description =
+          (facts.incident ? "just before incident " + *facts.incident + ", whose first is " : "just before ") +
+          std::string(format::event_kind_name(e.kind)) + " by " +
+          (e.two_phase ? "prepared transaction " : "transaction ") + std::to_string(e.xid) + " (committed " +
+          print_time(e.commit_time) + "): stops before " +
+          (drop_database ? "the first record of the drop at LSN "
+           : e.two_phase ? "its first destructive record (before PREPARE TRANSACTION) at LSN "
+                         : "its commit record at LSN ") +
+          s.lsn.to_string();
       return s;
     }
     case TargetKind::kLatest: {

@@ -59,7 +59,7 @@ struct TargetRequest {
   // kBeforeEvent: event_id names an incident (restore/incidents.hpp) by its id or any of its events' ids, and the
   // target is just before the incident's first event.
   bool incident = false;
-  int64_t incident_gap_us = 0;  // the incident rule's gap G
+  int64_t incident_gap_us = 0;              // the incident rule's gap G
   std::optional<wal::TimelineId> timeline;  // --timeline: the branch to follow (default: the newest)
   std::optional<std::string> backup_id;     // --backup: start from this backup (default: the newest that reaches)
 };

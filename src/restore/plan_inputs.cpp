@@ -3,16 +3,16 @@
 #include <algorithm>
 #include <limits>
 #include <set>
-#include <tuple>
 #include <string_view>
+#include <tuple>
 
 #include "archive/history_files.hpp"
 #include "archive/stream_state.hpp"
 #include "archive/verify_state.hpp"
 #include "common/error.hpp"
 #include "common/log.hpp"
-#include "repo/wal_chains.hpp"
 #include "repo/repository.hpp"
+#include "repo/wal_chains.hpp"
 #include "restore/incidents.hpp"
 #include "restore/wal_fetch.hpp"
 #include "storage/index_store.hpp"
@@ -285,9 +285,11 @@ TargetFacts read_target_facts(const repo::Repository& repository, const TargetRe
       // The incident's first event is the target (its lowest stop point).
       const auto incident = find_incident(storage, seg, request.event_id, request.incident_gap_us);
       no_incident = !incident;  // plan_restore says so
-      if (incident) id = parse_event_id(event_id(incident->timeline, incident->first));
-      if (incident) facts.incident = incident->id + " (" + std::to_string(incident->events.size()) + " event" +
-                       (incident->events.size() == 1 ? "" : "s") + ")";
+      if (incident) {
+        id = parse_event_id(event_id(incident->timeline, incident->first));
+        facts.incident = incident->id + " (" + std::to_string(incident->events.size()) + " event" +
+                         (incident->events.size() == 1 ? "" : "s") + ")";
+      }
     }
     if (!id) {
       throw Error(ErrorCode::kNotFound, "\"" + request.event_id + "\" is not an event id",

@@ -64,8 +64,8 @@ TEST_CASE("a Django migrate-to-zero is one incident, and restoring before it bri
            "CREATE TABLE scores_board (id bigserial PRIMARY KEY, name varchar(100) NOT NULL)",
            "CREATE TABLE scores_score (id bigserial PRIMARY KEY, points integer NOT NULL, board_id bigint NOT NULL "
            "REFERENCES scores_board (id) DEFERRABLE INITIALLY DEFERRED)",
-           "INSERT INTO django_migrations (app, name, applied) VALUES ('scores', '0001_initial', now())",
-           "BEGIN", "ALTER TABLE scores_score ADD COLUMN note varchar(200) DEFAULT '' NOT NULL",
+           "INSERT INTO django_migrations (app, name, applied) VALUES ('scores', '0001_initial', now())", "BEGIN",
+           "ALTER TABLE scores_score ADD COLUMN note varchar(200) DEFAULT '' NOT NULL",
            "ALTER TABLE scores_score ALTER COLUMN note DROP DEFAULT", "COMMIT",
            "INSERT INTO django_migrations (app, name, applied) VALUES ('scores', '0002_score_note', now())",
            "INSERT INTO scores_board (name) SELECT 'board ' || g FROM generate_series(1, 3) g",
@@ -83,8 +83,8 @@ TEST_CASE("a Django migrate-to-zero is one incident, and restoring before it bri
   // migrate scores zero: 0002 backwards, its bookkeeping, 0001 backwards, its bookkeeping.
   session(pg, "dj",
           {"BEGIN", "ALTER TABLE scores_score DROP COLUMN note CASCADE", "COMMIT",
-           "DELETE FROM django_migrations WHERE app = 'scores' AND name = '0002_score_note'",
-           "BEGIN", "DROP TABLE scores_score CASCADE", "DROP TABLE scores_board CASCADE", "COMMIT",
+           "DELETE FROM django_migrations WHERE app = 'scores' AND name = '0002_score_note'", "BEGIN",
+           "DROP TABLE scores_score CASCADE", "DROP TABLE scores_board CASCADE", "COMMIT",
            "DELETE FROM django_migrations WHERE app = 'scores' AND name = '0001_initial'"});
 
   const auto listed = ac.events_json();
@@ -107,14 +107,15 @@ TEST_CASE("a Django migrate-to-zero is one incident, and restoring before it bri
   CHECK(text.out.find("incident " + column_id + ": 2 events of database dj") != std::string::npos);
   CHECK(text.out.find("--before-incident " + column_id) != std::string::npos);
   // With a gap shorter than the milliseconds between the migrations, each event is an incident of its own.
-  const auto apart = nlohmann::json::parse(ac.walvault({"events", "--repo", ac.repo(), "--json", "--incident-gap", "0"}).out);
+  const auto apart =
+      nlohmann::json::parse(ac.walvault({"events", "--repo", ac.repo(), "--json", "--incident-gap", "0"}).out);
   for (const auto& e : apart) CHECK(e["incident"] == e["id"]);
 
   std::string said;  // the last restore's messages
   const auto restore = [&](const std::vector<std::string>& target, const std::string& name) {
     auto server = std::make_unique<RestoredServer>(pg.work_dir() + "/restore-" + name, walvault::test::free_port());
-    std::vector<std::string> args = {"restore", "--repo", ac.repo(), "--target-dir", server->dir(), "--start",
-                                     "--port", std::to_string(server->port())};
+    std::vector<std::string> args = {"restore",     "--repo",  ac.repo(), "--target-dir",
+                                     server->dir(), "--start", "--port",  std::to_string(server->port())};
     args.insert(args.end(), target.begin(), target.end());
     const auto r = ac.walvault(args);
     INFO(r.out << r.err);

@@ -106,7 +106,7 @@ TEST_CASE("destructive statements yield exactly their events, and rollbacks and 
   psql(cluster, "app", {"VACUUM FULL big", "VACUUM FULL tr"});
 
   std::map<std::string, std::string> expected;  // xid -> kind
-  std::map<std::string, int> dropped_attnum;   // drop_column xid -> attnum
+  std::map<std::string, int> dropped_attnum;    // drop_column xid -> attnum
   const std::string alter_xid = in_transaction(cluster, "app", "ALTER TABLE big ALTER COLUMN id TYPE bigint");
   expected[alter_xid] = "alter_type";
   expected[in_transaction(cluster, "app", "ALTER TABLE vc ALTER COLUMN n TYPE numeric(6,1)")] = "alter_type";
@@ -185,8 +185,8 @@ TEST_CASE("destructive statements yield exactly their events, and rollbacks and 
 
 TEST_CASE("a column drop only in a compressed page image is reported, never missed silently",
           "[integration][wal][events][once]") {
-  PgCluster cluster({.wal_segment_size_mb = 1,
-                     .settings = {"wal_compression = pglz", "wal_keep_size = 1GB", "autovacuum = off"}});
+  PgCluster cluster(
+      {.wal_segment_size_mb = 1, .settings = {"wal_compression = pglz", "wal_keep_size = 1GB", "autovacuum = off"}});
   psql(cluster, "postgres", {"CREATE TABLE t (id int primary key, gone int)", "INSERT INTO t VALUES (1, 1)"});
   const std::string first = cluster.scalar("SELECT pg_walfile_name(pg_current_wal_insert_lsn())");
   cluster.exec("CHECKPOINT");  // the drop's pg_attribute row is then only in a (compressed) full-page image

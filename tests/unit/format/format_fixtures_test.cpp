@@ -103,11 +103,13 @@ RunContent run_content() {
 // its new type.
 RunContent run_content_v3() {
   RunContent run = run_content();
-  EventEntry dropped{EventKind::kDropColumn, 703, Lsn((3ULL << 20) + 4000), 300, Lsn((3ULL << 20) + 3500), 5,
-                     0, {16435}, {"app.public.scores_score"}};
-  dropped.columns = {walvault::wal::EventColumn{16435, 4, false, 0, -1}, walvault::wal::EventColumn{0, 2, false, 0, -1}};
-  EventEntry altered{EventKind::kAlterType, 704, Lsn((3ULL << 20) + 5000), 250, Lsn((3ULL << 20) + 4500), 5,
-                     0, {16393, 16397}, {}};
+  EventEntry dropped{
+      EventKind::kDropColumn,     703, Lsn((3ULL << 20) + 4000), 300, Lsn((3ULL << 20) + 3500), 5, 0, {16435},
+      {"app.public.scores_score"}};
+  dropped.columns = {walvault::wal::EventColumn{16435, 4, false, 0, -1},
+                     walvault::wal::EventColumn{0, 2, false, 0, -1}};
+  EventEntry altered{EventKind::kAlterType, 704, Lsn((3ULL << 20) + 5000), 250, Lsn((3ULL << 20) + 4500), 5, 0,
+                     {16393, 16397},        {}};
   altered.columns = {walvault::wal::EventColumn{0, 1, true, 20, -1}};
   run.events.insert(run.events.begin() + 1, {dropped, altered});
   run.segments.front().event_count = 4;

@@ -1,11 +1,11 @@
 // Incident grouping (restore/incidents.hpp) on the timelines measured for issue 22: Django's migrate-to-zero
 // (a drop_column, 8 ms later a drop_table), peewee's five drops in 7 ms, interleaved databases, the gap's edge,
 // commit times out of LSN order, a two-phase event whose stop point precedes an earlier commit, and timelines.
+#include "restore/incidents.hpp"
+
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
-
-#include "restore/incidents.hpp"
 
 namespace {
 
@@ -38,9 +38,9 @@ std::vector<size_t> sizes(const std::vector<walvault::restore::Incident>& incide
 }  // namespace
 
 TEST_CASE("a Django migrate-to-zero is one incident named by its drop_column", "[restore][incidents]") {
-  const auto incidents = group_incidents({event(1, 0x2518948, 957953, 16417), event(1, 0x2516EA0, 949919, 16417,
-                                                                                   EventKind::kDropColumn)},
-                                         walvault::restore::kDefaultIncidentGapUs);
+  const auto incidents =
+      group_incidents({event(1, 0x2518948, 957953, 16417), event(1, 0x2516EA0, 949919, 16417, EventKind::kDropColumn)},
+                      walvault::restore::kDefaultIncidentGapUs);
   REQUIRE(incidents.size() == 1);
   const auto& i = incidents.front();
   CHECK(i.id == "1-0000000002516EA0-drop_column");
@@ -50,8 +50,7 @@ TEST_CASE("a Django migrate-to-zero is one incident named by its drop_column", "
   CHECK_FALSE(i.holds("1-0000000002518948-truncate"));
 }
 
-TEST_CASE("the gap bounds an incident; other databases and timelines do not break or join it",
-          "[restore][incidents]") {
+TEST_CASE("the gap bounds an incident; other databases and timelines do not break or join it", "[restore][incidents]") {
   // peewee: five drops 2 ms apart, interleaved with another database's event; then one 10 s after the last (joins),
   // then one more than 10 s after that (a new incident).
   std::vector<TimelineEvent> events;

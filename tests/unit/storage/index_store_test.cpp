@@ -193,9 +193,9 @@ TEST_CASE("an index run of a newer format version is refused as such, not as dam
     FAIL("expected an error");
   } catch (const Error& e) {
     CHECK(e.code() == ErrorCode::kRepository);
-    CHECK_THAT(e.what(), Catch::Contains(name) && Catch::Contains("format version " +
-                                                                  std::to_string(format::kRunVersion + 1) +
-                                                                  " is not supported"));
+    CHECK_THAT(e.what(),
+               Catch::Contains(name) &&
+                   Catch::Contains("format version " + std::to_string(format::kRunVersion + 1) + " is not supported"));
     CHECK_THAT(e.hint(), Catch::Contains("newer walvault"));
   }
 }

@@ -1,12 +1,13 @@
 // pg_attribute rows in heap update records, on the bytes PostgreSQL 15 and 16 wrote for ALTER TABLE ... DROP COLUMN
 // (captured in the issue 22 research: a same-page update whose block data holds only the changed window, a
 // cross-page one with the whole tuple, the pg_attribute_relid_attnum_index insert) and on a page image.
+#include "wal/catalog_rows.hpp"
+
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <string>
 #include <vector>
 
-#include "wal/catalog_rows.hpp"
 #include "wal/page.hpp"
 
 namespace {
@@ -89,7 +90,7 @@ TEST_CASE("a same-page DROP COLUMN update holds the dropped name and attisdroppe
   const auto d = dropped_column(*u->new_tuple, kPg15);
   REQUIRE(d);
   CHECK(d->attnum == 4);
-  CHECK(d->attrelid == 0);  // in the common prefix
+  CHECK(d->attrelid == 0);                            // in the common prefix
   CHECK_FALSE(dropped_column(*u->new_tuple, kPg16));  // another version's offsets do not match
 
   SECTION("a rename is no drop") {

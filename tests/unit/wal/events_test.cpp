@@ -86,8 +86,9 @@ TEST_CASE("destructive statements in the fixture yield exactly the expected even
     }
   }
   // DROP SCHEMA s CASCADE drops both tables (and their files) in one event.
-  const auto schema = std::find_if(tracked.events.begin(), tracked.events.end(),
-                                   [&](const wal::Event& e) { return std::to_string(e.xid) == expected[5].substr(11); });
+  const auto schema = std::find_if(tracked.events.begin(), tracked.events.end(), [&](const wal::Event& e) {
+    return std::to_string(e.xid) == expected[5].substr(11);
+  });
   REQUIRE(schema != tracked.events.end());
   CHECK(schema->relfilenodes.size() >= 2);
 }
