@@ -42,9 +42,6 @@ int run_preview(const PreviewOptions& options) {
   restore::SideCopyOptions side;
   side.command = "preview";
   side.request = request;
-  // Promoted, not paused: paused just before an event, the copy would still hold the destroying transaction's
-  // locks (replayed from its WAL) on the very tables to look at. Sessions are read-only by default instead.
-  side.action = restore::TargetAction::kPromote;
   side.pg_bindir = options.pg_bindir;
   side.pg_bindir_env = options.pg_bindir_env;
   const restore::SideCopy copy(repository, side);

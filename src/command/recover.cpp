@@ -59,7 +59,14 @@ struct Production {
 Production check_production(const pg::Connection& prod, const repo::RepoConfig& config, const std::string& schema) {
   const pg::Result r = prod.exec(
       "SELECT pg_is_in_recovery(), (SELECT system_identifier FROM pg_control_system()), current_database(), "
-      "EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = " + pg::quote_literal(schema) + ")");
+      "EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = " + pg::quote_literal(schema) + "), "
+      "coalesce(current_setting(" + pg::quote_literal(restore::kSideCopySetting) + ", true), '')");
+  if (!r.value(0, 4).empty()) {
+    throw Error(ErrorCode::kUnsafe,
+                "--into connects to a walvault side copy (" + r.value(0, 4) + "), not production: recover writes into "
+                "the live primary",
+                "give the connection string of the production primary, not the one preview printed");
+  }
   if (r.value(0, 0) == "t") {
     throw Error(ErrorCode::kUnsafe,
                 "--into connects to a server in recovery (a standby, or a side copy such as walvault preview's): "
@@ -198,9 +205,6 @@ int run_recover(const RecoverOptions& options) {
   side_options.command = "recover";
   side_options.request.kind = restore::TargetKind::kBeforeEvent;
   side_options.request.event_id = options.before_event;
-  // Promoted, not paused: a copy paused just before the event still holds the locks the destroying transaction
-  // took (replayed from its WAL), so the very tables to read would wait forever.
-  side_options.action = restore::TargetAction::kPromote;
   side_options.pg_bindir = options.pg_bindir;
   side_options.pg_bindir_env = options.pg_bindir_env;
   const restore::SideCopy copy(repository, side_options);

@@ -2,8 +2,8 @@
 // since, while the application keeps running.
 //
 //   1. Refusals first, before anything is created: --into must reach the primary of the repository's cluster (a
-//      server in recovery, such as a standby or the side copy of `walvault preview`, is kUnsafe; another cluster
-//      kUsage), in the database the event hit, and the staging schema must not exist (kUnsafe: recover never
+//      walvault side copy, such as `walvault preview`'s, or a server in recovery, such as a standby, is kUnsafe;
+//      another cluster kUsage), in the database the event hit, and the staging schema must not exist (kUnsafe: recover never
 //      touches existing objects). A drop_database event has no live database to merge into (kUsage: restore it).
 //   2. A side copy restored to just before the event (restore/side_copy.hpp), promoted (a copy paused there would
 //      still hold the destroying transaction's locks on the very tables to read), private, only read.

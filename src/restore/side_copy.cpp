@@ -58,7 +58,6 @@ SideCopy::SideCopy(const repo::Repository& repository, const SideCopyOptions& op
     ExecuteOptions exec;
     exec.target_dir = data_dir();
     exec.walvault_binary = self_executable();
-    exec.action = options.action;
     exec.port = free_loopback_port();
     exec.loopback_only = true;
     port_ = *exec.port;
@@ -66,10 +65,11 @@ SideCopy::SideCopy(const repo::Repository& repository, const SideCopyOptions& op
     StartOptions start;
     start.pg_bindir = binaries_.bindir;
     start.port = port_;
-    start.action = options.action;
     start.replay_from = plan_.backup.start_lsn;
     start.replay_end_min = plan_.replay_end_min;
     start.replay_end_max = plan_.replay_end_max;
+    // Marked, so that recover can tell a side copy from production (they share the system identifier).
+    start.settings.emplace_back(kSideCopySetting, options.command + "-pid-" + std::to_string(::getpid()));
     started_ = start_restored_server(data_dir(), start);
   } catch (...) {
     stop_and_remove();
@@ -83,9 +83,9 @@ void SideCopy::stop_and_remove() noexcept {
   try {
     const std::string pgdata = data_dir();
     if (fs::exists(pgdata + "/postmaster.pid")) {
-      const std::string pg_ctl = binaries_.bindir + "/pg_ctl";
-      const auto fast = run_program({pg_ctl, "stop", "-D", pgdata, "-m", "fast", "-w", "-t", "60"});
-      if (fast.exit_code != 0) run_program({pg_ctl, "stop", "-D", pgdata, "-m", "immediate", "-w"});
+      // Immediate: the copy is thrown away, so nothing is gained by a shutdown checkpoint, and a stop signal's
+      // sender (runuser, systemd) may not wait long.
+      (void)run_program({binaries_.bindir + "/pg_ctl", "stop", "-D", pgdata, "-m", "immediate", "-w"});
     }
     std::error_code ec;
     fs::remove_all(dir_, ec);

@@ -5,9 +5,12 @@
 // an expire running meanwhile keeps it; finds the server programs of the backup's major version
 // (restore/pg_binaries.hpp; none is kUsage before anything is created); creates a new directory under $TMPDIR
 // (default /tmp), executes the plan into it (restore/execute.hpp) and starts PostgreSQL on a free port,
-// listening on 127.0.0.1 only, with its Unix socket inside the directory, and waits until the target is reached
-// (promoted, or paused at the target: a read-only hot standby). The destructor stops the server (fast, then
-// immediate) and removes the directory on every way out, also when a step of the constructor fails.
+// listening on 127.0.0.1 only, with its Unix socket inside the directory, and waits until the target is reached and
+// the copy promoted. Never paused: paused just before an event, the copy would still hold the locks the destroying
+// transaction took (replayed from its WAL) on the very tables to read. The copy gets the setting
+// walvault.side_copy = <command>-pid-<N> (postgres -c), so that recover refuses it as production. The destructor
+// stops the server (immediate: the copy is thrown away) and removes the directory on every way out, also when a
+// step of the constructor fails.
 //
 // Runs as PostgreSQL's OS user: PostgreSQL refuses root, and so does SideCopy (kUsage, naming the command).
 // Errors: those of planning, execute_plan and start_restored_server (kNotRestorable, kNotFound, kIo, ...).
@@ -25,10 +28,12 @@
 
 namespace walvault::restore {
 
+// The custom setting that marks a running side copy (its value names the command and its pid).
+inline constexpr std::string_view kSideCopySetting = "walvault.side_copy";
+
 struct SideCopyOptions {
   std::string command;  // "drill", "preview", ...: names the pin's reader and the root refusal
   TargetRequest request;
-  TargetAction action = TargetAction::kPromote;
   std::optional<std::string> pg_bindir;      // --pg-bindir
   std::optional<std::string> pg_bindir_env;  // WALVAULT_PG_BINDIR
 };
