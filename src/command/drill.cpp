@@ -49,20 +49,6 @@ struct DrillReport {
   std::vector<CheckResult> checks;
 };
 
-restore::TargetRequest target_request(const DrillOptions& o) {
-  restore::TargetRequest r;  // kLatest unless told otherwise
-  if (o.time) {
-    const auto t = parse_user_time(*o.time);
-    if (!t) throw Error(ErrorCode::kUsage, "--time: " + t.error(), "for example: --time '2026-11-21 04:15:59+00'");
-    r.kind = restore::TargetKind::kTime;
-    r.time = *t;
-  } else if (o.before_event) {
-    r.kind = restore::TargetKind::kBeforeEvent;
-    r.event_id = *o.before_event;
-  }
-  return r;
-}
-
 CheckResult row_counts(const restore::SideCopy& copy, const std::string& db) {
   CheckResult check{"rows in database " + db, true, false, {}, ordered_json::object(), false};
   uint64_t total = 0;
@@ -184,7 +170,7 @@ void print_human(const DrillReport& r, bool ok) {
 // The drill itself; run_drill records its outcome. `record` gets the backup and the target once planned.
 int drill(const DrillOptions& options, const repo::Repository& repository, repo::DrillRecord& record) {
   const auto started = std::chrono::steady_clock::now();
-  const restore::TargetRequest request = target_request(options);
+  const restore::TargetRequest request = restore::side_copy_target(options.time, options.before_event);
   restore::SideCopyOptions side;
   side.command = "drill";
   side.request = request;

@@ -5,38 +5,21 @@
 
 #include "common/error.hpp"
 #include "common/stop_signals.hpp"
-#include "common/time_text.hpp"
 #include "pg/connection.hpp"
 #include "pg/table_rows.hpp"
 #include "repo/repository.hpp"
 #include "restore/side_copy.hpp"
 
 namespace walvault::command {
-namespace {
 
 using nlohmann::ordered_json;
 
-restore::TargetRequest target(const PreviewOptions& o) {
-  restore::TargetRequest r;
-  if (o.time) {
-    const auto t = parse_user_time(*o.time);
-    if (!t) throw Error(ErrorCode::kUsage, "--time: " + t.error(), "for example: --time '2026-11-21 04:15:59+00'");
-    r.kind = restore::TargetKind::kTime;
-    r.time = *t;
-  } else if (o.before_event) {
-    r.kind = restore::TargetKind::kBeforeEvent;
-    r.event_id = *o.before_event;
-  } else {
-    throw Error(ErrorCode::kUsage, "preview needs a target", "give --before-event ID (walvault events) or --time T");
-  }
-  return r;
-}
-
-}  // namespace
-
 int run_preview(const PreviewOptions& options) {
   restore::refuse_root("preview");
-  const restore::TargetRequest request = target(options);
+  const restore::TargetRequest request = restore::side_copy_target(options.time, options.before_event);
+  if (request.kind == restore::TargetKind::kLatest) {
+    throw Error(ErrorCode::kUsage, "preview needs a target", "give --before-event ID (walvault events) or --time T");
+  }
   (void)install_stop_handlers();  // from the start: a Ctrl-C during the restore still removes the copy
   const repo::Repository repository = repo::open_repository(repo::absolute(options.repo));
   restore::SideCopyOptions side;

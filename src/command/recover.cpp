@@ -239,6 +239,7 @@ int run_recover(const RecoverOptions& options) {
     t.now = recover::find_table_shape(prod, t.before.schema, t.before.name);
     t.presence = !t.now ? Presence::kAbsent : (t.now->oid == t.before.oid ? Presence::kSame : Presence::kRecreated);
     t.damage = damage_of(event.kind);
+    t.event_xid = event.xid;
     t.staging = pg::quote_qualified(schema, t.before.display());
     recover::decide_columns(t, policy);
     tables.push_back(std::move(t));
@@ -258,17 +259,13 @@ int run_recover(const RecoverOptions& options) {
   }
   (void)prod.exec("COMMIT", PGRES_COMMAND_OK);
 
-  recover::MergeSettings settings;
-  settings.staging_schema = schema;
-  settings.event_xid = event.xid;
-  settings.policy = policy;
   std::vector<Counts> counts;
   for (const auto& t : tables) {
-    const pg::Result r = prod.exec(recover::count_sql(t, tables, settings));
+    const pg::Result r = prod.exec(recover::count_sql(t, tables));
     counts.push_back({number(r.value(0, 0)), number(r.value(0, 1)), number(r.value(0, 2)), number(r.value(0, 3)),
                       number(r.value(0, 4)), number(r.value(0, 5)), number(r.value(0, 6)), std::nullopt});
   }
-  const std::vector<recover::Statement> statements = recover::merge_statements(tables, settings);
+  const std::vector<recover::Statement> statements = recover::merge_statements(tables);
   const std::string script = recover::merge_script(statements);
 
   if (options.apply) {

@@ -53,9 +53,9 @@ struct Predicates {
   std::string update = "false";
 };
 
-std::string xid_literal(const MergeSettings& m) { return quote_literal(std::to_string(m.event_xid)) + "::xid"; }
+std::string xid_literal(const TableRecovery& t) { return quote_literal(std::to_string(t.event_xid)) + "::xid"; }
 
-Predicates predicates(const TableRecovery& t, const MergeSettings& m) {
+Predicates predicates(const TableRecovery& t) {
   Predicates p;
   if (t.presence == Presence::kAbsent) {
     p.restore = "true";
@@ -77,8 +77,8 @@ Predicates predicates(const TableRecovery& t, const MergeSettings& m) {
       p.changed = differ;
       break;
     case Damage::kUpdated:
-      p.update = exists_in_production(t, "p.xmin = " + xid_literal(m) + " AND NOT " + same_values(t, "p", "s"));
-      p.changed = exists_in_production(t, "p.xmin <> " + xid_literal(m) + " AND NOT " + same_values(t, "p", "s"));
+      p.update = exists_in_production(t, "p.xmin = " + xid_literal(t) + " AND NOT " + same_values(t, "p", "s"));
+      p.changed = exists_in_production(t, "p.xmin <> " + xid_literal(t) + " AND NOT " + same_values(t, "p", "s"));
       p.deleted_since = absent;
       break;
   }
@@ -298,7 +298,7 @@ std::string copy_in_sql(const TableRecovery& t) {
   return "COPY " + t.staging + " (" + column_list(names) + ") FROM STDIN";
 }
 
-std::string count_sql(const TableRecovery& t, const std::vector<TableRecovery>& all, const MergeSettings& settings) {
+std::string count_sql(const TableRecovery& t, const std::vector<TableRecovery>& all) {
   if (t.presence != Presence::kAbsent && t.before.key.empty()) {
     const std::string cols = column_list(t.columns);
     const std::string missing = "SELECT " + cols + " FROM " + t.staging + " EXCEPT ALL SELECT " + cols + " FROM " +
@@ -306,7 +306,7 @@ std::string count_sql(const TableRecovery& t, const std::vector<TableRecovery>& 
     return "SELECT (SELECT count(*) FROM " + t.staging + "), r.n, (SELECT count(*) FROM " + t.staging +
            ") - r.n, 0, 0, 0, 0 FROM (SELECT count(*) AS n FROM (" + missing + ") x) r";
   }
-  const Predicates p = predicates(t, settings);
+  const Predicates p = predicates(t);
   const std::string goes_in = t.renumber ? "(" + p.restore + " OR " + p.conflict + ")" : p.restore;
   return "SELECT count(*), count(*) FILTER (WHERE " + p.restore + " OR " + p.update + "), count(*) FILTER (WHERE " +
          p.present + "), count(*) FILTER (WHERE " + p.conflict + "), count(*) FILTER (WHERE " + p.changed +
@@ -314,7 +314,7 @@ std::string count_sql(const TableRecovery& t, const std::vector<TableRecovery>& 
          orphan(t, all, true) + ") FROM " + t.staging + " s";
 }
 
-std::vector<Statement> merge_statements(const std::vector<TableRecovery>& ordered, const MergeSettings& settings) {
+std::vector<Statement> merge_statements(const std::vector<TableRecovery>& ordered) {
   std::vector<Statement> out;
   for (const auto& t : ordered) {
     if (t.presence == Presence::kAbsent) {
@@ -333,7 +333,7 @@ std::vector<Statement> merge_statements(const std::vector<TableRecovery>& ordere
                      "(SELECT max(" + quote_identifier(c) + ") AS m FROM " + t.staging + ") x WHERE m IS NOT NULL",
                      "", Statement::Kind::kOther});
     }
-    const Predicates p = predicates(t, settings);
+    const Predicates p = predicates(t);
     if (t.damage == Damage::kUpdated && t.presence != Presence::kAbsent && !t.before.key.empty()) {
       std::vector<std::string> sets;
       std::vector<std::string> values;
@@ -346,7 +346,7 @@ std::vector<Statement> merge_statements(const std::vector<TableRecovery>& ordere
       out.push_back({"-- " + name + ": put back the values of the rows the event changed and nothing changed since",
                      "UPDATE " + dest.qualified() + " p SET (" + join(sets, ", ") + ") = ROW(" + join(values, ", ") +
                          ") FROM " + t.staging + " s WHERE " + key_match(t, "p", "s") + " AND p.xmin = " +
-                         xid_literal(settings) + " AND NOT " + same_values(t, "p", "s"),
+                         xid_literal(t) + " AND NOT " + same_values(t, "p", "s"),
                      name, Statement::Kind::kUpdate});
       continue;
     }

@@ -41,17 +41,12 @@ struct TableRecovery {
   std::optional<TableShape> now;  // in production (nullopt: absent)
   Presence presence = Presence::kSame;
   Damage damage = Damage::kDropped;
+  uint32_t event_xid = 0;                 // the transaction of the event that damaged it (mass updates: xmin)
   std::string staging;                    // quoted staging table: "schema"."public.users"
   std::vector<std::string> columns;       // staged columns that go back (not generated, present in production)
   std::vector<std::string> lost_columns;  // staged columns production no longer has (stay in staging)
   bool renumber = false;                  // conflicts get new keys
   std::string note;                       // one line for the report when something is not done, "" otherwise
-};
-
-struct MergeSettings {
-  std::string staging_schema;  // unquoted
-  uint32_t event_xid = 0;
-  ConflictPolicy policy = ConflictPolicy::kSkip;
 };
 
 // Fills columns, lost_columns, renumber and note from before/now/presence/damage and the policy.
@@ -68,8 +63,7 @@ void decide_columns(TableRecovery& t, ConflictPolicy policy);
 [[nodiscard]] std::string copy_in_sql(const TableRecovery& t);
 
 // One row: staged, restore, present, conflicts, changed, deleted_since, orphans (bigints).
-[[nodiscard]] std::string count_sql(const TableRecovery& t, const std::vector<TableRecovery>& all,
-                                    const MergeSettings& settings);
+[[nodiscard]] std::string count_sql(const TableRecovery& t, const std::vector<TableRecovery>& all);
 
 struct Statement {
   std::string comment;  // "-- ..." lines before it, "" for none
@@ -80,8 +74,7 @@ struct Statement {
 // The merge, in order, without BEGIN/COMMIT (run_merge adds them): for every table, its sequence moved past every
 // staged key first (so the application's next keys never collide with restored ones), the renumbering map, then the
 // INSERT or UPDATE; tables absent in production are created first and get their indexes and foreign keys last.
-[[nodiscard]] std::vector<Statement> merge_statements(const std::vector<TableRecovery>& ordered,
-                                                      const MergeSettings& settings);
+[[nodiscard]] std::vector<Statement> merge_statements(const std::vector<TableRecovery>& ordered);
 // The statements as one script: BEGIN; SET LOCAL lock_timeout; ...; COMMIT;
 [[nodiscard]] std::string merge_script(const std::vector<Statement>& statements);
 inline constexpr std::string_view kLockTimeout = "10s";

@@ -10,6 +10,7 @@
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
+#include "common/time_text.hpp"
 #include "pg/sql_text.hpp"
 #include "restore/plan_inputs.hpp"
 
@@ -30,6 +31,21 @@ std::string make_scratch_dir(const std::string& command) {
 }
 
 }  // namespace
+
+TargetRequest side_copy_target(const std::optional<std::string>& time,
+                               const std::optional<std::string>& before_event) {
+  TargetRequest r;  // kLatest unless told otherwise
+  if (time) {
+    const auto t = parse_user_time(*time);
+    if (!t) throw Error(ErrorCode::kUsage, "--time: " + t.error(), "for example: --time '2026-11-21 04:15:59+00'");
+    r.kind = TargetKind::kTime;
+    r.time = *t;
+  } else if (before_event) {
+    r.kind = TargetKind::kBeforeEvent;
+    r.event_id = *before_event;
+  }
+  return r;
+}
 
 void refuse_root(const std::string& command) {
   if (::geteuid() == 0) {

@@ -64,6 +64,10 @@ class SideCopy {
   StartResult started_;
 };
 
+// The target of --time T (kUsage when T does not parse) or --before-event ID; kLatest when neither is given.
+[[nodiscard]] TargetRequest side_copy_target(const std::optional<std::string>& time,
+                                             const std::optional<std::string>& before_event);
+
 // Throws kUsage when this process runs as root: PostgreSQL refuses root, so `command` must run as its OS user.
 void refuse_root(const std::string& command);
 

@@ -109,10 +109,7 @@ TEST_CASE("recover: the merge moves sequences first, renumbers conflicts and rem
                             {references("board_id", "boards")});
   const auto ordered = merge_order({recovery(scores, scores, Presence::kRecreated, Damage::kDropped, ConflictPolicy::kRenumber),
                                     recovery(boards, boards, Presence::kRecreated, Damage::kDropped, ConflictPolicy::kRenumber)});
-  MergeSettings settings;
-  settings.staging_schema = "walvault_recovered_1_x";
-  settings.policy = ConflictPolicy::kRenumber;
-  const std::string sql = merge_script(merge_statements(ordered, settings));
+  const std::string sql = merge_script(merge_statements(ordered));
   CHECK(sql.starts_with("BEGIN;\nSET LOCAL lock_timeout = '10s';\n"));
   CHECK(sql.ends_with("COMMIT;\n"));
   const size_t setval = position(sql, "SELECT setval(pg_get_serial_sequence('\"public\".\"boards\"', 'id')");
@@ -132,14 +129,14 @@ TEST_CASE("recover: the merge moves sequences first, renumbers conflicts and rem
 
 TEST_CASE("recover: a mass update is undone only where the row is still the event's version", "[recover]") {
   const auto accounts = table(7, "accounts", {column("id"), column("balance")});
-  MergeSettings settings;
-  settings.event_xid = 4242;
-  const auto statements = merge_statements({recovery(accounts, accounts, Presence::kSame, Damage::kUpdated)}, settings);
+  TableRecovery t = recovery(accounts, accounts, Presence::kSame, Damage::kUpdated);
+  t.event_xid = 4242;
+  const auto statements = merge_statements({t});
   REQUIRE(statements.size() == 1);
   CHECK(statements[0].kind == Statement::Kind::kUpdate);
   position(statements[0].sql, "UPDATE \"public\".\"accounts\" p SET (\"balance\") = ROW(s.\"balance\")");
   position(statements[0].sql, "p.xmin = '4242'::xid");
-  const std::string counts = count_sql(recovery(accounts, accounts, Presence::kSame, Damage::kUpdated), {}, settings);
+  const std::string counts = count_sql(t, {t});
   position(counts, "p.xmin <> '4242'::xid");  // changed since: left alone, counted
 }
 
@@ -152,9 +149,8 @@ TEST_CASE("recover: an absent table is created first and gets its foreign keys l
   users.indexes.push_back("CREATE INDEX users_team ON public.users USING btree (team_id)");
   auto log = table(4, "log", {column("line")});
   log.key.clear();
-  const std::string sql = merge_script(merge_statements(
-      {recovery(users, std::nullopt, Presence::kAbsent, Damage::kDropped), recovery(log, log, Presence::kSame, Damage::kTruncated)},
-      MergeSettings{}));
+  const std::string sql = merge_script(merge_statements({recovery(users, std::nullopt, Presence::kAbsent, Damage::kDropped),
+                                                         recovery(log, log, Presence::kSame, Damage::kTruncated)}));
   const size_t seq = position(sql, "CREATE SEQUENCE \"public\".\"users_id_seq\" AS integer INCREMENT 1");
   const size_t create = position(sql, "CREATE TABLE \"public\".\"users\" (");
   const size_t insert = position(sql, "INSERT INTO \"public\".\"users\"");
