@@ -1,6 +1,7 @@
 #include "command/recover.hpp"
 
 #include <charconv>
+#include <map>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -225,8 +226,21 @@ int run_recover(const RecoverOptions& options) {
   }
   const pg::Connection side(copy.conninfo(event_database), pg::Mode::kRegular);
 
-  const std::vector<uint32_t> oids = options.tables.empty() ? recover::tables_of_relations(side, event.relations)
-                                                            : requested_tables(side, options.tables);
+  // Each table with the damage of the first event that hit it (an incident's events, oldest first; a table an
+  // incident truncates and then drops is recovered as dropped: the strongest damage wins).
+  const std::vector<format::EventEntry> events = {event};
+  std::map<uint32_t, std::pair<Damage, uint32_t>> damaged;  // table oid → damage, event xid
+  for (const auto& e : events) {
+    for (const uint32_t oid : recover::tables_of_relations(side, e.relations)) {
+      const auto [it, fresh] = damaged.try_emplace(oid, damage_of(e.kind), e.xid);
+      if (!fresh && damage_of(e.kind) < it->second.first) it->second = {damage_of(e.kind), e.xid};
+    }
+  }
+  const std::vector<uint32_t> oids = options.tables.empty() ? [&] {
+    std::vector<uint32_t> all;
+    for (const auto& [oid, how] : damaged) all.push_back(oid);
+    return all;
+  }() : requested_tables(side, options.tables);
   if (oids.empty()) {
     throw Error(ErrorCode::kNotFound, "the event names no table the side copy has (relations are known only by "
                 "number, and none is a table just before the event)",
@@ -238,8 +252,9 @@ int run_recover(const RecoverOptions& options) {
     t.before = *recover::read_table_shape(side, oid);
     t.now = recover::find_table_shape(prod, t.before.schema, t.before.name);
     t.presence = !t.now ? Presence::kAbsent : (t.now->oid == t.before.oid ? Presence::kSame : Presence::kRecreated);
-    t.damage = damage_of(event.kind);
-    t.event_xid = event.xid;
+    const auto how = damaged.find(oid);  // a table named with --tables that no event hit: as the first event's
+    t.damage = how != damaged.end() ? how->second.first : damage_of(events.front().kind);
+    t.event_xid = how != damaged.end() ? how->second.second : events.front().xid;
     t.staging = pg::quote_qualified(schema, t.before.display());
     recover::decide_columns(t, policy);
     tables.push_back(std::move(t));
