@@ -27,6 +27,8 @@ const std::vector<Registrar>& commands() {
       &register_verify,
       &register_expire,
       &register_drill,
+      &register_preview,
+      &register_recover,
       &register_events,
       &register_locate,
       &register_restore,

@@ -32,6 +32,8 @@ void register_list(CLI::App& app, Action& selected);
 void register_verify(CLI::App& app, Action& selected);
 void register_expire(CLI::App& app, Action& selected);
 void register_drill(CLI::App& app, Action& selected);
+void register_preview(CLI::App& app, Action& selected);
+void register_recover(CLI::App& app, Action& selected);
 void register_events(CLI::App& app, Action& selected);
 void register_locate(CLI::App& app, Action& selected);
 void register_restore(CLI::App& app, Action& selected);

@@ -3,12 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -19,18 +15,15 @@
 #include "common/process.hpp"
 #include "common/time_text.hpp"
 #include "pg/connection.hpp"
+#include "pg/table_rows.hpp"
 #include "repo/drill_record.hpp"
-#include "repo/pins.hpp"
 #include "repo/repository.hpp"
-#include "restore/execute.hpp"
 #include "restore/incidents.hpp"
-#include "restore/pg_binaries.hpp"
-#include "restore/plan_inputs.hpp"
+#include "restore/side_copy.hpp"
 
 namespace walvault::command {
 namespace {
 
-namespace fs = std::filesystem;
 using nlohmann::ordered_json;
 
 constexpr std::size_t kMaxDetail = 2000;  // bytes of a program's output kept in the report
@@ -57,101 +50,23 @@ struct DrillReport {
   std::vector<CheckResult> checks;
 };
 
-restore::TargetRequest target_request(const DrillOptions& o) {
-  restore::TargetRequest r;  // kLatest unless told otherwise
-  if (o.time) {
-    const auto t = parse_user_time(*o.time);
-    if (!t) throw Error(ErrorCode::kUsage, "--time: " + t.error(), "for example: --time '2026-11-21 04:15:59+00'");
-    r.kind = restore::TargetKind::kTime;
-    r.time = *t;
-  } else if (o.before_event || o.before_incident) {
-    r.kind = restore::TargetKind::kBeforeEvent;
-    r.event_id = o.before_event ? *o.before_event : *o.before_incident;
-    r.incident = o.before_incident.has_value();
-    r.incident_gap_us = restore::incident_gap_option(o.incident_gap);
-  }
-  return r;
-}
-
-// The temporary directory, and the server on it: stopped and removed on every way out.
-class Scratch {
- public:
-  explicit Scratch(std::string pg_bindir) : pg_bindir_(std::move(pg_bindir)) {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/walvault-drill-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      throw Error(ErrorCode::kIo, "cannot create a temporary directory " + pattern + ": " + std::strerror(errno),
-                  "set TMPDIR to a writable directory with room for the restored database");
-    }
-    dir_ = pattern;
-  }
-  ~Scratch() {
-    if (fs::exists(data_dir() + "/postmaster.pid")) {
-      const auto fast = run_program({pg_bindir_ + "/pg_ctl", "stop", "-D", data_dir(), "-m", "fast", "-w", "-t", "60"});
-      if (fast.exit_code != 0) run_program({pg_bindir_ + "/pg_ctl", "stop", "-D", data_dir(), "-m", "immediate", "-w"});
-    }
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-    if (ec) log::warning("could not remove the drill's temporary directory " + dir_ + ": " + ec.message());
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-
-  [[nodiscard]] std::string data_dir() const { return dir_ + "/data"; }
-
- private:
-  std::string pg_bindir_;
-  std::string dir_;
-};
-
-std::string conninfo_quote(const std::string& value) {
-  std::string out = "'";
-  for (const char c : value) {
-    if (c == '\'' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "'";
-}
-
-// The restored server's connection string: the Unix socket in the data directory when its path fits, else
-// loopback TCP (start_restored_server does the same).
-std::string server_conninfo(const std::string& data_dir, int port, const std::string& db) {
-  const std::string socket = data_dir + "/.s.PGSQL." + std::to_string(port);
-  const std::string host = socket.size() < 100 ? data_dir : std::string("127.0.0.1");
-  return "host=" + conninfo_quote(host) + " port=" + std::to_string(port) + " dbname=" + conninfo_quote(db) +
-         " connect_timeout=10";
-}
-
-std::string ident(const std::string& name) {
-  std::string out = "\"";
-  for (const char c : name) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
-CheckResult row_counts(const std::string& data_dir, int port, const std::string& db) {
+CheckResult row_counts(const restore::SideCopy& copy, const std::string& db) {
   CheckResult check{"rows in database " + db, true, false, {}, ordered_json::object(), false};
   uint64_t total = 0;
   try {
-    const pg::Connection conn(server_conninfo(data_dir, port, db), pg::Mode::kRegular);
-    const pg::Result tables = conn.exec(
-        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-        "AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' ORDER BY 1, 2");
-    for (int i = 0; i < tables.rows(); ++i) {
-      const std::string name = tables.value(i, 0) + "." + tables.value(i, 1);
-      try {
-        const pg::Result count = conn.exec("SELECT count(*) FROM " + ident(tables.value(i, 0)) + "." +
-                                           ident(tables.value(i, 1)));
-        const uint64_t n = std::stoull(count.value(0, 0));
-        check.tables[name] = n;
-        total += n;
-      } catch (const Error& e) {
+    const pg::Connection conn(copy.conninfo(db), pg::Mode::kRegular);
+    const auto tables = pg::count_table_rows(conn);
+    for (const auto& t : tables) {
+      if (t.rows) {
+        check.tables[t.table] = *t.rows;
+        total += *t.rows;
+      } else {
         check.ok = false;
-        check.tables[name] = nullptr;
-        if (check.detail.empty()) check.detail = name + ": " + e.what();
+        check.tables[t.table] = nullptr;
+        if (check.detail.empty()) check.detail = t.table + ": " + t.error;
       }
     }
-    if (check.ok) check.detail = std::to_string(tables.rows()) + " tables, " + std::to_string(total) + " rows";
+    if (check.ok) check.detail = std::to_string(tables.size()) + " tables, " + std::to_string(total) + " rows";
   } catch (const Error& e) {
     check.ok = false;
     check.detail = e.what();
@@ -159,16 +74,10 @@ CheckResult row_counts(const std::string& data_dir, int port, const std::string&
   return check;
 }
 
-std::vector<std::string> databases(const std::string& data_dir, int port) {
-  const pg::Connection conn(server_conninfo(data_dir, port, "postgres"), pg::Mode::kRegular);
-  const pg::Result rows =
-      conn.exec("SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname");
-  std::vector<std::string> out;
-  for (int i = 0; i < rows.rows(); ++i) out.push_back(rows.value(i, 0));
-  return out;
-}
-
-CheckResult amcheck(const std::string& pg_bindir, const std::string& data_dir, int port) {
+CheckResult amcheck(const restore::SideCopy& copy) {
+  const std::string& pg_bindir = copy.binaries().bindir;
+  const std::string data_dir = copy.data_dir();
+  const int port = copy.port();
   CheckResult check{"pg_amcheck", true, false, {}, ordered_json::object(), false};
   const std::string program = pg_bindir + "/pg_amcheck";
   if (::access(program.c_str(), X_OK) != 0) {
@@ -188,10 +97,10 @@ CheckResult amcheck(const std::string& pg_bindir, const std::string& data_dir, i
 }
 
 // PASSES when the query runs, returns a row, and its first value is not NULL, false or 0.
-CheckResult custom_check(const std::string& data_dir, int port, const std::string& sql) {
+CheckResult custom_check(const restore::SideCopy& copy, const std::string& sql) {
   CheckResult check{"check: " + sql, false, false, {}, ordered_json::object(), false};
   try {
-    const pg::Connection conn(server_conninfo(data_dir, port, "postgres"), pg::Mode::kRegular);
+    const pg::Connection conn(copy.conninfo("postgres"), pg::Mode::kRegular);
     const pg::Result r = conn.exec(sql);
     if (r.rows() == 0 || r.columns() == 0) {
       check.detail = "returned no rows";
@@ -209,9 +118,9 @@ CheckResult custom_check(const std::string& data_dir, int port, const std::strin
   return check;
 }
 
-std::optional<wal::Lsn> replayed_lsn(const std::string& data_dir, int port) {
+std::optional<wal::Lsn> replayed_lsn(const restore::SideCopy& copy) {
   try {
-    const pg::Connection conn(server_conninfo(data_dir, port, "postgres"), pg::Mode::kRegular);
+    const pg::Connection conn(copy.conninfo("postgres"), pg::Mode::kRegular);
     const pg::Result r = conn.exec("SELECT pg_last_wal_replay_lsn()");
     if (r.rows() == 1 && !r.is_null(0, 0)) return wal::Lsn::parse(r.value(0, 0));
   } catch (const Error& e) {
@@ -262,43 +171,26 @@ void print_human(const DrillReport& r, bool ok) {
 // The drill itself; run_drill records its outcome. `record` gets the backup and the target once planned.
 int drill(const DrillOptions& options, const repo::Repository& repository, repo::DrillRecord& record) {
   const auto started = std::chrono::steady_clock::now();
-  const restore::TargetRequest request = target_request(options);
-  // Planned and pinned under the pin lock, so a concurrent expire keeps the backup chosen (repo/pins.hpp).
-  auto pin_lock = repository.storage->lock(repo::kPinLockName, storage::LockWait::kWait);
-  const restore::RestorePlan plan = restore::make_plan(repository, request);
-  const repo::BackupPin pin(*repository.storage, plan.backup.id, "drill (pid " + std::to_string(::getpid()) + ")");
+  restore::TargetRequest request =
+      restore::side_copy_target(options.time, options.before_incident ? options.before_incident : options.before_event);
+  request.incident = options.before_incident.has_value();
+  request.incident_gap_us = restore::incident_gap_option(options.incident_gap);
+  restore::SideCopyOptions side;
+  side.command = "drill";
+  side.request = request;
+  side.pg_bindir = options.pg_bindir;
+  side.pg_bindir_env = options.pg_bindir_env;
+  const restore::SideCopy copy(repository, side);
+  const restore::RestorePlan& plan = copy.plan();
   record.backup = plan.backup.id;
   record.message = plan.description;
-  pin_lock.reset();
-  // The server programs of the backup's version, before anything is created (restore/pg_binaries.hpp).
-  restore::BinariesRequest wanted;
-  wanted.major = plan.backup.pg_version / 10000;
-  wanted.flag_dir = options.pg_bindir;
-  wanted.env_dir = options.pg_bindir_env;
-  const restore::PgBinaries binaries = restore::find_pg_binaries(wanted);
-  const std::string& pg_bindir = binaries.bindir;
-
-  Scratch scratch(pg_bindir);
-  restore::ExecuteOptions exec;
-  exec.target_dir = scratch.data_dir();
-  exec.walvault_binary = self_executable();
-  exec.port = free_loopback_port();
-  exec.loopback_only = true;
-  restore::execute_plan(repository, plan, exec);
-  restore::StartOptions start;
-  start.pg_bindir = pg_bindir;
-  start.port = *exec.port;
-  start.replay_from = plan.backup.start_lsn;
-  start.replay_end_min = plan.replay_end_min;
-  start.replay_end_max = plan.replay_end_max;
-  restore::start_restored_server(scratch.data_dir(), start);
 
   DrillReport report;
   report.rto_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   report.backup = plan.backup.id;
   report.target = plan.description;
-  report.pg_bindir = pg_bindir;
-  report.pg_version = binaries.version.version;
+  report.pg_bindir = copy.binaries().bindir;
+  report.pg_version = copy.binaries().version.version;
   std::optional<format::TimestampTz> target_time;
   if (request.kind == restore::TargetKind::kTime) {
     target_time = request.time;
@@ -310,16 +202,15 @@ int drill(const DrillOptions& options, const repo::Repository& repository, repo:
     report.last_archived_commit = print_time(plan.window.latest->time);
     report.rpo_seconds = static_cast<double>(std::max<int64_t>(0, plan.window.latest->time - *target_time)) / 1e6;
   }
-  if (const auto replayed = replayed_lsn(scratch.data_dir(), *exec.port);
+  if (const auto replayed = replayed_lsn(copy);
       replayed && *replayed > plan.backup.start_lsn) {
     report.wal_replayed_bytes = *replayed - plan.backup.start_lsn;
   }
 
-  for (const auto& db : databases(scratch.data_dir(), *exec.port)) {
-    report.checks.push_back(row_counts(scratch.data_dir(), *exec.port, db));
-  }
-  report.checks.push_back(amcheck(pg_bindir, scratch.data_dir(), *exec.port));
-  for (const auto& sql : options.checks) report.checks.push_back(custom_check(scratch.data_dir(), *exec.port, sql));
+  const auto dbs = pg::connectable_databases(pg::Connection(copy.conninfo("postgres"), pg::Mode::kRegular));
+  for (const auto& db : dbs) report.checks.push_back(row_counts(copy, db));
+  report.checks.push_back(amcheck(copy));
+  for (const auto& sql : options.checks) report.checks.push_back(custom_check(copy, sql));
 
   std::size_t failed = 0;
   std::size_t errored = 0;
@@ -348,10 +239,7 @@ int drill(const DrillOptions& options, const repo::Repository& repository, repo:
 }  // namespace
 
 int run_drill(const DrillOptions& options) {
-  if (::geteuid() == 0) {
-    throw Error(ErrorCode::kUsage, "drill as root: PostgreSQL refuses to run as root",
-                "run it as PostgreSQL's OS user, e.g. 'runuser -u postgres -- walvault drill ...'");
-  }
+  restore::refuse_root("drill");  // before the repository is opened: nothing is written as root
   const repo::Repository repository = repo::open_repository(repo::absolute(options.repo));
   // Every outcome is recorded, so that status and the metrics show a failing drill the day it fails.
   const auto started = std::chrono::steady_clock::now();

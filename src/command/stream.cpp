@@ -1,36 +1,19 @@
 #include "command/stream.hpp"
 
-#include <csignal>
-
 #include "archive/streamer.hpp"
 #include "common/clock.hpp"
 #include "common/log.hpp"
+#include "common/stop_signals.hpp"
 #include "pg/replication.hpp"
 #include "repo/lock.hpp"
 #include "repo/repository.hpp"
 
 namespace walvault::command {
-namespace {
-
-std::atomic<bool> g_stop{false};
-
-extern "C" void on_stop_signal(int /*signal*/) { g_stop.store(true); }
-
-void install_stop_handlers() {
-  struct sigaction action {};
-  action.sa_handler = on_stop_signal;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = 0;  // no SA_RESTART: poll() returns, and the streamer sees the flag at once
-  sigaction(SIGTERM, &action, nullptr);
-  sigaction(SIGINT, &action, nullptr);
-}
-
-}  // namespace
 
 int run_stream(const StreamOptions& options) {
   repo::Repository repository = repo::open_repository(options.repo);
   const repo::RepositoryLock lock(*repository.storage, repo::kStreamLockName, "streamer");
-  install_stop_handlers();
+  std::atomic<bool>& stop = install_stop_handlers();
 
   archive::StreamerOptions streamer_options;
   const bool s3 = repo::parse_s3_url(repository.path).has_value();
@@ -44,7 +27,7 @@ int run_stream(const StreamOptions& options) {
   const std::string conninfo = repository.config.conninfo;
   archive::Streamer streamer(*repository.storage, repository.config, clock,
                              [conninfo] { return std::make_unique<pg::LibpqReplicationSource>(conninfo); }, streamer_options,
-                             g_stop);
+                             stop);
   streamer.run();
   log::info("stopped; WAL is durable up to " + streamer.durable().to_string());
   return 0;

@@ -17,7 +17,7 @@ namespace walvault::pg {
 
 // Every libpq function walvault calls. A new call site adds its function here.
 #define WALVAULT_LIBPQ_FUNCTIONS(X)                                                                                \
-  X(PQclear) X(PQconnectdb) X(PQconnectdbParams) X(PQconninfoFree) X(PQconninfoParse) X(PQconsumeInput)            \
+  X(PQclear) X(PQcmdTuples) X(PQconnectdb) X(PQconnectdbParams) X(PQconninfoFree) X(PQconninfoParse) X(PQconsumeInput)            \
   X(PQerrorMessage) X(PQexec) X(PQfinish) X(PQflush) X(PQfnumber) X(PQfreemem) X(PQgetCopyData) X(PQgetResult)      \
   X(PQgetisnull) X(PQgetlength) X(PQgetvalue) X(PQnfields) X(PQntuples) X(PQputCopyData) X(PQputCopyEnd)           \
   X(PQresultErrorField) X(PQresultErrorMessage) X(PQresultStatus) X(PQsendQuery) X(PQserverVersion) X(PQsocket) X(PQstatus)

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "common/error.hpp"
+#include "pg/sql_text.hpp"
 
 namespace walvault::pg {
 namespace {
@@ -106,16 +107,6 @@ bool valid_slot_name(std::string_view name) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
   }
   return true;
-}
-
-std::string quote_identifier(std::string_view name) {
-  std::string out = "\"";
-  for (const char c : name) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-  return out;
 }
 
 void LibpqReplicationSource::FreeMem::operator()(char* p) const { libpq().PQfreemem(p); }

@@ -173,8 +173,6 @@ struct SlotView {
 // without it.
 [[nodiscard]] std::string describe_slot(const std::string& conninfo, const std::string& slot);
 
-// Quotes a slot name for replication commands ("walvault" → "\"walvault\"").
-[[nodiscard]] std::string quote_identifier(std::string_view name);
 // Slot names PostgreSQL accepts: 1..63 of [a-z0-9_].
 [[nodiscard]] bool valid_slot_name(std::string_view name);
 

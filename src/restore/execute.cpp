@@ -289,8 +289,10 @@ StartResult start_restored_server(const std::string& data_dir, const StartOption
   const auto t0 = std::chrono::steady_clock::now();
   // This start's messages must reach log_path, which is read below, whatever the backup's logging settings (a
   // logging collector would write them under log/ instead). Only this start is changed, not the configuration.
+  std::string server_options = "-c logging_collector=off -c log_destination=stderr";
+  for (const auto& [name, value] : options.settings) server_options += " -c " + name + "=" + value;
   const int rc = run_program({options.pg_bindir + "/pg_ctl", "start", "-W", "-D", data_dir, "-l", log_path, "-o",
-                              "-c logging_collector=off -c log_destination=stderr"})
+                              server_options})
                      .exit_code;
   if (rc != 0) {
     throw Error(ErrorCode::kNotRestorable, "pg_ctl start failed with exit code " + std::to_string(rc),

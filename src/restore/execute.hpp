@@ -29,6 +29,8 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "repo/repository.hpp"
 #include "restore/extract.hpp"
@@ -83,6 +85,8 @@ struct StartOptions {
   wal::Lsn replay_from;  // the backup's start: replay progress counts from here
   wal::Lsn replay_end_min;
   std::optional<wal::Lsn> replay_end_max;
+  // Extra settings for this start only (postgres -c name=value); values without spaces or quotes.
+  std::vector<std::pair<std::string, std::string>> settings;
 };
 
 struct StartResult {

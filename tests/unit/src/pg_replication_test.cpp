@@ -2,6 +2,7 @@
 #include <vector>
 
 #include "pg/replication.hpp"
+#include "pg/sql_text.hpp"
 
 using namespace walvault;
 using walvault::pg::Keepalive;
@@ -66,15 +67,22 @@ TEST_CASE("status updates encode write, flush, apply 0, time and the reply flag"
   CHECK(pg::encode_status_update(wal::Lsn(1), wal::Lsn(1), 0, false)[33] == std::byte{0});
 }
 
-TEST_CASE("slot names are checked and quoted", "[pg][replication]") {
+TEST_CASE("slot names are checked", "[pg][replication]") {
   CHECK(pg::valid_slot_name("walvault"));
   CHECK(pg::valid_slot_name("slot_2"));
   CHECK_FALSE(pg::valid_slot_name(""));
   CHECK_FALSE(pg::valid_slot_name("Walvault"));
   CHECK_FALSE(pg::valid_slot_name("a-b"));
   CHECK_FALSE(pg::valid_slot_name(std::string(64, 'a')));
+}
+
+TEST_CASE("SQL and conninfo quoting: identifiers, literals, conninfo values", "[pg]") {
   CHECK(pg::quote_identifier("walvault") == "\"walvault\"");
   CHECK(pg::quote_identifier("a\"b") == "\"a\"\"b\"");
+  CHECK(pg::quote_qualified("public", "Users") == "\"public\".\"Users\"");
+  CHECK(pg::quote_literal("it's") == "'it''s'");
+  CHECK(pg::quote_literal("a\\b") == "'a\\b'");
+  CHECK(pg::quote_conninfo_value("/tmp/o'k\\x") == "'/tmp/o\\'k\\\\x'");
 }
 
 TEST_CASE("idle_replication_slot_timeout: a warning only on PostgreSQL 18+ when it is not 0", "[pg][replication]") {

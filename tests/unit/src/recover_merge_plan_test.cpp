@@ -1,0 +1,167 @@
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "recover/merge_plan.hpp"
+
+using namespace walvault::recover;
+
+namespace {
+
+Column column(const std::string& name, const std::string& sequence = "", char identity = '\0') {
+  Column c;
+  c.name = name;
+  c.type = name == "id" || name.ends_with("_id") ? "integer" : "text";
+  c.not_null = name == "id";
+  c.sequence = sequence;
+  c.identity = identity;
+  return c;
+}
+
+TableShape table(uint32_t oid, const std::string& name, std::vector<Column> columns, std::vector<ForeignKey> fks = {}) {
+  TableShape t;
+  t.oid = oid;
+  t.schema = "public";
+  t.name = name;
+  t.columns = std::move(columns);
+  t.key = {"id"};
+  t.key_is_primary = true;
+  t.foreign_keys = std::move(fks);
+  return t;
+}
+
+ForeignKey references(const std::string& column, const std::string& parent) {
+  return {"fk_" + column, "FOREIGN KEY (" + column + ") REFERENCES " + parent + "(id)", {column},
+          "\"public\".\"" + parent + "\"", {"id"}};
+}
+
+TableRecovery recovery(TableShape before, std::optional<TableShape> now, Presence presence, Damage damage,
+                       ConflictPolicy policy = ConflictPolicy::kSkip) {
+  TableRecovery t;
+  t.staging = "\"walvault_recovered_1_x\".\"public." + before.name + "\"";
+  t.before = std::move(before);
+  t.now = std::move(now);
+  t.presence = presence;
+  t.damage = damage;
+  decide_columns(t, policy);
+  return t;
+}
+
+size_t position(const std::string& text, const std::string& needle) {
+  const size_t p = text.find(needle);
+  INFO(needle);
+  REQUIRE(p != std::string::npos);
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("recover: columns production lost stay staged, generated columns are never inserted", "[recover]") {
+  TableShape before = table(1, "users", {column("id", "\"public\".\"users_id_seq\""), column("email"), column("note")});
+  before.columns.push_back(column("shout"));
+  before.columns.back().generated = true;
+  TableShape now = table(2, "users", {column("id", "\"public\".\"users_id_seq\""), column("email"), column("shout")});
+  const TableRecovery t = recovery(before, now, Presence::kRecreated, Damage::kDropped);
+  CHECK(t.columns == std::vector<std::string>{"id", "email"});
+  CHECK(t.lost_columns == std::vector<std::string>{"note"});
+  CHECK(t.note.find("note") != std::string::npos);
+}
+
+TEST_CASE("recover: renumber needs one sequence-backed key column, and says so otherwise", "[recover]") {
+  const TableShape with_seq = table(1, "users", {column("id", "\"public\".\"users_id_seq\""), column("email")});
+  CHECK(recovery(with_seq, with_seq, Presence::kRecreated, Damage::kDropped, ConflictPolicy::kRenumber).renumber);
+  // Mass deletes and updates have no reused keys to renumber: a present key there is a row changed since.
+  CHECK_FALSE(recovery(with_seq, with_seq, Presence::kSame, Damage::kDeleted, ConflictPolicy::kRenumber).renumber);
+  const TableShape no_seq = table(1, "users", {column("id"), column("email")});
+  const TableRecovery t = recovery(no_seq, no_seq, Presence::kRecreated, Damage::kDropped, ConflictPolicy::kRenumber);
+  CHECK_FALSE(t.renumber);
+  CHECK(t.note.find("renumber needs a key of one column with a sequence") != std::string::npos);
+  TableShape keyless = no_seq;
+  keyless.key.clear();
+  CHECK(recovery(keyless, keyless, Presence::kSame, Damage::kTruncated).note.find("no primary or unique key") !=
+        std::string::npos);
+}
+
+TEST_CASE("recover: tables merge after the recovered tables they reference", "[recover]") {
+  const auto parent = table(1, "boards", {column("id")});
+  const auto child = table(2, "scores", {column("id"), column("board_id")}, {references("board_id", "boards")});
+  const auto grandchild = table(3, "alpha_votes", {column("id"), column("score_id")}, {references("score_id", "scores")});
+  std::vector<TableRecovery> tables;
+  for (const auto& t : {grandchild, child, parent}) tables.push_back(recovery(t, t, Presence::kRecreated, Damage::kDropped));
+  const auto ordered = merge_order(tables);
+  REQUIRE(ordered.size() == 3);
+  CHECK(ordered[0].before.name == "boards");
+  CHECK(ordered[1].before.name == "scores");
+  CHECK(ordered[2].before.name == "alpha_votes");
+  // A cycle keeps every table, in name order.
+  const auto a = table(4, "a", {column("id"), column("b_id")}, {references("b_id", "b")});
+  const auto b = table(5, "b", {column("id"), column("a_id")}, {references("a_id", "a")});
+  const auto cycle = merge_order({recovery(b, b, Presence::kSame, Damage::kTruncated),
+                                  recovery(a, a, Presence::kSame, Damage::kTruncated)});
+  REQUIRE(cycle.size() == 2);
+  CHECK(cycle[0].before.name == "a");
+}
+
+TEST_CASE("recover: the merge moves sequences first, renumbers conflicts and remaps their references", "[recover]") {
+  const auto boards = table(1, "boards", {column("id", "\"public\".\"boards_id_seq\""), column("name")});
+  const auto scores = table(2, "scores", {column("id", "\"public\".\"scores_id_seq\""), column("board_id")},
+                            {references("board_id", "boards")});
+  const auto ordered = merge_order({recovery(scores, scores, Presence::kRecreated, Damage::kDropped, ConflictPolicy::kRenumber),
+                                    recovery(boards, boards, Presence::kRecreated, Damage::kDropped, ConflictPolicy::kRenumber)});
+  const std::string sql = merge_script(merge_statements(ordered));
+  CHECK(sql.starts_with("BEGIN;\nSET LOCAL lock_timeout = '10s';\n"));
+  CHECK(sql.ends_with("COMMIT;\n"));
+  const size_t setval = position(sql, "SELECT setval(pg_get_serial_sequence('\"public\".\"boards\"', 'id')");
+  const size_t map = position(sql, "CREATE TEMP TABLE \"walvault_map_1\" ON COMMIT DROP AS SELECT s.\"id\" AS old_key, "
+                                   "nextval(pg_get_serial_sequence('\"public\".\"boards\"', 'id'))");
+  const size_t insert_boards = position(sql, "INSERT INTO \"public\".\"boards\"");
+  const size_t insert_scores = position(sql, "INSERT INTO \"public\".\"scores\"");
+  CHECK(setval < map);
+  CHECK(map < insert_boards);
+  CHECK(insert_boards < insert_scores);
+  // The score's board reference follows the board's new key.
+  position(sql, "coalesce((SELECT m.new_key FROM \"walvault_map_1\" m WHERE m.old_key = s.\"board_id\"), s.\"board_id\")");
+  // A restored score whose board exists nowhere is left out (it would fail the foreign key).
+  position(sql, "NOT EXISTS (SELECT 1 FROM \"public\".\"boards\" r WHERE r.\"id\" = coalesce(");
+  CHECK(sql.find("ON CONFLICT DO NOTHING") != std::string::npos);
+}
+
+TEST_CASE("recover: a mass update is undone only where the row is still the event's version", "[recover]") {
+  const auto accounts = table(7, "accounts", {column("id"), column("balance")});
+  TableRecovery t = recovery(accounts, accounts, Presence::kSame, Damage::kUpdated);
+  t.event_xid = 4242;
+  const auto statements = merge_statements({t});
+  REQUIRE(statements.size() == 1);
+  CHECK(statements[0].kind == Statement::Kind::kUpdate);
+  position(statements[0].sql, "UPDATE \"public\".\"accounts\" p SET (\"balance\") = ROW(s.\"balance\")");
+  position(statements[0].sql, "p.xmin = '4242'::xid");
+  const std::string counts = count_sql(t, {t});
+  position(counts, "p.xmin <> '4242'::xid");  // changed since: left alone, counted
+}
+
+TEST_CASE("recover: an absent table is created first and gets its foreign keys last; keyless tables use EXCEPT ALL",
+          "[recover]") {
+  auto users = table(3, "users", {column("id", "\"public\".\"users_id_seq\""), column("team_id")},
+                     {references("team_id", "teams")});
+  users.sequences.push_back({"\"public\".\"users_id_seq\"", 40, true, "AS integer INCREMENT 1"});
+  users.constraints.push_back("CONSTRAINT users_pkey PRIMARY KEY (id)");
+  users.indexes.push_back("CREATE INDEX users_team ON public.users USING btree (team_id)");
+  auto log = table(4, "log", {column("line")});
+  log.key.clear();
+  const std::string sql = merge_script(merge_statements({recovery(users, std::nullopt, Presence::kAbsent, Damage::kDropped),
+                                                         recovery(log, log, Presence::kSame, Damage::kTruncated)}));
+  const size_t seq = position(sql, "CREATE SEQUENCE \"public\".\"users_id_seq\" AS integer INCREMENT 1");
+  const size_t create = position(sql, "CREATE TABLE \"public\".\"users\" (");
+  const size_t insert = position(sql, "INSERT INTO \"public\".\"users\"");
+  const size_t index = position(sql, "CREATE INDEX users_team");
+  const size_t fk = position(sql, "ALTER TABLE \"public\".\"users\" ADD CONSTRAINT \"fk_team_id\" FOREIGN KEY");
+  CHECK(seq < create);
+  CHECK(create < insert);
+  CHECK(insert < index);
+  CHECK(index < fk);
+  position(sql, "CONSTRAINT users_pkey PRIMARY KEY (id)");
+  position(sql, "ALTER SEQUENCE \"public\".\"users_id_seq\" OWNED BY \"public\".\"users\".\"id\"");
+  position(sql, "INSERT INTO \"public\".\"log\" (\"line\") SELECT \"line\" FROM \"walvault_recovered_1_x\".\"public.log\" "
+                "EXCEPT ALL SELECT \"line\" FROM \"public\".\"log\"");
+}
