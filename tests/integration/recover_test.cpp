@@ -217,7 +217,7 @@ std::string score_tick_sql(int k) {
 
 }  // namespace
 
-TEST_CASE("recover: KeepTheScore's tables, dropped one by one and recreated, come back next to the new rows",
+TEST_CASE("recover: KeepTheScore tables dropped one by one and recreated come back next to the new rows",
           "[integration][recover][once]") {
   Scene scene;
   PgCluster& pg = scene.pg();
@@ -328,7 +328,7 @@ TEST_CASE("recover: KeepTheScore's tables, dropped one by one and recreated, com
   }
 }
 
-TEST_CASE("recover: Dotabod's accounts, lost to DROP SCHEMA public CASCADE, come back into the migrated tables",
+TEST_CASE("recover: Dotabod accounts lost to DROP SCHEMA public CASCADE come back into the migrated tables",
           "[integration][recover][once]") {
   Scene scene;
   PgCluster& pg = scene.pg();
@@ -414,7 +414,7 @@ TEST_CASE("recover: Dotabod's accounts, lost to DROP SCHEMA public CASCADE, come
   }
 }
 
-TEST_CASE("recover: a mass DELETE, a mass UPDATE and a TRUNCATE CASCADE are undone, later changes left alone",
+TEST_CASE("recover: a mass DELETE, a mass UPDATE and a TRUNCATE CASCADE are undone and later changes left alone",
           "[integration][recover][once]") {
   Scene scene;
   PgCluster& pg = scene.pg();
@@ -509,8 +509,8 @@ TEST_CASE("recover: a mass DELETE, a mass UPDATE and a TRUNCATE CASCADE are undo
   }
 }
 
-TEST_CASE("preview shows the past; recover refuses a side copy, an existing schema, an event before every backup "
-          "and another database, creating nothing",
+TEST_CASE("preview shows the past, and recover refuses a side copy, an existing schema, an event before every "
+          "backup and another database, creating nothing",
           "[integration][recover][preview][once]") {
   Scene scene;
   PgCluster& pg = scene.pg();
