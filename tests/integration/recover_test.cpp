@@ -206,13 +206,16 @@ Rows score_rows_of_tick(int k) {
           "s new-s-" + n + ">new-e-" + n + "|" + n, "v new-v-" + n + ">new-s-" + n + ">new-u-" + n};
 }
 
+// One tick of the application: a user, their board, an entry, a score and a vote, in one statement.
 std::string score_tick_sql(int k) {
-  const std::string n = std::to_string(k);
-  return "WITH u AS (INSERT INTO users (name) VALUES ('new-u-" + n + "') RETURNING id), "
-         "b AS (INSERT INTO boards (owner_id, title) SELECT id, 'new-b-" + n + "' FROM u RETURNING id), "
-         "e AS (INSERT INTO entries (board_id, label) SELECT id, 'new-e-" + n + "' FROM b RETURNING id), "
-         "s AS (INSERT INTO scores (entry_id, value, points) SELECT id, 'new-s-" + n + "', " + n + " FROM e RETURNING id) "
-         "INSERT INTO votes (score_id, user_id, tag) SELECT s.id, u.id, 'new-v-" + n + "' FROM s, u";
+  std::string sql =
+      "WITH u AS (INSERT INTO users (name) VALUES ('new-u-{k}') RETURNING id), "
+      "b AS (INSERT INTO boards (owner_id, title) SELECT id, 'new-b-{k}' FROM u RETURNING id), "
+      "e AS (INSERT INTO entries (board_id, label) SELECT id, 'new-e-{k}' FROM b RETURNING id), "
+      "s AS (INSERT INTO scores (entry_id, value, points) SELECT id, 'new-s-{k}', {k} FROM e RETURNING id) "
+      "INSERT INTO votes (score_id, user_id, tag) SELECT s.id, u.id, 'new-v-{k}' FROM s, u";
+  for (auto at = sql.find("{k}"); at != std::string::npos; at = sql.find("{k}")) sql.replace(at, 3, std::to_string(k));
+  return sql;
 }
 
 }  // namespace
@@ -224,14 +227,15 @@ TEST_CASE("recover: KeepTheScore tables dropped one by one and recreated come ba
   pg.exec("CREATE DATABASE kts");
   for (const char* ddl : kScoreDdl) pg.exec(ddl, "kts");
   // References spread over the parents, so a row attached to the wrong parent shows in score_rows().
-  pg.exec("INSERT INTO users (name) SELECT 'old-u-' || g FROM generate_series(1, 3000) g;"
-          "INSERT INTO boards (owner_id, title) SELECT 1 + (g * 7) % 3000, 'old-b-' || g FROM generate_series(1, 2000) g;"
-          "INSERT INTO entries (board_id, label) SELECT 1 + (g * 11) % 2000, 'old-e-' || g FROM generate_series(1, 3000) g;"
-          "INSERT INTO scores (entry_id, value, points) SELECT 1 + (g * 13) % 3000, 'old-s-' || g, g "
-          "FROM generate_series(1, 3000) g;"
-          "INSERT INTO votes (score_id, user_id, tag) SELECT 1 + (g * 17) % 3000, 1 + (g * 19) % 3000, 'old-v-' || g "
-          "FROM generate_series(1, 3000) g",
-          "kts");
+  pg.exec(
+      "INSERT INTO users (name) SELECT 'old-u-' || g FROM generate_series(1, 3000) g;"
+      "INSERT INTO boards (owner_id, title) SELECT 1 + (g * 7) % 3000, 'old-b-' || g FROM generate_series(1, 2000) g;"
+      "INSERT INTO entries (board_id, label) SELECT 1 + (g * 11) % 2000, 'old-e-' || g FROM generate_series(1, 3000) g;"
+      "INSERT INTO scores (entry_id, value, points) SELECT 1 + (g * 13) % 3000, 'old-s-' || g, g "
+      "FROM generate_series(1, 3000) g;"
+      "INSERT INTO votes (score_id, user_id, tag) SELECT 1 + (g * 17) % 3000, 1 + (g * 19) % 3000, 'old-v-' || g "
+      "FROM generate_series(1, 3000) g",
+      "kts");
   scene.start();
   scene.ac.backup();
   const Rows before = score_rows(pg);
@@ -247,21 +251,22 @@ TEST_CASE("recover: KeepTheScore tables dropped one by one and recreated come ba
 
   const auto drops = scene.events("kts", "drop_table");
   REQUIRE(drops.size() == 5);  // incidents are not grouped yet: the first drop is the one to recover before
-  const std::vector<std::string> tables_arg = {"--tables",
-                                               "public.users,public.boards,public.entries,public.scores,public.votes"};
+
   const std::map<std::string, uint64_t> staged = {{"public.users", 3000},
                                                   {"public.boards", 2000},
                                                   {"public.entries", 3000},
                                                   {"public.scores", 3000},
                                                   {"public.votes", 3000}};
 
-  {  // Dry run: everything staged and reported, nothing outside the staging schema changed.
+  const std::vector<std::string> renumber = {
+      "--tables", "public.users,public.boards,public.entries,public.scores,public.votes", "--on-conflict", "renumber"};
+  {  // Dry run of the policy to apply: everything staged and reported, nothing outside the staging schema changed.
     const size_t ticks_before = app.committed_count();
-    const json report = scene.recover(drops.front(), "kts", tables_arg);
+    const json report = scene.recover(drops.front(), "kts", renumber);
     const size_t ticks_after = app.committed_count();
     INFO(report.dump(2));
     CHECK(report["applied"] == false);
-    CHECK(report["on_conflict"] == "skip");
+    CHECK(report["on_conflict"] == "renumber");
     REQUIRE(report["tables"].size() == 5);
     // Parents before children.
     CHECK(position_of(report, "public.users") < position_of(report, "public.boards"));
@@ -274,6 +279,7 @@ TEST_CASE("recover: KeepTheScore tables dropped one by one and recreated come ba
       CHECK(t["production"] == "recreated since");
       CHECK(t["staged"] == rows);
       CHECK(t["present"] == 0);
+      CHECK(t["renumbered"] == true);
       // Every application tick took the next id of every table: the ids it reused are the conflicts.
       CHECK(t["conflicts"].get<uint64_t>() >= ticks_before);
       CHECK(t["conflicts"].get<uint64_t>() <= ticks_after);
@@ -295,7 +301,8 @@ TEST_CASE("recover: KeepTheScore tables dropped one by one and recreated come ba
 
   {  // --apply --on-conflict renumber while the application keeps writing.
     const size_t ticks_before = app.committed_count();
-    const std::vector<std::string> apply = {"--tables", tables_arg[1], "--apply", "--on-conflict", "renumber"};
+    std::vector<std::string> apply = renumber;
+    apply.push_back("--apply");
     const json report = scene.recover(drops.front(), "kts", apply);
     INFO(report.dump(2));
     CHECK(report["applied"] == true);
@@ -339,15 +346,18 @@ TEST_CASE("recover: Dotabod accounts lost to DROP SCHEMA public CASCADE come bac
   pg.exec("CREATE DATABASE dotabod");
   pg.exec(migrations, "dotabod");
   // Account g belongs to user 501 - g: the accounts of the users whose ids are reused are not the reused ids.
-  pg.exec("INSERT INTO users (email) SELECT 'old-' || g || '@x' FROM generate_series(1, 500) g;"
-          "INSERT INTO accounts (user_id, provider, provider_account_id) "
-          "SELECT 501 - g, 'twitch', 'old-acc-' || g FROM generate_series(1, 500) g",
-          "dotabod");
+  pg.exec(
+      "INSERT INTO users (email) SELECT 'old-' || g || '@x' FROM generate_series(1, 500) g;"
+      "INSERT INTO accounts (user_id, provider, provider_account_id) "
+      "SELECT 501 - g, 'twitch', 'old-acc-' || g FROM generate_series(1, 500) g",
+      "dotabod");
   scene.start();
   scene.ac.backup();
   const auto account_rows = [&] {
-    return sorted(pg.query("SELECT a.provider_account_id || '>' || u.email FROM accounts a JOIN users u "
-                           "ON u.id = a.user_id", "dotabod"));
+    return sorted(
+        pg.query("SELECT a.provider_account_id || '>' || u.email FROM accounts a JOIN users u "
+                 "ON u.id = a.user_id",
+                 "dotabod"));
   };
   const Rows before = account_rows();
   REQUIRE(before.size() == 500);
@@ -357,9 +367,10 @@ TEST_CASE("recover: Dotabod accounts lost to DROP SCHEMA public CASCADE come bac
   Rows signups;
   const auto sign_up = [&](int n) {
     const std::string k = std::to_string(n);
-    pg.exec("WITH u AS (INSERT INTO users (email) VALUES ('new-" + k + "@x') RETURNING id) "
-            "INSERT INTO accounts (user_id, provider, provider_account_id) SELECT id, 'twitch', 'new-acc-" + k +
-                "' FROM u",
+    pg.exec("WITH u AS (INSERT INTO users (email) VALUES ('new-" + k +
+                "@x') RETURNING id) "
+                "INSERT INTO accounts (user_id, provider, provider_account_id) SELECT id, 'twitch', 'new-acc-" +
+                k + "' FROM u",
             "dotabod");
     signups.push_back("new-acc-" + k + ">new-" + k + "@x");
   };
@@ -387,7 +398,8 @@ TEST_CASE("recover: Dotabod accounts lost to DROP SCHEMA public CASCADE come bac
     CHECK(accounts["written"] == 460);
     CHECK(accounts["missing_references"] == 20);
     const std::string schema = report["staging_schema"];
-    CHECK(count(pg, "dotabod", "\"" + schema + "\".\"public.users\" s WHERE s.id <= 20 AND s.email LIKE 'old-%'") == 20);
+    CHECK(count(pg, "dotabod", "\"" + schema + "\".\"public.users\" s WHERE s.id <= 20 AND s.email LIKE 'old-%'") ==
+          20);
     CHECK(count(pg, "dotabod", "users WHERE email LIKE 'old-%'") == 480);
     // No restored account points at a new user that took its old user's id.
     const Rows now = account_rows();
@@ -419,21 +431,23 @@ TEST_CASE("recover: a mass DELETE, a mass UPDATE and a TRUNCATE CASCADE are undo
   Scene scene;
   PgCluster& pg = scene.pg();
   pg.exec("CREATE DATABASE ledger");
-  pg.exec("CREATE TABLE users (id int PRIMARY KEY, name text NOT NULL);"
-          "INSERT INTO users SELECT g, 'user-' || g FROM generate_series(1, 1200) g;"
-          "CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL);"
-          "INSERT INTO accounts SELECT g, g * 3 FROM generate_series(1, 1100) g;"
-          "CREATE TABLE a (id serial PRIMARY KEY, name text NOT NULL);"
-          "INSERT INTO a (name) SELECT 'a-' || g FROM generate_series(1, 50) g;"
-          "CREATE TABLE b (id serial PRIMARY KEY, a_id int NOT NULL REFERENCES a, note text NOT NULL);"
-          "INSERT INTO b (a_id, note) SELECT 1 + g % 50, 'b-' || g FROM generate_series(1, 80) g",
-          "ledger");
+  pg.exec(
+      "CREATE TABLE users (id int PRIMARY KEY, name text NOT NULL);"
+      "INSERT INTO users SELECT g, 'user-' || g FROM generate_series(1, 1200) g;"
+      "CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL);"
+      "INSERT INTO accounts SELECT g, g * 3 FROM generate_series(1, 1100) g;"
+      "CREATE TABLE a (id serial PRIMARY KEY, name text NOT NULL);"
+      "INSERT INTO a (name) SELECT 'a-' || g FROM generate_series(1, 50) g;"
+      "CREATE TABLE b (id serial PRIMARY KEY, a_id int NOT NULL REFERENCES a, note text NOT NULL);"
+      "INSERT INTO b (a_id, note) SELECT 1 + g % 50, 'b-' || g FROM generate_series(1, 80) g",
+      "ledger");
   scene.start();
   scene.ac.backup();
   const auto rows = [&](const std::string& sql) { return pg.query(sql, "ledger"); };
   const std::string users_sql = "SELECT id || ' ' || name FROM users ORDER BY id";
   const std::string accounts_sql = "SELECT id || ' ' || balance FROM accounts ORDER BY id";
-  const std::string b_sql = "SELECT b.id || ' ' || b.note || '>' || a.name FROM b JOIN a ON a.id = b.a_id ORDER BY b.id";
+  const std::string b_sql =
+      "SELECT b.id || ' ' || b.note || '>' || a.name FROM b JOIN a ON a.id = b.a_id ORDER BY b.id";
   const Rows users_before = rows(users_sql);
   const Rows accounts_before = rows(accounts_sql);
   const Rows a_before = rows("SELECT id || ' ' || name FROM a ORDER BY id");
@@ -444,9 +458,10 @@ TEST_CASE("recover: a mass DELETE, a mass UPDATE and a TRUNCATE CASCADE are undo
   pg.exec("UPDATE accounts SET balance = 0", "ledger");
   pg.exec("UPDATE accounts SET balance = 777 WHERE id = 7; DELETE FROM accounts WHERE id = 8", "ledger");
   pg.exec("TRUNCATE a, b CASCADE", "ledger");
-  pg.exec("INSERT INTO a (name) VALUES ('new a');"
-          "INSERT INTO b (id, a_id, note) SELECT 2, id, 'new b two' FROM a WHERE name = 'new a'",
-          "ledger");
+  pg.exec(
+      "INSERT INTO a (name) VALUES ('new a');"
+      "INSERT INTO b (id, a_id, note) SELECT 2, id, 'new b two' FROM a WHERE name = 'new a'",
+      "ledger");
 
   const auto deletes = scene.events("ledger", "mass_delete");
   const auto updates = scene.events("ledger", "mass_update");
@@ -509,19 +524,21 @@ TEST_CASE("recover: a mass DELETE, a mass UPDATE and a TRUNCATE CASCADE are undo
   }
 }
 
-TEST_CASE("preview shows the past, and recover refuses a side copy, an existing schema, an event before every "
-          "backup and another database, creating nothing",
-          "[integration][recover][preview][once]") {
+TEST_CASE(
+    "preview shows the past, and recover refuses a side copy, an existing schema, an event before every "
+    "backup and another database, creating nothing",
+    "[integration][recover][preview][once]") {
   Scene scene;
   PgCluster& pg = scene.pg();
   pg.exec("CREATE DATABASE shop");
   pg.exec("CREATE DATABASE other");
   pg.exec("CREATE TABLE early (id int PRIMARY KEY)", "shop");
-  pg.exec("CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL);"
-          "INSERT INTO items (name) SELECT 'item ' || g FROM generate_series(1, 300) g;"
-          "CREATE TABLE orders (id serial PRIMARY KEY, item_id int REFERENCES items, qty int NOT NULL);"
-          "INSERT INTO orders (item_id, qty) SELECT 1 + g % 300, g FROM generate_series(1, 120) g",
-          "shop");
+  pg.exec(
+      "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL);"
+      "INSERT INTO items (name) SELECT 'item ' || g FROM generate_series(1, 300) g;"
+      "CREATE TABLE orders (id serial PRIMARY KEY, item_id int REFERENCES items, qty int NOT NULL);"
+      "INSERT INTO orders (item_id, qty) SELECT 1 + g % 300, g FROM generate_series(1, 120) g",
+      "shop");
   scene.start();
   pg.exec("DROP TABLE early", "shop");  // an event older than every backup
   scene.ac.backup();
@@ -553,8 +570,8 @@ TEST_CASE("preview shows the past, and recover refuses a side copy, an existing 
   {  // preview, waiting: its copy is no production to recover into
     const std::string log = pg.work_dir() + "/preview.log";
     walvault::test::Background preview(
-        walvault::test::as_postgres({WALVAULT_BINARY, "preview", "--repo", scene.ac.repo(), "--before-event", event,
-                                     "--json"}),
+        walvault::test::as_postgres(
+            {WALVAULT_BINARY, "preview", "--repo", scene.ac.repo(), "--before-event", event, "--json"}),
         log, {"TMPDIR=" + scene.scratch});
     json j;
     REQUIRE(walvault::test::wait_until(
@@ -580,9 +597,9 @@ TEST_CASE("preview shows the past, and recover refuses a side copy, an existing 
     CHECK(r.exit_code == 8);
     CHECK(r.err.find("side copy") != std::string::npos);
     // Nothing written into the copy either: no staging schema there.
-    const auto psql = walvault::test::run(walvault::test::as_postgres(
-        {walvault::test::pg_program("psql"), "-X", "-A", "-t", "-d", conninfo, "-c",
-         "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'walvault%'"}));
+    const auto psql = walvault::test::run(
+        walvault::test::as_postgres({walvault::test::pg_program("psql"), "-X", "-A", "-t", "-d", conninfo, "-c",
+                                     "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'walvault%'"}));
     INFO(psql.err);
     CHECK(psql.out == "0\n");
 
