@@ -13,7 +13,12 @@ void register_preview(CLI::App& app, Action& selected) {
   add_repo_option(*sub, o->repo);
   auto* time = sub->add_option("--time", o->time, "The state at this time (ISO 8601 / timestamptz)");
   auto* event = sub->add_option("--before-event", o->before_event, "The state just before this event");
-  time->excludes(event);
+  auto* incident = sub->add_option("--before-incident", o->before_incident,
+                                   "The state just before the first event of this incident");
+  sub->add_option("--incident-gap", o->incident_gap,
+                  "Seconds between events of one database that make them one incident (default 10)");
+  time->excludes(event)->excludes(incident);
+  event->excludes(incident);
   sub->add_flag("--no-wait", o->no_wait, "Remove the side copy right after the report instead of waiting for Ctrl-C");
   sub->add_option("--pg-bindir", o->pg_bindir,
                   "PostgreSQL server programs of the backup's major version (default: $WALVAULT_PG_BINDIR, then the "

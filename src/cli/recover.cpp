@@ -11,8 +11,12 @@ void register_recover(CLI::App& app, Action& selected) {
   CLI::App* sub = app.add_subcommand(
       "recover", "Put the rows an event destroyed back into the live database (staged, reported; merged with --apply)");
   add_repo_option(*sub, o->repo);
-  sub->add_option("--before-event", o->before_event, "The event whose damage to undo (from walvault events)")
-      ->required();
+  auto* event = sub->add_option("--before-event", o->before_event, "The event whose damage to undo (from walvault events)");
+  auto* incident = sub->add_option("--before-incident", o->before_incident,
+                                   "Undo every event of this incident (its id, or any of its events' ids)");
+  event->excludes(incident);
+  sub->add_option("--incident-gap", o->incident_gap,
+                  "Seconds between events of one database that make them one incident (default 10)");
   sub->add_option("--into", o->into, "Connection string of the production database the event hit")->required();
   sub->add_option("--tables", o->tables, "Only these tables (schema.table, comma-separated; default: the event's)")
       ->delimiter(',');

@@ -8,6 +8,7 @@
 #include "pg/connection.hpp"
 #include "pg/table_rows.hpp"
 #include "repo/repository.hpp"
+#include "restore/incidents.hpp"
 #include "restore/side_copy.hpp"
 
 namespace walvault::command {
@@ -16,9 +17,13 @@ using nlohmann::ordered_json;
 
 int run_preview(const PreviewOptions& options) {
   restore::refuse_root("preview");
-  const restore::TargetRequest request = restore::side_copy_target(options.time, options.before_event);
+  restore::TargetRequest request =
+      restore::side_copy_target(options.time, options.before_incident ? options.before_incident : options.before_event);
+  request.incident = options.before_incident.has_value();
+  request.incident_gap_us = restore::incident_gap_option(options.incident_gap);
   if (request.kind == restore::TargetKind::kLatest) {
-    throw Error(ErrorCode::kUsage, "preview needs a target", "give --before-event ID (walvault events) or --time T");
+    throw Error(ErrorCode::kUsage, "preview needs a target",
+                "give --before-event ID or --before-incident ID (walvault events), or --time T");
   }
   (void)install_stop_handlers();  // from the start: a Ctrl-C during the restore still removes the copy
   const repo::Repository repository = repo::open_repository(repo::absolute(options.repo));

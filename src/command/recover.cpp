@@ -1,5 +1,6 @@
 #include "command/recover.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <map>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include "recover/merge_plan.hpp"
 #include "recover/table_shape.hpp"
 #include "repo/repository.hpp"
+#include "restore/incidents.hpp"
 #include "restore/plan.hpp"
 #include "restore/side_copy.hpp"
 
@@ -48,6 +50,8 @@ Damage damage_of(format::EventKind kind) {
     case format::EventKind::kTruncate: return Damage::kTruncated;
     case format::EventKind::kMassDelete: return Damage::kDeleted;
     case format::EventKind::kMassUpdate: return Damage::kUpdated;
+    case format::EventKind::kDropColumn:
+    case format::EventKind::kAlterType: return Damage::kAltered;
     default: return Damage::kDropped;
   }
 }
@@ -92,7 +96,7 @@ Production check_production(const pg::Connection& prod, const repo::RepoConfig& 
 std::string default_schema(const std::string& event_id) {
   const auto id = restore::parse_event_id(event_id);
   if (!id) {
-    throw Error(ErrorCode::kUsage, "--before-event " + event_id + ": not an event id",
+    throw Error(ErrorCode::kUsage, event_id + ": not an event id",
                 "event ids look like 1-0000000004019D50-drop_table; list them with walvault events");
   }
   char lsn[17];
@@ -188,28 +192,50 @@ void print_json(const std::string& event, const restore::SideCopy& copy, const s
 int run_recover(const RecoverOptions& options) {
   restore::refuse_root("recover");
   const recover::ConflictPolicy policy = parse_policy(options.on_conflict);
-  const std::string schema = options.schema.value_or(default_schema(options.before_event));
+  if (options.before_event.has_value() == options.before_incident.has_value()) {
+    throw Error(ErrorCode::kUsage, "recover needs one target: --before-event ID or --before-incident ID",
+                "list them with walvault events");
+  }
+  const std::string target_id = options.before_event ? *options.before_event : *options.before_incident;
+  const int64_t gap = restore::incident_gap_option(options.incident_gap);
+  const std::string schema = options.schema.value_or(default_schema(target_id));
   if (schema.empty() || schema.size() > 63) {
     throw Error(ErrorCode::kUsage, "--schema: a schema name has 1 to 63 bytes", "choose a shorter name");
   }
-  if (const auto id = restore::parse_event_id(options.before_event);
-      id && id->kind == format::EventKind::kDropDatabase) {
-    throw Error(ErrorCode::kUsage, "recover merges into a live database; event " + options.before_event +
-                " dropped the whole database",
+  const repo::Repository repository = repo::open_repository(repo::absolute(options.repo));
+  // The events to undo: the one named, or every event of the incident.
+  std::vector<format::EventEntry> events;
+  if (options.before_incident) {
+    const auto incident =
+        restore::find_incident(*repository.storage, repository.config.segment_size, target_id, gap);
+    if (!incident) {
+      throw Error(ErrorCode::kNotFound, "--before-incident " + target_id + ": no such event or incident",
+                  "list them with walvault events");
+    }
+    events = incident->events;
+  }
+  const auto id = restore::parse_event_id(target_id);
+  const bool drops_database = std::any_of(events.begin(), events.end(), [](const format::EventEntry& e) {
+    return e.kind == format::EventKind::kDropDatabase;
+  }) || (id && id->kind == format::EventKind::kDropDatabase);
+  if (drops_database) {
+    throw Error(ErrorCode::kUsage, "recover merges into a live database; " + target_id + " dropped the whole database",
                 "restore it with walvault restore --before-event (or look first with walvault preview)");
   }
-  const repo::Repository repository = repo::open_repository(repo::absolute(options.repo));
   const pg::Connection prod(options.into, pg::Mode::kRegular);
   const Production production = check_production(prod, repository.config, schema);
 
   restore::SideCopyOptions side_options;
   side_options.command = "recover";
   side_options.request.kind = restore::TargetKind::kBeforeEvent;
-  side_options.request.event_id = options.before_event;
+  side_options.request.event_id = target_id;
+  side_options.request.incident = options.before_incident.has_value();
+  side_options.request.incident_gap_us = gap;
   side_options.pg_bindir = options.pg_bindir;
   side_options.pg_bindir_env = options.pg_bindir_env;
   const restore::SideCopy copy(repository, side_options);
-  const format::EventEntry& event = *copy.plan().event;
+  const format::EventEntry& event = *copy.plan().event;  // the incident's first
+  if (events.empty()) events.push_back(event);
 
   std::string event_database;
   {
@@ -228,7 +254,6 @@ int run_recover(const RecoverOptions& options) {
 
   // Each table with the damage of the first event that hit it (an incident's events, oldest first; a table an
   // incident truncates and then drops is recovered as dropped: the strongest damage wins).
-  const std::vector<format::EventEntry> events = {event};
   std::map<uint32_t, std::pair<Damage, uint32_t>> damaged;  // table oid → damage, event xid
   for (const auto& e : events) {
     for (const uint32_t oid : recover::tables_of_relations(side, e.relations)) {
@@ -266,7 +291,7 @@ int run_recover(const RecoverOptions& options) {
   (void)prod.exec("CREATE SCHEMA " + pg::quote_identifier(schema), PGRES_COMMAND_OK);
   (void)prod.exec("COMMENT ON SCHEMA " + pg::quote_identifier(schema) + " IS " +
                       pg::quote_literal("walvault recover: rows as they were just before event " +
-                                        options.before_event + " (" + copy.plan().description + ")"),
+                                        target_id + " (" + copy.plan().description + ")"),
                   PGRES_COMMAND_OK);
   for (const auto& t : tables) {
     (void)prod.exec(recover::staging_table_sql(t), PGRES_COMMAND_OK);
@@ -310,9 +335,9 @@ int run_recover(const RecoverOptions& options) {
     }
   }
   if (options.json) {
-    print_json(options.before_event, copy, schema, tables, counts, script, options.apply, policy);
+    print_json(target_id, copy, schema, tables, counts, script, options.apply, policy);
   } else {
-    print_human(options.before_event, copy, schema, tables, counts, script, options.apply, policy);
+    print_human(target_id, copy, schema, tables, counts, script, options.apply, policy);
   }
   std::fflush(stdout);
   return 0;

@@ -7,6 +7,8 @@
 //      touches existing objects). A drop_database event has no live database to merge into (kUsage: restore it).
 //   2. A side copy restored to just before the event (restore/side_copy.hpp), promoted (a copy paused there would
 //      still hold the destroying transaction's locks on the very tables to read), private, only read.
+//   With --before-incident, the side copy stops before the incident's first event, and the tables are those of
+//   every event of the incident, each with the strongest damage any of them did.
 //   3. The tables the event damaged (the relations it names, resolved in the side copy's catalog, which is the
 //      catalog of just before the event), or --tables; each compared with production by oid: the same table,
 //      recreated since, or absent.
@@ -36,7 +38,9 @@ namespace walvault::command {
 
 struct RecoverOptions {
   repo::RepoAddress repo;
-  std::string before_event;               // --before-event ID
+  std::optional<std::string> before_event;     // --before-event ID
+  std::optional<std::string> before_incident;  // --before-incident ID: every event of the incident (restore/incidents.hpp)
+  double incident_gap = 10;                    // --incident-gap SECONDS
   std::string into;                       // --into CONNSTR: production
   std::vector<std::string> tables;        // --tables schema.table,... (default: the event's)
   std::optional<std::string> schema;      // --schema NAME: the staging schema

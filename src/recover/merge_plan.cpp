@@ -39,8 +39,9 @@ std::string same_values(const TableRecovery& t, const std::string& p, const std:
   return "ROW(" + join(ps, ", ") + ") IS NOT DISTINCT FROM ROW(" + join(ss, ", ") + ")";
 }
 
-std::string exists_in_production(const TableRecovery& t, const std::string& extra) {
-  return "EXISTS (SELECT 1 FROM " + target(t).qualified() + " p WHERE " + key_match(t, "p", "s") +
+// s: the alias of the staged row.
+std::string exists_in_production(const TableRecovery& t, const std::string& extra, const std::string& s = "s") {
+  return "EXISTS (SELECT 1 FROM " + target(t).qualified() + " p WHERE " + key_match(t, "p", s) +
          (extra.empty() ? "" : " AND " + extra) + ")";
 }
 
@@ -55,16 +56,16 @@ struct Predicates {
 
 std::string xid_literal(const TableRecovery& t) { return quote_literal(std::to_string(t.event_xid)) + "::xid"; }
 
-Predicates predicates(const TableRecovery& t) {
+Predicates predicates(const TableRecovery& t, const std::string& s = "s") {
   Predicates p;
   if (t.presence == Presence::kAbsent) {
     p.restore = "true";
     return p;
   }
-  if (t.before.key.empty()) return p;  // keyless: EXCEPT ALL (restore_rows_sql)
-  const std::string absent = "NOT " + exists_in_production(t, "");
-  const std::string equal = exists_in_production(t, same_values(t, "p", "s"));
-  const std::string differ = exists_in_production(t, "NOT " + same_values(t, "p", "s"));
+  if (t.before.key.empty()) return p;  // keyless: EXCEPT ALL (count_sql, merge_statements)
+  const std::string absent = "NOT " + exists_in_production(t, "", s);
+  const std::string equal = exists_in_production(t, same_values(t, "p", s), s);
+  const std::string differ = exists_in_production(t, "NOT " + same_values(t, "p", s), s);
   p.present = equal;
   switch (t.damage) {
     case Damage::kDropped:
@@ -77,8 +78,12 @@ Predicates predicates(const TableRecovery& t) {
       p.changed = differ;
       break;
     case Damage::kUpdated:
-      p.update = exists_in_production(t, "p.xmin = " + xid_literal(t) + " AND NOT " + same_values(t, "p", "s"));
-      p.changed = exists_in_production(t, "p.xmin <> " + xid_literal(t) + " AND NOT " + same_values(t, "p", "s"));
+      p.update = exists_in_production(t, "p.xmin = " + xid_literal(t) + " AND NOT " + same_values(t, "p", s), s);
+      p.changed = exists_in_production(t, "p.xmin <> " + xid_literal(t) + " AND NOT " + same_values(t, "p", s), s);
+      p.deleted_since = absent;
+      break;
+    case Damage::kAltered:
+      p.changed = differ;
       p.deleted_since = absent;
       break;
   }
@@ -136,6 +141,18 @@ std::string orphan(const TableRecovery& t, const std::vector<TableRecovery>& all
       missing += " AND NOT EXISTS (SELECT 1 FROM " + parent->staging + " r WHERE " + join(staged_match, " AND ") + ")";
     }
     parts.push_back(missing + ")");
+    // A parent recovered together whose staged row stays staged (its key was reused since and not renumbered) is
+    // not this row's parent: production's row under that key is another one.
+    if (parent != nullptr && parent != &t && !parent->renumber && parent->damage != Damage::kUpdated &&
+        parent->before.key == fk.parent_columns) {
+      const Predicates pp = predicates(*parent, "ps");
+      std::vector<std::string> parent_match;
+      for (size_t i = 0; i < fk.columns.size(); ++i) {
+        parent_match.push_back(col("ps", fk.parent_columns[i]) + " = " + col("s", fk.columns[i]));
+      }
+      parts.push_back("(" + join(not_null, " AND ") + " AND EXISTS (SELECT 1 FROM " + parent->staging + " ps WHERE " +
+                      join(parent_match, " AND ") + " AND (" + pp.conflict + " OR " + pp.changed + ")))");
+    }
   }
   return parts.empty() ? "false" : "(" + join(parts, " OR ") + ")";
 }
@@ -200,6 +217,7 @@ std::string_view damage_name(Damage d) {
     case Damage::kTruncated: return "truncated";
     case Damage::kDeleted: return "mass deleted";
     case Damage::kUpdated: return "mass updated";
+    case Damage::kAltered: return "column dropped or retyped";
   }
   return "?";
 }
@@ -351,6 +369,7 @@ std::vector<Statement> merge_statements(const std::vector<TableRecovery>& ordere
       continue;
     }
     if (t.damage == Damage::kUpdated && t.presence != Presence::kAbsent) continue;  // keyless: nothing to match by
+    if (t.damage == Damage::kAltered && t.presence != Presence::kAbsent) continue;  // the old values stay staged
     if (t.renumber) {
       out.push_back({"-- " + name + ": new keys for the restored rows whose keys the application reused",
                      "CREATE TEMP TABLE " + map_table(t) + " ON COMMIT DROP AS SELECT " + col("s", t.before.key[0]) +

@@ -10,6 +10,8 @@
 //   mass update:                 present with xmin = the event's xid (the event's own row version, not changed
 //                                since) and other values → its values put back; xmin other → changed since (left
 //                                alone); absent → deleted since (left alone).
+//   column dropped or retyped:   nothing goes back by itself (putting a column back is a schema change): rows whose
+//                                values differ now are counted as changed, and the old values stay staged.
 //   table absent in production:  everything is restored, and the table created again first (columns, defaults,
 //                                constraints, indexes, sequences).
 //   table without a key:         the staged rows not in production (EXCEPT ALL) are restored, said so.
@@ -29,11 +31,13 @@
 
 namespace walvault::recover {
 
-enum class Damage { kDropped, kTruncated, kDeleted, kUpdated };
+// Strongest first: a table several events of an incident hit is recovered for the strongest.
+enum class Damage { kDropped, kTruncated, kDeleted, kUpdated, kAltered };
 enum class Presence { kSame, kRecreated, kAbsent };  // in production now, by oid
 enum class ConflictPolicy { kSkip, kRenumber };
 
-[[nodiscard]] std::string_view damage_name(Damage d);      // "dropped", "truncated", "mass deleted", "mass updated"
+// "dropped", "truncated", "mass deleted", "mass updated", "column dropped or retyped"
+[[nodiscard]] std::string_view damage_name(Damage d);
 [[nodiscard]] std::string_view presence_name(Presence p);  // "the same table", "recreated since", "absent"
 
 struct TableRecovery {

@@ -50,7 +50,7 @@ TEST_CASE("a Django migrate-to-zero is one incident named by its drop_column", "
   CHECK_FALSE(i.holds("1-0000000002518948-truncate"));
 }
 
-TEST_CASE("the gap bounds an incident; other databases and timelines do not break or join it", "[restore][incidents]") {
+TEST_CASE("the gap bounds an incident, and other databases and timelines do not break or join it", "[restore][incidents]") {
   // peewee: five drops 2 ms apart, interleaved with another database's event; then one 10 s after the last (joins),
   // then one more than 10 s after that (a new incident).
   std::vector<TimelineEvent> events;

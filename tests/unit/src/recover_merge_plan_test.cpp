@@ -140,7 +140,7 @@ TEST_CASE("recover: a mass update is undone only where the row is still the even
   position(counts, "p.xmin <> '4242'::xid");  // changed since: left alone, counted
 }
 
-TEST_CASE("recover: an absent table is created first and gets its foreign keys last; keyless tables use EXCEPT ALL",
+TEST_CASE("recover: an absent table is created first and gets its foreign keys last, and keyless tables use EXCEPT ALL",
           "[recover]") {
   auto users = table(3, "users", {column("id", "\"public\".\"users_id_seq\""), column("team_id")},
                      {references("team_id", "teams")});

@@ -125,7 +125,7 @@ TEST_CASE("a cross-page DROP COLUMN update holds the whole tuple, attrelid inclu
   CHECK(type_may_change(*u->new_tuple, std::nullopt, kPg15));
 }
 
-TEST_CASE("a type change shows in the window; a default's flag does not", "[wal][catalog]") {
+TEST_CASE("a type change shows in the window but a default flag does not", "[wal][catalog]") {
   // PG16 varchar(10) -> varchar(20): prefixlen 80 (atttypmod), suffixlen 27, one byte of data.
   OneBlockRecord widen(10, 0x40, kPgAttributeRel, hex("d8020000 0f00 10 60 00000000 3c00"),
                        hex("5000 1b00 1a80 0128 20 ffff3f00 0000000000 18"));
