@@ -134,13 +134,16 @@ std::string orphan(const TableRecovery& t, const std::vector<TableRecovery>& all
                       (counting ? col("s", fk.columns[i]) : mapped(t, all, fk.columns[i], "s")));
       staged_match.push_back(col("r", fk.parent_columns[i]) + " = " + col("s", fk.columns[i]));
     }
-    std::string missing = "(" + join(not_null, " AND ") + " AND NOT EXISTS (SELECT 1 FROM " + fk.parent +
-                          " r WHERE " + join(match, " AND ") + ")";
     const TableRecovery* parent = find_recovered(all, fk.parent);
-    if (counting && parent != nullptr && parent != &t) {
-      missing += " AND NOT EXISTS (SELECT 1 FROM " + parent->staging + " r WHERE " + join(staged_match, " AND ") + ")";
+    std::vector<std::string> missing = not_null;
+    // Before the merge a parent absent in production does not exist yet (the merge creates it first).
+    if (!counting || parent == nullptr || parent->presence != Presence::kAbsent) {
+      missing.push_back("NOT EXISTS (SELECT 1 FROM " + fk.parent + " r WHERE " + join(match, " AND ") + ")");
     }
-    parts.push_back(missing + ")");
+    if (counting && parent != nullptr && parent != &t) {
+      missing.push_back("NOT EXISTS (SELECT 1 FROM " + parent->staging + " r WHERE " + join(staged_match, " AND ") + ")");
+    }
+    parts.push_back("(" + join(missing, " AND ") + ")");
     // A parent recovered together whose staged row stays staged (its key was reused since and not renumbered) is
     // not this row's parent: production's row under that key is another one.
     if (parent != nullptr && parent != &t && !parent->renumber && parent->damage != Damage::kUpdated &&

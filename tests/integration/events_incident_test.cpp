@@ -139,4 +139,25 @@ TEST_CASE("a Django migrate-to-zero is one incident, and restoring before it bri
     CHECK(r->scalar("SELECT count(*) FROM pg_attribute WHERE attrelid = 'scores_score'::regclass AND attname = 'note'",
                     "dj") == "0");
   }
+  {
+    // recover --before-incident puts both tables back into the live database, which no longer has them: created
+    // again as they were before the incident (with the note column and the foreign key), rows and all.
+    const auto r = ac.walvault({"recover", "--repo", ac.repo(), "--before-incident", table_id, "--into",
+                                pg.conninfo("dj"), "--apply", "--json"});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    const auto report = nlohmann::json::parse(r.out);
+    REQUIRE(report["tables"].size() == 2);
+    CHECK(report["tables"][0]["table"] == "public.scores_board");  // the parent first
+    for (const auto& t : report["tables"]) {
+      CHECK(t["damage"] == "dropped");
+      CHECK(t["production"] == "absent");
+      CHECK(t["written"] == t["staged"]);
+    }
+    CHECK(pg.scalar(notes, "dj") == expected_notes);
+    CHECK(pg.scalar("SELECT count(*) FROM pg_constraint WHERE conrelid = 'scores_score'::regclass AND contype = 'f'",
+                    "dj") == "1");
+    CHECK(pg.scalar("SELECT nextval(pg_get_serial_sequence('scores_score', 'id')) > max(id) FROM scores_score", "dj") ==
+          "t");
+  }
 }
