@@ -185,7 +185,12 @@ std::vector<Statement> create_table(const TableRecovery& t) {
   for (const auto& s : b.sequences) {
     bool identity = false;
     for (const auto& c : b.columns) identity = identity || (c.sequence == s.name && c.identity != '\0');
-    if (!identity) out.push_back({"", "CREATE SEQUENCE " + s.name + " " + s.options, "", Statement::Kind::kOther});
+    if (identity) continue;  // created with its column
+    out.push_back({"", "CREATE SEQUENCE " + s.name + " " + s.options, "", Statement::Kind::kOther});
+    // Where it stood before the event (it may lie past every restored key: rows deleted earlier).
+    out.push_back({"", "SELECT setval(" + quote_literal(s.name) + ", " + std::to_string(s.last_value) + ", " +
+                           (s.is_called ? "true" : "false") + ")",
+                   "", Statement::Kind::kOther});
   }
   std::vector<std::string> defs;
   for (const auto& c : b.columns) {

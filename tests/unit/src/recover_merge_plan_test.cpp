@@ -152,7 +152,9 @@ TEST_CASE("recover: an absent table is created first and gets its foreign keys l
   const std::string sql = merge_script(merge_statements({recovery(users, std::nullopt, Presence::kAbsent, Damage::kDropped),
                                                          recovery(log, log, Presence::kSame, Damage::kTruncated)}));
   const size_t seq = position(sql, "CREATE SEQUENCE \"public\".\"users_id_seq\" AS integer INCREMENT 1");
+  const size_t restart = position(sql, "SELECT setval('\"public\".\"users_id_seq\"', 40, true)");
   const size_t create = position(sql, "CREATE TABLE \"public\".\"users\" (");
+  CHECK(seq < restart);
   const size_t insert = position(sql, "INSERT INTO \"public\".\"users\"");
   const size_t index = position(sql, "CREATE INDEX users_team");
   const size_t fk = position(sql, "ALTER TABLE \"public\".\"users\" ADD CONSTRAINT \"fk_team_id\" FOREIGN KEY");
