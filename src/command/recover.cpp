@@ -1,7 +1,6 @@
 #include "command/recover.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <map>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -13,6 +12,7 @@
 #include "pg/copy.hpp"
 #include "pg/sql_text.hpp"
 #include "recover/merge_plan.hpp"
+#include "recover/merge_run.hpp"
 #include "recover/table_shape.hpp"
 #include "repo/repository.hpp"
 #include "restore/incidents.hpp"
@@ -27,16 +27,7 @@ using recover::Damage;
 using recover::Presence;
 using recover::TableRecovery;
 
-struct Counts {
-  uint64_t staged = 0, restore = 0, present = 0, conflicts = 0, changed = 0, deleted_since = 0, orphans = 0;
-  std::optional<uint64_t> written;  // --apply: rows the merge inserted or updated
-};
-
-uint64_t number(const std::string& text) {
-  uint64_t v = 0;
-  (void)std::from_chars(text.data(), text.data() + text.size(), v);
-  return v;
-}
+using recover::Counts;
 
 recover::ConflictPolicy parse_policy(const std::string& text) {
   if (text == "skip") return recover::ConflictPolicy::kSkip;
@@ -56,12 +47,8 @@ Damage damage_of(format::EventKind kind) {
   }
 }
 
-// Production, checked before anything is created.
-struct Production {
-  std::string database;
-};
-
-Production check_production(const pg::Connection& prod, const repo::RepoConfig& config, const std::string& schema) {
+// Production, checked before anything is created; returns its database.
+std::string check_production(const pg::Connection& prod, const repo::RepoConfig& config, const std::string& schema) {
   const pg::Result r = prod.exec(
       "SELECT pg_is_in_recovery(), (SELECT system_identifier FROM pg_control_system()), current_database(), "
       "EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = " + pg::quote_literal(schema) + "), "
@@ -78,7 +65,7 @@ Production check_production(const pg::Connection& prod, const repo::RepoConfig& 
                 "recover writes into the live primary",
                 "give the connection string of the production primary");
   }
-  if (number(r.value(0, 1)) != config.system_identifier) {
+  if (r.value(0, 1) != std::to_string(config.system_identifier)) {
     throw Error(ErrorCode::kUsage,
                 "--into connects to another cluster (system identifier " + r.value(0, 1) + "; the repository's is " +
                     std::to_string(config.system_identifier) + ")",
@@ -90,7 +77,7 @@ Production check_production(const pg::Connection& prod, const repo::RepoConfig& 
                 "review and drop it (DROP SCHEMA " + pg::quote_identifier(schema) + " CASCADE), or stage into another "
                 "with --schema NAME");
   }
-  return {r.value(0, 2)};
+  return r.value(0, 2);
 }
 
 std::string default_schema(const std::string& event_id) {
@@ -223,7 +210,7 @@ int run_recover(const RecoverOptions& options) {
                 "restore it with walvault restore --before-event (or look first with walvault preview)");
   }
   const pg::Connection prod(options.into, pg::Mode::kRegular);
-  const Production production = check_production(prod, repository.config, schema);
+  const std::string database = check_production(prod, repository.config, schema);
 
   restore::SideCopyOptions side_options;
   side_options.command = "recover";
@@ -244,9 +231,9 @@ int run_recover(const RecoverOptions& options) {
                                             std::to_string(event.database_oid));
     if (r.rows() == 1) event_database = r.value(0, 0);
   }
-  if (event_database != production.database) {
+  if (event_database != database) {
     throw Error(ErrorCode::kUsage,
-                "--into connects to database " + production.database + ", but the event hit database " +
+                "--into connects to database " + database + ", but the event hit database " +
                     (event_database.empty() ? "oid " + std::to_string(event.database_oid) : event_database),
                 "give --into the connection string of that database");
   }
@@ -299,40 +286,21 @@ int run_recover(const RecoverOptions& options) {
   }
   (void)prod.exec("COMMIT", PGRES_COMMAND_OK);
 
+  const recover::Merge merge = recover::merge_statements(tables);
+  const std::string script = recover::merge_script(merge);
   std::vector<Counts> counts;
-  for (const auto& t : tables) {
-    const pg::Result r = prod.exec(recover::count_sql(t, tables));
-    counts.push_back({number(r.value(0, 0)), number(r.value(0, 1)), number(r.value(0, 2)), number(r.value(0, 3)),
-                      number(r.value(0, 4)), number(r.value(0, 5)), number(r.value(0, 6)), std::nullopt});
-  }
-  const std::vector<recover::Statement> statements = recover::merge_statements(tables);
-  const std::string script = recover::merge_script(statements);
-
   if (options.apply) {
     try {
-      (void)prod.exec("BEGIN", PGRES_COMMAND_OK);
-      (void)prod.exec("SET LOCAL lock_timeout = '" + std::string(recover::kLockTimeout) + "'", PGRES_COMMAND_OK);
-      for (const auto& s : statements) {
-        const bool rows = s.sql.rfind("SELECT", 0) == 0;
-        const pg::Result r = prod.exec(s.sql, rows ? PGRES_TUPLES_OK : PGRES_COMMAND_OK);
-        if (s.kind == recover::Statement::Kind::kOther) continue;
-        for (size_t i = 0; i < tables.size(); ++i) {
-          if (tables[i].before.display() == s.table) {
-            counts[i].written = counts[i].written.value_or(0) + number(pg::libpq().PQcmdTuples(r.get()));
-          }
-        }
-      }
-      (void)prod.exec("COMMIT", PGRES_COMMAND_OK);
+      counts = recover::apply_merge(prod, tables, merge);
     } catch (const Error& e) {
-      try {
-        (void)prod.exec("ROLLBACK", PGRES_COMMAND_OK);
-      } catch (const Error&) {
-        // the connection is gone: the server rolls the transaction back
-      }
+      if (e.code() != ErrorCode::kConnection) throw;
       throw Error(ErrorCode::kConnection, std::string("the merge failed and was rolled back: ") + e.what(),
-                  "production is unchanged outside schema " + schema + "; fix the cause and run recover again with "
-                  "another --schema (or drop " + schema + " first)");
+                  "production is unchanged outside schema " + schema + " (sequences may have moved forward, which "
+                  "only leaves a gap); fix the cause and run recover again with another --schema (or drop " + schema +
+                  " first)");
     }
+  } else {
+    counts = recover::read_counts(prod, tables);
   }
   if (options.json) {
     print_json(target_id, copy, schema, tables, counts, script, options.apply, policy);

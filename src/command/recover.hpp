@@ -18,14 +18,20 @@
 //   5. The report, per table, from recover/merge_plan.hpp's predicates: rows to restore, already present,
 //      conflicts (keys reused since), changed since (left alone), deleted since, references to missing rows;
 //      then the merge's SQL.
-//   6. --apply runs that SQL in one transaction (lock_timeout 10 s, so it never queues the application's writes
-//      behind it for long) and reports the rows written. The staging schema stays, holding what was not merged.
+//   6. --apply (recover/merge_run.hpp): the sequences of production's tables moved past every staged key and
+//      committed, the transactions open then waited out (one may hold an old key), then the merge in one
+//      transaction (lock_timeout 10 s, so it never queues the application's writes behind it for long), which
+//      writes exactly the rows it counts in its own snapshot, and runs again when the application's write collides
+//      with it. The report gives those counts and the rows written. The staging schema stays, holding what was not
+//      merged.
 // Production is only ever read and written through ordinary connections: staging creates new objects, the merge
 // takes the locks of its INSERTs and UPDATEs (and, for a table created again, of adding its foreign keys).
 //
-// Output: human text or --json. Exit 0 when the report (and the merge) completed. Errors: kUsage, kUnsafe,
-// kConnection (the merge failed: rolled back, production unchanged outside the staging schema), and the side
-// copy's (kNotRestorable, kNotFound, ...).
+// Output: human text or --json. Exit 0 when the report (and the merge, every counted row written) completed.
+// Errors: kUsage, kUnsafe (also: transactions older than the sequences' move still open after 60 s), kConnection
+// (the merge failed: rolled back, production unchanged outside the staging schema but for sequences moved forward),
+// kInternal (the merge would have written other rows than counted: rolled back), and the side copy's
+// (kNotRestorable, kNotFound, ...).
 #pragma once
 
 #include <optional>

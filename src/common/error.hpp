@@ -32,6 +32,8 @@ enum class ErrorCause {
   kUnspecified,
   kDiskFull,  // the filesystem (or the user's quota) is full: kIo, retryable once space returns
   kWalRemoved,  // the server no longer has the WAL asked for (SQLSTATE 58P01 from the walsender): not retryable
+  kConcurrentWrite,  // another transaction's write collided with this one's (SQLSTATE 23505 unique violation,
+                     // 40001 serialization failure, 40P01 deadlock): rolled back, the transaction can run again
 };
 
 class Error : public std::runtime_error {

@@ -1,6 +1,7 @@
 #include "pg/connection.hpp"
 
 #include <charconv>
+#include <string_view>
 
 #include "common/error.hpp"
 
@@ -14,6 +15,13 @@ std::string one_line(const char* message) {
     if (c == '\n') c = ' ';
   }
   return s;
+}
+
+// A failure another transaction's concurrent write caused: the transaction can run again.
+ErrorCause cause_of(const Result& res) {
+  const char* state = libpq().PQresultErrorField(res.get(), PG_DIAG_SQLSTATE);
+  const std::string_view s = state == nullptr ? "" : state;
+  return s == "23505" || s == "40001" || s == "40P01" ? ErrorCause::kConcurrentWrite : ErrorCause::kUnspecified;
 }
 
 }  // namespace
@@ -57,15 +65,15 @@ Connection::Connection(const std::string& conninfo, Mode mode) {
 
 std::string Connection::error_message() const { return one_line(libpq().PQerrorMessage(conn_.get())); }
 
-void Connection::fail(const std::string& what) const {
+void Connection::fail(const std::string& what, ErrorCause cause) const {
   const bool lost = libpq().PQstatus(conn_.get()) != CONNECTION_OK;
   throw Error(ErrorCode::kConnection, what + " failed: " + error_message(),
-              lost ? "the connection to the server was lost" : "", /*retryable=*/lost);
+              lost ? "the connection to the server was lost" : "", /*retryable=*/lost, cause);
 }
 
 Result Connection::exec(const std::string& sql, ExecStatusType expected) const {
   Result res(libpq().PQexec(conn_.get(), sql.c_str()));
-  if (res.status() != expected) fail(sql.substr(0, sql.find(' ')));
+  if (res.status() != expected) fail(sql.substr(0, sql.find(' ')), cause_of(res));
   return res;
 }
 

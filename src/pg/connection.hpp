@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "common/error.hpp"
 #include "pg/libpq.hpp"
 #include "wal/lsn.hpp"
 
@@ -64,7 +65,7 @@ class Connection {
   // The last libpq error message, one line.
   [[nodiscard]] std::string error_message() const;
   // Throws kConnection for a failed operation `what`; retryable when the connection is gone.
-  [[noreturn]] void fail(const std::string& what) const;
+  [[noreturn]] void fail(const std::string& what, ErrorCause cause = ErrorCause::kUnspecified) const;
 
  private:
   struct Finish {

@@ -116,9 +116,22 @@ std::string mapped(const TableRecovery& t, const std::vector<TableRecovery>& all
          col(s, column) + ")";
 }
 
-// A restored row whose foreign key points at no row: production's parent (restored parents are merged first),
-// or, in the count before the merge, also the staged rows of a parent recovered together.
-std::string orphan(const TableRecovery& t, const std::vector<TableRecovery>& all, bool counting) {
+// Whether a staged row (alias s) goes into production: restored, or a conflict given a new key. Keyless tables
+// compare whole rows (EXCEPT ALL), so any of their staged rows may go in.
+std::string goes_in(const TableRecovery& t, const std::string& s) {
+  if (t.presence != Presence::kAbsent && t.before.key.empty()) return "true";
+  const Predicates p = predicates(t, s);
+  return t.renumber ? "(" + p.restore + " OR " + p.conflict + ")" : p.restore;
+}
+
+// A restored row (alias s) whose foreign key points at no row: production's parent (restored parents are merged
+// first), or, in the count before the merge, a staged row of a parent recovered together that goes in and is not
+// left out itself (followed up the chain, `depth` levels so far).
+std::string orphan(const TableRecovery& t, const std::vector<TableRecovery>& all, bool counting,
+                   const std::string& s = "s", size_t depth = 0) {
+  if (depth > all.size()) return "false";  // a cycle of foreign keys: stop following it
+  const std::string r = "r" + std::to_string(depth);
+  const std::string ps = "ps" + std::to_string(depth);
   std::vector<std::string> parts;
   for (const auto& fk : target(t).foreign_keys) {
     bool staged = true;
@@ -128,33 +141,35 @@ std::string orphan(const TableRecovery& t, const std::vector<TableRecovery>& all
     std::vector<std::string> match;
     std::vector<std::string> staged_match;
     for (size_t i = 0; i < fk.columns.size() && i < fk.parent_columns.size(); ++i) {
-      not_null.push_back(col("s", fk.columns[i]) + " IS NOT NULL");
+      not_null.push_back(col(s, fk.columns[i]) + " IS NOT NULL");
       // Counting runs before the merge, when no renumbering map exists: the staged parent rows stand in for it.
-      match.push_back(col("r", fk.parent_columns[i]) + " = " +
-                      (counting ? col("s", fk.columns[i]) : mapped(t, all, fk.columns[i], "s")));
-      staged_match.push_back(col("r", fk.parent_columns[i]) + " = " + col("s", fk.columns[i]));
+      match.push_back(col(r, fk.parent_columns[i]) + " = " +
+                      (counting ? col(s, fk.columns[i]) : mapped(t, all, fk.columns[i], s)));
+      staged_match.push_back(col(r, fk.parent_columns[i]) + " = " + col(s, fk.columns[i]));
     }
     const TableRecovery* parent = find_recovered(all, fk.parent);
     std::vector<std::string> missing = not_null;
     // Before the merge a parent absent in production does not exist yet (the merge creates it first).
     if (!counting || parent == nullptr || parent->presence != Presence::kAbsent) {
-      missing.push_back("NOT EXISTS (SELECT 1 FROM " + fk.parent + " r WHERE " + join(match, " AND ") + ")");
+      missing.push_back("NOT EXISTS (SELECT 1 FROM " + fk.parent + " " + r + " WHERE " + join(match, " AND ") + ")");
     }
     if (counting && parent != nullptr && parent != &t) {
-      missing.push_back("NOT EXISTS (SELECT 1 FROM " + parent->staging + " r WHERE " + join(staged_match, " AND ") + ")");
+      missing.push_back("NOT EXISTS (SELECT 1 FROM " + parent->staging + " " + r + " WHERE " +
+                        join(staged_match, " AND ") + " AND " + goes_in(*parent, r) + " AND NOT " +
+                        orphan(*parent, all, counting, r, depth + 1) + ")");
     }
     parts.push_back("(" + join(missing, " AND ") + ")");
     // A parent recovered together whose staged row stays staged (its key was reused since and not renumbered) is
     // not this row's parent: production's row under that key is another one.
     if (parent != nullptr && parent != &t && !parent->renumber && parent->damage != Damage::kUpdated &&
         parent->before.key == fk.parent_columns) {
-      const Predicates pp = predicates(*parent, "ps");
+      const Predicates pp = predicates(*parent, ps);
       std::vector<std::string> parent_match;
       for (size_t i = 0; i < fk.columns.size(); ++i) {
-        parent_match.push_back(col("ps", fk.parent_columns[i]) + " = " + col("s", fk.columns[i]));
+        parent_match.push_back(col(ps, fk.parent_columns[i]) + " = " + col(s, fk.columns[i]));
       }
-      parts.push_back("(" + join(not_null, " AND ") + " AND EXISTS (SELECT 1 FROM " + parent->staging + " ps WHERE " +
-                      join(parent_match, " AND ") + " AND (" + pp.conflict + " OR " + pp.changed + ")))");
+      parts.push_back("(" + join(not_null, " AND ") + " AND EXISTS (SELECT 1 FROM " + parent->staging + " " + ps +
+                      " WHERE " + join(parent_match, " AND ") + " AND (" + pp.conflict + " OR " + pp.changed + ")))");
     }
   }
   return parts.empty() ? "false" : "(" + join(parts, " OR ") + ")";
@@ -333,15 +348,15 @@ std::string count_sql(const TableRecovery& t, const std::vector<TableRecovery>& 
            ") - r.n, 0, 0, 0, 0 FROM (SELECT count(*) AS n FROM (" + missing + ") x) r";
   }
   const Predicates p = predicates(t);
-  const std::string goes_in = t.renumber ? "(" + p.restore + " OR " + p.conflict + ")" : p.restore;
   return "SELECT count(*), count(*) FILTER (WHERE " + p.restore + " OR " + p.update + "), count(*) FILTER (WHERE " +
          p.present + "), count(*) FILTER (WHERE " + p.conflict + "), count(*) FILTER (WHERE " + p.changed +
-         "), count(*) FILTER (WHERE " + p.deleted_since + "), count(*) FILTER (WHERE " + goes_in + " AND " +
+         "), count(*) FILTER (WHERE " + p.deleted_since + "), count(*) FILTER (WHERE " + goes_in(t, "s") + " AND " +
          orphan(t, all, true) + ") FROM " + t.staging + " s";
 }
 
-std::vector<Statement> merge_statements(const std::vector<TableRecovery>& ordered) {
-  std::vector<Statement> out;
+Merge merge_statements(const std::vector<TableRecovery>& ordered) {
+  Merge merge;
+  std::vector<Statement>& out = merge.merge;
   for (const auto& t : ordered) {
     if (t.presence == Presence::kAbsent) {
       for (auto& s : create_table(t)) out.push_back(std::move(s));
@@ -350,11 +365,12 @@ std::vector<Statement> merge_statements(const std::vector<TableRecovery>& ordere
   for (const auto& t : ordered) {
     const TableShape& dest = target(t);
     const std::string name = t.before.display();
-    // Sequences first: the application's next keys then lie past every staged one.
+    // Sequences first: the application's next keys then lie past every staged one. A table production has moves
+    // them in the first transaction (its application may be taking keys now); an absent table's, once created.
     for (const auto& c : t.columns) {
       if (!has_sequence(t, c)) continue;
       const std::string seq = sequence_of(t, c);
-      out.push_back({"-- " + name + ": move the sequence of " + c + " past every restored key",
+      (t.presence == Presence::kAbsent ? out : merge.sequences).push_back({"-- " + name + ": move the sequence of " + c + " past every restored key",
                      "SELECT setval(" + seq + ", greatest(coalesce(pg_sequence_last_value(" + seq + "), 0), m)) FROM "
                      "(SELECT max(" + quote_identifier(c) + ") AS m FROM " + t.staging + ") x WHERE m IS NOT NULL",
                      "", Statement::Kind::kOther});
@@ -402,12 +418,11 @@ std::vector<Statement> merge_statements(const std::vector<TableRecovery>& ordere
                      name, Statement::Kind::kInsert});
       continue;
     }
-    const std::string goes_in = t.renumber ? "(" + p.restore + " OR " + p.conflict + ")" : p.restore;
     const std::string missing = orphan(t, ordered, false);
     out.push_back({"-- " + name + ": restore the rows (" + std::string(damage_name(t.damage)) + ", " +
                        std::string(presence_name(t.presence)) + ")",
-                   insert + " SELECT " + join(exprs, ", ") + " FROM " + t.staging + " s WHERE " + goes_in +
-                       (missing == "false" ? "" : " AND NOT " + missing) + " ON CONFLICT DO NOTHING",
+                   insert + " SELECT " + join(exprs, ", ") + " FROM " + t.staging + " s WHERE " + goes_in(t, "s") +
+                       (missing == "false" ? "" : " AND NOT " + missing),
                    name, Statement::Kind::kInsert});
   }
   for (const auto& t : ordered) {
@@ -419,16 +434,30 @@ std::vector<Statement> merge_statements(const std::vector<TableRecovery>& ordere
                      "", Statement::Kind::kOther});
     }
   }
-  return out;
+  return merge;
 }
 
-std::string merge_script(const std::vector<Statement>& statements) {
-  std::string out = "BEGIN;\nSET LOCAL lock_timeout = '" + std::string(kLockTimeout) + "';\n";
-  for (const auto& s : statements) {
-    if (!s.comment.empty()) out += s.comment + "\n";
-    out += s.sql + ";\n";
+std::string merge_script(const Merge& merge) {
+  const auto statements = [](const std::vector<Statement>& list) {
+    std::string out = "SET LOCAL lock_timeout = '" + std::string(kLockTimeout) + "';\n";
+    for (const auto& s : list) {
+      if (!s.comment.empty()) out += s.comment + "\n";
+      out += s.sql + ";\n";
+    }
+    return out + "COMMIT;\n";
+  };
+  std::string out;
+  if (!merge.sequences.empty()) {
+    out += "BEGIN;\n" + statements(merge.sequences) +
+           "-- then wait until every transaction open at that COMMIT has ended (walvault polls pg_stat_activity):\n"
+           "-- one of them may have taken a key from a sequence before it moved\n";
   }
-  return out + "COMMIT;\n";
+  return out + std::string(kMergeBegin) + ";\n" + statements(merge.merge);
+}
+
+uint64_t rows_to_write(const TableRecovery& t, uint64_t restore, uint64_t conflicts, uint64_t orphans) {
+  const uint64_t in = restore + (t.renumber ? conflicts : 0);
+  return in > orphans ? in - orphans : 0;
 }
 
 }  // namespace walvault::recover

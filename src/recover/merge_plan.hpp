@@ -66,7 +66,8 @@ void decide_columns(TableRecovery& t, ConflictPolicy policy);
 [[nodiscard]] std::string copy_out_sql(const TableRecovery& t);
 [[nodiscard]] std::string copy_in_sql(const TableRecovery& t);
 
-// One row: staged, restore, present, conflicts, changed, deleted_since, orphans (bigints).
+// One row: staged, restore, present, conflicts, changed, deleted_since, orphans (bigints). Orphans follow chains:
+// a staged row whose staged parent is itself left out is left out too.
 [[nodiscard]] std::string count_sql(const TableRecovery& t, const std::vector<TableRecovery>& all);
 
 struct Statement {
@@ -75,12 +76,27 @@ struct Statement {
   std::string table;    // display name of the table whose rows it writes, "" for none
   enum class Kind { kOther, kInsert, kUpdate } kind = Kind::kOther;
 };
-// The merge, in order, without BEGIN/COMMIT (run_merge adds them): for every table, its sequence moved past every
-// staged key first (so the application's next keys never collide with restored ones), the renumbering map, then the
-// INSERT or UPDATE; tables absent in production are created first and get their indexes and foreign keys last.
-[[nodiscard]] std::vector<Statement> merge_statements(const std::vector<TableRecovery>& ordered);
-// The statements as one script: BEGIN; SET LOCAL lock_timeout; ...; COMMIT;
-[[nodiscard]] std::string merge_script(const std::vector<Statement>& statements);
+
+// The merge, in two transactions (without BEGIN/COMMIT: the runner adds them).
+//   sequences: every sequence of a table production has, moved past every staged key, committed on its own first,
+//              so the application's next keys never collide with restored ones. Only a transaction that took a key
+//              before that commit can still collide: the runner waits until every transaction open then has ended.
+//   merge:     then, in one REPEATABLE READ transaction: per table (FK order) the renumbering map, then the INSERT
+//              or UPDATE; tables absent in production are created first (their sequences moved there) and get their
+//              indexes and foreign keys last. No INSERT skips a row silently: a key the application wrote meanwhile
+//              fails the merge (unique violation), which rolls back whole and can run again.
+struct Merge {
+  std::vector<Statement> sequences;
+  std::vector<Statement> merge;
+};
+[[nodiscard]] Merge merge_statements(const std::vector<TableRecovery>& ordered);
+// Both transactions as one script, with the wait between them as a comment.
+[[nodiscard]] std::string merge_script(const Merge& merge);
 inline constexpr std::string_view kLockTimeout = "10s";
+inline constexpr std::string_view kMergeBegin = "BEGIN ISOLATION LEVEL REPEATABLE READ";
+
+// The rows the merge writes into a table, from its counts: restored or put back, plus renumbered conflicts, minus
+// those referencing missing rows. Counted in the merge's own snapshot, the merge writes exactly this many.
+[[nodiscard]] uint64_t rows_to_write(const TableRecovery& t, uint64_t restore, uint64_t conflicts, uint64_t orphans);
 
 }  // namespace walvault::recover

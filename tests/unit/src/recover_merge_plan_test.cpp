@@ -109,10 +109,19 @@ TEST_CASE("recover: the merge moves sequences first, renumbers conflicts and rem
                             {references("board_id", "boards")});
   const auto ordered = merge_order({recovery(scores, scores, Presence::kRecreated, Damage::kDropped, ConflictPolicy::kRenumber),
                                     recovery(boards, boards, Presence::kRecreated, Damage::kDropped, ConflictPolicy::kRenumber)});
-  const std::string sql = merge_script(merge_statements(ordered));
+  const Merge merge = merge_statements(ordered);
+  const std::string sql = merge_script(merge);
   CHECK(sql.starts_with("BEGIN;\nSET LOCAL lock_timeout = '10s';\n"));
   CHECK(sql.ends_with("COMMIT;\n"));
+  // The sequences move in a transaction of their own, committed before the merge begins.
+  REQUIRE(merge.sequences.size() == 2);
+  CHECK(merge.sequences[0].sql.starts_with("SELECT setval(pg_get_serial_sequence('\"public\".\"boards\"', 'id')"));
   const size_t setval = position(sql, "SELECT setval(pg_get_serial_sequence('\"public\".\"boards\"', 'id')");
+  const size_t wait = position(sql, "COMMIT;\n-- then wait until every transaction open at that COMMIT has ended");
+  const size_t begin = position(sql, "BEGIN ISOLATION LEVEL REPEATABLE READ;\nSET LOCAL lock_timeout = '10s';\n");
+  CHECK(setval < wait);
+  CHECK(wait < begin);
+  CHECK(begin < position(sql, "CREATE TEMP TABLE"));
   const size_t map = position(sql, "CREATE TEMP TABLE \"walvault_map_1\" ON COMMIT DROP AS SELECT s.\"id\" AS old_key, "
                                    "nextval(pg_get_serial_sequence('\"public\".\"boards\"', 'id'))");
   const size_t insert_boards = position(sql, "INSERT INTO \"public\".\"boards\"");
@@ -123,15 +132,18 @@ TEST_CASE("recover: the merge moves sequences first, renumbers conflicts and rem
   // The score's board reference follows the board's new key.
   position(sql, "coalesce((SELECT m.new_key FROM \"walvault_map_1\" m WHERE m.old_key = s.\"board_id\"), s.\"board_id\")");
   // A restored score whose board exists nowhere is left out (it would fail the foreign key).
-  position(sql, "NOT EXISTS (SELECT 1 FROM \"public\".\"boards\" r WHERE r.\"id\" = coalesce(");
-  CHECK(sql.find("ON CONFLICT DO NOTHING") != std::string::npos);
+  position(sql, "NOT EXISTS (SELECT 1 FROM \"public\".\"boards\" r0 WHERE r0.\"id\" = coalesce(");
+  // No row is skipped silently: a key the application wrote meanwhile fails the merge (it runs again).
+  CHECK(sql.find("ON CONFLICT") == std::string::npos);
 }
 
 TEST_CASE("recover: a mass update is undone only where the row is still the event's version", "[recover]") {
   const auto accounts = table(7, "accounts", {column("id"), column("balance")});
   TableRecovery t = recovery(accounts, accounts, Presence::kSame, Damage::kUpdated);
   t.event_xid = 4242;
-  const auto statements = merge_statements({t});
+  const auto merge = merge_statements({t});
+  CHECK(merge.sequences.empty());
+  const auto& statements = merge.merge;
   REQUIRE(statements.size() == 1);
   CHECK(statements[0].kind == Statement::Kind::kUpdate);
   position(statements[0].sql, "UPDATE \"public\".\"accounts\" p SET (\"balance\") = ROW(s.\"balance\")");
@@ -166,4 +178,25 @@ TEST_CASE("recover: an absent table is created first and gets its foreign keys l
   position(sql, "ALTER SEQUENCE \"public\".\"users_id_seq\" OWNED BY \"public\".\"users\".\"id\"");
   position(sql, "INSERT INTO \"public\".\"log\" (\"line\") SELECT \"line\" FROM \"walvault_recovered_1_x\".\"public.log\" "
                 "EXCEPT ALL SELECT \"line\" FROM \"public\".\"log\"");
+}
+
+TEST_CASE("recover: the count leaves out a row whose staged parent is itself left out, up the chain", "[recover]") {
+  const auto users = table(1, "users", {column("id")});
+  const auto boards = table(2, "boards", {column("id"), column("user_id")}, {references("user_id", "users")});
+  const auto scores = table(3, "scores", {column("id"), column("board_id")}, {references("board_id", "boards")});
+  std::vector<TableRecovery> tables;
+  for (const auto& t : {users, boards, scores}) tables.push_back(recovery(t, t, Presence::kRecreated, Damage::kDropped));
+  const auto ordered = merge_order(tables);
+  const std::string counts = count_sql(ordered[2], ordered);  // scores
+  // A score's staged board counts only if that board goes in and its own staged user goes in too.
+  const size_t board = position(counts, "NOT EXISTS (SELECT 1 FROM \"walvault_recovered_1_x\".\"public.boards\" r0 "
+                                        "WHERE r0.\"id\" = s.\"board_id\" AND NOT EXISTS (SELECT 1 FROM "
+                                        "\"public\".\"boards\" p WHERE p.\"id\" = r0.\"id\") AND NOT ");
+  CHECK(board < position(counts, "NOT EXISTS (SELECT 1 FROM \"walvault_recovered_1_x\".\"public.users\" r1 WHERE "
+                                 "r1.\"id\" = r0.\"user_id\""));
+  // What the merge writes follows from the counts: renumbered conflicts go in, rows with missing parents do not.
+  CHECK(rows_to_write(ordered[2], 10, 3, 2) == 8);
+  TableRecovery renumbered = recovery(scores, scores, Presence::kRecreated, Damage::kDropped, ConflictPolicy::kRenumber);
+  renumbered.renumber = true;
+  CHECK(rows_to_write(renumbered, 10, 3, 2) == 11);
 }
