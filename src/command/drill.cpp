@@ -13,6 +13,7 @@
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
+#include "common/stop_signals.hpp"
 #include "common/time_text.hpp"
 #include "pg/connection.hpp"
 #include "pg/table_rows.hpp"
@@ -208,9 +209,17 @@ int drill(const DrillOptions& options, const repo::Repository& repository, repo:
   }
 
   const auto dbs = pg::connectable_databases(pg::Connection(copy.conninfo("postgres"), pg::Mode::kRegular));
-  for (const auto& db : dbs) report.checks.push_back(row_counts(copy, db));
+  for (const auto& db : dbs) {
+    throw_if_stopped("drill");
+    report.checks.push_back(row_counts(copy, db));
+  }
+  throw_if_stopped("drill");
   report.checks.push_back(amcheck(copy));
-  for (const auto& sql : options.checks) report.checks.push_back(custom_check(copy, sql));
+  for (const auto& sql : options.checks) {
+    throw_if_stopped("drill");
+    report.checks.push_back(custom_check(copy, sql));
+  }
+  throw_if_stopped("drill");
 
   std::size_t failed = 0;
   std::size_t errored = 0;
@@ -262,7 +271,8 @@ int run_drill(const DrillOptions& options) {
   try {
     rc = drill(options, repository, record);
   } catch (const Error& e) {
-    (void)finish(false, e.what());  // the drill's own failure is what the exit code says
+    // The drill's own failure is what the exit code says. A drill stopped by a signal proved nothing either way.
+    if (e.code() != ErrorCode::kInterrupted) (void)finish(false, e.what());
     throw;
   }
   // A drill that passed but left no record would leave status and the metrics on the previous result.

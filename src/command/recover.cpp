@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/stop_signals.hpp"
 #include "pg/connection.hpp"
 #include "pg/copy.hpp"
 #include "pg/sql_text.hpp"
@@ -281,6 +282,7 @@ int run_recover(const RecoverOptions& options) {
                                         target_id + " (" + copy.plan().description + ")"),
                   PGRES_COMMAND_OK);
   for (const auto& t : tables) {
+    throw_if_stopped("recover");  // the staging transaction rolls back
     (void)prod.exec(recover::staging_table_sql(t), PGRES_COMMAND_OK);
     (void)pg::copy_rows(side, recover::copy_out_sql(t), prod, recover::copy_in_sql(t));
   }
@@ -288,6 +290,7 @@ int run_recover(const RecoverOptions& options) {
 
   const recover::Merge merge = recover::merge_statements(tables);
   const std::string script = recover::merge_script(merge);
+  throw_if_stopped("recover");
   std::vector<Counts> counts;
   if (options.apply) {
     try {

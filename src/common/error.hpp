@@ -25,6 +25,7 @@ enum class ErrorCode : int {
   kNotFound = 9,         // the requested object (event, backup, segment) does not exist
   kKey = 12,             // an encrypted repository's key is missing, unreadable, or not its key (10 and 11 are
                          // `status`'s degraded and broken)
+  kInterrupted = 13,     // stopped by SIGINT or SIGTERM before it finished (what it had created is removed)
 };
 
 // Why an error happened, for callers that react to the reason itself.
@@ -74,6 +75,7 @@ class Error : public std::runtime_error {
     case ErrorCode::kUnsafe: return "unsafe";
     case ErrorCode::kNotFound: return "not_found";
     case ErrorCode::kKey: return "key";
+    case ErrorCode::kInterrupted: return "interrupted";
   }
   return "internal";
 }

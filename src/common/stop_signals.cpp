@@ -2,6 +2,8 @@
 
 #include <csignal>
 
+#include "common/error.hpp"
+
 namespace walvault {
 namespace {
 
@@ -19,6 +21,13 @@ std::atomic<bool>& install_stop_handlers() {
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGINT, &action, nullptr);
   return g_stop;
+}
+
+void throw_if_stopped(const std::string& what) {
+  if (g_stop.load()) {
+    throw Error(ErrorCode::kInterrupted, what + " stopped by SIGINT or SIGTERM before it finished",
+                "what it had created is removed; run it again");
+  }
 }
 
 void wait_for_stop() {

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/error.hpp"
+#include "common/stop_signals.hpp"
 
 namespace walvault::recover {
 namespace {
@@ -47,6 +48,7 @@ void wait_for_open_transactions(const pg::Connection& prod) {
       if (before.contains(vxid)) pids.insert(pid);
     }
     if (pids.empty()) return;
+    throw_if_stopped("recover");
     std::string list;
     for (const auto& pid : pids) list += (list.empty() ? "" : ", ") + pid;
     if (std::chrono::steady_clock::now() >= deadline) {
@@ -139,6 +141,7 @@ std::vector<Counts> apply_merge(const pg::Connection& prod, const std::vector<Ta
     wait_for_open_transactions(prod);
   }
   for (int attempt = 1;; ++attempt) {
+    throw_if_stopped("recover");
     try {
       return in_transaction(prod, kMergeBegin, [&] { return merge_once(prod, ordered, merge); });
     } catch (const Error& e) {

@@ -20,6 +20,7 @@
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
+#include "common/stop_signals.hpp"
 #include "common/progress.hpp"
 #include "pg/libpq.hpp"
 
@@ -312,6 +313,7 @@ StartResult start_restored_server(const std::string& data_dir, const StartOption
                          options.replay_end_min > options.replay_from ? options.replay_end_min - options.replay_from : 0);
   auto last_probe = t0;
   while (std::chrono::steady_clock::now() < deadline) {
+    throw_if_stopped("the restore");  // a side copy's command, stopped: the caller stops the server and removes it
     if (std::chrono::steady_clock::now() - last_probe >= std::chrono::seconds(1)) {
       last_probe = std::chrono::steady_clock::now();
       const auto replayed = query_value(conninfo, "SELECT pg_last_wal_replay_lsn()");

@@ -22,8 +22,10 @@
 // kNotRestorable with the server's last FATAL line, as soon as it is gone. So is a recovery that did not end at
 // its target: every plan has one, so the server must log "recovery stopping ..." (or "shutdown at recovery
 // target"), and where replay ended (pg_last_wal_replay_lsn()) must lie in [replay_end_min, replay_end_max]; the
-// error names both.
-// Errors: walvault::Error (kUnsafe, kIo, kCorrupt, kNotRestorable, kUsage, kConnection); Storage errors pass through.
+// error names both. When the process installed the stop handlers (common/stop_signals.hpp: a side copy's command),
+// a SIGINT or SIGTERM ends the wait with kInterrupted, the server left running for the caller to stop.
+// Errors: walvault::Error (kUnsafe, kIo, kCorrupt, kNotRestorable, kUsage, kConnection, kInterrupted); Storage errors
+// pass through.
 #pragma once
 
 #include <chrono>

@@ -10,6 +10,7 @@
 #include "common/error.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
+#include "common/stop_signals.hpp"
 #include "common/time_text.hpp"
 #include "pg/sql_text.hpp"
 #include "restore/plan_inputs.hpp"
@@ -56,6 +57,7 @@ void refuse_root(const std::string& command) {
 
 SideCopy::SideCopy(const repo::Repository& repository, const SideCopyOptions& options) {
   refuse_root(options.command);
+  (void)install_stop_handlers();  // a Ctrl-C stops the command at its next step, and the copy is removed
   {
     // Planned and pinned under the pin lock, so a concurrent expire keeps the backup chosen (repo/pins.hpp).
     auto pin_lock = repository.storage->lock(repo::kPinLockName, storage::LockWait::kWait);
@@ -78,6 +80,7 @@ SideCopy::SideCopy(const repo::Repository& repository, const SideCopyOptions& op
     exec.loopback_only = true;
     port_ = *exec.port;
     execute_plan(repository, plan_, exec);
+    throw_if_stopped(options.command);
     StartOptions start;
     start.pg_bindir = binaries_.bindir;
     start.port = port_;
@@ -87,6 +90,7 @@ SideCopy::SideCopy(const repo::Repository& repository, const SideCopyOptions& op
     // Marked, so that recover can tell a side copy from production (they share the system identifier).
     start.settings.emplace_back(kSideCopySetting, options.command + "-pid-" + std::to_string(::getpid()));
     started_ = start_restored_server(data_dir(), start);
+    throw_if_stopped(options.command);
   } catch (...) {
     stop_and_remove();
     throw;

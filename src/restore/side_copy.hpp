@@ -12,6 +12,8 @@
 // stops the server (immediate: the copy is thrown away) and removes the directory on every way out, also when a
 // step of the constructor fails.
 //
+// SIGINT and SIGTERM (common/stop_signals.hpp, installed here) stop the construction at its next step with
+// kInterrupted, and the copy is removed; the command using the copy checks the flag at its own steps.
 // Runs as PostgreSQL's OS user: PostgreSQL refuses root, and so does SideCopy (kUsage, naming the command).
 // Errors: those of planning, execute_plan and start_restored_server (kNotRestorable, kNotFound, kIo, ...).
 #pragma once

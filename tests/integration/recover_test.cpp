@@ -564,7 +564,7 @@ TEST_CASE("recover: a mass DELETE, a mass UPDATE and a TRUNCATE CASCADE are undo
 
 TEST_CASE(
     "preview shows the past, and recover refuses a side copy, an existing schema, an event before every "
-    "backup and another database, creating nothing",
+    "backup and another database, and stops on SIGTERM, creating nothing",
     "[integration][recover][preview][once]") {
   Scene scene;
   PgCluster& pg = scene.pg();
@@ -648,6 +648,38 @@ TEST_CASE(
     REQUIRE(walvault::test::wait_until([&] { return !preview.running(); }, std::chrono::seconds(60)));
     CHECK(preview.stop(SIGTERM) == 0);  // its exit code, reaped
     CHECK(scene.scratch_empty());
+  }
+
+  {  // SIGTERM while recover's side copy runs: it stops, the copy's server is stopped and its directory removed
+    const std::string log = pg.work_dir() + "/recover.log";
+    walvault::test::Background recover(
+        walvault::test::as_postgres({WALVAULT_BINARY, "recover", "--repo", scene.ac.repo(), "--before-event", event,
+                                     "--into", pg.conninfo("shop")}),
+        log, {"TMPDIR=" + scene.scratch});
+    const auto server_running = [&] {
+      for (const auto& dir : fs::directory_iterator(scene.scratch)) {
+        if (fs::exists(dir.path() / "data" / "postmaster.pid")) return true;
+      }
+      return false;
+    };
+    REQUIRE(walvault::test::wait_until(server_running, std::chrono::seconds(120)));
+    const pid_t program = program_pid(recover.pid());
+    REQUIRE(program > 0);
+    REQUIRE(::kill(program, SIGTERM) == 0);
+    REQUIRE(walvault::test::wait_until([&] { return !recover.running(); }, std::chrono::seconds(60)));
+    INFO(walvault::test::read_text(log));
+    CHECK(recover.stop(SIGTERM) == 13);  // interrupted, reaped
+    CHECK(walvault::test::read_text(log).find("stopped by SIGINT or SIGTERM before it finished") !=
+          std::string::npos);
+    CHECK(scene.scratch_empty());
+    CHECK(schemas("shop") == 0);
+    // No server of the copy left running (its command line names the copy's directory).
+    size_t left = 0;
+    for (const auto& proc : fs::directory_iterator("/proc")) {
+      const std::string cmdline = walvault::test::read_text((proc.path() / "cmdline").string());
+      left += cmdline.find(scene.scratch) != std::string::npos ? 1U : 0U;
+    }
+    CHECK(left == 0);
   }
 
   {  // a staging schema that exists (the default name: walvault_recovered_<timeline>_<commit LSN>)
