@@ -128,6 +128,12 @@ void print_human(const std::string& event, const restore::SideCopy& copy, const 
                 t.renumber ? "renumbered" : (policy == recover::ConflictPolicy::kSkip ? "skipped" : "skipped: see note"),
                 static_cast<unsigned long long>(c.changed), static_cast<unsigned long long>(c.deleted_since),
                 static_cast<unsigned long long>(c.orphans));
+    const auto keys = recover::missing_reference_keys(t);
+    for (size_t k = 0; k < keys.size() && k < c.orphans_by_key.size(); ++k) {
+      if (c.orphans_by_key[k] == 0) continue;
+      std::printf("    %llu referencing a missing row by %s: they stay staged\n",
+                  static_cast<unsigned long long>(c.orphans_by_key[k]), keys[k].c_str());
+    }
     if (c.written) std::printf("    merged: %llu rows written\n", static_cast<unsigned long long>(*c.written));
     if (!t.note.empty()) std::printf("    note: %s\n", t.note.c_str());
   }
@@ -154,6 +160,9 @@ void print_json(const std::string& event, const restore::SideCopy& copy, const s
   for (size_t i = 0; i < tables.size(); ++i) {
     const auto& t = tables[i];
     const auto& c = counts[i];
+    ordered_json by_key = ordered_json::object();
+    const auto keys = recover::missing_reference_keys(t);
+    for (size_t k = 0; k < keys.size() && k < c.orphans_by_key.size(); ++k) by_key[keys[k]] = c.orphans_by_key[k];
     ordered_json row = {{"table", t.before.display()},
                         {"damage", recover::damage_name(t.damage)},
                         {"production", recover::presence_name(t.presence)},
@@ -166,6 +175,7 @@ void print_json(const std::string& event, const restore::SideCopy& copy, const s
                         {"changed_since", c.changed},
                         {"deleted_since", c.deleted_since},
                         {"missing_references", c.orphans},
+                        {"missing_references_by_foreign_key", by_key},
                         {"lost_columns", t.lost_columns},
                         {"note", t.note}};
     row["written"] = c.written ? ordered_json(*c.written) : ordered_json(nullptr);

@@ -128,50 +128,67 @@ std::string goes_in(const TableRecovery& t, const std::string& s) {
 // first), or, in the count before the merge, a staged row of a parent recovered together that goes in and is not
 // left out itself (followed up the chain, `depth` levels so far).
 std::string orphan(const TableRecovery& t, const std::vector<TableRecovery>& all, bool counting,
-                   const std::string& s = "s", size_t depth = 0) {
-  if (depth > all.size()) return "false";  // a cycle of foreign keys: stop following it
-  const std::string r = "r" + std::to_string(depth);
-  const std::string ps = "ps" + std::to_string(depth);
-  std::vector<std::string> parts;
+                   const std::string& s = "s", size_t depth = 0);
+
+// The foreign keys of production's table whose columns are all staged: the references a restored row can miss.
+std::vector<const ForeignKey*> staged_foreign_keys(const TableRecovery& t) {
+  std::vector<const ForeignKey*> out;
   for (const auto& fk : target(t).foreign_keys) {
     bool staged = true;
     for (const auto& c : fk.columns) staged = staged && std::find(t.columns.begin(), t.columns.end(), c) != t.columns.end();
-    if (!staged) continue;
-    std::vector<std::string> not_null;
-    std::vector<std::string> match;
-    std::vector<std::string> staged_match;
-    for (size_t i = 0; i < fk.columns.size() && i < fk.parent_columns.size(); ++i) {
-      not_null.push_back(col(s, fk.columns[i]) + " IS NOT NULL");
-      // Counting runs before the merge, when no renumbering map exists: the staged parent rows stand in for it.
-      match.push_back(col(r, fk.parent_columns[i]) + " = " +
-                      (counting ? col(s, fk.columns[i]) : mapped(t, all, fk.columns[i], s)));
-      staged_match.push_back(col(r, fk.parent_columns[i]) + " = " + col(s, fk.columns[i]));
-    }
-    const TableRecovery* parent = find_recovered(all, fk.parent);
-    std::vector<std::string> missing = not_null;
-    // Before the merge a parent absent in production does not exist yet (the merge creates it first).
-    if (!counting || parent == nullptr || parent->presence != Presence::kAbsent) {
-      missing.push_back("NOT EXISTS (SELECT 1 FROM " + fk.parent + " " + r + " WHERE " + join(match, " AND ") + ")");
-    }
-    if (counting && parent != nullptr && parent != &t) {
-      missing.push_back("NOT EXISTS (SELECT 1 FROM " + parent->staging + " " + r + " WHERE " +
-                        join(staged_match, " AND ") + " AND " + goes_in(*parent, r) + " AND NOT " +
-                        orphan(*parent, all, counting, r, depth + 1) + ")");
-    }
-    parts.push_back("(" + join(missing, " AND ") + ")");
-    // A parent recovered together whose staged row stays staged (its key was reused since and not renumbered) is
-    // not this row's parent: production's row under that key is another one.
-    if (parent != nullptr && parent != &t && !parent->renumber && parent->damage != Damage::kUpdated &&
-        parent->before.key == fk.parent_columns) {
-      const Predicates pp = predicates(*parent, ps);
-      std::vector<std::string> parent_match;
-      for (size_t i = 0; i < fk.columns.size(); ++i) {
-        parent_match.push_back(col(ps, fk.parent_columns[i]) + " = " + col(s, fk.columns[i]));
-      }
-      parts.push_back("(" + join(not_null, " AND ") + " AND EXISTS (SELECT 1 FROM " + parent->staging + " " + ps +
-                      " WHERE " + join(parent_match, " AND ") + " AND (" + pp.conflict + " OR " + pp.changed + ")))");
-    }
+    if (staged) out.push_back(&fk);
   }
+  return out;
+}
+
+// orphan()'s condition for one foreign key.
+std::string orphan_by(const TableRecovery& t, const ForeignKey& fk, const std::vector<TableRecovery>& all,
+                      bool counting, const std::string& s, size_t depth) {
+  const std::string r = "r" + std::to_string(depth);
+  const std::string ps = "ps" + std::to_string(depth);
+  std::vector<std::string> parts;
+  std::vector<std::string> not_null;
+  std::vector<std::string> match;
+  std::vector<std::string> staged_match;
+  for (size_t i = 0; i < fk.columns.size() && i < fk.parent_columns.size(); ++i) {
+    not_null.push_back(col(s, fk.columns[i]) + " IS NOT NULL");
+    // Counting runs before the merge, when no renumbering map exists: the staged parent rows stand in for it.
+    match.push_back(col(r, fk.parent_columns[i]) + " = " +
+                    (counting ? col(s, fk.columns[i]) : mapped(t, all, fk.columns[i], s)));
+    staged_match.push_back(col(r, fk.parent_columns[i]) + " = " + col(s, fk.columns[i]));
+  }
+  const TableRecovery* parent = find_recovered(all, fk.parent);
+  std::vector<std::string> missing = not_null;
+  // Before the merge a parent absent in production does not exist yet (the merge creates it first).
+  if (!counting || parent == nullptr || parent->presence != Presence::kAbsent) {
+    missing.push_back("NOT EXISTS (SELECT 1 FROM " + fk.parent + " " + r + " WHERE " + join(match, " AND ") + ")");
+  }
+  if (counting && parent != nullptr && parent != &t) {
+    missing.push_back("NOT EXISTS (SELECT 1 FROM " + parent->staging + " " + r + " WHERE " +
+                      join(staged_match, " AND ") + " AND " + goes_in(*parent, r) + " AND NOT " +
+                      orphan(*parent, all, counting, r, depth + 1) + ")");
+  }
+  parts.push_back("(" + join(missing, " AND ") + ")");
+  // A parent recovered together whose staged row stays staged (its key was reused since and not renumbered) is
+  // not this row's parent: production's row under that key is another one.
+  if (parent != nullptr && parent != &t && !parent->renumber && parent->damage != Damage::kUpdated &&
+      parent->before.key == fk.parent_columns) {
+    const Predicates pp = predicates(*parent, ps);
+    std::vector<std::string> parent_match;
+    for (size_t i = 0; i < fk.columns.size(); ++i) {
+      parent_match.push_back(col(ps, fk.parent_columns[i]) + " = " + col(s, fk.columns[i]));
+    }
+    parts.push_back("(" + join(not_null, " AND ") + " AND EXISTS (SELECT 1 FROM " + parent->staging + " " + ps +
+                    " WHERE " + join(parent_match, " AND ") + " AND (" + pp.conflict + " OR " + pp.changed + ")))");
+  }
+  return "(" + join(parts, " OR ") + ")";
+}
+
+std::string orphan(const TableRecovery& t, const std::vector<TableRecovery>& all, bool counting,
+                   const std::string& s, size_t depth) {
+  if (depth > all.size()) return "false";  // a cycle of foreign keys: stop following it
+  std::vector<std::string> parts;
+  for (const ForeignKey* fk : staged_foreign_keys(t)) parts.push_back(orphan_by(t, *fk, all, counting, s, depth));
   return parts.empty() ? "false" : "(" + join(parts, " OR ") + ")";
 }
 
@@ -339,19 +356,36 @@ std::string copy_in_sql(const TableRecovery& t) {
   return "COPY " + t.staging + " (" + column_list(names) + ") FROM STDIN";
 }
 
+std::vector<std::string> missing_reference_keys(const TableRecovery& t) {
+  std::vector<std::string> out;
+  if (t.presence != Presence::kAbsent && t.before.key.empty()) return out;  // counted whole (EXCEPT ALL)
+  for (const ForeignKey* fk : staged_foreign_keys(t)) {
+    out.push_back(fk->name + " (" + join(fk->columns, ", ") + " -> " + fk->parent + ")");
+  }
+  return out;
+}
+
 std::string count_sql(const TableRecovery& t, const std::vector<TableRecovery>& all) {
   if (t.presence != Presence::kAbsent && t.before.key.empty()) {
     const std::string cols = column_list(t.columns);
     const std::string missing = "SELECT " + cols + " FROM " + t.staging + " EXCEPT ALL SELECT " + cols + " FROM " +
                                 target(t).qualified();
-    return "SELECT (SELECT count(*) FROM " + t.staging + "), r.n, (SELECT count(*) FROM " + t.staging +
-           ") - r.n, 0, 0, 0, 0 FROM (SELECT count(*) AS n FROM (" + missing + ") x) r";
+    // Rows production lacks go back after a drop, truncate or delete; after an update or a column change nothing
+    // goes back by itself (there is no key to find the row by): they count as changed.
+    const bool restores = t.damage != Damage::kUpdated && t.damage != Damage::kAltered;
+    return "SELECT (SELECT count(*) FROM " + t.staging + "), " + (restores ? "r.n" : "0") + ", (SELECT count(*) FROM " +
+           t.staging + ") - r.n, 0, " + (restores ? "0" : "r.n") + ", 0, 0 FROM (SELECT count(*) AS n FROM (" +
+           missing + ") x) r";
   }
   const Predicates p = predicates(t);
+  std::string by_key;
+  for (const ForeignKey* fk : staged_foreign_keys(t)) {
+    by_key += ", count(*) FILTER (WHERE " + goes_in(t, "s") + " AND " + orphan_by(t, *fk, all, true, "s", 0) + ")";
+  }
   return "SELECT count(*), count(*) FILTER (WHERE " + p.restore + " OR " + p.update + "), count(*) FILTER (WHERE " +
          p.present + "), count(*) FILTER (WHERE " + p.conflict + "), count(*) FILTER (WHERE " + p.changed +
          "), count(*) FILTER (WHERE " + p.deleted_since + "), count(*) FILTER (WHERE " + goes_in(t, "s") + " AND " +
-         orphan(t, all, true) + ") FROM " + t.staging + " s";
+         orphan(t, all, true) + ")" + by_key + " FROM " + t.staging + " s";
 }
 
 Merge merge_statements(const std::vector<TableRecovery>& ordered) {

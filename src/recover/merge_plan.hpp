@@ -66,9 +66,13 @@ void decide_columns(TableRecovery& t, ConflictPolicy policy);
 [[nodiscard]] std::string copy_out_sql(const TableRecovery& t);
 [[nodiscard]] std::string copy_in_sql(const TableRecovery& t);
 
-// One row: staged, restore, present, conflicts, changed, deleted_since, orphans (bigints). Orphans follow chains:
-// a staged row whose staged parent is itself left out is left out too.
+// One row: staged, restore, present, conflicts, changed, deleted_since, orphans (bigints), then the orphans by
+// foreign key, one column per missing_reference_keys(t). Orphans follow chains: a staged row whose staged parent is
+// itself left out is left out too.
 [[nodiscard]] std::string count_sql(const TableRecovery& t, const std::vector<TableRecovery>& all);
+// The foreign keys a restored row of t can miss its parent by, as the report names them:
+// "accounts_user_id_fkey (user_id -> "public"."users")".
+[[nodiscard]] std::vector<std::string> missing_reference_keys(const TableRecovery& t);
 
 struct Statement {
   std::string comment;  // "-- ..." lines before it, "" for none

@@ -125,8 +125,12 @@ std::vector<Counts> read_counts(const pg::Connection& prod, const std::vector<Ta
   for (const auto& t : ordered) {
     const pg::Result r = prod.exec(count_sql(t, ordered));
     std::vector<uint64_t> v;
-    for (int column = 0; column < 7; ++column) v.push_back(parse_count(r.value(0, column)));
-    counts.push_back({v[0], v[1], v[2], v[3], v[4], v[5], v[6], std::nullopt});
+    for (int column = 0; column < r.columns(); ++column) v.push_back(parse_count(r.value(0, column)));
+    if (v.size() != 7 + missing_reference_keys(t).size()) {
+      throw Error(ErrorCode::kInternal, "the count of " + t.before.display() + " returned " + std::to_string(v.size()) +
+                  " columns", "this is a walvault bug: please report it");
+    }
+    counts.push_back({v[0], v[1], v[2], v[3], v[4], v[5], v[6], {v.begin() + 7, v.end()}, std::nullopt});
   }
   return counts;
 }

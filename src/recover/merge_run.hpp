@@ -25,6 +25,7 @@ namespace walvault::recover {
 
 struct Counts {
   uint64_t staged = 0, restore = 0, present = 0, conflicts = 0, changed = 0, deleted_since = 0, orphans = 0;
+  std::vector<uint64_t> orphans_by_key;  // per missing_reference_keys(t), in its order (a row may miss several)
   std::optional<uint64_t> written;  // --apply: rows the merge inserted or updated
 };
 

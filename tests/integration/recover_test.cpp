@@ -244,8 +244,9 @@ TEST_CASE("recover: KeepTheScore tables dropped one by one and recreated come ba
   // peewee's drop_tables: one DROP TABLE per transaction, children first; then create_tables with the same DDL.
   for (auto t = kScoreTables.rbegin(); t != kScoreTables.rend(); ++t) pg.exec("DROP TABLE IF EXISTS " + *t, "kts");
   for (const char* ddl : kScoreDdl) pg.exec(ddl, "kts");
-  // The issue's application writes for 30 s after the wipe; here it writes ~300 ticks (a few seconds) before
-  // recover starts, and keeps writing through the dry run and the merge, and after them.
+  // The application writes from the wipe on: ~300 ticks before recover starts, then through the dry run and the
+  // merge, and after them, 30 s in all at least.
+  const auto wiped = std::chrono::steady_clock::now();
   App app(pg.conninfo("kts"), score_tick_sql);
   REQUIRE(walvault::test::wait_until([&] { return app.committed_count() >= 300; }, std::chrono::seconds(60)));
 
@@ -352,8 +353,12 @@ TEST_CASE("recover: KeepTheScore tables dropped one by one and recreated come ba
     }
     // The application's next rows, after the merge, take keys past every restored one.
     const size_t ticks_after = app.committed_count();
-    REQUIRE(walvault::test::wait_until([&] { return app.committed_count() >= ticks_after + 25; },
-                                       std::chrono::seconds(30)));
+    REQUIRE(walvault::test::wait_until(
+        [&] {
+          return app.committed_count() >= ticks_after + 25 &&
+                 std::chrono::steady_clock::now() - wiped >= std::chrono::seconds(30);
+        },
+        std::chrono::seconds(60)));
     app.stop();
   }
   const auto errors = app.errors();
@@ -435,6 +440,9 @@ TEST_CASE("recover: Dotabod accounts lost to DROP SCHEMA public CASCADE come bac
     // Old users 1-20 stayed staged: their accounts (old-acc-481..500) have no row to point at in production.
     CHECK(accounts["written"] == 460);
     CHECK(accounts["missing_references"] == 20);
+    // Named by the foreign key they miss their parent by.
+    CHECK(accounts["missing_references_by_foreign_key"] ==
+          json{{"accounts_user_id_fkey (user_id -> \"public\".\"users\")", 20}});
     const std::string schema = report["staging_schema"];
     CHECK(count(pg, "dotabod", "\"" + schema + "\".\"public.users\" s WHERE s.id <= 20 AND s.email LIKE 'old-%'") ==
           20);

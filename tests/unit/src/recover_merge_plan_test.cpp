@@ -178,6 +178,14 @@ TEST_CASE("recover: an absent table is created first and gets its foreign keys l
   position(sql, "ALTER SEQUENCE \"public\".\"users_id_seq\" OWNED BY \"public\".\"users\".\"id\"");
   position(sql, "INSERT INTO \"public\".\"log\" (\"line\") SELECT \"line\" FROM \"walvault_recovered_1_x\".\"public.log\" "
                 "EXCEPT ALL SELECT \"line\" FROM \"public\".\"log\"");
+  // A keyless table restores the rows production lacks; after a mass update it restores none (no key to find the
+  // row by), and counts them as changed, so the merge writes what the count says.
+  const auto truncated = recovery(log, log, Presence::kSame, Damage::kTruncated);
+  position(count_sql(truncated, {truncated}), "SELECT (SELECT count(*) FROM \"walvault_recovered_1_x\".\"public.log\"), r.n, ");
+  const auto updated = recovery(log, log, Presence::kSame, Damage::kUpdated);
+  position(count_sql(updated, {updated}), "SELECT (SELECT count(*) FROM \"walvault_recovered_1_x\".\"public.log\"), 0, ");
+  position(count_sql(updated, {updated}), ", 0, r.n, 0, 0 FROM");
+  CHECK(merge_statements({updated}).merge.empty());
 }
 
 TEST_CASE("recover: the count leaves out a row whose staged parent is itself left out, up the chain", "[recover]") {
@@ -194,6 +202,15 @@ TEST_CASE("recover: the count leaves out a row whose staged parent is itself lef
                                         "\"public\".\"boards\" p WHERE p.\"id\" = r0.\"id\") AND NOT ");
   CHECK(board < position(counts, "NOT EXISTS (SELECT 1 FROM \"walvault_recovered_1_x\".\"public.users\" r1 WHERE "
                                  "r1.\"id\" = r0.\"user_id\""));
+  // The report names the foreign key too, and counts the rows per key in a column of its own after the seven.
+  CHECK(missing_reference_keys(ordered[2]) ==
+        std::vector<std::string>{"fk_board_id (board_id -> \"public\".\"boards\")"});
+  CHECK(missing_reference_keys(ordered[0]).empty());  // users references nothing
+  size_t filters = 0;
+  for (size_t at = counts.find("count(*)"); at != std::string::npos; at = counts.find("count(*)", at + 1)) {
+    filters += counts.compare(at, 17, "count(*) FILTER (") == 0 ? 1U : 0U;
+  }
+  CHECK(filters == 7);  // restore, present, conflicts, changed, deleted since, orphans, orphans by fk_board_id
   // What the merge writes follows from the counts: renumbered conflicts go in, rows with missing parents do not.
   CHECK(rows_to_write(ordered[2], 10, 3, 2) == 8);
   TableRecovery renumbered = recovery(scores, scores, Presence::kRecreated, Damage::kDropped, ConflictPolicy::kRenumber);
