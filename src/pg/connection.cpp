@@ -1,6 +1,7 @@
 #include "pg/connection.hpp"
 
 #include <charconv>
+#include <optional>
 #include <string_view>
 
 #include "common/error.hpp"
@@ -17,6 +18,15 @@ std::string one_line(const char* message) {
   return s;
 }
 
+// The whole of text as a number, or nullopt.
+template <typename T>
+std::optional<T> whole_number(const std::string& text) {
+  T v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
 // A failure another transaction's concurrent write caused: the transaction can run again.
 ErrorCause cause_of(const Result& res) {
   const char* state = libpq().PQresultErrorField(res.get(), PG_DIAG_SQLSTATE);
@@ -25,6 +35,25 @@ ErrorCause cause_of(const Result& res) {
 }
 
 }  // namespace
+
+int64_t Result::integer(int row, int col) const {
+  const std::string text = value(row, col);
+  const auto v = whole_number<int64_t>(text);
+  if (!v) {
+    throw Error(ErrorCode::kConnection, "the server returned '" + text + "' where a number was expected",
+                "check that the connection reaches a PostgreSQL server");
+  }
+  return *v;
+}
+
+uint64_t Result::rows_written() const {
+  const auto v = whole_number<uint64_t>(libpq().PQcmdTuples(res_.get()));
+  if (!v) {
+    throw Error(ErrorCode::kConnection, "the server did not say how many rows the statement wrote",
+                "check that the connection reaches a PostgreSQL server");
+  }
+  return *v;
+}
 
 int Result::column(const char* name) const {
   const int col = libpq().PQfnumber(res_.get(), name);

@@ -28,6 +28,10 @@ class Result {
   [[nodiscard]] int columns() const { return libpq().PQnfields(res_.get()); }
   [[nodiscard]] bool is_null(int row, int col) const { return libpq().PQgetisnull(res_.get(), row, col) != 0; }
   [[nodiscard]] std::string value(int row, int col) const { return libpq().PQgetvalue(res_.get(), row, col); }
+  // The value as an integer; throws kConnection when it is not one.
+  [[nodiscard]] int64_t integer(int row, int col) const;
+  // The rows an INSERT, UPDATE or DELETE wrote (PQcmdTuples); throws kConnection when the server said none.
+  [[nodiscard]] uint64_t rows_written() const;
   // The column named `name`; throws kConnection if the server sent no such column.
   [[nodiscard]] int column(const char* name) const;
 

@@ -1,6 +1,5 @@
 #include "recover/merge_run.hpp"
 
-#include <charconv>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -12,16 +11,6 @@
 
 namespace walvault::recover {
 namespace {
-
-uint64_t parse_count(const std::string& text) {
-  uint64_t v = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || end != text.data() + text.size()) {
-    throw Error(ErrorCode::kConnection, "the server returned \"" + text + "\" for a row count",
-                "check that --into is a PostgreSQL server");
-  }
-  return v;
-}
 
 // The transactions of this database other than ours, each named by its virtual transaction id (which a new
 // transaction never reuses) with its pid. pg_locks shows every session's to any role; the database and the kind of
@@ -100,7 +89,7 @@ std::vector<Counts> merge_once(const pg::Connection& prod, const std::vector<Tab
     if (s.kind == Statement::Kind::kOther) continue;
     for (size_t i = 0; i < ordered.size(); ++i) {
       if (ordered[i].before.display() == s.table) {
-        counts[i].written = counts[i].written.value_or(0) + parse_count(pg::libpq().PQcmdTuples(r.get()));
+        counts[i].written = counts[i].written.value_or(0) + r.rows_written();
       }
     }
   }
@@ -125,7 +114,7 @@ std::vector<Counts> read_counts(const pg::Connection& prod, const std::vector<Ta
   for (const auto& t : ordered) {
     const pg::Result r = prod.exec(count_sql(t, ordered));
     std::vector<uint64_t> v;
-    for (int column = 0; column < r.columns(); ++column) v.push_back(parse_count(r.value(0, column)));
+    for (int column = 0; column < r.columns(); ++column) v.push_back(static_cast<uint64_t>(r.integer(0, column)));
     if (v.size() != 7 + missing_reference_keys(t).size()) {
       throw Error(ErrorCode::kInternal, "the count of " + t.before.display() + " returned " + std::to_string(v.size()) +
                   " columns", "this is a walvault bug: please report it");

@@ -1,23 +1,12 @@
 #include "recover/table_shape.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <sstream>
 
-#include "common/error.hpp"
 #include "pg/sql_text.hpp"
 
 namespace walvault::recover {
 namespace {
-
-int64_t to_int(const std::string& text) {
-  int64_t v = 0;
-  const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || p != text.data() + text.size()) {
-    throw Error(ErrorCode::kConnection, "the server returned '" + text + "' where a number was expected");
-  }
-  return v;
-}
 
 std::vector<int> attnums(const std::string& text) {  // int2vector "1 3" or int2[] "{1,3}"
   std::vector<int> out;
@@ -72,7 +61,7 @@ std::optional<TableShape> read_table_shape(const pg::Connection& conn, uint32_t 
     c.identity = cols.value(i, 5).empty() ? '\0' : cols.value(i, 5)[0];
     c.generated = !cols.value(i, 6).empty();
     c.sequence = cols.value(i, 7);
-    by_attnum.emplace_back(static_cast<int>(to_int(cols.value(i, 0))), c.name);
+    by_attnum.emplace_back(static_cast<int>(cols.integer(i, 0)), c.name);
     t.columns.push_back(std::move(c));
   }
   const auto name_of = [&](int attnum) -> std::string {
@@ -140,7 +129,7 @@ std::optional<TableShape> read_table_shape(const pg::Connection& conn, uint32_t 
     if (seq.rows() != 1) continue;
     Sequence s;
     s.name = c.sequence;
-    s.last_value = to_int(seq.value(0, 0));
+    s.last_value = seq.integer(0, 0);
     s.is_called = seq.value(0, 1) == "t";
     s.options = seq.value(0, 2);
     t.sequences.push_back(std::move(s));
@@ -154,7 +143,7 @@ std::optional<TableShape> find_table_shape(const pg::Connection& conn, const std
       "SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = " +
       pg::quote_literal(schema) + " AND c.relname = " + pg::quote_literal(name) + " AND c.relkind IN ('r', 'p')");
   if (r.rows() == 0) return std::nullopt;
-  return read_table_shape(conn, static_cast<uint32_t>(to_int(r.value(0, 0))));
+  return read_table_shape(conn, static_cast<uint32_t>(r.integer(0, 0)));
 }
 
 std::vector<uint32_t> tables_of_relations(const pg::Connection& conn, const std::vector<uint32_t>& relations) {
@@ -171,7 +160,7 @@ std::vector<uint32_t> tables_of_relations(const pg::Connection& conn, const std:
       "AND t.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
       "AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1");
   std::vector<uint32_t> out;
-  for (int i = 0; i < r.rows(); ++i) out.push_back(static_cast<uint32_t>(to_int(r.value(i, 0))));
+  for (int i = 0; i < r.rows(); ++i) out.push_back(static_cast<uint32_t>(r.integer(i, 0)));
   return out;
 }
 
