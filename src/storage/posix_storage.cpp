@@ -351,6 +351,8 @@ std::vector<ObjectInfo> PosixStorage::list(std::string_view prefix) const {
     std::string name = it->path().lexically_relative(root_).generic_string();
     if (!name.starts_with(prefix)) continue;
     const uint64_t size = it->file_size(ec);
+    // Removed since the directory was read (a listing is a snapshot): not listed, as if read a moment later.
+    if (ec == std::errc::no_such_file_or_directory) continue;
     if (ec) throw file_error("stat", it->path().string(), ec.value());
     out.push_back(ObjectInfo{std::move(name), size});
   }

@@ -186,7 +186,7 @@ TEST_CASE("fault: a flipped or truncated or zeroed metadata object is named by v
         CHECK_FALSE(fs::exists(fetched + "/00000002.history"));
         const std::string target = work + "/restored";
         const ProcessResult restore = walvault_cli({"restore", "--repo", repo, "--target-dir", target, "--latest",
-                                                    "--start", "--port", std::to_string(primary.port() + 7)});
+                                                    "--start", "--port", std::to_string(walvault::test::free_port())});
         INFO(restore.out << restore.err);
         CHECK(restore.exit_code == 5);
         CHECK(restore.err.find(name + " is damaged") != std::string::npos);

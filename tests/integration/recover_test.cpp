@@ -309,6 +309,7 @@ TEST_CASE("recover: KeepTheScore tables dropped one by one and recreated come ba
     PGresult* taken = PQexec(held, "BEGIN; SELECT nextval('users_id_seq')");
     REQUIRE(PQresultStatus(taken) == PGRES_TUPLES_OK);
     const std::string held_id = PQgetvalue(taken, 0, 0);
+    const std::string held_pid = std::to_string(PQbackendPID(held));
     PQclear(taken);
     REQUIRE(std::stoull(held_id) < 3000);  // an id an old user had
 
@@ -339,8 +340,14 @@ TEST_CASE("recover: KeepTheScore tables dropped one by one and recreated come ba
     CHECK(held_ok);
     INFO(applied.out << applied.err);
     REQUIRE(applied.exit_code == 0);
-    CHECK(applied.err.find("recover: waiting for 1 transactions open since before the sequences moved") !=
-          std::string::npos);
+    // It named the held request among those it waited for (an application tick may have been open then too).
+    const size_t wait_line = applied.err.find("recover: waiting for ");
+    REQUIRE(wait_line != std::string::npos);
+    const std::string waited = applied.err.substr(wait_line, applied.err.find('\n', wait_line) - wait_line);
+    CHECK(waited.find("transactions open since before the sequences moved (pids ") != std::string::npos);
+    CHECK((waited.find("pids " + held_pid + ",") != std::string::npos ||
+           waited.find(", " + held_pid + ",") != std::string::npos ||
+           waited.find(" " + held_pid + ")") != std::string::npos));
     CHECK(scene.scratch_empty());
     const json report = json::parse(applied.out);
     CHECK(report["applied"] == true);

@@ -105,7 +105,7 @@ TEST_CASE("an invalidated slot makes status broken and stops the streamer, and n
         std::string::npos);
   (void)ac.backup();
   const auto recovered = ac.walvault({"status", "--repo", ac.repo(), "--json"});
-  INFO(recovered.out);
+  INFO(recovered.out << recovered.err);
   CHECK(recovered.exit_code == 0);
   CHECK(json::parse(recovered.out)["health"] == "healthy");
 }
